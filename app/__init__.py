@@ -1,0 +1,1 @@
+"""The Slack bot: settings, wiring, listeners, services and integrations."""

@@ -1,0 +1,86 @@
+"""The interface every integration type implements.
+
+Grant and revoke are idempotent: the services retry them after a crash or a timeout, so granting
+an account that already exists resets it to exactly the requested objects (with a fresh password),
+and revoking an account that is already gone succeeds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """Something access can be granted on, as discovery found it."""
+
+    name: str
+    """As written in a policy, e.g. ``sales.orders`` (PostgreSQL), ``shop.*`` (MySQL), ``orders:*``."""
+    kind: str
+    """``database``, ``schema``, ``table``, ``key_pattern``, ... (shown to people, not parsed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class GrantItem:
+    """One object of a request, seen from inside its integration."""
+
+    resource: str
+    permission: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccessDetails:
+    """What the requester needs to use a grant: shown once, in a DM, never logged or stored plainly."""
+
+    fields: Mapping[str, str]
+    """Ordered, human-labelled values: host, port, database, user, password, ..."""
+    secret_fields: frozenset[str] = field(default_factory=frozenset)
+    """Keys of :attr:`fields` that are secrets (masked everywhere but the requester's DM)."""
+    valid_until: datetime | None = None
+
+    def __repr__(self) -> str:
+        shown = {k: ("***" if k in self.secret_fields else v) for k, v in self.fields.items()}
+        return f"AccessDetails(fields={shown!r}, valid_until={self.valid_until!r})"
+
+
+class IntegrationError(Exception):
+    """A grant, revoke or discovery failed; the message is safe to show (it holds no secret)."""
+
+
+class Integration(Protocol):
+    """A configured target system, e.g. the ``prod-postgres`` integration of type ``postgresql``."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def type_name(self) -> str: ...
+
+    def permissions(self) -> Sequence[str]:
+        """The permission levels this integration offers."""
+        ...
+
+    def discover(self) -> list[Resource]:
+        """What exists to grant on, for the pickers and to expand bundle patterns."""
+        ...
+
+    def grant(
+        self,
+        *,
+        account: str,
+        items: Sequence[GrantItem],
+        until: datetime,
+    ) -> AccessDetails:
+        """Create (or reset) ``account`` with exactly ``items`` until ``until``."""
+        ...
+
+    def revoke(self, *, account: str) -> None:
+        """Remove ``account``, end its sessions; succeed if it is already gone."""
+        ...
+
+    def check(self) -> None:
+        """Raise :class:`IntegrationError` if the system cannot be reached with the configured login."""
+        ...

@@ -1,0 +1,31 @@
+"""Web API clients pointed at ``SLACK_API_URL`` (Slack's, or the local simulator's)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Final
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+TIMEOUT_SECONDS: Final = 10
+_log = logging.getLogger(__name__)
+
+
+def make_web_client(*, token: str, base_url: str, retries: bool = True) -> WebClient:
+    """A client that retries 429 (after ``Retry-After``), 5xx and dropped connections.
+
+    The relay that sends queued messages uses ``retries=False``: it schedules its own retries in
+    the database instead of sleeping in a thread, and must not stall other channels.
+    """
+    client = WebClient(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, logger=_log)
+    client.retry_handlers.clear()
+    client.retry_handlers.append(ConnectionErrorRetryHandler(max_retry_count=2))
+    if retries:
+        client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
+        client.retry_handlers.append(ServerErrorRetryHandler(max_retry_count=3))
+    return client

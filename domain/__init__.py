@@ -1,0 +1,1 @@
+"""The pure core: request lifecycle, policy model, eligibility. No Slack, no SQL."""

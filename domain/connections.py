@@ -1,0 +1,103 @@
+"""What each integration type needs to connect, and which permission levels it offers.
+
+Secrets (passwords, signing keys) may only be written as ``${ENV_VAR}`` references: a policy file
+is meant to live in git, and a password pasted into it would end up there too.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Final, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo
+
+ENV_REFERENCE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ONLY_REFERENCE: Final = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
+
+
+RESOLVED: Final = "resolved"
+"""Validation context flag: the references were already replaced by their values."""
+
+
+def _must_be_reference(value: str, info: ValidationInfo) -> str:
+    if isinstance(info.context, dict) and info.context.get(RESOLVED):
+        return value
+    if not _ONLY_REFERENCE.match(value):
+        raise ValueError("secrets must be written as ${ENV_VAR} references, never in the file")
+    return value
+
+
+SecretReference = Annotated[str, AfterValidator(_must_be_reference)]
+"""A ``${ENV_VAR}`` reference, resolved from the environment at start-up."""
+
+
+class _Connection(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PostgresConnection(_Connection):
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 5432
+    database: str
+    user: str
+    password: SecretReference | None = Field(default=None, repr=False)
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    public_host: str | None = Field(
+        default=None, description="Host given to requesters, when it differs from `host`."
+    )
+    public_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+
+
+class MySQLConnection(_Connection):
+    host: str
+    port: Annotated[int, Field(ge=1, le=65535)] = 3306
+    user: str
+    password: SecretReference | None = Field(default=None, repr=False)
+    database: str | None = Field(default=None, description="Default database shown to requesters.")
+    user_host: str = Field(default="%", description="Host part of the temporary MySQL accounts.")
+    public_host: str | None = None
+    public_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+
+
+class RedisConnection(_Connection):
+    url: str = Field(description="redis://host:port/db of the server to manage.")
+    username: str | None = None
+    password: SecretReference | None = Field(default=None, repr=False)
+    public_host: str | None = None
+    public_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+
+
+class WebhookConnection(_Connection):
+    url: HttpUrl
+    secret: SecretReference = Field(
+        description="HMAC-SHA256 key that signs every call.", repr=False
+    )
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10
+    retries: Annotated[int, Field(ge=0, le=10)] = 3
+    resources: list[str] = Field(
+        default_factory=list, description="Resources this system offers (shown in pickers)."
+    )
+
+
+Connection = PostgresConnection | MySQLConnection | RedisConnection | WebhookConnection
+
+IntegrationType = Literal["postgresql", "mysql", "redis", "webhook"]
+
+CONNECTION_MODELS: Final[dict[str, type[_Connection]]] = {
+    "postgresql": PostgresConnection,
+    "mysql": MySQLConnection,
+    "redis": RedisConnection,
+    "webhook": WebhookConnection,
+}
+
+OFFERED_PERMISSIONS: Final[dict[str, tuple[str, ...] | None]] = {
+    "postgresql": ("read_only", "read_write", "admin"),
+    "mysql": ("read_only", "read_write", "admin"),
+    "redis": ("read_only", "read_write", "admin"),
+    # A webhook's permissions are whatever the integration lists in the policy.
+    "webhook": None,
+}
+"""Permission levels each built-in type can grant; ``None`` means declared per integration."""
+
+TYPE_ALIASES: Final = {"postgres": "postgresql", "mariadb": "mysql"}
+"""Other names people use for a type; the policy accepts them and stores the canonical one."""

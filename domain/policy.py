@@ -1,0 +1,213 @@
+"""The policy: integrations, bundles and access flows, as an admin writes them.
+
+Every model forbids unknown keys: in a security policy a typo (``aproovers:``) must be an error,
+not a silently ignored line. Cross-references (a bundle naming an unknown integration, ...) are
+checked by :mod:`domain.policy_checks`, which reports every problem rather than the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+)
+
+from domain.connections import (
+    CONNECTION_MODELS,
+    ENV_REFERENCE,
+    OFFERED_PERMISSIONS,
+    RESOLVED,
+    TYPE_ALIASES,
+    Connection,
+    IntegrationType,
+)
+from domain.durations import format_duration, parse_duration
+
+
+def _to_timedelta(value: Any) -> Any:
+    if isinstance(value, str):
+        return parse_duration(value)
+    # pydantic would read a bare 60 as 60 seconds; an admin who wrote it may have meant minutes.
+    if isinstance(value, int | float):
+        raise ValueError(f"{value!r} has no unit; write e.g. 30m, 1h, 2d or 1h30m")
+    return value
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(_to_timedelta),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\s*(\d+\s*[smhdwSMHDW]\s*)+$",
+            "description": "A duration such as 30m, 1h, 2d or 1h30m.",
+        }
+    ),
+]
+"""A positive duration, written ``30m``, ``1h``, ``2d`` or ``1h30m``."""
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
+"""Names of integrations, bundles and flows: short, no spaces, safe in IDs and file names."""
+
+DEFAULT_APPROVAL_TIMEOUT: Final = timedelta(hours=24)
+DEFAULT_REMINDER: Final = timedelta(hours=1)
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectSpec(_Model):
+    """One access object as written: ``resource`` may be a pattern such as ``sales.*``."""
+
+    integration: Name
+    resource: Annotated[str, Field(min_length=1, max_length=200)]
+    permission: Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class IntegrationSpec(_Model):
+    """A target system. ``connection`` is checked against the schema of ``type``."""
+
+    name: Name
+    type: IntegrationType
+    description: str = ""
+    connection: dict[str, Any]
+    permissions: list[str] | None = Field(
+        default=None,
+        description="Permission levels offered; required for webhooks, "
+        "optional (a subset of the built-in levels) otherwise.",
+    )
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _canonical_type(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return TYPE_ALIASES.get(value.lower(), value.lower())
+        return value
+
+    def offered_permissions(self) -> tuple[str, ...]:
+        built_in = OFFERED_PERMISSIONS[self.type]
+        if self.permissions is not None:
+            return tuple(self.permissions)
+        return built_in or ()
+
+    def connection_model(self, env: Mapping[str, str] | None = None) -> Connection:
+        """The typed connection; with ``env``, every ``${VAR}`` replaced by its value.
+
+        Raises ``pydantic.ValidationError`` for a bad connection and ``KeyError`` naming the
+        first variable missing from ``env``.
+        """
+        model = CONNECTION_MODELS[self.type]
+        if env is None:
+            return model.model_validate(self.connection)  # type: ignore[return-value]
+        resolved = _substitute(self.connection, env)
+        return model.model_validate(resolved, context={RESOLVED: True})  # type: ignore[return-value]
+
+
+def _substitute(value: Any, env: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        return ENV_REFERENCE.sub(lambda m: env[m.group(1)], value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, env) for v in value]
+    return value
+
+
+class BundleSpec(_Model):
+    """A named, reusable set of access objects."""
+
+    name: Name
+    description: str = ""
+    objects: Annotated[list[ObjectSpec], Field(min_length=1)]
+
+
+class Grantees(_Model):
+    """Who may request through a flow."""
+
+    users: list[str] = Field(default_factory=list, description="Slack user IDs or emails.")
+    groups: list[str] = Field(
+        default_factory=list, description="Slack user-group handles (@oncall) or IDs (S0123)."
+    )
+
+
+class Approvers(_Model):
+    """Who decides; the requester is never their own approver."""
+
+    users: list[str] = Field(default_factory=list, description="Slack user IDs or emails.")
+    groups: list[str] = Field(default_factory=list, description="Slack user-group handles or IDs.")
+    manager: bool = Field(default=False, description="The requester's manager approves.")
+
+
+class DurationPolicy(_Model):
+    """How long access may last: the menu offered, the preselected default and the ceiling."""
+
+    choices: list[Duration] = Field(default_factory=list)
+    default: Duration
+    max: Duration
+
+    def offered(self) -> list[timedelta]:
+        """The menu shown to a requester: the choices up to the maximum, or default and max."""
+        options = self.choices or [self.default, self.max]
+        return sorted({d for d in options if d <= self.max})
+
+
+class AccessFlow(_Model):
+    """Who may request which bundles and objects, who approves and for how long."""
+
+    name: Name
+    active: bool = True
+    description: str = ""
+    grantees: Grantees
+    bundles: list[Name] = Field(default_factory=list)
+    objects: list[ObjectSpec] = Field(
+        default_factory=list, description="Plain objects; resources may be patterns."
+    )
+    approvers: Literal["automatic"] | Approvers
+    duration: DurationPolicy
+    justification: Literal["required", "optional"] = "optional"
+    approval_timeout: Duration = DEFAULT_APPROVAL_TIMEOUT
+    remind_after: Duration | None = Field(
+        default=DEFAULT_REMINDER,
+        description="First reminder to approvers; later ones back off. null: no reminders.",
+    )
+
+    @property
+    def automatic(self) -> bool:
+        return self.approvers == "automatic"
+
+
+class Policy(_Model):
+    """The whole policy file."""
+
+    admins: list[str] = Field(default_factory=list, description="Slack user IDs or emails.")
+    integrations: list[IntegrationSpec] = Field(default_factory=list)
+    bundles: list[BundleSpec] = Field(default_factory=list)
+    access_flows: list[AccessFlow] = Field(default_factory=list)
+    managers: dict[str, str] = Field(
+        default_factory=dict, description="Requester (ID or email) → manager (ID or email)."
+    )
+    manager_field: str | None = Field(
+        default=None,
+        description="Label of a Slack profile field that holds the manager, used when "
+        "`managers` has no entry for a requester.",
+    )
+
+    def integration(self, name: str) -> IntegrationSpec | None:
+        return next((i for i in self.integrations if i.name == name), None)
+
+    def bundle(self, name: str) -> BundleSpec | None:
+        return next((b for b in self.bundles if b.name == name), None)
+
+    def flow(self, name: str) -> AccessFlow | None:
+        return next((f for f in self.access_flows if f.name == name), None)

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy 2 models, repositories, a unit of work and Alembic migrations."""

@@ -1,0 +1,10 @@
+"""Bundles, flows and discovered resources (filled in by the request-modal work)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+
+class CatalogRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session

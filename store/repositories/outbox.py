@@ -1,0 +1,184 @@
+"""The outbox: Slack calls written with the change that causes them, sent later by the relay.
+
+Messages to one ``ordering_key`` go out strictly in order: a message is only claimable when no
+earlier message with its key is still pending. Claims take a lease, so a relay that dies mid-send
+is replaced by any other instance once the lease lapses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy.orm import Session, aliased
+
+from store.models import OutboxRow, SlackMessageRow
+
+PENDING = "pending"
+SENT = "sent"
+DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    id: int
+    ordering_key: str
+    channel: str
+    kind: str
+    payload: dict[str, Any] | None
+    sealed: bytes | None
+    ref: str | None
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class PostedMessage:
+    channel: str
+    ts: str
+
+
+class OutboxRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(
+        self,
+        *,
+        at: datetime,
+        ordering_key: str,
+        channel: str,
+        kind: str,
+        payload: dict[str, Any] | None = None,
+        sealed: bytes | None = None,
+        ref: str | None = None,
+    ) -> None:
+        self._session.add(
+            OutboxRow(
+                created_at=at,
+                ordering_key=ordering_key,
+                channel=channel,
+                kind=kind,
+                payload=payload,
+                sealed=sealed,
+                ref=ref,
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=at,
+            )
+        )
+
+    def claim(
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        lease: timedelta,
+        limit: int,
+        held_channels: Sequence[str] = (),
+    ) -> list[OutboxMessage]:
+        earlier = aliased(OutboxRow)
+        query = (
+            select(OutboxRow)
+            .where(OutboxRow.status == PENDING)
+            .where(OutboxRow.next_attempt_at <= now)
+            .where((OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now))
+            .where(
+                ~exists().where(
+                    and_(
+                        earlier.ordering_key == OutboxRow.ordering_key,
+                        earlier.status == PENDING,
+                        earlier.id < OutboxRow.id,
+                    )
+                )
+            )
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        if held_channels:
+            query = query.where(OutboxRow.channel.not_in(held_channels))
+        if self._session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=OutboxRow)
+        rows = self._session.scalars(query).all()
+        if not rows:
+            return []
+        self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_([r.id for r in rows]))
+            .values(lease_owner=owner, lease_until=now + lease, attempts=OutboxRow.attempts + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return [
+            OutboxMessage(
+                id=r.id,
+                ordering_key=r.ordering_key,
+                channel=r.channel,
+                kind=r.kind,
+                payload=r.payload,
+                sealed=r.sealed,
+                ref=r.ref,
+                attempts=r.attempts + 1,
+            )
+            for r in rows
+        ]
+
+    def mark_sent(self, *, message_id: int, owner: str, at: datetime) -> bool:
+        """Record delivery; ``False`` if our lease was lost (another relay took over)."""
+        result = self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == message_id, OutboxRow.lease_owner == owner)
+            .values(status=SENT, sent_at=at, lease_until=None, sealed=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def retry_later(self, *, message_id: int, owner: str, not_before: datetime, error: str) -> None:
+        self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == message_id, OutboxRow.lease_owner == owner)
+            .values(next_attempt_at=not_before, lease_until=None, last_error=error[:500])
+            .execution_options(synchronize_session=False)
+        )
+
+    def give_up(self, *, message_id: int, owner: str, error: str) -> None:
+        """A permanent failure (e.g. ``channel_not_found``): keep the row, stop trying."""
+        self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == message_id, OutboxRow.lease_owner == owner)
+            .values(status=DEAD, lease_until=None, sealed=None, last_error=error[:500])
+            .execution_options(synchronize_session=False)
+        )
+
+    def next_due(self) -> datetime | None:
+        return self._session.scalar(
+            select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.status == PENDING)
+        )
+
+    def pending_count(self) -> int:
+        return int(
+            self._session.scalar(
+                select(func.count()).select_from(OutboxRow).where(OutboxRow.status == PENDING)
+            )
+            or 0
+        )
+
+    def remember_post(self, *, ref: str, channel: str, ts: str, at: datetime) -> None:
+        self._session.merge(SlackMessageRow(ref=ref, channel=channel, ts=ts, posted_at=at))
+
+    def posted(self, ref: str) -> PostedMessage | None:
+        row = self._session.get(SlackMessageRow, ref)
+        return PostedMessage(channel=row.channel, ts=row.ts) if row else None
+
+    def posted_with_prefix(self, prefix: str) -> dict[str, PostedMessage]:
+        rows = self._session.scalars(
+            select(SlackMessageRow).where(SlackMessageRow.ref.startswith(prefix, autoescape=True))
+        )
+        return {r.ref: PostedMessage(channel=r.channel, ts=r.ts) for r in rows}
+
+    def purge_sent(self, *, before: datetime) -> int:
+        result = self._session.execute(
+            delete(OutboxRow).where(OutboxRow.status == SENT, OutboxRow.sent_at < before)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,210 @@
+"""Requests, their objects and their status history.
+
+Status changes are compare-and-swap: the UPDATE only matches while the row still has the status
+the change started from, so when two approvers click at once exactly one UPDATE matches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.orm import Session
+
+from domain.ids import RequestId, UserId
+from domain.lifecycle import AccessRequest, Status, StatusChange
+from domain.objects import AccessObject
+from store.models import RequestObjectRow, RequestRow, StatusChangeRow
+
+
+class ConcurrentChange(Exception):
+    """Another transaction changed the request first; reload it and explain what happened."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequesterSnapshot:
+    """Who asked, as Slack knew them when they asked (kept for reports after they leave)."""
+
+    id: UserId
+    name: str
+    email: str | None
+
+
+def _to_domain(row: RequestRow) -> AccessRequest:
+    return AccessRequest(
+        id=RequestId(row.id),
+        requester=UserId(row.requester_id),
+        flow=row.flow,
+        bundle=row.bundle,
+        duration=timedelta(seconds=row.duration_seconds),
+        justification=row.justification,
+        status=Status(row.status),
+        created_at=row.created_at,
+        automatic=row.automatic,
+        last_actor=UserId(row.last_actor) if row.last_actor else None,
+        last_change_at=row.last_change_at,
+        decided_by=UserId(row.decided_by) if row.decided_by else None,
+        decided_at=row.decided_at,
+        reason=row.reason,
+        expires_at=row.expires_at,
+    )
+
+
+class RequestRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def exists(self, request_id: RequestId) -> bool:
+        return self._session.get(RequestRow, request_id) is not None
+
+    def add(
+        self,
+        *,
+        request: AccessRequest,
+        requester: RequesterSnapshot,
+        objects: Sequence[AccessObject],
+        bundle_version: int | None = None,
+        timeout_at: datetime | None = None,
+        next_reminder_at: datetime | None = None,
+    ) -> None:
+        self._session.add(
+            RequestRow(
+                id=request.id,
+                requester_id=request.requester,
+                requester_name=requester.name,
+                requester_email=requester.email,
+                flow=request.flow,
+                bundle=request.bundle,
+                bundle_version=bundle_version,
+                automatic=request.automatic,
+                duration_seconds=int(request.duration.total_seconds()),
+                justification=request.justification,
+                object_count=len(objects),
+                status=request.status.value,
+                created_at=request.created_at,
+                last_change_at=request.last_change_at,
+                last_actor=request.last_actor,
+                timeout_at=timeout_at,
+                next_reminder_at=next_reminder_at,
+                reminders_sent=0,
+            )
+        )
+        self._session.flush()
+        if objects:
+            self._session.execute(
+                insert(RequestObjectRow),
+                [
+                    {
+                        "request_id": request.id,
+                        "integration": o.integration,
+                        "resource": o.resource,
+                        "permission": o.permission,
+                    }
+                    for o in objects
+                ],
+            )
+        self._session.add(
+            StatusChangeRow(
+                request_id=request.id,
+                from_status=None,
+                to_status=request.status.value,
+                actor=request.requester,
+                at=request.created_at,
+            )
+        )
+
+    def get(self, request_id: RequestId) -> AccessRequest | None:
+        row = self._session.get(RequestRow, request_id)
+        return _to_domain(row) if row else None
+
+    def requester(self, request_id: RequestId) -> RequesterSnapshot | None:
+        row = self._session.get(RequestRow, request_id)
+        if row is None:
+            return None
+        return RequesterSnapshot(
+            id=UserId(row.requester_id), name=row.requester_name, email=row.requester_email
+        )
+
+    def objects(self, request_id: RequestId) -> list[AccessObject]:
+        rows = self._session.execute(
+            select(
+                RequestObjectRow.integration, RequestObjectRow.resource, RequestObjectRow.permission
+            )
+            .where(RequestObjectRow.request_id == request_id)
+            .order_by(RequestObjectRow.id)
+        )
+        return [AccessObject(*row) for row in rows]
+
+    def apply(self, *, change: StatusChange, request: AccessRequest, **columns: Any) -> None:
+        """Write ``request`` (the state after ``change``) if the row still has the old status.
+
+        ``columns`` sets extra bookkeeping (lease, reminder times, ...). Raises
+        :class:`ConcurrentChange` when another transaction got there first.
+        """
+        if change.from_status is None:
+            raise ValueError("a submission is added, not applied")
+        values: dict[str, Any] = {
+            "status": change.to_status.value,
+            "last_actor": change.actor,
+            "last_change_at": change.at,
+            "reason": change.reason,
+            "decided_by": request.decided_by,
+            "decided_at": request.decided_at,
+            "expires_at": request.expires_at,
+            **columns,
+        }
+        result = self._session.execute(
+            update(RequestRow)
+            .where(RequestRow.id == change.request_id)
+            .where(RequestRow.status == change.from_status.value)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentChange(change.request_id)
+        self._session.add(
+            StatusChangeRow(
+                request_id=change.request_id,
+                from_status=change.from_status.value if change.from_status else None,
+                to_status=change.to_status.value,
+                actor=change.actor,
+                at=change.at,
+                reason=change.reason,
+            )
+        )
+
+    def set_columns(self, request_id: RequestId, **columns: Any) -> None:
+        """Bookkeeping that is not a status change (leases, reminder schedule)."""
+        self._session.execute(
+            update(RequestRow)
+            .where(RequestRow.id == request_id)
+            .values(**columns)
+            .execution_options(synchronize_session=False)
+        )
+
+    def history(self, request_id: RequestId) -> list[StatusChange]:
+        rows = self._session.scalars(
+            select(StatusChangeRow)
+            .where(StatusChangeRow.request_id == request_id)
+            .order_by(StatusChangeRow.id)
+        )
+        return [
+            StatusChange(
+                request_id=RequestId(r.request_id),
+                from_status=Status(r.from_status) if r.from_status else None,
+                to_status=Status(r.to_status),
+                actor=UserId(r.actor) if r.actor else None,
+                at=r.at,
+                reason=r.reason,
+            )
+            for r in rows
+        ]
+
+    def count(self, *, statuses: Iterable[Status] | None = None) -> int:
+        query = select(func.count()).select_from(RequestRow)
+        if statuses is not None:
+            query = query.where(RequestRow.status.in_([s.value for s in statuses]))
+        return int(self._session.scalar(query) or 0)

@@ -1,0 +1,58 @@
+"""One transaction, with every repository bound to it.
+
+``with store.write() as uow:`` commits when the block ends and rolls back if it raises, so a
+status change, its audit event and the messages it causes land together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from store.engine import WRITE
+from store.repositories.audit import AuditRepository
+from store.repositories.catalog import CatalogRepository
+from store.repositories.drafts import DraftRepository
+from store.repositories.meta import MetaRepository
+from store.repositories.outbox import OutboxRepository
+from store.repositories.requests import RequestRepository
+
+
+class UnitOfWork:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.requests = RequestRepository(session)
+        self.audit = AuditRepository(session)
+        self.outbox = OutboxRepository(session)
+        self.catalog = CatalogRepository(session)
+        self.drafts = DraftRepository(session)
+        self.meta = MetaRepository(session)
+
+
+class Store:
+    """The database, as the services see it."""
+
+    def __init__(self, *, engine: Engine) -> None:
+        self.engine = engine
+        self._reader = sessionmaker(bind=engine, expire_on_commit=False)
+        self._writer = sessionmaker(
+            bind=engine.execution_options(**{WRITE: True}), expire_on_commit=False
+        )
+
+    @contextmanager
+    def write(self) -> Iterator[UnitOfWork]:
+        with self._writer() as session, session.begin():
+            yield UnitOfWork(session)
+
+    @contextmanager
+    def read(self) -> Iterator[UnitOfWork]:
+        with self._reader() as session, session.begin():
+            yield UnitOfWork(session)
+            # Read sessions never write: end with a rollback, which is also cheaper.
+            session.rollback()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
