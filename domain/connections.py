@@ -9,7 +9,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Final, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, HttpUrl, ValidationInfo
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationInfo,
+    WithJsonSchema,
+)
 
 ENV_REFERENCE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ONLY_REFERENCE: Final = re.compile(r"^\$\{[A-Za-z_][A-Za-z0-9_]*\}$")
@@ -27,7 +35,18 @@ def _must_be_reference(value: str, info: ValidationInfo) -> str:
     return value
 
 
-SecretReference = Annotated[str, AfterValidator(_must_be_reference)]
+SecretReference = Annotated[
+    str,
+    AfterValidator(_must_be_reference),
+    # Lets editors flag a pasted password as the file is written, not only at start-up.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _ONLY_REFERENCE.pattern,
+            "description": "A ${ENV_VAR} reference; the value comes from the bot's environment.",
+        }
+    ),
+]
 """A ``${ENV_VAR}`` reference, resolved from the environment at start-up."""
 
 

@@ -1,0 +1,55 @@
+"""Each integration's ``connection``, checked against the model of its type.
+
+The policy model keeps ``connection`` as a plain mapping (its shape depends on ``type``), so this
+runs on the data as written, for every integration whose type is known, even when other parts of
+the file are wrong. A connection holds secrets: no message here ever quotes a value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
+
+from app.policy.validation import Issue, validated
+from domain.connections import CONNECTION_MODELS, TYPE_ALIASES
+from domain.policy_checks import PolicyPath
+
+
+def connection_issues(data: Any) -> Iterator[Issue]:
+    """Issues inside ``integrations[*].connection``, with paths from the top of the file."""
+    integrations = data.get("integrations") if isinstance(data, dict) else None
+    if not isinstance(integrations, list):
+        return
+    for index, integration in enumerate(integrations):
+        if not isinstance(integration, dict):
+            continue
+        model = CONNECTION_MODELS.get(_canonical(integration.get("type")))
+        connection = integration.get("connection")
+        if model is None or not isinstance(connection, dict):
+            continue  # the policy model reports a bad type or a connection that is no mapping
+        prefix: PolicyPath = ("integrations", index, "connection")
+        name = integration.get("name")
+        _, issues = validated(model, connection, quote_values=False)
+        for issue in issues:
+            yield replace(
+                issue,
+                path=(*prefix, *issue.path),
+                hint=issue.hint or _secret_hint(issue, name),
+            )
+
+
+def _canonical(value: Any) -> str:
+    # The same reading as IntegrationSpec's validator, so aliases such as mariadb work here too.
+    if not isinstance(value, str):
+        return ""
+    return TYPE_ALIASES.get(value.lower(), value.lower())
+
+
+def _secret_hint(issue: Issue, integration_name: Any) -> str:
+    if "${ENV_VAR}" not in issue.message or not issue.path:
+        return ""
+    stem = f"{integration_name}_{issue.path[-1]}" if isinstance(integration_name, str) else ""
+    variable = re.sub(r"[^A-Za-z0-9]+", "_", stem or str(issue.path[-1])).strip("_").upper()
+    return f'write {issue.path[-1]}: "${{{variable}}}" and set {variable} in the environment'

@@ -1,0 +1,378 @@
+"""Checks a policy's models cannot make on their own: cross-references, identities, durations.
+
+Pure: it works on a validated :class:`~domain.policy.Policy`, knows nothing about YAML or files,
+and returns every problem it finds rather than stopping at the first, so an admin fixes a policy
+in one round. The loader adds line numbers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Final, Literal
+
+from domain.connections import ENV_REFERENCE, OFFERED_PERMISSIONS
+from domain.durations import format_duration
+from domain.policy import AccessFlow, Approvers, Grantees, IntegrationSpec, ObjectSpec, Policy
+
+PolicyPath = tuple[str | int, ...]
+"""Where in the policy data a problem is: keys and list indexes, e.g. ``("bundles", 0, "name")``."""
+
+Severity = Literal["error", "warning"]
+
+DependencyKind = Literal["integration", "bundle", "bundle-use"]
+
+USER_ID: Final = re.compile(r"^[UW][A-Z0-9]{2,}$")
+GROUP_ID: Final = re.compile(r"^S[A-Z0-9]{2,}$")
+GROUP_HANDLE: Final = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9._-]*$")
+EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+_MAX_NAMES_IN_HINT: Final = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a policy, located by its data path."""
+
+    path: PolicyPath
+    message: str
+    hint: str = ""
+    severity: Severity = "error"
+    code: str = ""
+    """A stable identifier such as ``unknown-integration``, for tests and tooling."""
+    depends_on: tuple[DependencyKind, str] | None = None
+    """What the problem hinges on: a loader that had to leave out a broken part of the file drops
+    problems that depend on what it left out (an integration it could not read is not unknown)."""
+    related: PolicyPath | None = None
+    """The other place involved, e.g. the first of two equal names (a loader shows its line)."""
+
+
+def check_policy(*, policy: Policy, env: Mapping[str, str] | None) -> list[Problem]:
+    """Every semantic problem of ``policy``; ``env`` (when given) must define each ``${VAR}``."""
+    problems: list[Problem] = []
+    problems += _duplicate_names(policy)
+    problems += _integration_permissions(policy)
+    problems += _bundle_objects(policy)
+    problems += _flows(policy)
+    problems += _unused_bundles(policy)
+    problems += _identities(policy)
+    if env is not None:
+        problems += _missing_variables(policy, env)
+    return problems
+
+
+def format_path(path: PolicyPath) -> str:
+    """``("access_flows", 1, "duration")`` → ``access_flows[1].duration``."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def name_hint(*, name: str, known: Sequence[str], kind: str) -> str:
+    """A suggestion for an unknown name: the closest known one, then the known ones."""
+    known = list(dict.fromkeys(known))
+    if not known:
+        return f"no {kind} are defined"
+    listed = ", ".join(known[:_MAX_NAMES_IN_HINT])
+    if len(known) > _MAX_NAMES_IN_HINT:
+        listed += f" and {len(known) - _MAX_NAMES_IN_HINT} more"
+    close = difflib.get_close_matches(name, known, n=1)
+    guess = f"did you mean {close[0]!r}? " if close else ""
+    return f"{guess}known {kind}: {listed}"
+
+
+# -- names and references -------------------------------------------------------------------
+
+
+def _duplicate_names(policy: Policy) -> Iterator[Problem]:
+    sections: tuple[tuple[str, str, Sequence[Any]], ...] = (
+        ("integrations", "integration", policy.integrations),
+        ("bundles", "bundle", policy.bundles),
+        ("access_flows", "access flow", policy.access_flows),
+    )
+    for section, kind, items in sections:
+        first: dict[str, int] = {}
+        for index, item in enumerate(items):
+            if item.name in first:
+                yield Problem(
+                    path=(section, index, "name"),
+                    message=f"duplicate {kind} name {item.name!r}",
+                    hint="names must be unique",
+                    code="duplicate-name",
+                    related=(section, first[item.name], "name"),
+                )
+            else:
+                first[item.name] = index
+
+
+def _integration_permissions(policy: Policy) -> Iterator[Problem]:
+    for index, integration in enumerate(policy.integrations):
+        path: PolicyPath = ("integrations", index, "permissions")
+        built_in = OFFERED_PERMISSIONS[integration.type]
+        if integration.permissions is None and not built_in:
+            yield Problem(
+                path=path,
+                message=f"a {integration.type} integration must list its permissions",
+                hint="add e.g. `permissions: [viewer, editor]`, the levels the system grants",
+                code="missing-permissions",
+            )
+        elif integration.permissions is not None and not integration.permissions:
+            yield Problem(
+                path=path,
+                message="permissions is empty, so nothing can be granted",
+                hint="list at least one permission, or remove the key to offer the built-in ones",
+                code="empty-permissions",
+            )
+        elif integration.permissions is not None and built_in:
+            yield from _unsupported_permissions(integration, built_in, path)
+
+
+def _unsupported_permissions(
+    integration: IntegrationSpec, built_in: Sequence[str], path: PolicyPath
+) -> Iterator[Problem]:
+    for index, permission in enumerate(integration.permissions or ()):
+        if permission not in built_in:
+            yield Problem(
+                path=(*path, index),
+                message=f"{integration.type} does not offer permission {permission!r}",
+                hint=f"{integration.type} offers: {', '.join(built_in)}",
+                code="permission-not-offered",
+            )
+
+
+def _bundle_objects(policy: Policy) -> Iterator[Problem]:
+    for index, bundle in enumerate(policy.bundles):
+        yield from _objects(policy, ("bundles", index, "objects"), bundle.objects)
+
+
+def _objects(policy: Policy, path: PolicyPath, objects: Sequence[ObjectSpec]) -> Iterator[Problem]:
+    # The first of two equal names wins, as in Policy.integration(); the second is reported.
+    by_name = {i.name: i for i in reversed(policy.integrations)}
+    known = [i.name for i in policy.integrations]
+    for index, spec in enumerate(objects):
+        integration = by_name.get(spec.integration)
+        if integration is None:
+            yield Problem(
+                path=(*path, index, "integration"),
+                message=f"unknown integration {spec.integration!r}",
+                hint=name_hint(name=spec.integration, known=known, kind="integrations"),
+                code="unknown-integration",
+                depends_on=("integration", spec.integration),
+            )
+            continue
+        offered = integration.offered_permissions()
+        # An integration offering nothing is reported once, on the integration itself.
+        if offered and spec.permission not in offered:
+            yield Problem(
+                path=(*path, index, "permission"),
+                message=f"integration {integration.name!r} ({integration.type}) "
+                f"does not offer permission {spec.permission!r}",
+                hint=name_hint(name=spec.permission, known=list(offered), kind="permissions"),
+                code="permission-not-offered",
+                depends_on=("integration", integration.name),
+            )
+
+
+# -- access flows ---------------------------------------------------------------------------
+
+
+def _flows(policy: Policy) -> Iterator[Problem]:
+    known_bundles = {b.name for b in policy.bundles}
+    for index, flow in enumerate(policy.access_flows):
+        path: PolicyPath = ("access_flows", index)
+        for position, name in enumerate(flow.bundles):
+            if name not in known_bundles:
+                yield Problem(
+                    path=(*path, "bundles", position),
+                    message=f"unknown bundle {name!r}",
+                    hint=name_hint(
+                        name=name, known=[b.name for b in policy.bundles], kind="bundles"
+                    ),
+                    code="unknown-bundle",
+                    depends_on=("bundle", name),
+                )
+        yield from _objects(policy, (*path, "objects"), flow.objects)
+        yield from _flow_shape(flow, path)
+        yield from _approvers(policy, flow, path)
+        yield from _durations(flow, path)
+
+
+def _flow_shape(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
+    if not flow.bundles and not flow.objects:
+        yield Problem(
+            path=path,
+            message=f"access flow {flow.name!r} offers nothing to request",
+            hint="add `bundles:` or `objects:`",
+            code="empty-flow",
+        )
+    if not flow.grantees.users and not flow.grantees.groups:
+        yield Problem(
+            path=(*path, "grantees"),
+            message=f"access flow {flow.name!r} has no grantees, so nobody can use it",
+            hint="add `users:` or `groups:` under grantees",
+            code="no-grantees",
+        )
+
+
+def _approvers(policy: Policy, flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
+    approvers = flow.approvers
+    if approvers == "automatic":
+        return
+    if not approvers.users and not approvers.groups and not approvers.manager:
+        yield Problem(
+            path=(*path, "approvers"),
+            message="approvers names nobody, so requests could never be approved",
+            hint="write `approvers: automatic` to skip approval, or add users, groups or "
+            "`manager: true`",
+            code="no-approvers",
+        )
+    elif approvers.manager and not policy.managers and policy.manager_field is None:
+        yield Problem(
+            path=(*path, "approvers", "manager"),
+            message="approvers includes the manager, but the policy says nowhere who managers are",
+            hint="add a top-level `managers:` map or `manager_field:` (a Slack profile field)",
+            code="no-manager-source",
+        )
+
+
+def _durations(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
+    duration = flow.duration
+    here: PolicyPath = (*path, "duration")
+    ceiling = _text(duration.max)
+    if duration.default > duration.max:
+        yield Problem(
+            path=(*here, "default"),
+            message=f"default duration {_text(duration.default)} is above the maximum {ceiling}",
+            hint="lower `default` or raise `max`",
+            code="default-above-max",
+        )
+    for index, choice in enumerate(duration.choices):
+        if choice > duration.max:
+            yield Problem(
+                path=(*here, "choices", index),
+                message=f"duration choice {_text(choice)} is above the maximum {ceiling}",
+                hint="remove it or raise `max`",
+                code="choice-above-max",
+            )
+    # The modal preselects the default, and a preselected option must be one of the options.
+    if duration.choices and duration.default not in duration.choices:
+        yield Problem(
+            path=(*here, "default"),
+            message=f"default duration {_text(duration.default)} is not one of the choices",
+            hint=f"add it to `choices` or pick one of: {', '.join(map(_text, duration.choices))}",
+            code="default-not-a-choice",
+        )
+    if flow.remind_after is not None and flow.remind_after >= flow.approval_timeout:
+        yield Problem(
+            path=(*path, "remind_after"),
+            message=f"remind_after {_text(flow.remind_after)} is not before approval_timeout "
+            f"{_text(flow.approval_timeout)}, so no reminder is ever sent",
+            hint="shorten `remind_after`, or write `remind_after: null` for no reminders",
+            severity="warning",
+            code="reminder-after-timeout",
+        )
+
+
+def _text(value: timedelta) -> str:
+    # The Duration type's own spelling, the one the admin writes.
+    return format_duration(value)
+
+
+def _unused_bundles(policy: Policy) -> Iterator[Problem]:
+    used = {name for flow in policy.access_flows for name in flow.bundles}
+    for index, bundle in enumerate(policy.bundles):
+        if bundle.name not in used:
+            yield Problem(
+                path=("bundles", index, "name"),
+                message=f"bundle {bundle.name!r} is not used by any access flow",
+                hint="add it to a flow's `bundles:` or remove it",
+                severity="warning",
+                code="unused-bundle",
+                depends_on=("bundle-use", bundle.name),
+            )
+
+
+# -- people -----------------------------------------------------------------------------------
+
+
+def _identities(policy: Policy) -> Iterator[Problem]:
+    users: list[tuple[PolicyPath, str]] = [(("admins", i), v) for i, v in enumerate(policy.admins)]
+    groups: list[tuple[PolicyPath, str]] = []
+    for index, flow in enumerate(policy.access_flows):
+        people: list[tuple[str, Grantees | Approvers]] = [("grantees", flow.grantees)]
+        if flow.approvers != "automatic":
+            people.append(("approvers", flow.approvers))
+        for section, listed in people:
+            path: PolicyPath = ("access_flows", index, section)
+            users += [((*path, "users", i), v) for i, v in enumerate(listed.users)]
+            groups += [((*path, "groups", i), v) for i, v in enumerate(listed.groups)]
+    # Both sides of a `managers` entry are people; either is located at the entry.
+    for requester, manager in policy.managers.items():
+        users += [(("managers", requester), requester), (("managers", requester), manager)]
+    for path, value in users:
+        if not is_user(value):
+            yield _bad_user(path, value)
+    for path, value in groups:
+        if not is_group(value):
+            yield Problem(
+                path=path,
+                message=f"{value!r} is neither a user-group handle nor a user-group ID",
+                hint='write the handle with its @ (quoted in YAML: "@oncall") or the ID (S…)',
+                code="bad-group",
+            )
+
+
+def is_user(value: str) -> bool:
+    """A Slack user ID (``U…``/``W…``) or an email address."""
+    return bool(USER_ID.match(value) or EMAIL.match(value))
+
+
+def is_group(value: str) -> bool:
+    """A Slack user-group handle (``@oncall``) or ID (``S…``)."""
+    return bool(GROUP_HANDLE.match(value) or GROUP_ID.match(value))
+
+
+def _bad_user(path: PolicyPath, value: str) -> Problem:
+    looks_like_group = value.startswith("@") and is_group(value)
+    return Problem(
+        path=path,
+        message=f"{value!r} is neither a Slack user ID nor an email",
+        hint="user groups go under `groups:`"
+        if looks_like_group
+        else "use the member ID from the person's Slack profile (U…) or their email",
+        code="bad-user",
+    )
+
+
+# -- secrets ----------------------------------------------------------------------------------
+
+
+def _missing_variables(policy: Policy, env: Mapping[str, str]) -> Iterator[Problem]:
+    for index, integration in enumerate(policy.integrations):
+        path: PolicyPath = ("integrations", index, "connection")
+        for where, text in _strings(integration.connection, path):
+            for match in ENV_REFERENCE.finditer(text):
+                variable = match.group(1)
+                if variable not in env:
+                    # Names the variable only: its value, when there is one, is a secret.
+                    yield Problem(
+                        path=where,
+                        message=f"environment variable {variable} is not set",
+                        hint=f"set {variable} in the bot's environment",
+                        code="missing-env",
+                    )
+
+
+def _strings(value: Any, path: PolicyPath) -> Iterator[tuple[PolicyPath, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*path, index))
