@@ -18,7 +18,7 @@ class Resource:
     """Something access can be granted on, as discovery found it."""
 
     name: str
-    """As written in a policy, e.g. ``sales.orders`` (PostgreSQL), ``shop.*`` (MySQL), ``orders:*``."""
+    """As a policy writes it: ``sales.orders`` (PostgreSQL), ``shop.*`` (MySQL), ``orders:*``."""
     kind: str
     """``database``, ``schema``, ``table``, ``key_pattern``, ... (shown to people, not parsed)."""
 
@@ -33,7 +33,7 @@ class GrantItem:
 
 @dataclass(frozen=True, slots=True)
 class AccessDetails:
-    """What the requester needs to use a grant: shown once, in a DM, never logged or stored plainly."""
+    """What the requester needs to use a grant: shown once, in a DM, never logged in plain."""
 
     fields: Mapping[str, str]
     """Ordered, human-labelled values: host, port, database, user, password, ..."""
@@ -82,5 +82,5 @@ class Integration(Protocol):
         ...
 
     def check(self) -> None:
-        """Raise :class:`IntegrationError` if the system cannot be reached with the configured login."""
+        """Raise :class:`IntegrationError` if the system cannot be reached with its login."""
         ...

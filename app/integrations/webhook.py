@@ -1,0 +1,226 @@
+"""Webhook: the bot tells another system to grant or revoke, and it does the work.
+
+Every call is ``POST <url>`` with a JSON body and two headers::
+
+    X-JIT-Timestamp: <unix seconds>
+    X-JIT-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>
+
+Bodies: ``{"action": "grant", "integration", "account", "items": [{"resource", "permission"}],
+"until": ISO 8601}``, ``{"action": "revoke", "integration", "account"}`` and
+``{"action": "check", "integration"}``. Receivers must treat grant and revoke as idempotent (a
+call is retried after a timeout and after 5xx) and answer 2xx when revoking an unknown account.
+A grant's 2xx answer may carry ``{"access_details": {"label": "value", ...},
+"secret_fields": ["password", ...]}``; values labelled like a password, secret or token are
+masked even when ``secret_fields`` forgets them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from http.client import HTTPException
+from typing import Any, Final
+
+from app.integrations._checks import require_account, require_aware, require_offered
+from app.integrations._errors import failure
+from app.integrations.base import AccessDetails, GrantItem, IntegrationError, Resource
+from domain.connections import WebhookConnection
+
+TYPE_NAME: Final = "webhook"
+SIGNATURE_VERSION: Final = "v1"
+TIMESTAMP_HEADER: Final = "X-JIT-Timestamp"
+SIGNATURE_HEADER: Final = "X-JIT-Signature"
+MAX_RESPONSE_BYTES: Final = 64 * 1024
+RETRYABLE_STATUSES: Final = frozenset({408, 429})
+"""4xx answers that mean "later", not "never"; every 5xx is retried too."""
+MAX_BACKOFF_SECONDS: Final = 30.0
+_SECRET_WORDS: Final = ("password", "secret", "token")
+
+
+def sign(*, secret: str, timestamp: str, body: bytes) -> str:
+    """The ``X-JIT-Signature`` value for ``body`` sent at ``timestamp``."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return f"{SIGNATURE_VERSION}={mac.hexdigest()}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    body: bytes
+    retry_after: float | None = None
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    # A redirect would resend (or drop) a signed body somewhere the policy did not name.
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER: Final = urllib.request.build_opener(_NoRedirects)
+
+
+class WebhookIntegration:
+    """Delegates grant and revoke to an HTTP endpoint, signed with a shared secret."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        connection: WebhookConnection,
+        permissions: Sequence[str],
+        backoff_seconds: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if not permissions:
+            raise ValueError(f"{name}: a webhook integration must list its permissions")
+        self._name = name
+        self._connection = connection
+        self._offered = tuple(permissions)
+        self._backoff = backoff_seconds
+        self._sleep = sleep
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"WebhookIntegration(name={self._name!r})"
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def type_name(self) -> str:
+        return TYPE_NAME
+
+    def permissions(self) -> Sequence[str]:
+        return self._offered
+
+    def discover(self) -> list[Resource]:
+        return [Resource(name=name, kind="resource") for name in self._connection.resources]
+
+    def check(self) -> None:
+        self._call("check", {"action": "check"})
+
+    def grant(self, *, account: str, items: Sequence[GrantItem], until: datetime) -> AccessDetails:
+        require_account(account, integration=self._name)
+        require_offered(items, offered=self._offered, integration=self._name)
+        require_aware(until, integration=self._name)
+        answer = self._call(
+            "grant",
+            {
+                "action": "grant",
+                "account": account,
+                "items": [
+                    {"resource": item.resource, "permission": item.permission} for item in items
+                ],
+                "until": until.isoformat(),
+            },
+        )
+        fields, secret_fields = self._access_details(answer.body)
+        return AccessDetails(fields=fields, secret_fields=secret_fields, valid_until=until)
+
+    def revoke(self, *, account: str) -> None:
+        require_account(account, integration=self._name)
+        self._call("revoke", {"action": "revoke", "account": account})
+
+    def _call(self, action: str, payload: Mapping[str, object]) -> _Answer:
+        body = json.dumps({**payload, "integration": self._name}, separators=(",", ":")).encode()
+        attempts = self._connection.retries + 1
+        problem = ""
+        retry_after: float | None = None
+        for attempt in range(attempts):
+            if attempt:
+                self._sleep(self._delay(attempt, retry_after))
+            retry_after = None
+            try:
+                answer = self._post(body)
+            except (urllib.error.URLError, HTTPException, OSError) as exc:
+                problem = f"cannot reach the endpoint ({_reason(exc)})"
+                continue
+            if 200 <= answer.status < 300:
+                return answer
+            problem = f"HTTP {answer.status}"
+            if answer.status < 500 and answer.status not in RETRYABLE_STATUSES:
+                raise self._failure(action, problem)
+            retry_after = answer.retry_after
+        raise self._failure(action, f"{problem} (after {attempts} attempts)")
+
+    def _post(self, body: bytes) -> _Answer:
+        timestamp = str(int(self._clock()))
+        request = urllib.request.Request(  # noqa: S310 - HttpUrl only allows http(s)
+            str(self._connection.url),
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": "application/json",
+                "User-Agent": "jit-access-bot",
+                TIMESTAMP_HEADER: timestamp,
+                SIGNATURE_HEADER: sign(
+                    secret=self._connection.secret, timestamp=timestamp, body=body
+                ),
+            },
+        )
+        try:
+            with _OPENER.open(request, timeout=self._connection.timeout_seconds) as response:
+                return _Answer(status=response.status, body=response.read(MAX_RESPONSE_BYTES))
+        except urllib.error.HTTPError as error:
+            with error:
+                return _Answer(
+                    status=error.code,
+                    retry_after=_retry_after(error.headers.get("Retry-After")),
+                    body=b"",
+                )
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, MAX_BACKOFF_SECONDS)
+        return min(self._backoff * 2.0 ** (attempt - 1), MAX_BACKOFF_SECONDS)
+
+    def _access_details(self, body: bytes) -> tuple[dict[str, str], frozenset[str]]:
+        if not body.strip():
+            return {}, frozenset()
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return {}, frozenset()  # a plain "OK" is a fine answer to a grant
+        if not isinstance(document, dict) or "access_details" not in document:
+            return {}, frozenset()
+        details = document["access_details"]
+        declared = document.get("secret_fields", [])
+        if (
+            not isinstance(details, dict)
+            or not all(isinstance(k, str) and isinstance(v, str) for k, v in details.items())
+            or not isinstance(declared, list)
+            or not all(isinstance(k, str) for k in declared)
+        ):
+            raise self._failure(
+                "grant",
+                "the answer's access_details must map strings to strings"
+                " and secret_fields must list strings",
+            )
+        guessed = {key for key in details if any(w in key.lower() for w in _SECRET_WORDS)}
+        return dict(details), frozenset(declared) & details.keys() | guessed
+
+    def _failure(self, action: str, detail: str) -> IntegrationError:
+        return failure(self._name, action, detail, secrets=(self._connection.secret,))
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None  # an HTTP date: fall back to our own back-off
+
+
+def _reason(exc: Exception) -> str:
+    reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+    return str(reason) or type(reason).__name__

@@ -1,0 +1,1 @@
+"""Integration tests of the integration modules against the real PostgreSQL, MariaDB and Redis."""
