@@ -105,6 +105,22 @@ class GrantRow(Base):
     __table_args__ = (UniqueConstraint("request_id", "integration"),)
 
 
+class ApprovalRow(Base):
+    """An approver asked to decide on a request, and why."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    approver_id: Mapped[str] = mapped_column(String(32), index=True)
+    approver_name: Mapped[str] = mapped_column(String(200), default="")
+    approver_email: Mapped[str | None] = mapped_column(String(320))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    asked_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("request_id", "approver_id"),)
+
+
 class StatusChangeRow(Base):
     __tablename__ = "status_changes"
 
@@ -185,6 +201,8 @@ class BundleRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     source: Mapped[str] = mapped_column(String(8), default="file")
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # Digest of the expanded objects: a new digest means a new version.
+    content_hash: Mapped[str] = mapped_column(String(64), default="")
     updated_at: Mapped[datetime]
     updated_by: Mapped[str | None] = mapped_column(String(32))
 
@@ -243,6 +261,11 @@ class DraftRow(Base):
     bundle: Mapped[str | None] = mapped_column(String(64))
     bundle_version: Mapped[int | None] = mapped_column(Integer)
     flow: Mapped[str | None] = mapped_column(String(64))
+    flow_version: Mapped[int | None] = mapped_column(Integer)
+    integration: Mapped[str | None] = mapped_column(String(64))
+    resource: Mapped[str | None] = mapped_column(String(200))
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    justification: Mapped[str | None] = mapped_column(Text)
     notice: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime] = mapped_column(index=True)

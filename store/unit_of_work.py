@@ -6,7 +6,7 @@ status change, its audit event and the messages it causes land together or not a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine
@@ -41,11 +41,21 @@ class Store:
         self._writer = sessionmaker(
             bind=engine.execution_options(**{WRITE: True}), expire_on_commit=False
         )
+        self._on_outbox: list[Callable[[], None]] = []
+
+    def on_outbox_commit(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after any transaction that queued a Slack message commits."""
+        self._on_outbox.append(callback)
 
     @contextmanager
     def write(self) -> Iterator[UnitOfWork]:
-        with self._writer() as session, session.begin():
-            yield UnitOfWork(session)
+        with self._writer() as session:
+            with session.begin():
+                uow = UnitOfWork(session)
+                yield uow
+            if uow.outbox.added:
+                for callback in self._on_outbox:
+                    callback()
 
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:

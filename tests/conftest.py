@@ -15,6 +15,8 @@ from store.engine import make_engine
 from store.migrate import upgrade
 from store.unit_of_work import Store
 
+pytest_plugins = ["slacksim.pytest_plugin"]
+
 ADMIN_PG_URL = os.environ.get(
     "TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )

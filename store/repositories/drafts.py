@@ -1,10 +1,173 @@
-"""The request modal's server-side selection (filled in by the request-modal work)."""
+"""The request modal's server-side selection: ``private_metadata`` only carries the draft key."""
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, exists, func, insert, literal, select, update
 from sqlalchemy.orm import Session
+
+from domain.drafts import Draft, Mode
+from domain.objects import AccessObject
+from store.models import BundleObjectRow, DraftItemRow, DraftRow
+
+_FIELDS = (
+    "mode",
+    "bundle",
+    "bundle_version",
+    "flow",
+    "flow_version",
+    "integration",
+    "resource",
+    "duration",
+    "justification",
+    "notice",
+)
+
+
+def _to_domain(row: DraftRow) -> Draft:
+    return Draft(
+        key=row.key,
+        user_id=row.user_id,
+        mode=Mode(row.mode),
+        bundle=row.bundle,
+        bundle_version=row.bundle_version,
+        flow=row.flow,
+        flow_version=row.flow_version,
+        integration=row.integration,
+        resource=row.resource,
+        duration=timedelta(seconds=row.duration_seconds) if row.duration_seconds else None,
+        justification=row.justification,
+        notice=row.notice,
+    )
 
 
 class DraftRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+
+    def create(self, *, user_id: str, mode: Mode, at: datetime) -> Draft:
+        row = DraftRow(
+            key=secrets.token_urlsafe(16),
+            user_id=user_id,
+            mode=mode.value,
+            created_at=at,
+            updated_at=at,
+        )
+        self._session.add(row)
+        self._session.flush()
+        return _to_domain(row)
+
+    def get(self, key: str) -> Draft | None:
+        row = self._session.get(DraftRow, key)
+        return _to_domain(row) if row else None
+
+    def update(self, key: str, *, at: datetime, **changes: Any) -> None:
+        unknown = set(changes) - set(_FIELDS)
+        if unknown:
+            raise ValueError(f"not draft fields: {sorted(unknown)}")
+        values: dict[str, Any] = {"updated_at": at}
+        for name, value in changes.items():
+            if name == "duration":
+                values["duration_seconds"] = int(value.total_seconds()) if value else None
+            elif name == "mode":
+                values["mode"] = Mode(value).value
+            else:
+                values[name] = value
+        self._session.execute(update(DraftRow).where(DraftRow.key == key).values(**values))
+
+    # -- the selection --------------------------------------------------------------------------
+
+    def count(self, key: str) -> int:
+        return int(
+            self._session.scalar(select(func.count()).where(DraftItemRow.draft_key == key)) or 0
+        )
+
+    def counts(self, key: str) -> dict[str, int]:
+        rows = self._session.execute(
+            select(DraftItemRow.integration, func.count())
+            .where(DraftItemRow.draft_key == key)
+            .group_by(DraftItemRow.integration)
+        )
+        return dict(rows.all())
+
+    def items(self, key: str) -> list[AccessObject]:
+        rows = self._session.execute(
+            select(DraftItemRow.integration, DraftItemRow.resource, DraftItemRow.permission)
+            .where(DraftItemRow.draft_key == key)
+            .order_by(DraftItemRow.id)
+        )
+        return [AccessObject(*r) for r in rows]
+
+    def recent(self, key: str, *, limit: int) -> list[AccessObject]:
+        rows = self._session.execute(
+            select(DraftItemRow.integration, DraftItemRow.resource, DraftItemRow.permission)
+            .where(DraftItemRow.draft_key == key)
+            .order_by(DraftItemRow.id.desc())
+            .limit(limit)
+        )
+        return [AccessObject(*r) for r in rows]
+
+    def contains(self, key: str, obj: AccessObject) -> bool:
+        return (
+            self._session.scalar(
+                select(DraftItemRow.id).where(
+                    DraftItemRow.draft_key == key,
+                    DraftItemRow.integration == obj.integration,
+                    DraftItemRow.resource == obj.resource,
+                    DraftItemRow.permission == obj.permission,
+                )
+            )
+            is not None
+        )
+
+    def add(self, key: str, objects: Iterable[AccessObject]) -> None:
+        fresh = [o for o in dict.fromkeys(objects) if not self.contains(key, o)]
+        if fresh:
+            self._session.execute(
+                insert(DraftItemRow),
+                [
+                    {
+                        "draft_key": key,
+                        "integration": o.integration,
+                        "resource": o.resource,
+                        "permission": o.permission,
+                    }
+                    for o in fresh
+                ],
+            )
+
+    def add_from_bundle(self, key: str, *, bundle_key: int, integration: str | None) -> None:
+        """Select every object of a bundle (or of one of its integrations) in one statement."""
+        already_selected = exists().where(
+            DraftItemRow.draft_key == key,
+            DraftItemRow.integration == BundleObjectRow.integration,
+            DraftItemRow.resource == BundleObjectRow.resource,
+            DraftItemRow.permission == BundleObjectRow.permission,
+        )
+        rows = select(
+            literal(key),
+            BundleObjectRow.integration,
+            BundleObjectRow.resource,
+            BundleObjectRow.permission,
+        ).where(BundleObjectRow.bundle_id == bundle_key, ~already_selected)
+        if integration is not None:
+            rows = rows.where(BundleObjectRow.integration == integration)
+        self._session.execute(
+            insert(DraftItemRow).from_select(
+                ["draft_key", "integration", "resource", "permission"], rows
+            )
+        )
+
+    def remove(self, key: str, *, integration: str | None = None) -> None:
+        statement = delete(DraftItemRow).where(DraftItemRow.draft_key == key)
+        if integration is not None:
+            statement = statement.where(DraftItemRow.integration == integration)
+        self._session.execute(statement)
+
+    def purge(self, *, before: datetime) -> int:
+        result = self._session.execute(delete(DraftRow).where(DraftRow.updated_at < before))
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -43,6 +43,8 @@ class PostedMessage:
 class OutboxRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+        self.added = 0
+        """Rows queued in this transaction (the store wakes the relay after commit)."""
 
     def add(
         self,
@@ -69,6 +71,7 @@ class OutboxRepository:
                 next_attempt_at=at,
             )
         )
+        self.added += 1
 
     def claim(
         self,

@@ -17,7 +17,16 @@ from sqlalchemy.orm import Session
 from domain.ids import RequestId, UserId
 from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.objects import AccessObject
-from store.models import RequestObjectRow, RequestRow, StatusChangeRow
+from domain.summary import RequestSummary, parts_of
+from store.models import ApprovalRow, RequestObjectRow, RequestRow, StatusChangeRow
+
+
+@dataclass(frozen=True, slots=True)
+class AskedApprover:
+    id: UserId
+    name: str
+    email: str | None
+    reasons: tuple[str, ...]
 
 
 class ConcurrentChange(Exception):
@@ -185,6 +194,58 @@ class RequestRepository:
             .execution_options(synchronize_session=False)
         )
 
+    def summary(self, request_id: RequestId) -> RequestSummary | None:
+        row = self._session.get(RequestRow, request_id)
+        if row is None:
+            return None
+        return RequestSummary(
+            id=RequestId(row.id),
+            requester=UserId(row.requester_id),
+            requester_name=row.requester_name,
+            requester_email=row.requester_email,
+            flow=row.flow,
+            bundle=row.bundle,
+            status=Status(row.status),
+            duration=timedelta(seconds=row.duration_seconds),
+            justification=row.justification,
+            created_at=row.created_at,
+            parts=parts_of(self.objects(request_id)),
+            expires_at=row.expires_at,
+            decided_by=UserId(row.decided_by) if row.decided_by else None,
+            decided_at=row.decided_at,
+            reason=row.reason,
+            automatic=row.automatic,
+        )
+
+    def add_approvers(
+        self, *, request_id: RequestId, approvers: Sequence[AskedApprover], at: datetime
+    ) -> None:
+        for approver in approvers:
+            self._session.add(
+                ApprovalRow(
+                    request_id=request_id,
+                    approver_id=approver.id,
+                    approver_name=approver.name,
+                    approver_email=approver.email,
+                    reasons=list(approver.reasons),
+                    asked_at=at,
+                )
+            )
+
+    def approvers(self, request_id: RequestId) -> list[AskedApprover]:
+        rows = self._session.scalars(
+            select(ApprovalRow).where(ApprovalRow.request_id == request_id).order_by(ApprovalRow.id)
+        )
+        return [
+            AskedApprover(
+                id=UserId(r.approver_id),
+                name=r.approver_name,
+                email=r.approver_email,
+                reasons=tuple(r.reasons or ()),
+            )
+            for r in rows
+        ]
+
     def history(self, request_id: RequestId) -> list[StatusChange]:
         rows = self._session.scalars(
             select(StatusChangeRow)
@@ -202,6 +263,49 @@ class RequestRepository:
             )
             for r in rows
         ]
+
+    def due_timeouts(self, *, now: datetime, limit: int) -> list[RequestId]:
+        rows = self._session.scalars(
+            select(RequestRow.id)
+            .where(RequestRow.status == Status.PENDING.value, RequestRow.timeout_at <= now)
+            .order_by(RequestRow.timeout_at)
+            .limit(limit)
+        )
+        return [RequestId(r) for r in rows]
+
+    def due_reminders(self, *, now: datetime, limit: int) -> list[tuple[RequestId, datetime, int]]:
+        rows = self._session.execute(
+            select(RequestRow.id, RequestRow.next_reminder_at, RequestRow.reminders_sent)
+            .where(RequestRow.status == Status.PENDING.value, RequestRow.next_reminder_at <= now)
+            .order_by(RequestRow.next_reminder_at)
+            .limit(limit)
+        )
+        return [(RequestId(i), at, sent) for i, at, sent in rows if at is not None]
+
+    def claim_reminder(
+        self, *, request_id: RequestId, scheduled: datetime, next_at: datetime | None
+    ) -> bool:
+        """Move the reminder schedule on, if nobody else did: ``True`` means remind now."""
+        result = self._session.execute(
+            update(RequestRow)
+            .where(
+                RequestRow.id == request_id,
+                RequestRow.status == Status.PENDING.value,
+                RequestRow.next_reminder_at == scheduled,
+            )
+            .values(next_reminder_at=next_at, reminders_sent=RequestRow.reminders_sent + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def recent_for(self, requester: UserId, *, limit: int) -> list[RequestId]:
+        rows = self._session.scalars(
+            select(RequestRow.id)
+            .where(RequestRow.requester_id == requester)
+            .order_by(RequestRow.created_at.desc(), RequestRow.id)
+            .limit(limit)
+        )
+        return [RequestId(r) for r in rows]
 
     def count(self, *, statuses: Iterable[Status] | None = None) -> int:
         query = select(func.count()).select_from(RequestRow)

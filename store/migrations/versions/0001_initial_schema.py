@@ -19,7 +19,6 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "audit_events",
         sa.Column(
@@ -341,7 +340,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-
     with op.batch_alter_table("status_changes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_status_changes_request_id"))
 

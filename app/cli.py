@@ -1,0 +1,132 @@
+"""Command line: run the bot (default), check a policy, migrate, and the admin tools.
+
+Expected problems (missing tokens, a bad policy, an unreachable database) end with one readable
+message and a non-zero status, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Final, TextIO
+
+from dotenv import dotenv_values
+from sqlalchemy.exc import OperationalError
+
+EXIT_USAGE: Final = 2
+_log = logging.getLogger("app")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m app", description="Just-in-time access bot for Slack."
+    )
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run the bot (the default)")
+    check = commands.add_parser("check", help="validate a policy file and print every problem")
+    check.add_argument("file", nargs="?", type=Path, help="policy file (default: POLICY_FILE)")
+    commands.add_parser("migrate", help="bring the database schema up to date")
+    policy = commands.add_parser("policy", help="policy tools")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    policy_commands.add_parser("schema", help="print the policy's JSON Schema")
+    return parser
+
+
+def main(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    args = _parser().parse_args(argv)
+    handlers: dict[str | None, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
+        None: _run,
+        "run": _run,
+        "check": _check,
+        "migrate": _migrate,
+        "policy": _policy,
+    }
+    return handlers[args.command](args, out, err)
+
+
+def _policy_path(explicit: Path | None) -> Path:
+    if explicit is not None:
+        return explicit
+    return Path(os.environ.get("POLICY_FILE") or _dotenv("POLICY_FILE") or "policy.yml")
+
+
+def _dotenv(name: str) -> str | None:
+    return dotenv_values(".env").get(name) if Path(".env").exists() else None
+
+
+def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from app.policy.check import run_check
+
+    return run_check(path=_policy_path(args.file), env=dict(os.environ), out=out)
+
+
+def _policy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from app.policy.schema import schema_text
+
+    if args.policy_command == "schema":
+        out.write(schema_text())
+        return 0
+    return EXIT_USAGE
+
+
+def _migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from app.settings import DEFAULT_DATABASE_URL
+    from store.engine import make_engine
+    from store.migrate import current_revision, upgrade
+
+    url = os.environ.get("DATABASE_URL") or _dotenv("DATABASE_URL") or DEFAULT_DATABASE_URL
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        out.write(f"database is at revision {current_revision(engine)}\n")
+    except OperationalError as error:
+        err.write(f"cannot reach the database: {error.orig}\n")
+        return 1
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from app.bootstrap import build_application
+    from app.logs import configure_logging
+    from app.policy.loader import load_policy
+    from app.settings import SettingsError, load_settings
+
+    try:
+        settings = load_settings()
+    except SettingsError as error:
+        err.write(f"error: {error}\n")
+        return EXIT_USAGE
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+    if not settings.policy_file.exists():
+        err.write(
+            f"error: the policy file {settings.policy_file} does not exist. Copy "
+            "policy.example.yml to policy.yml and edit it, or set POLICY_FILE.\n"
+        )
+        return EXIT_USAGE
+    loaded = load_policy(path=settings.policy_file, env=dict(os.environ))
+    if loaded.policy is None:
+        for problem in loaded.errors:
+            err.write(f"{problem.format(source=str(settings.policy_file))}\n")
+        err.write(f"error: fix {settings.policy_file} (python -m app check shows the same)\n")
+        return EXIT_USAGE
+    try:
+        application = build_application(settings=settings, policy=loaded.policy)
+    except OperationalError as error:
+        err.write(f"error: cannot reach the database: {error.orig}\n")
+        return 1
+    stopped = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopped.set())
+    application.start()
+    _log.info("running; press Ctrl-C to stop")
+    stopped.wait()
+    application.stop()
+    return 0

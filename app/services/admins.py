@@ -1,0 +1,25 @@
+"""Who is an admin: the ``ADMINS`` setting and the policy's ``admins``, by ID or email."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from app.services.ports import Directory
+from domain.ids import UserId
+
+
+class Admins:
+    def __init__(self, *, entries: Iterable[str], directory: Directory) -> None:
+        self._ids = {e for e in entries if "@" not in e}
+        self._emails = {e.lower() for e in entries if "@" in e}
+        self._directory = directory
+
+    def is_admin(self, user: UserId) -> bool:
+        if user in self._ids:
+            return True
+        if not self._emails:
+            return False
+        person = self._directory.person(user)
+        return bool(
+            person and person.can_act and person.email and person.email.lower() in self._emails
+        )

@@ -1,0 +1,76 @@
+"""What one person may request right now, from the active flows and the directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from app.services.catalog import CatalogService
+from app.services.ports import Directory
+from domain.catalog import FlowRecord
+from domain.eligibility import Identity, is_grantee, normalise_group, offers_object
+from domain.ids import UserId
+from domain.objects import AccessObject
+
+
+@dataclass(frozen=True, slots=True)
+class UserAccess:
+    identity: Identity
+    flows: tuple[FlowRecord, ...]
+    """Active flows that count the person among their grantees."""
+
+    def bundles(self) -> dict[str, list[FlowRecord]]:
+        offered: dict[str, list[FlowRecord]] = {}
+        for record in self.flows:
+            for bundle in record.flow.bundles:
+                offered.setdefault(bundle, []).append(record)
+        return dict(sorted(offered.items()))
+
+    def flows_for_bundle(self, bundle: str) -> list[FlowRecord]:
+        return [r for r in self.flows if bundle in r.flow.bundles]
+
+    def object_flows(self) -> list[FlowRecord]:
+        return [r for r in self.flows if r.flow.objects]
+
+    def flows_for_objects(self, objects: Iterable[AccessObject]) -> list[FlowRecord]:
+        remaining = self.object_flows()
+        for obj in objects:
+            remaining = [r for r in remaining if offers_object(r.flow, obj)]
+            if not remaining:
+                break
+        return remaining
+
+    def flow(self, name: str) -> FlowRecord | None:
+        return next((r for r in self.flows if r.flow.name == name), None)
+
+
+class EligibilityService:
+    def __init__(self, *, catalog: CatalogService, directory: Directory) -> None:
+        self._catalog = catalog
+        self._directory = directory
+
+    def identity(self, user_id: UserId, *, groups: Iterable[str]) -> Identity:
+        person = self._directory.person(user_id)
+        member_of: set[str] = set()
+        for group in set(groups):
+            if user_id in self._directory.group_members(group):
+                member_of.add(normalise_group(group))
+                group_id = self._directory.group_id(group)
+                if group_id:
+                    member_of.add(group_id)
+        return Identity(
+            user_id=user_id,
+            email=person.email if person else None,
+            groups=frozenset(member_of),
+        )
+
+    def access_for(self, user_id: UserId) -> UserAccess:
+        active = [r for r in self._catalog.flows() if r.flow.active]
+        groups = {g for r in active for g in r.flow.grantees.groups}
+        identity = self.identity(user_id, groups=groups)
+        person = self._directory.person(user_id)
+        if person is not None and not person.can_act:
+            return UserAccess(identity=identity, flows=())
+        return UserAccess(
+            identity=identity, flows=tuple(r for r in active if is_grantee(r.flow, identity))
+        )

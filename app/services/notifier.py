@@ -1,0 +1,150 @@
+"""Writes the Slack messages a change causes into the outbox, inside the change's transaction.
+
+Ordering keys are per request *and* recipient: one person's messages about one request arrive
+in order, while fifty approvers' DMs go out side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Final
+
+from app.services.sealing import Sealer
+from blocks.messages import (
+    approval_message,
+    credentials_message,
+    failure_message,
+    reminder_message,
+    status_message,
+)
+from domain.lifecycle import StatusChange
+from domain.summary import RequestSummary
+from store.repositories.requests import AskedApprover
+from store.unit_of_work import UnitOfWork
+
+POST: Final = "post"
+UPDATE: Final = "update"
+UPLOAD: Final = "upload"
+
+
+def approval_ref(request_id: str, approver: str) -> str:
+    return f"approval:{request_id}:{approver}"
+
+
+class Notifier:
+    def __init__(self, *, audit_channel: str | None, sealer: Sealer) -> None:
+        self._audit_channel = audit_channel
+        self._sealer = sealer
+
+    def status_changed(
+        self, uow: UnitOfWork, *, summary: RequestSummary, change: StatusChange
+    ) -> None:
+        """Exactly one message to the requester and one to the audit channel."""
+        readers: list[tuple[str, bool]] = [(summary.requester, True)]
+        if self._audit_channel:
+            readers.append((self._audit_channel, False))
+        for channel, for_requester in readers:
+            uow.outbox.add(
+                at=change.at,
+                ordering_key=f"{summary.id}:{channel}",
+                channel=channel,
+                kind=POST,
+                payload=status_message(
+                    summary=summary,
+                    actor=change.actor,
+                    at=change.at,
+                    reason=change.reason,
+                    for_requester=for_requester,
+                ),
+            )
+
+    def ask_approvers(
+        self, uow: UnitOfWork, *, summary: RequestSummary, approvers: Sequence[AskedApprover]
+    ) -> None:
+        self._to_approvers(uow, summary=summary, approvers=approvers, at=summary.created_at)
+
+    def decision_made(
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        approvers: Sequence[AskedApprover],
+        at: datetime,
+    ) -> None:
+        """Every approver's copy now shows the decision, who made it and when, without buttons."""
+        self._to_approvers(uow, summary=summary, approvers=approvers, at=at, update=True)
+
+    def _to_approvers(
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        approvers: Sequence[AskedApprover],
+        at: datetime,
+        update: bool = False,
+    ) -> None:
+        for approver in approvers:
+            uow.outbox.add(
+                at=at,
+                ordering_key=f"{summary.id}:{approver.id}",
+                channel=approver.id,
+                kind=UPDATE if update else POST,
+                payload=approval_message(summary=summary, reasons=approver.reasons),
+                ref=approval_ref(summary.id, approver.id),
+            )
+
+    def remind(
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        approvers: Sequence[AskedApprover],
+        at: datetime,
+    ) -> None:
+        for approver in approvers:
+            uow.outbox.add(
+                at=at,
+                ordering_key=f"{summary.id}:{approver.id}",
+                channel=approver.id,
+                kind=POST,
+                payload=reminder_message(summary=summary, waiting_since=summary.created_at),
+            )
+
+    def credentials(
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        integration: str,
+        fields: Mapping[str, str],
+        valid_until: datetime | None,
+        at: datetime,
+    ) -> None:
+        message = credentials_message(
+            summary=summary, integration=integration, fields=fields, valid_until=valid_until
+        )
+        uow.outbox.add(
+            at=at,
+            ordering_key=f"{summary.id}:{summary.requester}",
+            channel=summary.requester,
+            kind=POST,
+            sealed=self._sealer.seal(message),
+        )
+
+    def grant_failed(
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        integration: str,
+        problem: str,
+        at: datetime,
+    ) -> None:
+        uow.outbox.add(
+            at=at,
+            ordering_key=f"{summary.id}:{summary.requester}",
+            channel=summary.requester,
+            kind=POST,
+            payload=failure_message(summary=summary, integration=integration, problem=problem),
+        )

@@ -1,0 +1,28 @@
+"""What the services need from the outside world, as small protocols with Slack behind them."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from domain.ids import UserId
+from domain.people import Person
+
+
+class Directory(Protocol):
+    """Users and user groups (Slack's, cached)."""
+
+    def person(self, user_id: UserId) -> Person | None: ...
+
+    def person_by_email(self, email: str) -> Person | None: ...
+
+    def group_members(self, group: str) -> frozenset[UserId]:
+        """Members of a group written as ``@handle``, ``handle`` or ``S…`` ID; empty if unknown."""
+        ...
+
+    def group_id(self, group: str) -> str | None:
+        """The ``S…`` ID of a group written any way, or ``None`` if Slack has no such group."""
+        ...
+
+    def profile_field(self, user_id: UserId, label: str) -> str | None:
+        """The value of a custom profile field, found by its label (e.g. ``Manager``)."""
+        ...

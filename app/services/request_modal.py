@@ -1,0 +1,462 @@
+"""The request modal's use cases: every click changes the server-side draft, then the modal is
+rendered again from it. Nothing the modal sends is trusted: the draft must belong to the clicker,
+bundles and objects must be offered to them by an active flow, and the object limit holds at
+every step (and again at submission)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import suppress
+from dataclasses import dataclass
+from typing import Final
+
+from app.services.catalog import CatalogService
+from app.services.eligibility import EligibilityService, UserAccess
+from blocks.request_modal import (
+    BundleChoice,
+    BundleDetail,
+    FlowChoice,
+    RequestModal,
+    Selection,
+)
+from domain.catalog import Bundle, CatalogObject, IntegrationShare
+from domain.clock import Clock
+from domain.drafts import Draft, Mode
+from domain.durations import DurationError, parse_duration
+from domain.eligibility import is_pattern, offers_object
+from domain.errors import DomainError
+from domain.ids import UserId
+from domain.objects import MAX_OBJECTS_PER_REQUEST, AccessObject
+from domain.policy import AccessFlow
+from store.unit_of_work import Store
+
+SUGGESTION_LIMIT: Final = 100
+RECENT: Final = 5
+
+
+class DraftNotFound(DomainError):
+    """The modal refers to a draft that does not exist or belongs to someone else."""
+
+
+@dataclass(frozen=True, slots=True)
+class FormInput:
+    """What the person typed or chose in inputs that do not dispatch actions."""
+
+    justification: str | None = None
+    duration: str | None = None
+    permission: str | None = None
+
+
+def too_many(*, count: int, limit: int) -> str:
+    return (
+        f"That would make {count:,} objects; one request can hold at most {limit:,}. "
+        "Select all of a single integration, or add objects one by one with the search."
+    )
+
+
+def describe_approvers(flow: AccessFlow) -> str:
+    if flow.approvers == "automatic":
+        return "nobody (automatic)"
+    parts = [f"<@{u}>" if u.startswith(("U", "W")) else u for u in flow.approvers.users]
+    parts += [g if g.startswith("@") else f"@{g}" for g in flow.approvers.groups]
+    if flow.approvers.manager:
+        parts.insert(0, "your manager")
+    return ", ".join(parts) or "nobody"
+
+
+def flow_choice(flow: AccessFlow) -> FlowChoice:
+    return FlowChoice(
+        name=flow.name,
+        automatic=flow.automatic,
+        approvers=describe_approvers(flow),
+        max_duration=flow.duration.max,
+        durations=tuple(flow.duration.offered()),
+        default_duration=flow.duration.default,
+        justification_required=flow.justification == "required",
+    )
+
+
+class RequestModalService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        catalog: CatalogService,
+        eligibility: EligibilityService,
+        clock: Clock,
+        limit: int = MAX_OBJECTS_PER_REQUEST,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._eligibility = eligibility
+        self._clock = clock
+        self.limit = limit
+
+    # -- opening and rendering ------------------------------------------------------------------
+
+    def open(self, *, user: UserId, mode: Mode | None = None) -> RequestModal:
+        access = self._eligibility.access_for(user)
+        if mode is None:
+            mode = (
+                Mode.BUNDLE if access.bundles() and not access.object_flows() else Mode.INTEGRATIONS
+            )
+        with self._store.write() as uow:
+            draft = uow.drafts.create(user_id=user, mode=mode, at=self._clock.now())
+        return self._render(draft, access)
+
+    def render(self, *, draft_key: str, user: UserId) -> RequestModal:
+        return self._render(self._draft(draft_key, user), self._eligibility.access_for(user))
+
+    def _draft(self, key: str, user: UserId) -> Draft:
+        with self._store.read() as uow:
+            draft = uow.drafts.get(key)
+        if draft is None or draft.user_id != user:
+            raise DraftNotFound("This request form has expired; type /apono to start again.")
+        return draft
+
+    def _render(self, draft: Draft, access: UserAccess) -> RequestModal:
+        with self._store.read() as uow:
+            selection = Selection(
+                total=uow.drafts.count(draft.key),
+                per_integration=uow.drafts.counts(draft.key),
+                recent=tuple(uow.drafts.recent(draft.key, limit=RECENT)),
+            )
+        flows = self._offered_flows(draft, access)
+        flow = next((f for f in flows if f.name == draft.flow), flows[0] if flows else None)
+        common = {
+            "draft_key": draft.key,
+            "limit": self.limit,
+            "selection": selection,
+            "flows": tuple(flow_choice(f) for f in flows),
+            "flow": flow_choice(flow) if flow else None,
+            "duration": draft.duration,
+            "justification": draft.justification,
+            "notice": draft.notice,
+        }
+        if draft.mode is Mode.BUNDLE:
+            offered = access.bundles()
+            detail = None
+            if draft.bundle in offered:
+                found = self._catalog.bundle(draft.bundle)
+                if found is not None:
+                    bundle, shares = found
+                    detail = BundleDetail(
+                        name=bundle.name,
+                        description=bundle.description,
+                        total=bundle.object_count,
+                        shares=shares,
+                    )
+            descriptions = self._bundle_descriptions(list(offered))
+            return RequestModal(
+                mode=Mode.BUNDLE,
+                bundles=tuple(BundleChoice(n, descriptions.get(n, "")) for n in offered),
+                bundle=detail,
+                **common,  # type: ignore[arg-type]
+            )
+        integrations = sorted(
+            {o.integration for r in access.object_flows() for o in r.flow.objects}
+        )
+        permissions: tuple[str, ...] = ()
+        if draft.integration and draft.resource:
+            permissions = self._permissions_for(access, draft.integration, draft.resource)
+        return RequestModal(
+            mode=Mode.INTEGRATIONS,
+            integrations=tuple(integrations),
+            integration=draft.integration if draft.integration in integrations else None,
+            resource=draft.resource,
+            permissions=permissions,
+            **common,  # type: ignore[arg-type]
+        )
+
+    def _bundle_descriptions(self, names: Sequence[str]) -> dict[str, str]:
+        with self._store.read() as uow:
+            return {b.name: b.description for b in uow.catalog.bundles() if b.name in set(names)}
+
+    def _offered_flows(self, draft: Draft, access: UserAccess) -> list[AccessFlow]:
+        if draft.mode is Mode.BUNDLE:
+            if draft.bundle is None:
+                return []
+            return [r.flow for r in access.flows_for_bundle(draft.bundle)]
+        with self._store.read() as uow:
+            items = uow.drafts.items(draft.key)
+        if not items:
+            return []
+        return [r.flow for r in access.flows_for_objects(items)]
+
+    # -- changes --------------------------------------------------------------------------------
+
+    def _save(self, key: str, **changes: object) -> None:
+        with self._store.write() as uow:
+            uow.drafts.update(key, at=self._clock.now(), **changes)
+
+    def _remember(self, draft: Draft, form: FormInput) -> dict[str, object]:
+        changes: dict[str, object] = {"notice": None}
+        if form.justification is not None:
+            changes["justification"] = form.justification
+        if form.duration:
+            with suppress(DurationError):
+                changes["duration"] = parse_duration(form.duration)
+        return changes
+
+    def switch_mode(
+        self, *, draft_key: str, user: UserId, mode: Mode, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        if draft.mode is not mode:
+            # A request is either a bundle or single objects: the other mode starts empty.
+            with self._store.write() as uow:
+                uow.drafts.remove(draft.key)
+                uow.drafts.update(
+                    draft.key,
+                    at=self._clock.now(),
+                    mode=mode,
+                    bundle=None,
+                    bundle_version=None,
+                    flow=None,
+                    integration=None,
+                    resource=None,
+                    **self._remember(draft, form),
+                )
+        return self.render(draft_key=draft_key, user=user)
+
+    def pick_bundle(
+        self, *, draft_key: str, user: UserId, bundle: str, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        access = self._eligibility.access_for(user)
+        flows = access.flows_for_bundle(bundle)
+        found = self._catalog.bundle(bundle) if flows else None
+        if found is None:
+            self._save(draft.key, notice="That bundle is not offered to you by any active flow.")
+            return self.render(draft_key=draft_key, user=user)
+        header, _ = found
+        with self._store.write() as uow:
+            if draft.bundle != bundle:
+                uow.drafts.remove(draft.key)
+            uow.drafts.update(
+                draft.key,
+                at=self._clock.now(),
+                bundle=bundle,
+                bundle_version=header.version,
+                flow=flows[0].flow.name,
+                flow_version=flows[0].version,
+                **self._remember(draft, form),
+            )
+        return self.render(draft_key=draft_key, user=user)
+
+    def pick_flow(
+        self, *, draft_key: str, user: UserId, flow: str, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        record = self._eligibility.access_for(user).flow(flow)
+        changes = self._remember(draft, form)
+        if record is None:
+            changes["notice"] = f"The access flow {flow} is not available to you."
+        else:
+            changes.update(flow=record.flow.name, flow_version=record.version, duration=None)
+        self._save(draft.key, **changes)
+        return self.render(draft_key=draft_key, user=user)
+
+    def remember(self, *, draft_key: str, user: UserId, form: FormInput) -> None:
+        draft = self._draft(draft_key, user)
+        self._save(draft.key, **self._remember(draft, form))
+
+    def select_all(
+        self, *, draft_key: str, user: UserId, integration: str | None, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        changes = self._remember(draft, form)
+        found = self._current_bundle(draft, user)
+        if found is None:
+            changes["notice"] = "Pick a bundle first."
+            self._save(draft.key, **changes)
+            return self.render(draft_key=draft_key, user=user)
+        bundle, shares = found
+        with self._store.write() as uow:
+            current = uow.drafts.counts(draft.key)
+            if integration is None:
+                prospective = bundle.object_count
+                scope = f"This bundle has {bundle.object_count:,} objects"
+            else:
+                share = next((s for s in shares if s.integration == integration), None)
+                if share is None:
+                    changes["notice"] = f"{integration} is not part of this bundle."
+                    uow.drafts.update(draft.key, at=self._clock.now(), **changes)
+                    return self.render(draft_key=draft_key, user=user)
+                prospective = sum(current.values()) - current.get(integration, 0) + share.count
+                scope = f"{integration} has {share.count:,} objects in this bundle"
+            if prospective > self.limit:
+                changes["notice"] = (
+                    f"Select all refused: {scope}, and one request can hold at most "
+                    f"{self.limit:,}. Select all of a single integration that fits, or add "
+                    "objects one by one with the search."
+                )
+            else:
+                uow.drafts.add_from_bundle(
+                    draft.key, bundle_key=bundle.key, integration=integration
+                )
+            uow.drafts.update(draft.key, at=self._clock.now(), **changes)
+        return self.render(draft_key=draft_key, user=user)
+
+    def _current_bundle(
+        self, draft: Draft, user: UserId
+    ) -> tuple[Bundle, tuple[IntegrationShare, ...]] | None:
+        if draft.mode is not Mode.BUNDLE or draft.bundle is None:
+            return None
+        if not self._eligibility.access_for(user).flows_for_bundle(draft.bundle):
+            return None
+        return self._catalog.bundle(draft.bundle)
+
+    def add_object(
+        self, *, draft_key: str, user: UserId, object_key: int, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        changes = self._remember(draft, form)
+        found = self._current_bundle(draft, user)
+        with self._store.write() as uow:
+            obj = (
+                uow.catalog.bundle_object(bundle_key=found[0].key, object_key=object_key)
+                if found is not None
+                else None
+            )
+            if obj is None:
+                changes["notice"] = "That object is not part of the chosen bundle."
+            elif not uow.drafts.contains(draft.key, obj):
+                count = uow.drafts.count(draft.key)
+                if count + 1 > self.limit:
+                    changes["notice"] = too_many(count=count + 1, limit=self.limit)
+                else:
+                    uow.drafts.add(draft.key, [obj])
+            uow.drafts.update(draft.key, at=self._clock.now(), **changes)
+        return self.render(draft_key=draft_key, user=user)
+
+    def clear(
+        self, *, draft_key: str, user: UserId, integration: str | None, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        with self._store.write() as uow:
+            uow.drafts.remove(draft.key, integration=integration)
+            uow.drafts.update(draft.key, at=self._clock.now(), **self._remember(draft, form))
+        return self.render(draft_key=draft_key, user=user)
+
+    # -- integrations mode --------------------------------------------------------------------
+
+    def pick_integration(
+        self, *, draft_key: str, user: UserId, integration: str, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        changes = self._remember(draft, form)
+        access = self._eligibility.access_for(user)
+        if any(o.integration == integration for r in access.object_flows() for o in r.flow.objects):
+            changes.update(integration=integration, resource=None)
+        else:
+            changes["notice"] = f"No active flow offers you objects in {integration}."
+        self._save(draft.key, **changes)
+        return self.render(draft_key=draft_key, user=user)
+
+    def pick_resource(
+        self, *, draft_key: str, user: UserId, resource: str, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        changes = self._remember(draft, form)
+        access = self._eligibility.access_for(user)
+        if draft.integration and self._permissions_for(access, draft.integration, resource):
+            changes["resource"] = resource
+        else:
+            changes["notice"] = "That resource is not offered to you."
+        self._save(draft.key, **changes)
+        return self.render(draft_key=draft_key, user=user)
+
+    def add_plain(self, *, draft_key: str, user: UserId, form: FormInput) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        changes = self._remember(draft, form)
+        access = self._eligibility.access_for(user)
+        permission = form.permission
+        if draft.integration is None or draft.resource is None:
+            changes["notice"] = "Choose an integration and a resource first."
+        elif permission is None or permission not in self._permissions_for(
+            access, draft.integration, draft.resource
+        ):
+            changes["notice"] = "Choose one of the permissions offered for this resource."
+        else:
+            obj = AccessObject(draft.integration, draft.resource, permission)
+            with self._store.read() as uow:
+                count = uow.drafts.count(draft.key)
+                present = uow.drafts.contains(draft.key, obj)
+                items = uow.drafts.items(draft.key)
+            if not present and count + 1 > self.limit:
+                changes["notice"] = too_many(count=count + 1, limit=self.limit)
+            elif not present and not access.flows_for_objects([*items, obj]):
+                changes["notice"] = (
+                    "No single access flow offers this together with what you already "
+                    "selected; submit those first, then request this separately."
+                )
+            elif not present:
+                with self._store.write() as uow:
+                    uow.drafts.add(draft.key, [obj])
+                changes["resource"] = None
+        self._save(draft.key, **changes)
+        return self.render(draft_key=draft_key, user=user)
+
+    def _permissions_for(
+        self, access: UserAccess, integration: str, resource: str
+    ) -> tuple[str, ...]:
+        offered = {
+            spec.permission
+            for record in access.object_flows()
+            for spec in record.flow.objects
+            if offers_object(record.flow, AccessObject(integration, resource, spec.permission))
+        }
+        return tuple(sorted(offered))
+
+    # -- typeahead ------------------------------------------------------------------------------
+
+    def suggest_objects(self, *, draft_key: str, user: UserId, query: str) -> list[CatalogObject]:
+        draft = self._draft(draft_key, user)
+        found = self._current_bundle(draft, user)
+        if found is None:
+            return []
+        with self._store.read() as uow:
+            return uow.catalog.search_bundle(
+                bundle_key=found[0].key,
+                query=query[:100],
+                limit=SUGGESTION_LIMIT,
+            )
+
+    def suggest_bundles(self, *, user: UserId, query: str) -> list[BundleChoice]:
+        offered = list(self._eligibility.access_for(user).bundles())
+        words = query.lower().split()
+        matching = [n for n in offered if all(w in n.lower() for w in words)]
+        descriptions = self._bundle_descriptions(matching[:SUGGESTION_LIMIT])
+        return [BundleChoice(n, descriptions.get(n, "")) for n in matching[:SUGGESTION_LIMIT]]
+
+    def suggest_resources(self, *, draft_key: str, user: UserId, query: str) -> list[str]:
+        draft = self._draft(draft_key, user)
+        if draft.integration is None:
+            return []
+        access = self._eligibility.access_for(user)
+        specs = [
+            o
+            for r in access.object_flows()
+            for o in r.flow.objects
+            if o.integration == draft.integration
+        ]
+        words = query.lower().split()
+        literal = [s.resource for s in specs if all(w in s.resource.lower() for w in words)]
+        with self._store.read() as uow:
+            found = uow.catalog.search_resources(
+                integration=draft.integration, query=query[:100], limit=SUGGESTION_LIMIT * 5
+            )
+        candidates = list(dict.fromkeys([*literal, *found]))
+        offered = [
+            name
+            for name in candidates
+            if any(
+                offers_object(r.flow, AccessObject(draft.integration, name, s.permission))
+                for r in access.object_flows()
+                for s in r.flow.objects
+            )
+        ]
+        # Patterns first: "everything in sales" is the common ask.
+        offered.sort(key=lambda n: (not is_pattern(n), n))
+        return offered[:SUGGESTION_LIMIT]

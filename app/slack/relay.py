@@ -1,0 +1,272 @@
+"""The outbox relay: sends queued Slack calls, paced per channel, without ever losing one.
+
+* Claims a batch with a lease (any instance may relay; a dead relay's lease lapses).
+* Paces each channel (Slack allows about one message per second per channel; short bursts
+  pass), and on 429 holds the channel until ``Retry-After`` has passed.
+* Retries 5xx and network errors with exponential back-off; gives up only on errors that
+  retrying cannot fix (``channel_not_found``, ``invalid_blocks``, ...), keeping the row.
+* Never sleeps inside a Web API call: its client has no retry handlers, and waiting happens
+  on an event that a new outbox row (or ``stop()``) sets.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+from app.services.notifier import POST, UPDATE, UPLOAD
+from app.services.sealing import Sealer, SealError
+from domain.clock import Clock
+from store.repositories.outbox import OutboxMessage
+from store.unit_of_work import Store
+
+_log = logging.getLogger(__name__)
+
+LEASE: Final = timedelta(seconds=60)
+BATCH: Final = 100
+MAX_BACKOFF: Final = timedelta(minutes=5)
+PERMANENT_ERRORS: Final = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_blocks",
+        "invalid_arguments",
+        "msg_too_long",
+        "no_text",
+        "user_not_found",
+        "cant_update_message",
+        "message_not_found",
+        "user_disabled",
+        "account_inactive",
+    }
+)
+
+
+@dataclass
+class _Pace:
+    """A token bucket per channel."""
+
+    tokens: float
+    last: float
+    held_until: float = 0.0
+
+
+class Delivery:
+    """What one send achieved; decided per message."""
+
+    SENT = "sent"
+    RETRY = "retry"
+    DEAD = "dead"
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        client: WebClient,
+        sealer: Sealer,
+        clock: Clock,
+        per_channel_rate: float = 1.0,
+        burst: int = 5,
+        workers: int = 8,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._client = client
+        self._sealer = sealer
+        self._clock = clock
+        self._rate = per_channel_rate
+        self._burst = burst
+        self._monotonic = monotonic
+        self._owner = f"relay-{uuid.uuid4().hex[:12]}"
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="relay-send")
+        self._paces: dict[str, _Pace] = {}
+        self._dm_channels: dict[str, str] = {}
+        self.sent = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
+        self._thread.start()
+
+    def stop(self, *, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def wake(self) -> None:
+        """Something was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                busy = self.relay_once()
+            except Exception:
+                _log.exception("outbox relay round failed; retrying")
+                busy = False
+            if not busy:
+                self._wake.wait(timeout=0.5)
+                self._wake.clear()
+
+    # -- one round ------------------------------------------------------------------------------
+
+    def relay_once(self) -> bool:
+        """Send what is due; ``True`` if anything was claimed (there may be more)."""
+        now_mono = self._monotonic()
+        held = [c for c, p in self._paces.items() if p.held_until > now_mono]
+        with self._store.write() as uow:
+            claimed = uow.outbox.claim(
+                owner=self._owner,
+                now=self._clock.now(),
+                lease=LEASE,
+                limit=BATCH,
+                held_channels=held,
+            )
+        if not claimed:
+            return False
+        by_channel: dict[str, list[OutboxMessage]] = {}
+        for message in claimed:
+            by_channel.setdefault(message.channel, []).append(message)
+        futures = [self._pool.submit(self._send_channel, msgs) for msgs in by_channel.values()]
+        for future in futures:
+            future.result()
+        return True
+
+    def _send_channel(self, messages: list[OutboxMessage]) -> None:
+        for index, message in enumerate(messages):
+            self._await_token(message.channel)
+            outcome, not_before, error = self._deliver(message)
+            now = self._clock.now()
+            with self._store.write() as uow:
+                if outcome == Delivery.SENT:
+                    uow.outbox.mark_sent(message_id=message.id, owner=self._owner, at=now)
+                    self.sent += 1
+                elif outcome == Delivery.DEAD:
+                    _log.error(
+                        "giving up on a Slack message",
+                        extra={"outbox_id": message.id, "error": error, "channel": message.channel},
+                    )
+                    uow.outbox.give_up(message_id=message.id, owner=self._owner, error=error or "")
+                else:
+                    uow.outbox.retry_later(
+                        message_id=message.id,
+                        owner=self._owner,
+                        not_before=not_before or now,
+                        error=error or "",
+                    )
+                    # Later messages of this channel wait their turn: release their leases.
+                    for rest in messages[index + 1 :]:
+                        uow.outbox.retry_later(
+                            message_id=rest.id, owner=self._owner, not_before=now, error="deferred"
+                        )
+                    return
+
+    def _await_token(self, channel: str) -> None:
+        pace = self._paces.setdefault(
+            channel, _Pace(tokens=float(self._burst), last=self._monotonic())
+        )
+        while True:
+            now = self._monotonic()
+            pace.tokens = min(float(self._burst), pace.tokens + (now - pace.last) * self._rate)
+            pace.last = now
+            if pace.tokens >= 1 and pace.held_until <= now:
+                pace.tokens -= 1
+                return
+            wait = max(pace.held_until - now, (1 - pace.tokens) / self._rate, 0.01)
+            if self._stop.wait(min(wait, 1.0)):
+                return
+
+    def _hold(self, channel: str, seconds: float) -> None:
+        pace = self._paces.setdefault(channel, _Pace(tokens=0.0, last=self._monotonic()))
+        pace.held_until = max(pace.held_until, self._monotonic() + seconds)
+
+    # -- one message ------------------------------------------------------------------------------
+
+    def _deliver(self, message: OutboxMessage) -> tuple[str, datetime | None, str | None]:
+        try:
+            payload = self._payload(message)
+        except SealError:
+            return Delivery.DEAD, None, "sealed payload cannot be opened"
+        try:
+            self._call(message, payload)
+        except SlackApiError as error:
+            return self._classify(message, error)
+        except Exception as error:  # network errors, timeouts
+            return Delivery.RETRY, self._backoff(message), type(error).__name__
+        return Delivery.SENT, None, None
+
+    def _payload(self, message: OutboxMessage) -> dict[str, Any]:
+        if message.sealed is not None:
+            return self._sealer.open(message.sealed)
+        return dict(message.payload or {})
+
+    def _call(self, message: OutboxMessage, payload: dict[str, Any]) -> None:
+        if message.kind == POST:
+            response = self._client.chat_postMessage(channel=message.channel, **payload)
+            if message.ref:
+                with self._store.write() as uow:
+                    uow.outbox.remember_post(
+                        ref=message.ref,
+                        channel=str(response["channel"]),
+                        ts=str(response["ts"]),
+                        at=self._clock.now(),
+                    )
+        elif message.kind == UPDATE:
+            assert message.ref is not None
+            with self._store.read() as uow:
+                posted = uow.outbox.posted(message.ref)
+            if posted is None:
+                # The original never went out (given up): nothing to update.
+                return
+            self._client.chat_update(channel=posted.channel, ts=posted.ts, **payload)
+        elif message.kind == UPLOAD:
+            channel = self._dm_channel(message.channel)
+            self._client.files_upload_v2(channel=channel, **payload)
+        else:
+            raise ValueError(f"unknown outbox kind {message.kind!r}")
+
+    def _dm_channel(self, target: str) -> str:
+        """File uploads need a conversation ID; a user ID means their DM with the bot."""
+        if not target.startswith(("U", "W")):
+            return target
+        if target not in self._dm_channels:
+            opened = self._client.conversations_open(users=target)
+            self._dm_channels[target] = str(opened["channel"]["id"])
+        return self._dm_channels[target]
+
+    def _classify(
+        self, message: OutboxMessage, error: SlackApiError
+    ) -> tuple[str, datetime | None, str | None]:
+        status = error.response.status_code
+        code = str(error.response.get("error") or status)
+        if status == 429:
+            retry_after = float(error.response.headers.get("Retry-After", 1) or 1)
+            self._hold(message.channel, retry_after)
+            return Delivery.RETRY, self._clock.now() + timedelta(seconds=retry_after), code
+        if code in PERMANENT_ERRORS:
+            return Delivery.DEAD, None, code
+        return Delivery.RETRY, self._backoff(message), code
+
+    def _backoff(self, message: OutboxMessage) -> datetime:
+        delay = min(timedelta(seconds=2 ** min(message.attempts, 12)), MAX_BACKOFF)
+        return self._clock.now() + delay

@@ -1,0 +1,118 @@
+"""Views and replies around a decision: the deny-reason modal, refusals, the full object list."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+)
+from slack_sdk.models.views import View
+
+from blocks.ids import ActionId, BlockId, CallbackId
+from blocks.payloads import PageButton, RequestButton
+from blocks.text import clip, date_token, escape, mention
+from domain.objects import AccessObject
+from domain.summary import RequestSummary
+
+OBJECTS_PER_PAGE: Final = 40
+MAX_DENY_REASON: Final = 500
+
+
+def deny_modal(*, request_id: str, flow: str) -> dict[str, Any]:
+    view = View(
+        type="modal",
+        callback_id=CallbackId.DENY_REASON,
+        title=PlainTextObject(text=clip(f"Deny {request_id}", 24)),
+        submit=PlainTextObject(text="Deny all"),
+        close=PlainTextObject(text="Back"),
+        private_metadata=RequestButton(r=request_id, f=flow).encode(),
+        blocks=[
+            InputBlock(
+                block_id=BlockId.DENY_REASON,
+                label="Reason (optional; the requester sees it)",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ActionId.DENY_REASON,
+                    multiline=True,
+                    max_length=MAX_DENY_REASON,
+                    placeholder="e.g. use the staging database for this",
+                ),
+            )
+        ],
+    )
+    return view.to_dict()
+
+
+def already_decided(summary: RequestSummary) -> str:
+    who = f" by {mention(summary.decided_by or None)}" if summary.decided_by else ""
+    when = f" {date_token(summary.decided_at)}" if summary.decided_at else ""
+    return f"{summary.id} was already {summary.status.label}{who}{when}. Nothing changed."
+
+
+def object_list_modal(
+    *, summary: RequestSummary, objects: Sequence[AccessObject], page: int, pages: int
+) -> dict[str, Any]:
+    """One page of a request's objects; buttons move between pages in place."""
+    lines: list[str] = []
+    current: str | None = None
+    for obj in objects:
+        if obj.integration != current:
+            current = obj.integration
+            lines.append(f"*{escape(obj.integration)}*")
+        lines.append(f"• `{escape(obj.resource)}` · {obj.permission}")
+    blocks: list[Block] = []
+    chunk: list[str] = []
+    for line in lines:
+        if sum(len(x) + 1 for x in chunk) + len(line) > 2900:
+            blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
+            chunk = []
+        chunk.append(clip(line, 2900))
+    if chunk:
+        blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
+    blocks.append(
+        ContextBlock(
+            elements=[
+                MarkdownTextObject(
+                    text=f"Page {page + 1} of {pages} · {summary.object_count:,} objects in "
+                    f"{len(summary.parts)} integrations"
+                )
+            ]
+        )
+    )
+    buttons = []
+    if page > 0:
+        buttons.append(
+            ButtonElement(
+                text="← Previous",
+                action_id=ActionId.OBJECTS_PAGE,
+                value=PageButton(r=summary.id, p=page - 1).encode(),
+            )
+        )
+    if page + 1 < pages:
+        buttons.append(
+            ButtonElement(
+                text="Next →",
+                action_id=ActionId.OBJECTS_PAGE,
+                value=PageButton(r=summary.id, p=page + 1).encode(),
+            )
+        )
+    if buttons:
+        blocks.append(ActionsBlock(block_id="pages", elements=buttons))
+    view = View(
+        type="modal",
+        callback_id=CallbackId.OBJECT_LIST,
+        title=PlainTextObject(text=clip(f"Objects of {summary.id}", 24)),
+        close=PlainTextObject(text="Close"),
+        blocks=blocks,
+    )
+    return view.to_dict()

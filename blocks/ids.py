@@ -1,0 +1,75 @@
+"""Every callback, action and block ID the app uses, so listeners and builders cannot drift."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class CallbackId(StrEnum):
+    REQUEST = "request_modal"
+    REQUEST_DONE = "request_done"
+    DENY_REASON = "deny_reason"
+    OBJECT_LIST = "object_list"
+    HOME_DETAIL = "home_detail"
+    ADMIN_BUNDLE = "admin_bundle"
+    ADMIN_DELETE = "admin_delete"
+
+
+class ActionId(StrEnum):
+    # request modal
+    MODE_BUNDLE = "modal.mode.bundle"
+    MODE_INTEGRATIONS = "modal.mode.integrations"
+    PICK_BUNDLE = "modal.bundle"
+    SELECT_ALL = "modal.select_all"
+    SELECT_INTEGRATION = "modal.select_integration"
+    CLEAR = "modal.clear"
+    CLEAR_INTEGRATION = "modal.clear_integration"
+    ADD_OBJECT = "modal.add_object"
+    PICK_FLOW = "modal.flow"
+    DURATION = "modal.duration"
+    JUSTIFICATION = "modal.justification"
+    PICK_INTEGRATION = "modal.integration"
+    PICK_RESOURCE = "modal.resource"
+    PICK_PERMISSION = "modal.permission"
+    ADD_PLAIN = "modal.add_plain"
+    # approval and status messages
+    APPROVE = "request.approve"
+    DENY = "request.deny"
+    DENY_REASON = "request.deny_reason"
+    SHOW_OBJECTS = "request.show_objects"
+    OBJECTS_PAGE = "request.objects_page"
+    CANCEL = "request.cancel"
+    REVOKE = "request.revoke"
+    REQUEST_AGAIN = "request.again"
+    EXTEND = "request.extend"
+    # home
+    HOME_PAGE = "home.page"
+    HOME_DETAIL = "home.detail"
+    HOME_FILTER_STATUS = "home.filter.status"
+    HOME_FILTER_BUNDLE = "home.filter.bundle"
+    HOME_FILTER_REQUESTER = "home.filter.requester"
+
+
+class BlockId(StrEnum):
+    MODE = "mode"
+    BUNDLE = "bundle"
+    BUNDLE_SUMMARY = "bundle_summary"
+    SELECTION = "selection"
+    NOTICE = "notice"
+    FLOW = "flow"
+    JUSTIFICATION = "justification"
+    INTEGRATION = "integration"
+    PERMISSION = "permission"
+    ADD_PLAIN = "add_plain"
+    DENY_REASON = "deny_reason"
+
+
+def scoped(action: ActionId, key: str) -> str:
+    """An action ID made unique within a view (one button per row shares one listener)."""
+    return f"{action.value}:{key}"
+
+
+def matching(action: ActionId) -> re.Pattern[str]:
+    """What a listener registers to receive ``action`` and every :func:`scoped` variant of it."""
+    return re.compile(rf"^{re.escape(action.value)}(?::.*)?$")

@@ -1,0 +1,273 @@
+"""Messages: the approval request, status changes and access details.
+
+A long object list is summarised per integration within a message's 50 blocks and 3,000
+characters per section; the full list is one click away (a paged modal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+)
+
+from blocks.ids import ActionId
+from blocks.payloads import RequestButton
+from blocks.text import clip, date_token, escape, mention, plural
+from domain.durations import format_duration
+from domain.lifecycle import Status
+from domain.summary import IntegrationPart, RequestSummary
+
+MAX_PARTS_SHOWN: Final = 10
+SECTION_LIMIT: Final = 3_000
+RESOURCES_BUDGET: Final = 900
+
+STATUS_EMOJI: Final = {
+    Status.PENDING: "⏳",
+    Status.APPROVED: "👍",
+    Status.GRANTING: "🔧",
+    Status.ACTIVE: "🟢",
+    Status.EXPIRED: "⌛",
+    Status.REVOKED: "🔒",
+    Status.DENIED: "⛔",
+    Status.CANCELED: "↩️",
+    Status.TIMED_OUT: "⏰",
+    Status.FAILED: "❌",
+}
+
+Message = dict[str, Any]
+
+
+def _section(text: str, **kwargs: Any) -> SectionBlock:
+    return SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_LIMIT)), **kwargs)
+
+
+def _context(text: str) -> ContextBlock:
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, SECTION_LIMIT))])
+
+
+def _message(text: str, blocks: Sequence[Block]) -> Message:
+    return {"text": clip(text, 3_000), "blocks": [b.to_dict() for b in blocks]}
+
+
+def what(summary: RequestSummary) -> str:
+    """``bundle prod-incident (12 objects)`` or ``3 objects``."""
+    count = plural(summary.object_count, "object")
+    return f"bundle *{escape(summary.bundle)}* ({count})" if summary.bundle else count
+
+
+def resources_line(part: IntegrationPart, *, budget: int = RESOURCES_BUDGET) -> str:
+    shown: list[str] = []
+    used = 0
+    for resource in part.resources:
+        piece = f"`{escape(resource)}`"
+        if used + len(piece) + 2 > budget:
+            break
+        shown.append(piece)
+        used += len(piece) + 2
+    rest = len(part.resources) - len(shown)
+    line = ", ".join(shown)
+    if rest > 0:
+        line += f" and {rest:,} more"
+    return line
+
+
+def parts_blocks(summary: RequestSummary) -> list[Block]:
+    blocks: list[Block] = []
+    for part in summary.parts[:MAX_PARTS_SHOWN]:
+        blocks.append(
+            _section(
+                f"*{escape(part.integration)}* · {plural(part.count, 'object')} · "
+                f"{', '.join(part.permissions)}\n{resources_line(part)}"
+            )
+        )
+    hidden = len(summary.parts) - MAX_PARTS_SHOWN
+    if hidden > 0:
+        blocks.append(_context(f"…and {plural(hidden, 'more integration')}."))
+    return blocks
+
+
+def _facts(summary: RequestSummary) -> SectionBlock:
+    email = f" ({escape(summary.requester_email)})" if summary.requester_email else ""
+    fields = [
+        f"*Requester*\n<@{summary.requester}>{email}",
+        f"*Bundle*\n{escape(summary.bundle) if summary.bundle else '—'}",
+        f"*Integrations*\n{escape(', '.join(p.integration for p in summary.parts)) or '—'}",
+        f"*Duration*\n{format_duration(summary.duration)}",
+        f"*Access flow*\n{escape(summary.flow)}",
+        f"*Objects*\n{summary.object_count:,}",
+    ]
+    return SectionBlock(fields=[MarkdownTextObject(text=clip(f, 2_000)) for f in fields])
+
+
+def _justification(summary: RequestSummary) -> SectionBlock:
+    text = escape(summary.justification) if summary.justification else "_none given_"
+    return _section(f"*Justification*\n{text}")
+
+
+def _button(text: str, action: ActionId, summary: RequestSummary, **kwargs: Any) -> ButtonElement:
+    value = RequestButton(r=summary.id, f=summary.flow).encode()
+    return ButtonElement(text=text, action_id=action, value=value, **kwargs)
+
+
+def decision_line(summary: RequestSummary) -> str:
+    verb = STATUS_EMOJI.get(summary.status, "") + " " + summary.status.label.capitalize()
+    who = f" by {mention(summary.decided_by)}" if summary.decided_by else ""
+    when = f" {date_token(summary.decided_at)}" if summary.decided_at else ""
+    reason = f"\n>{escape(summary.reason)}" if summary.reason else ""
+    return f"*{verb.strip()}*{who}{when}{reason}"
+
+
+def approval_message(*, summary: RequestSummary, reasons: Sequence[str]) -> Message:
+    """One approver's copy. Once decided (``summary.status`` past pending) it has no buttons."""
+    header = HeaderBlock(text=clip(f"Access request {summary.id}", 150))
+    blocks: list[Block] = [
+        header,
+        _section(f"<@{summary.requester}> asks for {what(summary)}."),
+        _facts(summary),
+        _justification(summary),
+        *parts_blocks(summary),
+    ]
+    if reasons:
+        blocks.append(_context("You are asked as " + "; ".join(escape(r) for r in reasons) + "."))
+    show_all = _button(f"Show all {summary.object_count:,} objects", ActionId.SHOW_OBJECTS, summary)
+    if summary.status is Status.PENDING:
+        blocks.append(
+            ActionsBlock(
+                block_id="decision",
+                elements=[
+                    _button("Approve all", ActionId.APPROVE, summary, style="primary"),
+                    _button(
+                        "Deny all",
+                        ActionId.DENY,
+                        summary,
+                        style="danger",
+                    ),
+                    show_all,
+                ],
+            )
+        )
+    else:
+        blocks.append(_section(decision_line(summary)))
+        blocks.append(ActionsBlock(block_id="details", elements=[show_all]))
+    text = f"{summary.requester_name} requests {summary.object_count:,} objects ({summary.id})"
+    return _message(text, blocks)
+
+
+STATUS_SENTENCES: Final = {
+    Status.PENDING: "submitted and waits for approval",
+    Status.APPROVED: "approved",
+    Status.GRANTING: "approved; access is being granted",
+    Status.ACTIVE: "active",
+    Status.EXPIRED: "expired; access was removed",
+    Status.REVOKED: "revoked; access was removed",
+    Status.DENIED: "denied",
+    Status.CANCELED: "canceled",
+    Status.TIMED_OUT: "timed out without a decision",
+    Status.FAILED: "failed",
+}
+
+
+def status_message(
+    *,
+    summary: RequestSummary,
+    actor: str | None,
+    at: datetime,
+    reason: str | None,
+    for_requester: bool,
+) -> Message:
+    """One status change, for the requester (with what they can do next) or the audit channel."""
+    status = summary.status
+    emoji = STATUS_EMOJI.get(status, "")
+    subject = "Your request" if for_requester else f"<@{summary.requester}>'s request"
+    line = f"{emoji} {subject} *{summary.id}* for {what(summary)} is {STATUS_SENTENCES[status]}"
+    if actor:
+        line += f" by {mention(actor)}"
+    line += f" {date_token(at)}."
+    details: list[str] = [f"Access flow *{escape(summary.flow)}*"]
+    if status is Status.ACTIVE and summary.expires_at:
+        details.append(f"until {date_token(summary.expires_at)}")
+    elif status is Status.PENDING:
+        details.append(f"duration {format_duration(summary.duration)}")
+    blocks: list[Block] = [_section(line), _context(" · ".join(details))]
+    if reason:
+        blocks.append(_section(f"*Reason*\n{escape(reason)}"))
+    if not for_requester:
+        blocks.append(_context(", ".join(f"{p.integration} ({p.count:,})" for p in summary.parts)))
+    buttons: list[ButtonElement] = []
+    if for_requester and status is Status.PENDING:
+        buttons.append(_button("Cancel request", ActionId.CANCEL, summary))
+    if for_requester and status is Status.ACTIVE:
+        buttons.append(
+            _button(
+                "Revoke now",
+                ActionId.REVOKE,
+                summary,
+                style="danger",
+                confirm=ConfirmObject(
+                    title="Revoke access?",
+                    text=f"All {summary.object_count:,} objects of {summary.id} will be removed.",
+                    confirm="Revoke",
+                    deny="Keep",
+                ),
+            )
+        )
+    if for_requester and status.terminal:
+        buttons.append(_button("Request again", ActionId.REQUEST_AGAIN, summary))
+    if buttons:
+        blocks.append(ActionsBlock(block_id="status_actions", elements=buttons))
+    plain = f"{summary.id} is {STATUS_SENTENCES[status]}"
+    return _message(plain, blocks)
+
+
+def credentials_message(
+    *,
+    summary: RequestSummary,
+    integration: str,
+    fields: Mapping[str, str],
+    valid_until: datetime | None,
+) -> Message:
+    """Access details for one integration: sent only to the requester, in a DM."""
+    lines = []
+    for key, value in fields.items():
+        lines.append(f"*{escape(key.replace('_', ' ').capitalize())}*: `{value}`")
+    until = f"Valid until {date_token(valid_until)}." if valid_until else ""
+    blocks: list[Block] = [
+        _section(f"🔑 Access details for *{escape(integration)}* ({summary.id})"),
+        _section("\n".join(lines)),
+        _context(f"{until} Keep these to yourself; they stop working when access ends."),
+    ]
+    return _message(f"Access details for {integration} ({summary.id})", blocks)
+
+
+def reminder_message(*, summary: RequestSummary, waiting_since: datetime) -> Message:
+    blocks: list[Block] = [
+        _section(
+            f"⏰ Reminder: <@{summary.requester}>'s request *{summary.id}* for {what(summary)} "
+            f"has waited for a decision since {date_token(waiting_since)}. "
+            "The buttons are on the original message above."
+        )
+    ]
+    return _message(f"Reminder: {summary.id} waits for your decision", blocks)
+
+
+def failure_message(*, summary: RequestSummary, integration: str, problem: str) -> Message:
+    return _message(
+        f"{summary.id} failed in {integration}",
+        [
+            _section(
+                f"❌ Granting *{summary.id}* failed in *{escape(integration)}*: {escape(problem)}\n"
+                "Nothing of this request stays granted. An admin can see the details in the logs."
+            )
+        ],
+    )

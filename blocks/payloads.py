@@ -1,0 +1,79 @@
+"""What travels through Slack and comes back: small typed models, parsed before use.
+
+``private_metadata`` carries a draft key, never the selection; button values carry a request ID.
+Anything that does not parse is refused by the listener.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+MAX_VALUE_LENGTH: Final = 75
+
+DraftKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16,32}$")]
+RequestRef = Annotated[str, Field(pattern=r"^AR-[0-9A-Z]{6}$")]
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def encode(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def decode(cls, text: str | None) -> _Payload | None:
+        if not text:
+            return None
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError:
+            return None
+
+
+class ModalMetadata(_Payload):
+    """``private_metadata`` of the request modal."""
+
+    d: DraftKey
+
+    @classmethod
+    def parse(cls, text: str | None) -> ModalMetadata | None:
+        return cls.decode(text)  # type: ignore[return-value]
+
+
+class RequestButton(_Payload):
+    """Value of a button acting on one request (approve, deny, cancel, revoke, ...).
+
+    ``f`` names the request's access flow: a click whose flow does not match the request's is
+    refused, so a value copied from another flow's message cannot be replayed here.
+    """
+
+    r: RequestRef
+    f: Annotated[str, Field(max_length=64)] | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> RequestButton | None:
+        return cls.decode(text)  # type: ignore[return-value]
+
+
+class PageButton(_Payload):
+    """Value of a paging button: which request (if any) and which page."""
+
+    r: RequestRef | None = None
+    p: Annotated[int, Field(ge=0, le=100_000)]
+    f: Annotated[str, Field(max_length=40)] | None = None
+
+    @classmethod
+    def parse(cls, text: str | None) -> PageButton | None:
+        return cls.decode(text)  # type: ignore[return-value]
+
+
+class ObjectOption(_Payload):
+    """Option value of a bundle object in the typeahead: its catalog key."""
+
+    o: Annotated[int, Field(ge=1)]
+
+    @classmethod
+    def parse(cls, text: str | None) -> ObjectOption | None:
+        return cls.decode(text)  # type: ignore[return-value]

@@ -1,0 +1,518 @@
+"""The request modal: Integrations mode and Bundle Mode, built from a plain view model.
+
+The selection itself is never in the view: the modal shows counts and the last few picks, and
+``private_metadata`` carries only the draft key, so a 100,000-object bundle renders the same
+handful of blocks as a 10-object one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Final
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DividerBlock,
+    ExternalDataSelectElement,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    OptionGroup,
+    PlainTextInputElement,
+    PlainTextObject,
+    RadioButtonsElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from blocks.ids import ActionId, BlockId, CallbackId, scoped
+from blocks.payloads import ModalMetadata, ObjectOption
+from blocks.text import clip, escape, plural, shorten
+from domain.catalog import CatalogObject, IntegrationShare
+from domain.drafts import Mode
+from domain.durations import format_duration
+from domain.objects import AccessObject
+
+MAX_STATIC_OPTIONS: Final = 100
+MAX_RADIO_OPTIONS: Final = 10
+MAX_OPTION_TEXT: Final = 75
+MAX_SHARES_SHOWN: Final = 20
+RECENT_SHOWN: Final = 5
+MAX_JUSTIFICATION: Final = 1_000
+TITLE: Final = "Request access"
+
+
+@dataclass(frozen=True, slots=True)
+class BundleChoice:
+    name: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlowChoice:
+    name: str
+    automatic: bool
+    approvers: str
+    """Who approves, in words: "your manager", "@db-owners", ..."""
+    max_duration: timedelta
+    durations: tuple[timedelta, ...]
+    default_duration: timedelta
+    justification_required: bool
+
+    @property
+    def summary(self) -> str:
+        how = "approved automatically" if self.automatic else f"approved by {self.approvers}"
+        return f"{how} · up to {format_duration(self.max_duration)}"
+
+
+@dataclass(frozen=True, slots=True)
+class BundleDetail:
+    name: str
+    description: str
+    total: int
+    shares: tuple[IntegrationShare, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    total: int = 0
+    per_integration: dict[str, int] = field(default_factory=dict)
+    recent: tuple[AccessObject, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RequestModal:
+    draft_key: str
+    mode: Mode
+    limit: int
+    bundles: tuple[BundleChoice, ...] = ()
+    bundle: BundleDetail | None = None
+    integrations: tuple[str, ...] = ()
+    integration: str | None = None
+    resource: str | None = None
+    permissions: tuple[str, ...] = ()
+    selection: Selection = field(default_factory=Selection)
+    flows: tuple[FlowChoice, ...] = ()
+    flow: FlowChoice | None = None
+    duration: timedelta | None = None
+    justification: str | None = None
+    notice: str | None = None
+
+
+def _plain(text: str) -> PlainTextObject:
+    return PlainTextObject(text=text, emoji=True)
+
+
+def _option(*, text: str, value: str, description: str | None = None) -> Option:
+    return Option(
+        text=_plain(shorten(text, MAX_OPTION_TEXT)),
+        value=value,
+        description=_plain(clip(description, MAX_OPTION_TEXT)) if description else None,
+    )
+
+
+def _mode_switch(mode: Mode) -> ActionsBlock:
+    return ActionsBlock(
+        block_id=BlockId.MODE,
+        elements=[
+            ButtonElement(
+                text="Integrations",
+                action_id=ActionId.MODE_INTEGRATIONS,
+                style="primary" if mode is Mode.INTEGRATIONS else None,
+            ),
+            ButtonElement(
+                text="📦 Bundle Mode",
+                action_id=ActionId.MODE_BUNDLE,
+                style="primary" if mode is Mode.BUNDLE else None,
+            ),
+        ],
+    )
+
+
+def _bundle_menu(model: RequestModal) -> Block:
+    initial = (
+        _option(text=model.bundle.name, value=model.bundle.name)
+        if model.bundle is not None
+        else None
+    )
+    element: StaticSelectElement | ExternalDataSelectElement
+    if len(model.bundles) <= MAX_STATIC_OPTIONS:
+        element = StaticSelectElement(
+            action_id=ActionId.PICK_BUNDLE,
+            placeholder="Choose a bundle",
+            options=[
+                _option(text=b.name, value=b.name, description=b.description or None)
+                for b in model.bundles
+            ],
+            initial_option=initial,
+        )
+    else:
+        # More bundles than one menu may list: served by typeahead from the database.
+        element = ExternalDataSelectElement(
+            action_id=ActionId.PICK_BUNDLE,
+            placeholder="Search bundles",
+            min_query_length=0,
+            initial_option=initial,
+        )
+    return InputBlock(
+        block_id=BlockId.BUNDLE,
+        label="Bundle",
+        element=element,
+        dispatch_action=True,
+        hint=f"{plural(len(model.bundles), 'bundle')} offered to you by active access flows",
+    )
+
+
+def _bundle_detail(bundle: BundleDetail, selection: Selection) -> list[Block]:
+    head = f"*{escape(bundle.name)}*"
+    if bundle.description:
+        head += f" — {escape(bundle.description)}"
+    integrations = plural(len(bundle.shares), "integration")
+    blocks: list[Block] = [
+        SectionBlock(
+            block_id=BlockId.BUNDLE_SUMMARY,
+            text=MarkdownTextObject(
+                text=clip(f"{head}\n{plural(bundle.total, 'object')} in {integrations}", 3000)
+            ),
+            accessory=ButtonElement(
+                text=f"Select all {bundle.total:,}", action_id=ActionId.SELECT_ALL, value="all"
+            ),
+        )
+    ]
+    for share in bundle.shares[:MAX_SHARES_SHOWN]:
+        chosen = selection.per_integration.get(share.integration, 0)
+        line = (
+            f"*{escape(share.integration)}* · {plural(share.count, 'object')} · "
+            f"{', '.join(share.permissions)}"
+        )
+        if chosen:
+            line += f"\n✅ {chosen:,} selected"
+        button = (
+            ButtonElement(
+                text="Clear",
+                action_id=scoped(ActionId.CLEAR_INTEGRATION, share.integration),
+                value=share.integration,
+            )
+            if chosen >= share.count
+            else ButtonElement(
+                text=f"Select all {share.count:,}",
+                action_id=scoped(ActionId.SELECT_INTEGRATION, share.integration),
+                value=share.integration,
+            )
+        )
+        blocks.append(
+            SectionBlock(
+                block_id=f"share.{share.integration}",
+                text=MarkdownTextObject(text=clip(line, 3000)),
+                accessory=button,
+            )
+        )
+    hidden = len(bundle.shares) - MAX_SHARES_SHOWN
+    if hidden > 0:
+        blocks.append(
+            ContextBlock(
+                elements=[
+                    MarkdownTextObject(
+                        text=f"…and {plural(hidden, 'more integration')}: "
+                        "search below to pick objects from them."
+                    )
+                ]
+            )
+        )
+    return blocks
+
+
+def _typeahead(*, action_id: ActionId, block_id: str, label: str, placeholder: str) -> InputBlock:
+    return InputBlock(
+        block_id=block_id,
+        label=label,
+        element=ExternalDataSelectElement(
+            action_id=action_id, placeholder=placeholder, min_query_length=1
+        ),
+        dispatch_action=True,
+        optional=True,
+    )
+
+
+def _selection(model: RequestModal) -> list[Block]:
+    selection = model.selection
+    if selection.total == 0:
+        text = "*Selected:* nothing yet"
+    else:
+        parts = " · ".join(
+            f"{escape(name)} {count:,}" for name, count in sorted(selection.per_integration.items())
+        )
+        text = f"*Selected: {selection.total:,}* of at most {model.limit:,} · {parts}"
+    section = SectionBlock(
+        block_id=BlockId.SELECTION,
+        text=MarkdownTextObject(text=clip(text, 3000)),
+        accessory=(
+            ButtonElement(text="Clear all", action_id=ActionId.CLEAR, value="all")
+            if selection.total
+            else None
+        ),
+    )
+    blocks: list[Block] = [section]
+    if selection.recent:
+        recent = ", ".join(
+            f"`{escape(shorten(o.resource, 60))}` {o.permission} ({escape(o.integration)})"
+            for o in selection.recent[:RECENT_SHOWN]
+        )
+        more = selection.total - len(selection.recent[:RECENT_SHOWN])
+        if more > 0:
+            recent += f" and {more:,} more"
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(recent, 3000))]))
+    return blocks
+
+
+def _notice(text: str) -> ContextBlock:
+    return ContextBlock(
+        block_id=BlockId.NOTICE,
+        elements=[MarkdownTextObject(text=clip(f"⚠️ {text}", 3000))],
+    )
+
+
+def _flow_blocks(model: RequestModal) -> list[Block]:
+    blocks: list[Block] = []
+    if len(model.flows) > 1:
+        options = [_option(text=f.name, value=f.name, description=f.summary) for f in model.flows]
+        initial = next((o for o in options if model.flow and o.value == model.flow.name), None)
+        element: RadioButtonsElement | StaticSelectElement
+        if len(options) <= MAX_RADIO_OPTIONS:
+            element = RadioButtonsElement(
+                action_id=ActionId.PICK_FLOW, options=options, initial_option=initial
+            )
+        else:
+            element = StaticSelectElement(
+                action_id=ActionId.PICK_FLOW,
+                options=options[:MAX_STATIC_OPTIONS],
+                initial_option=initial,
+                placeholder="Choose an access flow",
+            )
+        blocks.append(
+            InputBlock(
+                block_id=BlockId.FLOW,
+                label="Access flow",
+                element=element,
+                dispatch_action=True,
+                hint="Several access flows offer this; they differ in approval and duration.",
+            )
+        )
+    elif model.flow is not None:
+        blocks.append(
+            ContextBlock(
+                block_id=BlockId.FLOW,
+                elements=[
+                    MarkdownTextObject(
+                        text=f"Access flow *{escape(model.flow.name)}*: {model.flow.summary}"
+                    )
+                ],
+            )
+        )
+    flow = model.flow
+    if flow is not None:
+        options = [
+            _option(text=format_duration(d), value=format_duration(d)) for d in flow.durations
+        ]
+        chosen = model.duration if model.duration in flow.durations else flow.default_duration
+        initial = next((o for o in options if o.value == format_duration(chosen)), None)
+        blocks.append(
+            InputBlock(
+                # A new flow means new choices: a new block ID drops the old selection.
+                block_id=f"duration.{flow.name}",
+                label="Duration",
+                element=StaticSelectElement(
+                    action_id=ActionId.DURATION,
+                    options=options[:MAX_STATIC_OPTIONS],
+                    initial_option=initial,
+                    placeholder="How long",
+                ),
+            )
+        )
+    required = flow.justification_required if flow is not None else False
+    blocks.append(
+        InputBlock(
+            block_id=BlockId.JUSTIFICATION,
+            label="Justification",
+            element=PlainTextInputElement(
+                action_id=ActionId.JUSTIFICATION,
+                multiline=True,
+                max_length=MAX_JUSTIFICATION,
+                initial_value=model.justification or None,
+                placeholder="Why do you need this access? e.g. INC-1234",
+            ),
+            optional=not required,
+        )
+    )
+    return blocks
+
+
+def _bundle_mode(model: RequestModal) -> list[Block]:
+    if not model.bundles:
+        return [
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text="No active access flow offers you a bundle yet. Ask an admin to add "
+                    "you to one, or switch to *Integrations* to request single objects."
+                )
+            )
+        ]
+    blocks: list[Block] = [_bundle_menu(model)]
+    if model.bundle is None:
+        if model.notice:
+            blocks.append(_notice(model.notice))
+        return blocks
+    blocks.extend(_bundle_detail(model.bundle, model.selection))
+    if model.notice:
+        blocks.append(_notice(model.notice))
+    blocks.append(
+        _typeahead(
+            action_id=ActionId.ADD_OBJECT,
+            # The block ID moves with the selection so the menu is empty again after each pick.
+            block_id=f"add.{model.selection.total}",
+            label="Add objects one by one",
+            placeholder="Search this bundle",
+        )
+    )
+    blocks.append(DividerBlock())
+    blocks.extend(_selection(model))
+    blocks.extend(_flow_blocks(model))
+    return blocks
+
+
+def _integrations_mode(model: RequestModal) -> list[Block]:
+    if not model.integrations:
+        return [
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text="No active access flow offers you single objects. "
+                    "Switch to *📦 Bundle Mode* to request a bundle."
+                )
+            )
+        ]
+    integration_options = [_option(text=i, value=i) for i in model.integrations]
+    blocks: list[Block] = [
+        InputBlock(
+            block_id=BlockId.INTEGRATION,
+            label="Integration",
+            element=StaticSelectElement(
+                action_id=ActionId.PICK_INTEGRATION,
+                placeholder="Choose an integration",
+                options=integration_options[:MAX_STATIC_OPTIONS],
+                initial_option=next(
+                    (o for o in integration_options if o.value == model.integration), None
+                ),
+            ),
+            dispatch_action=True,
+        )
+    ]
+    if model.integration is not None:
+        resource_block = _typeahead(
+            action_id=ActionId.PICK_RESOURCE,
+            block_id=f"resource.{model.integration}",
+            label="Resource",
+            placeholder="Search resources",
+        )
+        if model.resource is not None:
+            resource_block.element.initial_option = _option(  # type: ignore[union-attr]
+                text=model.resource, value=model.resource
+            )
+        blocks.append(resource_block)
+    if model.resource is not None and model.permissions:
+        permission_options = [_option(text=p, value=p) for p in model.permissions]
+        blocks.append(
+            InputBlock(
+                block_id=f"{BlockId.PERMISSION}.{model.integration}.{len(model.permissions)}",
+                label="Permission",
+                element=StaticSelectElement(
+                    action_id=ActionId.PICK_PERMISSION,
+                    placeholder="Choose a permission",
+                    options=permission_options,
+                    initial_option=permission_options[0] if len(permission_options) == 1 else None,
+                ),
+                optional=True,
+            )
+        )
+        blocks.append(
+            ActionsBlock(
+                block_id=BlockId.ADD_PLAIN,
+                elements=[
+                    ButtonElement(
+                        text="Add to request", action_id=ActionId.ADD_PLAIN, style="primary"
+                    )
+                ],
+            )
+        )
+    if model.notice:
+        blocks.append(_notice(model.notice))
+    blocks.append(DividerBlock())
+    blocks.extend(_selection(model))
+    blocks.extend(_flow_blocks(model))
+    return blocks
+
+
+def request_modal(model: RequestModal) -> dict[str, Any]:
+    body = _bundle_mode(model) if model.mode is Mode.BUNDLE else _integrations_mode(model)
+    view = View(
+        type="modal",
+        callback_id=CallbackId.REQUEST,
+        title=_plain(TITLE),
+        # Slack requires a submit button on any modal with inputs; the server checks anyway.
+        submit=_plain("Request"),
+        close=_plain("Cancel"),
+        private_metadata=ModalMetadata(d=model.draft_key).encode(),
+        blocks=[_mode_switch(model.mode), *body],
+    )
+    return view.to_dict()
+
+
+def request_submitted(*, request_id: str, summary: str, next_step: str) -> dict[str, Any]:
+    view = View(
+        type="modal",
+        callback_id=CallbackId.REQUEST_DONE,
+        title=_plain(TITLE),
+        close=_plain("Done"),
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text=clip(f"✅ Request *{request_id}* submitted.\n{summary}\n{next_step}", 3000)
+                )
+            )
+        ],
+    )
+    return view.to_dict()
+
+
+def bundle_suggestions(bundles: Sequence[BundleChoice]) -> list[dict[str, Any]]:
+    return [
+        _option(text=b.name, value=b.name, description=b.description or None).to_dict()
+        for b in bundles[:MAX_STATIC_OPTIONS]
+    ]
+
+
+def object_suggestions(objects: Sequence[CatalogObject]) -> list[dict[str, Any]]:
+    """Typeahead answer, grouped by integration (at most 100 options in all)."""
+    groups: dict[str, list[Option]] = {}
+    for item in objects[:MAX_STATIC_OPTIONS]:
+        groups.setdefault(item.object.integration, []).append(
+            _option(
+                text=f"{item.object.resource} · {item.object.permission}",
+                value=ObjectOption(o=item.key).encode(),
+            )
+        )
+    return [
+        OptionGroup(label=_plain(shorten(name, MAX_OPTION_TEXT)), options=options).to_dict()
+        for name, options in groups.items()
+    ]
+
+
+def resource_suggestions(resources: Sequence[str]) -> list[dict[str, Any]]:
+    return [
+        _option(text=r, value=r).to_dict() for r in resources[:MAX_STATIC_OPTIONS] if len(r) <= 75
+    ]
