@@ -9,9 +9,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Final
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -19,21 +20,27 @@ from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from app.integrations.base import Integration
+from app.integrations.registry import build_integration
 from app.listeners.commands import CommandListeners
 from app.listeners.decisions import DecisionListeners
 from app.listeners.home import HomeListeners
 from app.listeners.request_modal import RequestModalListeners
+from app.listeners.revoke import RevokeListeners
 from app.services.admins import Admins
 from app.services.approvers import ApproverResolver
 from app.services.catalog import CatalogService
 from app.services.decisions import DecisionService
+from app.services.discovery import DiscoveryService
 from app.services.eligibility import EligibilityService
+from app.services.ending import EndingService
 from app.services.home import HomeService
 from app.services.notifier import Notifier
 from app.services.objects import ObjectListService
 from app.services.pending import PendingSweeper
 from app.services.ports import Directory
+from app.services.provisioning import ProvisioningService
 from app.services.request_modal import RequestModalService
+from app.services.revocation import RevocationService
 from app.services.sealing import Sealer
 from app.services.submission import SubmissionService
 from app.services.transitions import Transitions
@@ -41,6 +48,7 @@ from app.settings import Settings
 from app.slack.client import make_web_client
 from app.slack.directory import SlackDirectory
 from app.slack.relay import OutboxRelay
+from app.workers import Trigger
 from domain.clock import Clock, SystemClock
 from domain.policy import Policy
 from store.engine import make_engine
@@ -50,7 +58,8 @@ from store.unit_of_work import Store
 _log = logging.getLogger(__name__)
 
 LISTENER_THREADS: Final = 16
-PENDING_SWEEP_SECONDS: Final = 15
+# How often each kind of background work looks for what is due (seconds).
+INTERVALS: Final = {"provision": 1.0, "end": 1.0, "pending": 15.0, "discover": 600.0}
 
 
 @dataclass
@@ -64,6 +73,10 @@ class Services:
     submission: SubmissionService
     decisions: DecisionService
     pending: PendingSweeper
+    provisioning: ProvisioningService
+    ending: EndingService
+    revocation: RevocationService
+    discovery: DiscoveryService
     objects: ObjectListService
     home: HomeService
     admins: Admins
@@ -79,6 +92,7 @@ class Application:
     relay: OutboxRelay
     services: Services
     directory: Directory
+    triggers: dict[str, Trigger]
     integrations: Mapping[str, Integration] = field(default_factory=dict)
     scheduler: BackgroundScheduler = field(default_factory=BackgroundScheduler)
     _handler: SocketModeHandler | None = None
@@ -86,9 +100,11 @@ class Application:
     def start(self, *, sweeps: bool = True) -> None:
         """Start the background workers and connect to Slack (returns at once).
 
-        ``sweeps=False`` leaves the periodic sweeps to the caller (tests that move a manual
-        clock call them directly)."""
+        ``sweeps=False`` leaves the periodic work to the caller (tests that move a manual clock
+        run it with :meth:`run_now`)."""
         self.relay.start()
+        for trigger in self.triggers.values():
+            trigger.start()
         if sweeps:
             self._schedule()
         self._handler = SocketModeHandler(
@@ -98,17 +114,25 @@ class Application:
         _log.info("connected to Slack in socket mode")
 
     def _schedule(self) -> None:
-        # APScheduler only triggers; what is due lives in the database (DESIGN.md §5).
-        self.scheduler.add_job(
-            self.services.pending.sweep,
-            "interval",
-            seconds=PENDING_SWEEP_SECONDS,
-            id="pending",
-            max_instances=1,
-            coalesce=True,
-            next_run_time=self.clock.now(),
-        )
+        # APScheduler only triggers; what is due lives in the database (DESIGN.md §5). Every
+        # trigger also fires once at start-up, which catches up on what fell due while down.
+        for name, trigger in self.triggers.items():
+            self.scheduler.add_job(
+                trigger.fire,
+                "interval",
+                seconds=INTERVALS[name],
+                id=name,
+                max_instances=1,
+                coalesce=True,
+                next_run_time=datetime.now(UTC),
+            )
         self.scheduler.start()
+
+    def fire(self, name: str) -> None:
+        self.triggers[name].fire()
+
+    def run_now(self, name: str) -> None:
+        self.triggers[name].run_now()
 
     def stop(self, *, wait_for_socket: bool = True) -> None:
         """Stop everything. The SDK's socket client takes up to its 3 s receive timeout to
@@ -123,8 +147,23 @@ class Application:
             closer.start()
             if wait_for_socket:
                 closer.join()
+        for trigger in self.triggers.values():
+            trigger.stop()
         self.relay.stop()
         self.store.dispose()
+
+
+def integrations_from(policy: Policy, *, env: Mapping[str, str]) -> dict[str, Integration]:
+    """One integration object per policy entry, its ``${VAR}`` secrets taken from ``env``."""
+    return {
+        spec.name: build_integration(
+            name=spec.name,
+            type_name=spec.type,
+            connection=spec.connection_model(env),
+            permissions=spec.permissions,
+        )
+        for spec in policy.integrations
+    }
 
 
 def build_application(
@@ -137,6 +176,8 @@ def build_application(
     channel_rate: float = 1.0,
 ) -> Application:
     clock = clock or SystemClock()
+    if integrations is None:
+        integrations = integrations_from(policy, env=os.environ)
     engine = make_engine(settings.database_url)
     upgrade(engine)
     store = Store(engine=engine)
@@ -174,6 +215,32 @@ def build_application(
         transitions=transitions,
         clock=clock,
     )
+    triggers: dict[str, Trigger] = {}
+
+    def fire(name: str) -> Callable[[], None]:
+        return lambda: triggers[name].fire()
+
+    provisioning = ProvisioningService(
+        store=store,
+        integrations=integrations,
+        notifier=notifier,
+        transitions=transitions,
+        clock=clock,
+    )
+    ending = EndingService(
+        store=store, integrations=integrations, transitions=transitions, clock=clock
+    )
+    revocation = RevocationService(
+        store=store,
+        catalog=catalog,
+        approvers=approvers,
+        directory=directory,
+        admins=admins,
+        clock=clock,
+        on_revoke=fire("end"),
+    )
+    discovery = DiscoveryService(catalog=catalog, integrations=integrations, clock=clock)
+    submission.on_approved = decisions.on_approved = fire("provision")
     services = Services(
         catalog=catalog,
         eligibility=eligibility,
@@ -190,9 +257,19 @@ def build_application(
             transitions=transitions,
             clock=clock,
         ),
+        provisioning=provisioning,
+        ending=ending,
+        revocation=revocation,
+        discovery=discovery,
         objects=ObjectListService(store=store, admins=admins),
         home=HomeService(store=store),
         admins=admins,
+    )
+    triggers.update(
+        provision=Trigger(name="provision", work=provisioning.run_due),
+        end=Trigger(name="end", work=ending.run_due),
+        pending=Trigger(name="pending", work=services.pending.sweep),
+        discover=Trigger(name="discover", work=discovery.refresh),
     )
 
     relay = OutboxRelay(
@@ -213,6 +290,7 @@ def build_application(
     RequestModalListeners(modal=modal, submission=submission).register(bolt)
     DecisionListeners(decisions=decisions, objects=services.objects).register(bolt)
     HomeListeners(home=services.home).register(bolt)
+    RevokeListeners(revocation=revocation).register(bolt, commands=commands)
 
     return Application(
         settings=settings,
@@ -223,9 +301,6 @@ def build_application(
         relay=relay,
         services=services,
         directory=directory,
-        integrations=integrations or {},
+        triggers=triggers,
+        integrations=integrations,
     )
-
-
-def environment() -> dict[str, str]:
-    return dict(os.environ)

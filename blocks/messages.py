@@ -259,15 +259,3 @@ def reminder_message(*, summary: RequestSummary, waiting_since: datetime) -> Mes
         )
     ]
     return _message(f"Reminder: {summary.id} waits for your decision", blocks)
-
-
-def failure_message(*, summary: RequestSummary, integration: str, problem: str) -> Message:
-    return _message(
-        f"{summary.id} failed in {integration}",
-        [
-            _section(
-                f"❌ Granting *{summary.id}* failed in *{escape(integration)}*: {escape(problem)}\n"
-                "Nothing of this request stays granted. An admin can see the details in the logs."
-            )
-        ],
-    )

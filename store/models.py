@@ -71,6 +71,9 @@ class RequestRow(Base):
     timeout_at: Mapped[datetime | None]
     next_reminder_at: Mapped[datetime | None]
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
+    # A revoke asked for in Slack; the sweeper that ends expiries carries it out.
+    revoke_requested_by: Mapped[str | None] = mapped_column(String(32))
+    revoke_requested_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index("ix_requests_status_expires_at", "status", "expires_at"),

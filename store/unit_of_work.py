@@ -16,6 +16,7 @@ from store.engine import WRITE
 from store.repositories.audit import AuditRepository
 from store.repositories.catalog import CatalogRepository
 from store.repositories.drafts import DraftRepository
+from store.repositories.grants import GrantRepository
 from store.repositories.meta import MetaRepository
 from store.repositories.outbox import OutboxRepository
 from store.repositories.requests import RequestRepository
@@ -26,6 +27,7 @@ class UnitOfWork:
         self.session = session
         self.requests = RequestRepository(session)
         self.audit = AuditRepository(session)
+        self.grants = GrantRepository(session)
         self.outbox = OutboxRepository(session)
         self.catalog = CatalogRepository(session)
         self.drafts = DraftRepository(session)

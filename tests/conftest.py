@@ -14,12 +14,20 @@ from sqlalchemy.engine import make_url
 from store.engine import make_engine
 from store.migrate import upgrade
 from store.unit_of_work import Store
+from tests.integration.integrations.integration_servers import PgCluster, scram_cluster
 
 pytest_plugins = ["slacksim.pytest_plugin"]
 
 ADMIN_PG_URL = os.environ.get(
     "TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
+
+
+@pytest.fixture(scope="session")
+def scram_pg() -> Iterator[PgCluster]:
+    """A throwaway PostgreSQL cluster that really checks passwords (scram-sha-256)."""
+    with scram_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

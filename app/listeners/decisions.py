@@ -10,8 +10,9 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from app.listeners.state import text_value
-from app.services.decisions import AlreadyDecided, DecisionService, Done, NotAllowed, Outcome
+from app.services.decisions import DecisionService
 from app.services.objects import ObjectListService
+from app.services.outcomes import AlreadyDecided, Done, NotAllowed, Outcome
 from blocks.decisions import OBJECTS_PER_PAGE, already_decided, deny_modal, object_list_modal
 from blocks.ids import ActionId, CallbackId
 from blocks.payloads import PageButton, RequestButton

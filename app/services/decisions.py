@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from app.services.approvers import ApproverResolver
 from app.services.catalog import CatalogService
 from app.services.notifier import Notifier
+from app.services.outcomes import AlreadyDecided, Done, NotAllowed, Outcome, refuse
 from app.services.ports import Directory
 from app.services.transitions import Transitions
-from domain.audit import AuditEvent, AuditKind
+from domain.audit import AuditKind
 from domain.clock import Clock
 from domain.ids import RequestId, UserId
 from domain.lifecycle import AccessRequest, Status, TransitionError
@@ -29,27 +29,6 @@ from store.unit_of_work import Store
 _log = logging.getLogger(__name__)
 
 MAX_REASON = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Done:
-    summary: RequestSummary
-
-
-@dataclass(frozen=True, slots=True)
-class AlreadyDecided:
-    """Nothing changed: the request had left the state the click expected."""
-
-    summary: RequestSummary
-
-
-@dataclass(frozen=True, slots=True)
-class NotAllowed:
-    reason: str
-    """Safe to show to the clicker."""
-
-
-Outcome = Done | AlreadyDecided | NotAllowed
 
 
 class DecisionService:
@@ -85,18 +64,15 @@ class DecisionService:
         reason: str,
         detail: str,
     ) -> NotAllowed:
-        with self._store.write() as uow:
-            uow.audit.append(
-                AuditEvent(
-                    kind=kind,
-                    at=self._clock.now(),
-                    actor=clicker,
-                    request_id=RequestId(request_id) if request_id else None,
-                    data={"refused": detail},
-                )
-            )
-        _log.warning("refused", extra={"kind": kind.value, "actor": clicker, "detail": detail})
-        return NotAllowed(reason)
+        return refuse(
+            self._store,
+            at=self._clock.now(),
+            kind=kind,
+            actor=clicker,
+            request_id=request_id,
+            reason=reason,
+            detail=detail,
+        )
 
     def refuse_malformed(self, *, clicker: UserId) -> NotAllowed:
         return self._refuse(

@@ -14,7 +14,6 @@ from app.services.sealing import Sealer
 from blocks.messages import (
     approval_message,
     credentials_message,
-    failure_message,
     reminder_message,
     status_message,
 )
@@ -130,21 +129,4 @@ class Notifier:
             channel=summary.requester,
             kind=POST,
             sealed=self._sealer.seal(message),
-        )
-
-    def grant_failed(
-        self,
-        uow: UnitOfWork,
-        *,
-        summary: RequestSummary,
-        integration: str,
-        problem: str,
-        at: datetime,
-    ) -> None:
-        uow.outbox.add(
-            at=at,
-            ordering_key=f"{summary.id}:{summary.requester}",
-            channel=summary.requester,
-            kind=POST,
-            payload=failure_message(summary=summary, integration=integration, problem=problem),
         )

@@ -83,7 +83,7 @@ class SubmissionService:
         self._notifier = notifier
         self._transitions = transitions
         self._clock = clock
-        self._on_approved = on_approved
+        self.on_approved = on_approved
         self.limit = limit
 
     def submit(self, *, draft_key: str, user: UserId, form: FormInput) -> Submitted | Refused:
@@ -314,7 +314,7 @@ class SubmissionService:
                 self._notifier.ask_approvers(uow, summary=summary, approvers=approvers)
             uow.drafts.remove(draft.key)
         if final.status is Status.APPROVED:
-            self._on_approved()
+            self.on_approved()
         return Submitted(
             request_id=request_id,
             status=final.status,

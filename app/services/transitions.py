@@ -37,6 +37,12 @@ class Transitions:
         **columns: Any,
     ) -> RequestSummary:
         """Raises ``ConcurrentChange`` (nothing written) when another transaction won."""
+        if change.to_status.terminal:
+            columns.setdefault("ended_at", change.at)
+            columns.setdefault("lease_owner", None)
+            columns.setdefault("lease_until", None)
+        elif change.to_status is Status.ACTIVE:
+            columns.setdefault("granted_at", change.at)
         uow.requests.apply(change=change, request=request, **columns)
         uow.audit.append(
             AuditEvent(

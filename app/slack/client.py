@@ -13,7 +13,11 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 TIMEOUT_SECONDS: Final = 10
-_log = logging.getLogger(__name__)
+
+# The SDK logs whole request bodies at DEBUG, and the relay's bodies include credentials: its
+# logger is pinned at WARNING whatever LOG_LEVEL says, so no body is ever written to a log.
+_quiet = logging.getLogger("app.slack.client")
+_quiet.setLevel(logging.WARNING)
 
 
 def make_web_client(*, token: str, base_url: str, retries: bool = True) -> WebClient:
@@ -22,7 +26,7 @@ def make_web_client(*, token: str, base_url: str, retries: bool = True) -> WebCl
     The relay that sends queued messages uses ``retries=False``: it schedules its own retries in
     the database instead of sleeping in a thread, and must not stall other channels.
     """
-    client = WebClient(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, logger=_log)
+    client = WebClient(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, logger=_quiet)
     client.retry_handlers.clear()
     client.retry_handlers.append(ConnectionErrorRetryHandler(max_retry_count=2))
     if retries:

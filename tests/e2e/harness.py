@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from app.bootstrap import Application, build_application
+from app.integrations.base import Integration
 from app.settings import Settings
 from domain.clock import Clock
 from domain.policy import Policy
 from slacksim import Simulator, User, UserGroup, View, Workspace
 from slacksim.workspace import Channel
+from tests.fakes import RecordingIntegration
 
 ALICE = "U0ALICE"  # developer; manager: Bob
 BOB = "U0BOB"  # Alice's manager
@@ -225,20 +227,31 @@ class Bot:
         return self.sim.messages(channel)
 
 
+def fake_integrations(policy: Policy) -> dict[str, RecordingIntegration]:
+    return {
+        i.name: RecordingIntegration(name=i.name, type_name=i.type) for i in policy.integrations
+    }
+
+
 def start_bot(
     sim: Simulator,
     *,
     policy: Policy,
     database_url: str,
     clock: Clock | None = None,
+    integrations: Mapping[str, Integration] | None = None,
+    sweeps: bool = True,
+    connections: int = 1,
     **settings: Any,
 ) -> Bot:
+    """The app as production builds it; integrations are in-memory fakes unless given."""
     app = build_application(
         settings=settings_for(sim, database_url=database_url, **settings),
         policy=policy,
         clock=clock,
+        integrations=integrations if integrations is not None else fake_integrations(policy),
         channel_rate=1000.0,
     )
-    app.start()
-    sim.wait_for_connections(n=1)
+    app.start(sweeps=sweeps)
+    sim.wait_for_connections(n=connections)
     return Bot(sim=sim, app=app)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Any
 
 from domain.catalog import Source
@@ -100,3 +102,17 @@ def many(
     integration: str, count: int, *, permission: str = "read_only", prefix: str = "t"
 ) -> list[AccessObject]:
     return [AccessObject(integration, f"{prefix}.obj{i:06d}", permission) for i in range(count)]
+
+
+def request_bundle(bot: Bot, user: str, bundle: str, *, reason: str = "INC-1") -> str:
+    """The whole requester story through Slack: open, Bundle Mode, pick, select all, submit."""
+    bot.open_modal(user)
+    pick_bundle(bot, user, bundle)
+    select_all(bot, user)
+    justify(bot, user, reason)
+    done = submit(bot, user)
+    assert done.payload is not None
+    assert done.payload["response_action"] == "update", done.payload
+    match = re.search(r"AR-[0-9A-Z]{6}", json.dumps(done.payload["view"]))
+    assert match is not None
+    return match.group(0)

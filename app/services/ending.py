@@ -1,0 +1,126 @@
+"""Ending access: every object of a request removed together, at expiry or on a revoke.
+
+The database says what is due (DESIGN.md §5); APScheduler only wakes this sweeper. A request is
+claimed with a lease, every grant is revoked (idempotently), and only then does the request
+become ``expired`` or ``revoked``, in one transaction with its audit events and messages. If
+this instance dies half-way, the lease lapses and another instance finishes the job; if an
+integration is down, the request stays active (and claimed again later) rather than being
+reported as ended while access still exists.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Final
+
+from app.integrations.base import Integration, IntegrationError
+from app.services.retry import with_retries
+from app.services.transitions import Transitions
+from domain.audit import AuditEvent, AuditKind
+from domain.clock import Clock
+from domain.errors import DomainError
+from domain.ids import RequestId
+from domain.lifecycle import Status
+from store.repositories.grants import GrantStatus
+from store.repositories.requests import ConcurrentChange
+from store.unit_of_work import Store
+
+_log = logging.getLogger(__name__)
+
+LEASE: Final = timedelta(minutes=2)
+BATCH: Final = 50
+
+
+class EndingService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        integrations: Mapping[str, Integration],
+        transitions: Transitions,
+        clock: Clock,
+        retry: Callable[..., object] = with_retries,
+        owner: str | None = None,
+    ) -> None:
+        self._store = store
+        self._integrations = integrations
+        self._transitions = transitions
+        self._clock = clock
+        self._retry = retry
+        self.owner = owner or f"end-{uuid.uuid4().hex[:12]}"
+
+    def run_due(self) -> int:
+        ended = 0
+        while True:
+            with self._store.write() as uow:
+                claimed = uow.grants.claim_to_end(
+                    owner=self.owner, now=self._clock.now(), lease=LEASE, limit=BATCH
+                )
+            if not claimed:
+                return ended
+            for request_id in claimed:
+                try:
+                    if self.end(request_id):
+                        ended += 1
+                except Exception:
+                    _log.exception("ending failed unexpectedly", extra={"request": request_id})
+
+    def end(self, request_id: RequestId) -> bool:
+        with self._store.read() as uow:
+            grants = [
+                g for g in uow.grants.for_request(request_id) if g.status is GrantStatus.GRANTED
+            ]
+        failures: list[str] = []
+        for grant in grants:
+            integration = self._integrations.get(grant.integration)
+            if integration is None:
+                failures.append(grant.integration)
+                continue
+            try:
+                self._retry(
+                    lambda i=integration, a=grant.account: i.revoke(account=a),
+                    what=f"revoke {grant.integration}",
+                )
+            except IntegrationError:
+                failures.append(grant.integration)
+        if failures:
+            # Keep the claim: the lease lapses and the next round tries again.
+            _log.error(
+                "revoke incomplete; will retry", extra={"request": request_id, "left": failures}
+            )
+            return False
+        now = self._clock.now()
+        try:
+            with self._store.write() as uow:
+                request = uow.requests.get(request_id)
+                if request is None or request.status is not Status.ACTIVE:
+                    return False
+                ask = uow.grants.revoke_ask(request_id)
+                if ask is not None:
+                    ended, change = request.revoke(by=ask.by, at=now)
+                else:
+                    ended, change = request.expire(at=now)
+                for grant in grants:
+                    uow.grants.record(
+                        request_id=request_id,
+                        integration=grant.integration,
+                        account=grant.account,
+                        status=GrantStatus.REVOKED,
+                        at=now,
+                    )
+                    uow.audit.append(
+                        AuditEvent(
+                            kind=AuditKind.ACCESS_REVOKED,
+                            at=now,
+                            actor=ask.by if ask else None,
+                            request_id=request_id,
+                            data={"integration": grant.integration, "account": grant.account},
+                        )
+                    )
+                self._transitions.record(uow, request=ended, change=change)
+        except (DomainError, ConcurrentChange):
+            return False
+        return True

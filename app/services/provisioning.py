@@ -1,0 +1,224 @@
+"""Granting an approved request in every integration, all or nothing.
+
+Runs in a worker, never in a listener. A request is claimed with a lease; if this instance dies
+mid-way, the lease lapses and any instance provisions it again from the start (grants are
+idempotent: an existing account is reset, with a fresh password). Credentials go to the
+requester only once the request is active, one sealed DM per integration.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Final
+
+from app.integrations.base import AccessDetails, GrantItem, Integration, IntegrationError
+from app.services.notifier import Notifier
+from app.services.retry import with_retries
+from app.services.transitions import Transitions
+from domain.audit import AuditEvent, AuditKind
+from domain.clock import Clock
+from domain.ids import RequestId, account_name
+from domain.lifecycle import Status, TransitionError
+from domain.objects import AccessObject
+from store.repositories.grants import GrantStatus
+from store.repositories.requests import ConcurrentChange
+from store.unit_of_work import Store
+
+_log = logging.getLogger(__name__)
+
+LEASE: Final = timedelta(minutes=5)
+BATCH: Final = 20
+
+
+def by_integration(objects: list[AccessObject]) -> dict[str, list[GrantItem]]:
+    grouped: dict[str, list[GrantItem]] = {}
+    for obj in objects:
+        grouped.setdefault(obj.integration, []).append(GrantItem(obj.resource, obj.permission))
+    return grouped
+
+
+class ProvisioningService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        integrations: Mapping[str, Integration],
+        notifier: Notifier,
+        transitions: Transitions,
+        clock: Clock,
+        retry: Callable[..., object] = with_retries,
+        owner: str | None = None,
+    ) -> None:
+        self._store = store
+        self._integrations = integrations
+        self._notifier = notifier
+        self._transitions = transitions
+        self._clock = clock
+        self._retry = retry
+        self.owner = owner or f"grant-{uuid.uuid4().hex[:12]}"
+
+    def run_due(self) -> int:
+        """Provision every claimable request; returns how many were handled."""
+        handled = 0
+        while True:
+            with self._store.write() as uow:
+                claimed = uow.grants.claim_to_provision(
+                    owner=self.owner, now=self._clock.now(), lease=LEASE, limit=BATCH
+                )
+            if not claimed:
+                return handled
+            for request_id in claimed:
+                try:
+                    self.provision(request_id)
+                except Exception:
+                    # The lease stays; another round (here or elsewhere) retries after it lapses.
+                    _log.exception(
+                        "provisioning failed unexpectedly", extra={"request": request_id}
+                    )
+                handled += 1
+
+    def provision(self, request_id: RequestId) -> Status:
+        started = self._clock.now()
+        with self._store.write() as uow:
+            request = uow.requests.get(request_id)
+            if request is None:
+                return Status.FAILED
+            if request.status is Status.APPROVED:
+                request, change = request.start_granting(at=started)
+                self._transitions.record(uow, request=request, change=change)
+            elif request.status is not Status.GRANTING:
+                uow.grants.release(request_id=request_id, owner=self.owner)
+                return request.status
+            objects = uow.requests.objects(request_id)
+        until = started + request.duration
+        account = account_name(request_id)
+        granted: dict[str, AccessDetails] = {}
+        for integration_name, items in by_integration(objects).items():
+            integration = self._integrations.get(integration_name)
+            try:
+                if integration is None:
+                    raise IntegrationError(f"{integration_name} is not configured")
+                granted[integration_name] = self._grant(integration, account, items, until)
+            except IntegrationError as error:
+                return self._roll_back(
+                    request_id=request_id,
+                    account=account,
+                    tried=[*granted, integration_name],
+                    failed=integration_name,
+                    problem=str(error),
+                )
+        return self._activate(request_id=request_id, account=account, granted=granted)
+
+    def _grant(
+        self, integration: Integration, account: str, items: list[GrantItem], until: datetime
+    ) -> AccessDetails:
+        details = self._retry(
+            lambda: integration.grant(account=account, items=items, until=until),
+            what=f"grant {integration.name}",
+        )
+        assert isinstance(details, AccessDetails)
+        return details
+
+    def _activate(
+        self, *, request_id: RequestId, account: str, granted: dict[str, AccessDetails]
+    ) -> Status:
+        now = self._clock.now()
+        try:
+            with self._store.write() as uow:
+                request = uow.requests.get(request_id)
+                assert request is not None
+                active, change = request.activate(at=now)
+                for integration in granted:
+                    uow.grants.record(
+                        request_id=request_id,
+                        integration=integration,
+                        account=account,
+                        status=GrantStatus.GRANTED,
+                        at=now,
+                    )
+                    uow.audit.append(
+                        AuditEvent(
+                            kind=AuditKind.ACCESS_GRANTED,
+                            at=now,
+                            request_id=request_id,
+                            data={"integration": integration, "account": account},
+                        )
+                    )
+                summary = self._transitions.record(
+                    uow, request=active, change=change, lease_owner=None, lease_until=None
+                )
+                for integration, details in granted.items():
+                    self._notifier.credentials(
+                        uow,
+                        summary=summary,
+                        integration=integration,
+                        fields=details.fields,
+                        valid_until=active.expires_at,
+                        at=now,
+                    )
+        except (TransitionError, ConcurrentChange):
+            _log.warning("request changed while granting", extra={"request": request_id})
+            return Status.GRANTING
+        return Status.ACTIVE
+
+    def _roll_back(
+        self,
+        *,
+        request_id: RequestId,
+        account: str,
+        tried: list[str],
+        failed: str,
+        problem: str,
+    ) -> Status:
+        """Take back everything granted so far (and any half-made account), then fail."""
+        leftovers: list[str] = []
+        for name in tried:
+            integration = self._integrations.get(name)
+            if integration is None:
+                continue
+            try:
+                self._retry(lambda i=integration: i.revoke(account=account), what=f"revoke {name}")
+            except IntegrationError:
+                leftovers.append(name)
+        if any(name != failed for name in leftovers):
+            # Something that was really granted could not be taken back: keep the lease and
+            # stay in `granting`, so the next round retries rather than report "failed" while
+            # access still exists somewhere.
+            _log.error("rollback incomplete", extra={"request": request_id, "left": leftovers})
+            return Status.GRANTING
+        # The integration that failed said it granted nothing; a failed clean-up there is
+        # recorded (audit below) but cannot hold the request up.
+        now = self._clock.now()
+        with self._store.write() as uow:
+            request = uow.requests.get(request_id)
+            assert request is not None
+            # The status message carries the reason: one message per change, nothing secret
+            # (integration errors are written to be shown).
+            reason = f"granting failed in {failed}: {problem[:300]}"
+            failed_request, change = request.fail(at=now, reason=reason)
+            uow.grants.record(
+                request_id=request_id,
+                integration=failed,
+                account=account,
+                status=GrantStatus.FAILED,
+                at=now,
+                error=problem[:500],
+            )
+            uow.audit.append(
+                AuditEvent(
+                    kind=AuditKind.GRANT_FAILED,
+                    at=now,
+                    request_id=request_id,
+                    data={
+                        "integration": failed,
+                        "error": problem[:500],
+                        "rolled_back": [n for n in tried if n not in leftovers],
+                        "cleanup_failed": leftovers,
+                    },
+                )
+            )
+            self._transitions.record(uow, request=failed_request, change=change)
+        return Status.FAILED

@@ -1,0 +1,66 @@
+"""Background work that APScheduler only triggers.
+
+Each kind of work (provision, end, remind, discover) runs in its own thread when fired: by an
+interval job, at start-up, or by ``fire()`` right after something made it due (an approval, a
+revoke). Fires while it runs coalesce into one more run, so nothing is missed and nothing piles
+up; work never runs on Bolt's listener threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+_log = logging.getLogger(__name__)
+
+
+class Trigger:
+    def __init__(self, *, name: str, work: Callable[[], object]) -> None:
+        self.name = name
+        self._work = work
+        self._fired = threading.Event()
+        self._stopped = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+        self.runs = 0
+
+    def start(self) -> None:
+        self._stopped.clear()
+        self._thread = threading.Thread(target=self._loop, name=f"worker-{self.name}", daemon=True)
+        self._thread.start()
+
+    def fire(self) -> None:
+        self._fired.set()
+
+    def stop(self, *, timeout: float = 10.0) -> None:
+        self._stopped.set()
+        self._fired.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run_now(self) -> None:
+        """Run once in the caller's thread (tests with a manual clock; the CLI)."""
+        self._work()
+
+    def wait_idle(self, *, timeout: float = 10.0) -> bool:
+        return self._idle.wait(timeout)
+
+    def _loop(self) -> None:
+        while True:
+            self._fired.wait()
+            if self._stopped.is_set():
+                return
+            self._fired.clear()
+            self._idle.clear()
+            try:
+                self._work()
+                self.runs += 1
+            except Exception:
+                _log.exception(
+                    "background work failed; it runs again at the next trigger",
+                    extra={"worker": self.name},
+                )
+            finally:
+                self._idle.set()

@@ -1,0 +1,191 @@
+"""What each integration actually did for a request, and the work claims on requests.
+
+Claims give one instance at a time the right to provision or end a request: a conditional
+UPDATE sets a lease (``FOR UPDATE SKIP LOCKED`` on PostgreSQL keeps instances off each other's
+rows), and a lease that lapses (the instance died) makes the request claimable again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import Select, or_, select, update
+from sqlalchemy.orm import Session
+
+from domain.ids import RequestId, UserId
+from domain.lifecycle import Status
+from store.models import GrantRow, RequestRow
+
+
+class GrantStatus(StrEnum):
+    GRANTED = "granted"
+    REVOKED = "revoked"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    request_id: RequestId
+    integration: str
+    account: str
+    status: GrantStatus
+    granted_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeAsk:
+    by: UserId
+    at: datetime
+
+
+class GrantRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    # -- grants -----------------------------------------------------------------------------------
+
+    def record(
+        self,
+        *,
+        request_id: RequestId,
+        integration: str,
+        account: str,
+        status: GrantStatus,
+        at: datetime,
+        error: str | None = None,
+    ) -> None:
+        row = self._session.scalar(
+            select(GrantRow).where(
+                GrantRow.request_id == request_id, GrantRow.integration == integration
+            )
+        )
+        if row is None:
+            row = GrantRow(request_id=request_id, integration=integration, account=account)
+            self._session.add(row)
+        row.account = account
+        row.status = status.value
+        row.error = error
+        if status is GrantStatus.GRANTED:
+            row.granted_at, row.revoked_at = at, None
+        elif status is GrantStatus.REVOKED:
+            row.revoked_at = at
+        self._session.flush()
+
+    def for_request(self, request_id: RequestId) -> list[Grant]:
+        rows = self._session.scalars(
+            select(GrantRow).where(GrantRow.request_id == request_id).order_by(GrantRow.id)
+        )
+        return [
+            Grant(
+                request_id=RequestId(r.request_id),
+                integration=r.integration,
+                account=r.account,
+                status=GrantStatus(r.status),
+                granted_at=r.granted_at,
+                revoked_at=r.revoked_at,
+            )
+            for r in rows
+        ]
+
+    # -- claims -----------------------------------------------------------------------------------
+
+    def _claim(
+        self, *, candidates: Sequence[RequestId], owner: str, now: datetime, lease: timedelta
+    ) -> list[RequestId]:
+        if not candidates:
+            return []
+        result = self._session.execute(
+            update(RequestRow)
+            .where(RequestRow.id.in_(candidates))
+            .where(or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now))
+            .values(lease_owner=owner, lease_until=now + lease)
+            .returning(RequestRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        return [RequestId(r) for r in result.scalars()]
+
+    def _candidates(self, statement: Select[str], *, limit: int) -> list[RequestId]:
+        query = statement.limit(limit)
+        if self._session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [RequestId(r) for r in self._session.scalars(query)]
+
+    def claim_to_provision(
+        self, *, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[RequestId]:
+        """Approved requests, and granting ones whose worker died (lease lapsed)."""
+        candidates = self._candidates(
+            select(RequestRow.id)
+            .where(RequestRow.status.in_([Status.APPROVED.value, Status.GRANTING.value]))
+            .where(or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now))
+            .order_by(RequestRow.last_change_at),
+            limit=limit,
+        )
+        return self._claim(candidates=candidates, owner=owner, now=now, lease=lease)
+
+    def claim_to_end(
+        self, *, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[RequestId]:
+        """Active requests that are due, or whose revoke someone asked for."""
+        candidates = self._candidates(
+            select(RequestRow.id)
+            .where(RequestRow.status == Status.ACTIVE.value)
+            .where(or_(RequestRow.expires_at <= now, RequestRow.revoke_requested_at.is_not(None)))
+            .where(or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now))
+            .order_by(RequestRow.expires_at),
+            limit=limit,
+        )
+        return self._claim(candidates=candidates, owner=owner, now=now, lease=lease)
+
+    def release(self, *, request_id: RequestId, owner: str) -> None:
+        self._session.execute(
+            update(RequestRow)
+            .where(RequestRow.id == request_id, RequestRow.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
+    def holds(self, *, request_id: RequestId, owner: str, now: datetime) -> bool:
+        return (
+            self._session.scalar(
+                select(RequestRow.id).where(
+                    RequestRow.id == request_id,
+                    RequestRow.lease_owner == owner,
+                    RequestRow.lease_until >= now,
+                )
+            )
+            is not None
+        )
+
+    def ask_revoke(self, *, request_id: RequestId, by: UserId, at: datetime) -> bool:
+        """Record a revoke for the sweeper; ``False`` if the request is not active."""
+        result = self._session.execute(
+            update(RequestRow)
+            .where(RequestRow.id == request_id, RequestRow.status == Status.ACTIVE.value)
+            .where(RequestRow.revoke_requested_at.is_(None))
+            .values(revoke_requested_by=by, revoke_requested_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def revoke_ask(self, request_id: RequestId) -> RevokeAsk | None:
+        row = self._session.execute(
+            select(RequestRow.revoke_requested_by, RequestRow.revoke_requested_at).where(
+                RequestRow.id == request_id
+            )
+        ).first()
+        if row is None or row[0] is None or row[1] is None:
+            return None
+        return RevokeAsk(by=UserId(row[0]), at=row[1])
+
+    def next_expiry(self) -> datetime | None:
+        return self._session.scalar(
+            select(RequestRow.expires_at)
+            .where(RequestRow.status == Status.ACTIVE.value)
+            .order_by(RequestRow.expires_at)
+            .limit(1)
+        )

@@ -1,0 +1,65 @@
+"""Hand-written fakes for the outside world, used where the real thing is not the point."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from app.integrations.base import AccessDetails, GrantItem, IntegrationError, Resource
+
+
+@dataclass
+class RecordingIntegration:
+    """An integration that remembers what it was asked to do; it can be told to fail or stall."""
+
+    name: str
+    type_name: str = "webhook"
+    offered: tuple[str, ...] = ("read_only", "read_write", "admin")
+    resources: list[Resource] = field(default_factory=list)
+    fail_grants: int = 0
+    """Fail this many grant calls (each retry counts) before succeeding."""
+    fail_revokes: int = 0
+    stall: threading.Event | None = None
+    """If set, grant waits until it is set (lets a test kill the app mid-grant)."""
+    granted: dict[str, list[GrantItem]] = field(default_factory=dict)
+    grant_calls: list[str] = field(default_factory=list)
+    revoke_calls: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def permissions(self) -> Sequence[str]:
+        return self.offered
+
+    def discover(self) -> list[Resource]:
+        return list(self.resources)
+
+    def grant(self, *, account: str, items: Sequence[GrantItem], until: datetime) -> AccessDetails:
+        if self.stall is not None:
+            self.stall.wait(30)
+        with self._lock:
+            self.grant_calls.append(account)
+            if self.fail_grants > 0:
+                self.fail_grants -= 1
+                raise IntegrationError(f"{self.name}: refused the grant")
+            self.granted[account] = list(items)
+        return AccessDetails(
+            fields={
+                "host": f"{self.name}.internal",
+                "user": account,
+                "password": "s3cr3t-" + account,
+            },
+            secret_fields=frozenset({"password"}),
+            valid_until=until,
+        )
+
+    def revoke(self, *, account: str) -> None:
+        with self._lock:
+            self.revoke_calls.append(account)
+            if self.fail_revokes > 0:
+                self.fail_revokes -= 1
+                raise IntegrationError(f"{self.name}: unreachable")
+            self.granted.pop(account, None)
+
+    def check(self) -> None:
+        return None
