@@ -12,7 +12,7 @@ import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -173,7 +173,7 @@ def build_application(
     clock: Clock | None = None,
     integrations: Mapping[str, Integration] | None = None,
     directory: Directory | None = None,
-    channel_rate: float = 1.0,
+    channel_rate: float | None = None,
 ) -> Application:
     clock = clock or SystemClock()
     if integrations is None:
@@ -220,15 +220,17 @@ def build_application(
     def fire(name: str) -> Callable[[], None]:
         return lambda: triggers[name].fire()
 
+    lease = timedelta(seconds=settings.work_lease_seconds)
     provisioning = ProvisioningService(
         store=store,
         integrations=integrations,
         notifier=notifier,
         transitions=transitions,
         clock=clock,
+        lease=lease,
     )
     ending = EndingService(
-        store=store, integrations=integrations, transitions=transitions, clock=clock
+        store=store, integrations=integrations, transitions=transitions, clock=clock, lease=lease
     )
     revocation = RevocationService(
         store=store,
@@ -273,7 +275,11 @@ def build_application(
     )
 
     relay = OutboxRelay(
-        store=store, client=relay_client, sealer=sealer, clock=clock, per_channel_rate=channel_rate
+        store=store,
+        client=relay_client,
+        sealer=sealer,
+        clock=clock,
+        per_channel_rate=channel_rate or settings.channel_rate,
     )
     store.on_outbox_commit(relay.wake)
 

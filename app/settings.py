@@ -48,6 +48,17 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         default=SLACK_API_URL, description="Slack Web API base URL (the simulator sets its own)."
     )
+    work_lease_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="How long a claim on a grant or revoke lasts unless renewed; an instance "
+        "that dies is replaced after at most this long.",
+    )
+    channel_rate: float = Field(
+        default=1.0,
+        gt=0,
+        description="Messages per second per Slack channel (Slack allows about one).",
+    )
     log_level: LogLevel = "INFO"
     log_format: Literal["json", "text"] = "json"
 

@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Final
 
 from app.integrations.base import Integration, IntegrationError
+from app.services.leases import kept
 from app.services.retry import with_retries
 from app.services.transitions import Transitions
 from domain.audit import AuditEvent, AuditKind
@@ -30,7 +31,7 @@ from store.unit_of_work import Store
 
 _log = logging.getLogger(__name__)
 
-LEASE: Final = timedelta(minutes=2)
+LEASE: Final = timedelta(seconds=60)
 BATCH: Final = 50
 
 
@@ -44,12 +45,14 @@ class EndingService:
         clock: Clock,
         retry: Callable[..., object] = with_retries,
         owner: str | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self._store = store
         self._integrations = integrations
         self._transitions = transitions
         self._clock = clock
         self._retry = retry
+        self._lease = lease
         self.owner = owner or f"end-{uuid.uuid4().hex[:12]}"
 
     def run_due(self) -> int:
@@ -57,14 +60,21 @@ class EndingService:
         while True:
             with self._store.write() as uow:
                 claimed = uow.grants.claim_to_end(
-                    owner=self.owner, now=self._clock.now(), lease=LEASE, limit=BATCH
+                    owner=self.owner, now=self._clock.now(), lease=self._lease, limit=BATCH
                 )
             if not claimed:
                 return ended
             for request_id in claimed:
                 try:
-                    if self.end(request_id):
-                        ended += 1
+                    with kept(
+                        store=self._store,
+                        clock=self._clock,
+                        request_id=request_id,
+                        owner=self.owner,
+                        lease=self._lease,
+                    ):
+                        if self.end(request_id):
+                            ended += 1
                 except Exception:
                     _log.exception("ending failed unexpectedly", extra={"request": request_id})
 

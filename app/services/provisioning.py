@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from app.integrations.base import AccessDetails, GrantItem, Integration, IntegrationError
+from app.services.leases import kept
 from app.services.notifier import Notifier
 from app.services.retry import with_retries
 from app.services.transitions import Transitions
@@ -29,7 +30,7 @@ from store.unit_of_work import Store
 
 _log = logging.getLogger(__name__)
 
-LEASE: Final = timedelta(minutes=5)
+LEASE: Final = timedelta(seconds=60)
 BATCH: Final = 20
 
 
@@ -51,6 +52,7 @@ class ProvisioningService:
         clock: Clock,
         retry: Callable[..., object] = with_retries,
         owner: str | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
         self._store = store
         self._integrations = integrations
@@ -58,6 +60,7 @@ class ProvisioningService:
         self._transitions = transitions
         self._clock = clock
         self._retry = retry
+        self._lease = lease
         self.owner = owner or f"grant-{uuid.uuid4().hex[:12]}"
 
     def run_due(self) -> int:
@@ -66,13 +69,20 @@ class ProvisioningService:
         while True:
             with self._store.write() as uow:
                 claimed = uow.grants.claim_to_provision(
-                    owner=self.owner, now=self._clock.now(), lease=LEASE, limit=BATCH
+                    owner=self.owner, now=self._clock.now(), lease=self._lease, limit=BATCH
                 )
             if not claimed:
                 return handled
             for request_id in claimed:
                 try:
-                    self.provision(request_id)
+                    with kept(
+                        store=self._store,
+                        clock=self._clock,
+                        request_id=request_id,
+                        owner=self.owner,
+                        lease=self._lease,
+                    ):
+                        self.provision(request_id)
                 except Exception:
                     # The lease stays; another round (here or elsewhere) retries after it lapses.
                     _log.exception(

@@ -149,6 +149,15 @@ class GrantRepository:
             .execution_options(synchronize_session=False)
         )
 
+    def renew(self, *, request_id: RequestId, owner: str, now: datetime, lease: timedelta) -> bool:
+        result = self._session.execute(
+            update(RequestRow)
+            .where(RequestRow.id == request_id, RequestRow.lease_owner == owner)
+            .values(lease_until=now + lease)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
     def holds(self, *, request_id: RequestId, owner: str, now: datetime) -> bool:
         return (
             self._session.scalar(
