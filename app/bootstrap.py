@@ -264,7 +264,7 @@ def build_application(
         revocation=revocation,
         discovery=discovery,
         objects=ObjectListService(store=store, admins=admins),
-        home=HomeService(store=store),
+        home=HomeService(store=store, admins=admins),
         admins=admins,
     )
     triggers.update(
@@ -294,8 +294,13 @@ def build_application(
     commands = CommandListeners(modal=modal)
     commands.register(bolt)
     RequestModalListeners(modal=modal, submission=submission).register(bolt)
-    DecisionListeners(decisions=decisions, objects=services.objects).register(bolt)
-    HomeListeners(home=services.home).register(bolt)
+    home_listeners = HomeListeners(
+        home=services.home, modal=modal, decisions=decisions, revocation=revocation
+    )
+    home_listeners.register(bolt, commands=commands)
+    DecisionListeners(
+        decisions=decisions, objects=services.objects, refresh_home=home_listeners.publish
+    ).register(bolt)
     RevokeListeners(revocation=revocation).register(bolt, commands=commands)
 
     return Application(

@@ -1,62 +1,302 @@
-"""The App Home tab."""
+"""The App Home tab, the history modal and the request breakdown.
+
+Lists are paged (ten rows at a time) so that a person with ten thousand past requests gets the
+same few dozen blocks as anyone else; the page numbers and filters travel in the view's
+``private_metadata``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
     ContextBlock,
     DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
+    Option,
+    OverflowMenuElement,
+    PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
+    UserSelectElement,
 )
 from slack_sdk.models.views import View
 
-from blocks.messages import STATUS_EMOJI
-from blocks.text import clip, date_token, escape
-from domain.summary import RequestSummary
+from blocks.ids import ActionId, CallbackId, scoped
+from blocks.messages import STATUS_EMOJI, decision_line, parts_blocks
+from blocks.payloads import PageButton, RequestButton
+from blocks.text import clip, date_token, escape, mention, plural
+from domain.durations import format_duration
+from domain.lifecycle import Status, StatusChange
+from domain.summary import Headline, Page, RequestSummary
 
-MAX_ROWS: Final = 20
+ANY: Final = "any"
+
+
+class HomeState(BaseModel):
+    """Where the person is in their Home tab (kept in the view's private_metadata)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mine: int = Field(default=0, ge=0, le=100_000)
+    activity: int = Field(default=0, ge=0, le=100_000)
+    status: str | None = Field(default=None, max_length=16)
+    bundle: str | None = Field(default=None, max_length=64)
+    requester: str | None = Field(default=None, max_length=32)
+
+    def encode(self) -> str:
+        return self.model_dump_json(exclude_defaults=True)
+
+    @classmethod
+    def decode(cls, text: str | None) -> HomeState:
+        try:
+            return cls.model_validate_json(text or "{}")
+        except ValidationError:
+            return cls()
+
+
+class RowAction(BaseModel):
+    """Value of an option in a row's overflow menu."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    r: str = Field(pattern=r"^AR-[0-9A-Z]{6}$")
+    a: str = Field(pattern=r"^(details|revoke|again|cancel)$")
 
 
 @dataclass(frozen=True, slots=True)
 class HomeModel:
     user: str
-    mine: tuple[RequestSummary, ...] = ()
+    state: HomeState
+    mine: Page
+    waiting: Page
+    activity: Page | None = None
+    bundles: tuple[str, ...] = ()
 
 
-def _row(summary: RequestSummary) -> SectionBlock:
-    what = escape(summary.bundle) if summary.bundle else f"{summary.object_count:,} objects"
-    when = (
-        f" · until {date_token(summary.expires_at)}"
-        if summary.expires_at and not summary.status.terminal
-        else ""
-    )
-    emoji = STATUS_EMOJI.get(summary.status, "")
-    return SectionBlock(
-        text=MarkdownTextObject(
-            text=clip(f"{emoji} *{summary.id}* · {what} · {summary.status.label}{when}", 3000)
+def _md(text: str) -> MarkdownTextObject:
+    return MarkdownTextObject(text=clip(text, 3000))
+
+
+def _row_text(row: Headline, *, with_requester: bool) -> str:
+    emoji = STATUS_EMOJI.get(row.status, "")
+    who = f"<@{row.requester}> · " if with_requester else ""
+    line = f"{emoji} *{row.id}* · {who}{escape(row.what)} · {row.status.label}"
+    if row.status is Status.ACTIVE and row.expires_at:
+        line += f" · until {date_token(row.expires_at)}"
+    elif row.ended_at:
+        line += f" · ended {date_token(row.ended_at, style='{date_short_pretty}')}"
+    else:
+        line += f" · {date_token(row.created_at, style='{date_short_pretty}')}"
+    if row.integrations:
+        line += f"\n{escape(', '.join(row.integrations))} · {plural(row.object_count, 'object')}"
+    return line
+
+
+def _menu(row: Headline, *, own: bool) -> OverflowMenuElement:
+    def option(text: str, action: str) -> Option:
+        return Option(
+            text=PlainTextObject(text=text), value=RowAction(r=row.id, a=action).model_dump_json()
         )
+
+    options = [option("Details", "details")]
+    if row.status is Status.ACTIVE:
+        options.append(option("Revoke now", "revoke"))
+    if own and row.status is Status.PENDING:
+        options.append(option("Cancel request", "cancel"))
+    if own and row.status.terminal:
+        options.append(option("Request again", "again"))
+    return OverflowMenuElement(action_id=scoped(ActionId.HOME_ROW, row.id), options=options)
+
+
+def request_rows(page: Page, *, own: bool) -> list[Block]:
+    return [
+        SectionBlock(
+            block_id=f"row.{row.id}",
+            text=_md(_row_text(row, with_requester=not own)),
+            accessory=_menu(row, own=own),
+        )
+        for row in page.rows
+    ]
+
+
+def pager(page: Page, *, section: str, action: ActionId = ActionId.HOME_PAGE) -> list[Block]:
+    buttons = []
+    if page.has_previous:
+        buttons.append(
+            ButtonElement(
+                text="← Newer",
+                action_id=scoped(action, f"{section}.prev"),
+                value=PageButton(p=page.number - 1, f=section).encode(),
+            )
+        )
+    if page.has_next:
+        buttons.append(
+            ButtonElement(
+                text="Older →",
+                action_id=scoped(action, f"{section}.next"),
+                value=PageButton(p=page.number + 1, f=section).encode(),
+            )
+        )
+    context = ContextBlock(
+        elements=[_md(f"Page {page.number + 1} of {page.pages} · {plural(page.total, 'request')}")]
+    )
+    return [
+        context,
+        *([ActionsBlock(block_id=f"pages.{section}", elements=buttons)] if buttons else []),
+    ]
+
+
+def _waiting(page: Page) -> list[Block]:
+    blocks: list[Block] = [HeaderBlock(text=f"Waiting for your decision ({page.total})")]
+    for row in page.rows:
+        value = RequestButton(r=row.id, f=row.flow).encode()
+        blocks.append(
+            SectionBlock(block_id=f"wait.{row.id}", text=_md(_row_text(row, with_requester=True)))
+        )
+        blocks.append(
+            ActionsBlock(
+                block_id=f"decide.{row.id}",
+                elements=[
+                    ButtonElement(text="Approve all", style="primary", value=value,
+                                  action_id=scoped(ActionId.APPROVE, row.id)),
+                    ButtonElement(text="Deny all", style="danger", value=value,
+                                  action_id=scoped(ActionId.DENY, row.id)),
+                    ButtonElement(text="Details", value=value,
+                                  action_id=scoped(ActionId.HOME_DETAIL, row.id)),
+                ],
+            )
+        )  # fmt: skip
+    if page.total > len(page.rows):
+        blocks.append(ContextBlock(elements=[_md(f"…and {page.total - len(page.rows)} more.")]))
+    return blocks
+
+
+def _filters(model: HomeModel) -> ActionsBlock:
+    def select(
+        action: ActionId, placeholder: str, values: list[str], current: str | None
+    ) -> StaticSelectElement:
+        options = [Option(text=PlainTextObject(text="Any"), value=ANY)] + [
+            Option(text=PlainTextObject(text=clip(v, 75)), value=v) for v in values[:99]
+        ]
+        initial = next((o for o in options if o.value == current), None)
+        return StaticSelectElement(action_id=action, placeholder=placeholder, options=options,
+                                   initial_option=initial)  # fmt: skip
+
+    requester = UserSelectElement(
+        action_id=ActionId.HOME_FILTER_REQUESTER, placeholder="Requester",
+        initial_user=model.state.requester,
+    )  # fmt: skip
+    return ActionsBlock(
+        block_id="filters",
+        elements=[
+            select(
+                ActionId.HOME_FILTER_STATUS, "Status", [s.value for s in Status], model.state.status
+            ),
+            select(ActionId.HOME_FILTER_BUNDLE, "Bundle", list(model.bundles), model.state.bundle),
+            requester,
+        ],
     )
 
 
 def home_view(model: HomeModel) -> dict[str, Any]:
-    blocks: list[Any] = [
+    blocks: list[Block] = [
         HeaderBlock(text="Just-in-time access"),
         SectionBlock(
-            text=MarkdownTextObject(
-                text="Type `/apono` to request access, or `/apono help` to see what I can do."
-            )
+            text=_md("Request access to databases and services for a limited time."),
+            accessory=ButtonElement(
+                text="Request access", style="primary", action_id=ActionId.OPEN_REQUEST
+            ),
         ),
-        DividerBlock(),
-        HeaderBlock(text="Your requests"),
     ]
-    rows: Sequence[RequestSummary] = model.mine[:MAX_ROWS]
-    if rows:
-        blocks.extend(_row(s) for s in rows)
+    if model.waiting.total:
+        blocks += [DividerBlock(), *_waiting(model.waiting)]
+    blocks += [DividerBlock(), HeaderBlock(text="Your requests")]
+    if model.mine.total:
+        blocks += request_rows(model.mine, own=True) + pager(model.mine, section="mine")
     else:
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text="No requests yet.")]))
-    return View(type="home", blocks=blocks).to_dict()
+        blocks.append(ContextBlock(elements=[_md("No requests yet. Type `/apono` to make one.")]))
+    if model.activity is not None:
+        blocks += [DividerBlock(), HeaderBlock(text="Recent activity (admins)"), _filters(model)]
+        if model.activity.total:
+            blocks += request_rows(model.activity, own=False) + pager(
+                model.activity, section="activity"
+            )
+        else:
+            blocks.append(ContextBlock(elements=[_md("Nothing matches these filters.")]))
+    return View(type="home", blocks=blocks, private_metadata=model.state.encode()).to_dict()
+
+
+def history_modal(page: Page) -> dict[str, Any]:
+    blocks: list[Block] = (
+        request_rows(page, own=True) + pager(page, section="history", action=ActionId.HISTORY_PAGE)
+        if page.total
+        else [SectionBlock(text=_md("You have not requested anything yet."))]
+    )
+    return View(
+        type="modal",
+        callback_id=CallbackId.HISTORY,
+        title=PlainTextObject(text="Your requests"),
+        close=PlainTextObject(text="Close"),
+        blocks=blocks,
+    ).to_dict()
+
+
+def _timeline(history: tuple[StatusChange, ...]) -> str:
+    lines = []
+    for change in history:
+        emoji = STATUS_EMOJI.get(change.to_status, "")
+        reason = f" — {escape(change.reason)}" if change.reason else ""
+        who = mention(change.actor)
+        lines.append(f"{emoji} {change.to_status.label} · {who} · {date_token(change.at)}{reason}")
+    return "\n".join(lines)
+
+
+def details_modal(
+    *, summary: RequestSummary, history: tuple[StatusChange, ...], approvers: tuple[str, ...]
+) -> dict[str, Any]:
+    bundle = escape(summary.bundle) if summary.bundle else "—"
+    facts = (
+        f"*Requester* <@{summary.requester}>"
+        + (f" ({escape(summary.requester_email)})" if summary.requester_email else "")
+        + f"\n*Bundle* {bundle} · *Access flow* {escape(summary.flow)}"
+        + f"\n*Duration* {format_duration(summary.duration)} · *Objects* {summary.object_count:,}"
+        + f"\n*Justification* {escape(summary.justification) if summary.justification else '—'}"
+    )
+    blocks: list[Block] = [
+        SectionBlock(text=_md(facts)),
+        *parts_blocks(summary),
+        SectionBlock(text=_md(decision_line(summary))) if summary.decided_at else DividerBlock(),
+        SectionBlock(text=_md("*Timeline*\n" + _timeline(history))),
+    ]
+    if approvers:
+        blocks.append(
+            ContextBlock(
+                elements=[_md("Approvers asked: " + ", ".join(f"<@{a}>" for a in approvers[:40]))]
+            )
+        )
+    blocks.append(
+        ActionsBlock(
+            block_id="details_actions",
+            elements=[
+                ButtonElement(
+                    text=f"All {summary.object_count:,} objects",
+                    action_id=ActionId.SHOW_OBJECTS,
+                    value=RequestButton(r=summary.id, f=summary.flow).encode(),
+                )
+            ],
+        )
+    )
+    return View(
+        type="modal",
+        callback_id=CallbackId.HOME_DETAIL,
+        title=PlainTextObject(text=clip(f"Request {summary.id}", 24)),
+        close=PlainTextObject(text="Close"),
+        blocks=blocks,
+    ).to_dict()

@@ -12,6 +12,7 @@ class CallbackId(StrEnum):
     DENY_REASON = "deny_reason"
     OBJECT_LIST = "object_list"
     HOME_DETAIL = "home_detail"
+    HISTORY = "history"
     ADMIN_BUNDLE = "admin_bundle"
     ADMIN_DELETE = "admin_delete"
 
@@ -44,6 +45,9 @@ class ActionId(StrEnum):
     REQUEST_AGAIN = "request.again"
     EXTEND = "request.extend"
     # home
+    OPEN_REQUEST = "home.open_request"
+    HOME_ROW = "home.row"
+    HISTORY_PAGE = "history.page"
     HOME_PAGE = "home.page"
     HOME_DETAIL = "home.detail"
     HOME_FILTER_STATUS = "home.filter.status"

@@ -59,3 +59,46 @@ def parts_of(objects: Iterable[AccessObject]) -> tuple[IntegrationPart, ...]:
         )
         for name, (resources, permissions, count) in sorted(grouped.items())
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Headline:
+    """One row of a list of requests: enough to show it, without its objects."""
+
+    id: RequestId
+    requester: UserId
+    requester_name: str
+    flow: str
+    bundle: str | None
+    status: Status
+    created_at: datetime
+    object_count: int
+    integrations: tuple[str, ...]
+    expires_at: datetime | None = None
+    ended_at: datetime | None = None
+
+    @property
+    def what(self) -> str:
+        return self.bundle or f"{self.object_count:,} objects"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A page of headlines and where it sits in the whole list."""
+
+    rows: tuple[Headline, ...]
+    number: int
+    size: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.size))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 0
+
+    @property
+    def has_next(self) -> bool:
+        return (self.number + 1) * self.size < self.total

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from math import ceil
 from typing import Any
 
@@ -14,7 +15,7 @@ from app.services.decisions import DecisionService
 from app.services.objects import ObjectListService
 from app.services.outcomes import AlreadyDecided, Done, NotAllowed, Outcome
 from blocks.decisions import OBJECTS_PER_PAGE, already_decided, deny_modal, object_list_modal
-from blocks.ids import ActionId, CallbackId
+from blocks.ids import ActionId, CallbackId, matching
 from blocks.payloads import PageButton, RequestButton
 from domain.ids import RequestId, UserId
 
@@ -31,14 +32,29 @@ def _where(body: dict[str, Any]) -> str:
     return str(channel.get("id") or body["user"]["id"])
 
 
+HomeRefresher = Callable[[WebClient, UserId], None]
+
+
+def _from_home(body: dict[str, Any]) -> bool:
+    return (body.get("view") or {}).get("type") == "home"
+
+
 class DecisionListeners:
-    def __init__(self, *, decisions: DecisionService, objects: ObjectListService) -> None:
+    def __init__(
+        self,
+        *,
+        decisions: DecisionService,
+        objects: ObjectListService,
+        refresh_home: HomeRefresher | None = None,
+    ) -> None:
         self._decisions = decisions
         self._objects = objects
+        self._refresh_home = refresh_home
 
     def register(self, app: App) -> None:
-        app.action(ActionId.APPROVE)(self.on_approve)
-        app.action(ActionId.DENY)(self.on_deny)
+        # Matching, because Home lists several requests, each with its own buttons.
+        app.action(matching(ActionId.APPROVE))(self.on_approve)
+        app.action(matching(ActionId.DENY))(self.on_deny)
         app.view(CallbackId.DENY_REASON)(self.on_deny_reason)
         app.action(ActionId.CANCEL)(self.on_cancel)
         app.action(ActionId.SHOW_OBJECTS)(self.on_show_objects)
@@ -65,6 +81,8 @@ class DecisionListeners:
                 request_id=RequestId(button.r), flow_claim=button.f, clicker=clicker, approve=True
             )
         self._tell(client, body, outcome, f"✅ You approved {button.r if button else ''}.")
+        if self._refresh_home is not None and _from_home(body):
+            self._refresh_home(client, clicker)
 
     def on_deny(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()

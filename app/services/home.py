@@ -1,18 +1,73 @@
-"""What a person's Home tab shows."""
+"""What a person's Home tab and history show: pages of requests, never all of them."""
 
 from __future__ import annotations
 
-from blocks.home import HomeModel
-from domain.ids import UserId
+from dataclasses import dataclass
+
+from app.services.admins import Admins
+from blocks.home import HomeModel, HomeState
+from domain.ids import RequestId, UserId
+from domain.lifecycle import Status, StatusChange
+from domain.summary import Page, RequestSummary
+from store.repositories.requests import AskedApprover
 from store.unit_of_work import Store
+
+PAGE_SIZE = 10
+WAITING_SIZE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Details:
+    summary: RequestSummary
+    history: tuple[StatusChange, ...]
+    approvers: tuple[AskedApprover, ...]
 
 
 class HomeService:
-    def __init__(self, *, store: Store) -> None:
+    def __init__(self, *, store: Store, admins: Admins) -> None:
         self._store = store
+        self._admins = admins
 
-    def home_for(self, *, user: UserId) -> HomeModel:
+    def home_for(self, *, user: UserId, state: HomeState | None = None) -> HomeModel:
+        state = state or HomeState()
+        admin = self._admins.is_admin(user)
         with self._store.read() as uow:
-            ids = uow.requests.recent_for(user, limit=20)
-            summaries = [s for s in (uow.requests.summary(i) for i in ids) if s is not None]
-        return HomeModel(user=user, mine=tuple(summaries))
+            mine = uow.requests.page(number=state.mine, size=PAGE_SIZE, requester=user)
+            waiting = uow.requests.page(number=0, size=WAITING_SIZE, waiting_for=user)
+            activity = (
+                uow.requests.page(
+                    number=state.activity,
+                    size=PAGE_SIZE,
+                    requester=UserId(state.requester) if state.requester else None,
+                    statuses=[Status(state.status)] if state.status else (),
+                    bundle=state.bundle,
+                )
+                if admin
+                else None
+            )
+            bundles = tuple(sorted(uow.requests.bundles_requested())) if admin else ()
+        return HomeModel(
+            user=user,
+            state=state,
+            mine=mine,
+            waiting=waiting,
+            activity=activity,
+            bundles=bundles,
+        )
+
+    def history(self, *, user: UserId, page: int) -> Page:
+        with self._store.read() as uow:
+            return uow.requests.page(number=max(page, 0), size=PAGE_SIZE, requester=user)
+
+    def details(self, *, request_id: RequestId, viewer: UserId) -> Details | None:
+        """The whole breakdown, for the requester, an approver asked, or an admin."""
+        with self._store.read() as uow:
+            summary = uow.requests.summary(request_id)
+            if summary is None:
+                return None
+            approvers = tuple(uow.requests.approvers(request_id))
+            history = tuple(uow.requests.history(request_id))
+        allowed = viewer == summary.requester or viewer in {a.id for a in approvers}
+        if not allowed and not self._admins.is_admin(viewer):
+            return None
+        return Details(summary=summary, history=history, approvers=approvers)

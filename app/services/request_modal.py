@@ -25,7 +25,7 @@ from domain.drafts import Draft, Mode
 from domain.durations import DurationError, parse_duration
 from domain.eligibility import is_pattern, offers_object
 from domain.errors import DomainError
-from domain.ids import UserId
+from domain.ids import RequestId, UserId
 from domain.objects import MAX_OBJECTS_PER_REQUEST, AccessObject
 from domain.policy import AccessFlow
 from store.unit_of_work import Store
@@ -103,6 +103,56 @@ class RequestModalService:
         with self._store.write() as uow:
             draft = uow.drafts.create(user_id=user, mode=mode, at=self._clock.now())
         return self._render(draft, access)
+
+    def open_again(self, *, user: UserId, request_id: RequestId) -> RequestModal:
+        """The modal pre-filled from an earlier request of ``user``: same bundle (or objects),
+        flow, duration and justification. What is no longer offered is left out, and said."""
+        with self._store.read() as uow:
+            earlier = uow.requests.get(request_id)
+            objects = uow.requests.objects(request_id) if earlier else []
+        if earlier is None or earlier.requester != user:
+            raise DraftNotFound("You can only request your own requests again.")
+        access = self._eligibility.access_for(user)
+        mode = Mode.BUNDLE if earlier.bundle else Mode.INTEGRATIONS
+        now = self._clock.now()
+        notice: str | None = None
+        with self._store.write() as uow:
+            draft = uow.drafts.create(user_id=user, mode=mode, at=now)
+            changes: dict[str, object] = {
+                "duration": earlier.duration,
+                "justification": earlier.justification,
+            }
+            if earlier.bundle is not None:
+                flows = access.flows_for_bundle(earlier.bundle)
+                bundle = uow.catalog.bundle(earlier.bundle) if flows else None
+                if bundle is None:
+                    notice = f"{earlier.bundle} is no longer offered to you."
+                else:
+                    still = set(uow.catalog.bundle_objects(bundle.key))
+                    kept = [o for o in objects if o in still]
+                    uow.drafts.add(draft.key, kept)
+                    if len(kept) < len(objects):
+                        notice = (
+                            f"{len(objects) - len(kept):,} objects of {earlier.id} are no "
+                            f"longer in {bundle.name}; the rest is selected."
+                        )
+                    flow = next((r for r in flows if r.flow.name == earlier.flow), flows[0])
+                    changes.update(
+                        bundle=bundle.name,
+                        bundle_version=bundle.version,
+                        flow=flow.flow.name,
+                        flow_version=flow.version,
+                    )
+            else:
+                offered = [o for o in objects if access.flows_for_objects([o])]
+                uow.drafts.add(draft.key, offered)
+                if len(offered) < len(objects):
+                    notice = (
+                        f"{len(objects) - len(offered):,} objects are no longer offered to you."
+                    )
+                changes["flow"] = earlier.flow
+            uow.drafts.update(draft.key, at=now, notice=notice, **changes)
+        return self.render(draft_key=draft.key, user=user)
 
     def render(self, *, draft_key: str, user: UserId) -> RequestModal:
         return self._render(self._draft(draft_key, user), self._eligibility.access_for(user))

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from domain.ids import RequestId, UserId
 from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.objects import AccessObject
-from domain.summary import RequestSummary, parts_of
+from domain.summary import Headline, Page, RequestSummary, parts_of
 from store.models import ApprovalRow, RequestObjectRow, RequestRow, StatusChangeRow
 
 
@@ -297,6 +297,75 @@ class RequestRepository:
             .execution_options(synchronize_session=False)
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def page(
+        self,
+        *,
+        number: int,
+        size: int,
+        requester: UserId | None = None,
+        waiting_for: UserId | None = None,
+        statuses: Sequence[Status] = (),
+        bundle: str | None = None,
+    ) -> Page:
+        """Newest first, filtered; ``waiting_for`` keeps pending requests that user was asked."""
+        conditions: list[Any] = []
+        if requester is not None:
+            conditions.append(RequestRow.requester_id == requester)
+        if statuses:
+            conditions.append(RequestRow.status.in_([s.value for s in statuses]))
+        if bundle is not None:
+            conditions.append(RequestRow.bundle == bundle)
+        if waiting_for is not None:
+            conditions.append(RequestRow.status == Status.PENDING.value)
+            conditions.append(
+                RequestRow.id.in_(
+                    select(ApprovalRow.request_id).where(ApprovalRow.approver_id == waiting_for)
+                )
+            )
+        total = int(
+            self._session.scalar(select(func.count()).select_from(RequestRow).where(*conditions))
+            or 0
+        )
+        rows = self._session.scalars(
+            select(RequestRow)
+            .where(*conditions)
+            .order_by(RequestRow.created_at.desc(), RequestRow.id.desc())
+            .limit(size)
+            .offset(number * size)
+        ).all()
+        integrations: dict[str, list[str]] = {}
+        if rows:
+            for request_id, integration in self._session.execute(
+                select(RequestObjectRow.request_id, RequestObjectRow.integration)
+                .where(RequestObjectRow.request_id.in_([r.id for r in rows]))
+                .distinct()
+            ):
+                integrations.setdefault(request_id, []).append(integration)
+        headlines = tuple(
+            Headline(
+                id=RequestId(r.id),
+                requester=UserId(r.requester_id),
+                requester_name=r.requester_name,
+                flow=r.flow,
+                bundle=r.bundle,
+                status=Status(r.status),
+                created_at=r.created_at,
+                object_count=r.object_count,
+                integrations=tuple(sorted(integrations.get(r.id, []))),
+                expires_at=r.expires_at,
+                ended_at=r.ended_at,
+            )
+            for r in rows
+        )
+        return Page(rows=headlines, number=number, size=size, total=total)
+
+    def bundles_requested(self) -> list[str]:
+        return list(
+            self._session.scalars(
+                select(RequestRow.bundle).where(RequestRow.bundle.is_not(None)).distinct()
+            )
+        )
 
     def recent_for(self, requester: UserId, *, limit: int) -> list[RequestId]:
         rows = self._session.scalars(

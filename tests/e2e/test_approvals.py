@@ -183,7 +183,7 @@ def test_clicks_by_a_stranger_the_requester_and_a_forged_id_are_refused_and_audi
                 user=user, action_id="request.approve", value=value, channel=channel
             ),
         )
-    bot.sim.wait_for(lambda: len(refusals(bot, AuditKind.DECISION_REFUSED)) == 5)
+    bot.sim.wait_for(lambda: len(refusals(bot, AuditKind.DECISION_REFUSED)) == 5, timeout=15)
     refused = refusals(bot, AuditKind.DECISION_REFUSED)
     assert [r["actor"] for r in refused] == [DAVE, ALICE, DAVE, BOB, BOB]
     assert "not a current approver" in str(refused[0]["refused"])
@@ -191,7 +191,7 @@ def test_clicks_by_a_stranger_the_requester_and_a_forged_id_are_refused_and_audi
     assert "unknown request" in str(refused[2]["refused"])
     assert "flow mismatch" in str(refused[3]["refused"])
     assert status(bot, request_id) is Status.PENDING
-    bot.sim.wait_for(lambda: len(bot.sim.ephemerals(DAVE)) == 2)
+    bot.sim.wait_for(lambda: len(bot.sim.ephemerals(DAVE)) == 2, timeout=15)
     assert all(e.text.startswith("⛔") for e in bot.sim.ephemerals(DAVE))
 
 
