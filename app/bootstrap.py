@@ -28,6 +28,7 @@ from app.listeners.request_modal import RequestModalListeners
 from app.listeners.revoke import RevokeListeners
 from app.services.admins import Admins
 from app.services.approvers import ApproverResolver
+from app.services.audit_forwarding import AuditForwarder, Webhook
 from app.services.catalog import CatalogService
 from app.services.decisions import DecisionService
 from app.services.discovery import DiscoveryService
@@ -59,7 +60,13 @@ _log = logging.getLogger(__name__)
 
 LISTENER_THREADS: Final = 16
 # How often each kind of background work looks for what is due (seconds).
-INTERVALS: Final = {"provision": 1.0, "end": 1.0, "pending": 15.0, "discover": 600.0}
+INTERVALS: Final = {
+    "provision": 1.0,
+    "end": 1.0,
+    "pending": 15.0,
+    "discover": 600.0,
+    "audit": 5.0,
+}
 
 
 @dataclass
@@ -273,6 +280,17 @@ def build_application(
         pending=Trigger(name="pending", work=services.pending.sweep),
         discover=Trigger(name="discover", work=discovery.refresh),
     )
+    if settings.audit_webhook_url:
+        secret = settings.audit_webhook_secret
+        forwarder = AuditForwarder(
+            store=store,
+            webhook=Webhook(
+                url=settings.audit_webhook_url,
+                secret=secret.get_secret_value() if secret else None,
+            ),
+            clock=clock,
+        )
+        triggers["audit"] = Trigger(name="audit", work=forwarder.run)
 
     relay = OutboxRelay(
         store=store,

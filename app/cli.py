@@ -12,12 +12,14 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Final, TextIO
 
 from dotenv import dotenv_values
 from sqlalchemy.exc import OperationalError
+
+from store.repositories.audit import StoredEvent
 
 EXIT_USAGE: Final = 2
 _log = logging.getLogger("app")
@@ -32,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a policy file and print every problem")
     check.add_argument("file", nargs="?", type=Path, help="policy file (default: POLICY_FILE)")
     commands.add_parser("migrate", help="bring the database schema up to date")
+    audit = commands.add_parser("audit", help="audit log tools")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
+    audit_commands.add_parser("verify", help="check the audit log's hash chain")
     policy = commands.add_parser("policy", help="policy tools")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     policy_commands.add_parser("schema", help="print the policy's JSON Schema")
@@ -46,6 +51,7 @@ def main(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.std
         "check": _check,
         "migrate": _migrate,
         "policy": _policy,
+        "audit": _audit,
     }
     return handlers[args.command](args, out, err)
 
@@ -75,13 +81,48 @@ def _policy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_USAGE
 
 
-def _migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def _database_url() -> str:
     from app.settings import DEFAULT_DATABASE_URL
+
+    return os.environ.get("DATABASE_URL") or _dotenv("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from store.engine import make_engine
+    from store.migrate import upgrade
+    from store.repositories.audit import verify_chain
+    from store.unit_of_work import Store
+
+    engine = make_engine(_database_url())
+    try:
+        upgrade(engine)
+        with Store(engine=engine).read() as uow:
+            count = 0
+
+            def counted() -> Iterator[StoredEvent]:
+                nonlocal count
+                for event in uow.audit.iter_all():
+                    count += 1
+                    yield event
+
+            broken = verify_chain(counted())
+    except OperationalError as error:
+        err.write(f"cannot reach the database: {error.orig}\n")
+        return 1
+    finally:
+        engine.dispose()
+    if broken is None:
+        out.write(f"audit log intact: {count:,} events\n")
+        return 0
+    err.write(f"audit log broken at event #{broken.event_id}: {broken.reason}\n")
+    return 1
+
+
+def _migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from store.engine import make_engine
     from store.migrate import current_revision, upgrade
 
-    url = os.environ.get("DATABASE_URL") or _dotenv("DATABASE_URL") or DEFAULT_DATABASE_URL
-    engine = make_engine(url)
+    engine = make_engine(_database_url())
     try:
         upgrade(engine)
         out.write(f"database is at revision {current_revision(engine)}\n")

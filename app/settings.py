@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         default=SLACK_API_URL, description="Slack Web API base URL (the simulator sets its own)."
     )
+    audit_webhook_url: str | None = Field(
+        default=None, description="Optional URL that receives every audit event, in order."
+    )
+    audit_webhook_secret: SecretStr | None = Field(
+        default=None, description="HMAC-SHA256 key signing the audit webhook's calls."
+    )
     work_lease_seconds: float = Field(
         default=60,
         gt=0,

@@ -77,8 +77,8 @@ class AuditRepository:
         for event in events:
             self.append(event)
 
-    def iter_all(self, *, batch: int = 5_000) -> Iterator[StoredEvent]:
-        last_id = 0
+    def iter_all(self, *, batch: int = 5_000, after: int = 0) -> Iterator[StoredEvent]:
+        last_id = after
         while True:
             rows = self._session.scalars(
                 select(AuditEventRow)

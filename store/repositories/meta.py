@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from store.models import MetaRow
@@ -17,3 +18,20 @@ class MetaRepository:
 
     def put(self, key: str, value: str) -> None:
         self._session.merge(MetaRow(key=key, value=value))
+
+    def swap(self, key: str, *, expected: str | None, value: str) -> bool:
+        """Set ``key`` to ``value`` only if it still holds ``expected`` (``None``: absent)."""
+        if expected is None:
+            if self.get(key) is not None:
+                return False
+            self._session.add(MetaRow(key=key, value=value))
+            try:
+                with self._session.begin_nested():
+                    self._session.flush()
+            except IntegrityError:
+                return False
+            return True
+        result = self._session.execute(
+            update(MetaRow).where(MetaRow.key == key, MetaRow.value == expected).values(value=value)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
