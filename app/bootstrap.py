@@ -38,6 +38,7 @@ from app.services.home import HomeService
 from app.services.notifier import Notifier
 from app.services.objects import ObjectListService
 from app.services.pending import PendingSweeper
+from app.services.policy_io import announce_conflicts
 from app.services.ports import Directory
 from app.services.provisioning import ProvisioningService
 from app.services.request_modal import RequestModalService
@@ -196,11 +197,14 @@ def build_application(
     sealer = Sealer.derived_from(secret=settings.slack_app_token.get_secret_value())
 
     catalog = CatalogService(store=store, clock=clock)
-    catalog.sync_policy(policy)
+    conflicts = catalog.sync_policy(policy)
     eligibility = EligibilityService(catalog=catalog, directory=directory)
     approvers = ApproverResolver(directory=directory, policy=policy)
     notifier = Notifier(audit_channel=settings.audit_channel, sealer=sealer)
     transitions = Transitions(notifier=notifier)
+    announce_conflicts(conflicts=conflicts, store=store, notifier=notifier, at=clock.now())
+    for conflict in conflicts:
+        _log.warning("policy conflict", extra={"conflict": str(conflict)})
     modal = RequestModalService(store=store, catalog=catalog, eligibility=eligibility, clock=clock)
     submission = SubmissionService(
         store=store,

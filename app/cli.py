@@ -19,6 +19,7 @@ from typing import Final, TextIO
 from dotenv import dotenv_values
 from sqlalchemy.exc import OperationalError
 
+from app.policy_cli import add_commands as add_policy_commands
 from store.repositories.audit import StoredEvent
 
 EXIT_USAGE: Final = 2
@@ -40,6 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     policy = commands.add_parser("policy", help="policy tools")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     policy_commands.add_parser("schema", help="print the policy's JSON Schema")
+    add_policy_commands(policy_commands)
     return parser
 
 
@@ -74,11 +76,19 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def _policy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from app.policy.schema import schema_text
+    from app.policy_cli import run
 
     if args.policy_command == "schema":
         out.write(schema_text())
         return 0
-    return EXIT_USAGE
+    return run(
+        args,
+        out=out,
+        err=err,
+        env=dict(os.environ),
+        policy_path=_policy_path(None),
+        database_url=_database_url(),
+    )
 
 
 def _database_url() -> str:

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+
+from pydantic import BaseModel
 
 from domain.objects import AccessObject
 from domain.policy import AccessFlow
@@ -50,6 +53,12 @@ class FlowRecord:
     flow: AccessFlow
     version: int
     source: Source
+
+
+def spec_digest(spec: BaseModel) -> str:
+    """A digest of a bundle or flow as written, to tell whether the file changed it."""
+    text = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def content_digest(objects: Iterable[AccessObject]) -> str:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from domain.catalog import Bundle, FlowRecord, IntegrationShare, Source
+from pydantic import ValidationError
+
+from domain.catalog import Bundle, FlowRecord, IntegrationShare, Source, spec_digest
 from domain.clock import Clock
 from domain.connections import OFFERED_PERMISSIONS
 from domain.expansion import expand_objects
@@ -20,6 +23,22 @@ from domain.policy import AccessFlow, BundleSpec, IntegrationSpec, Policy
 from store.unit_of_work import Store, UnitOfWork
 
 _log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    """The policy file changed something that was also changed in Slack; Slack's was kept."""
+
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return (
+            f"{self.kind} {self.name}: changed both in the policy file and in Slack; the Slack "
+            "version was kept. Export it (python -m app policy export) to update the file, or "
+            "import the file (python -m app policy import FILE) to replace it."
+        )
+
 
 # Kinds of discovered resource that a pattern expands into, per integration type.
 LEAF_KINDS = {"postgresql": {"table"}, "mysql": {"table"}, "webhook": None}
@@ -82,9 +101,70 @@ class CatalogService:
 
     # -- writing ------------------------------------------------------------------------------
 
-    def sync_policy(self, policy: Policy, *, by: str | None = None) -> None:
-        """Make the database hold the file's bundles and flows (Slack-made ones are kept)."""
+    def sync_policy(self, policy: Policy, *, by: str | None = None) -> list[Conflict]:
+        """Bring the policy file's changes into the database (at start-up).
+
+        The database is what runs; the file is applied per bundle and per flow, and only where
+        the file changed since it was last read, so edits made in Slack or by an import stand
+        until the file itself changes that object again. No edit is lost silently: when the
+        file changes an object that was also edited in Slack, Slack's version is kept and the
+        conflict is returned (to be audited and announced).
+        """
         self._integrations = {i.name: i for i in policy.integrations}
+        now = self._clock.now()
+        conflicts: list[Conflict] = []
+        with self._store.write() as uow:
+            leaves = self._leaves(uow)
+            bundles = {b.name: b for b in uow.catalog.bundles()}
+            flows = {r.flow.name: r for r in uow.catalog.flows()}
+            for bundle in policy.bundles:
+                if self._file_changed(uow, "bundle", bundle, bundles.get(bundle.name), conflicts):
+                    self._save_bundle(uow, bundle, leaves=leaves, at=now, by=by)
+            for flow in policy.access_flows:
+                if self._file_changed(uow, "flow", flow, flows.get(flow.name), conflicts):
+                    uow.catalog.save_flow(flow=flow, source=Source.FILE, at=now, by=by)
+            for kind, names, current in (
+                ("bundle", {b.name for b in policy.bundles}, bundles),
+                ("flow", {f.name for f in policy.access_flows}, flows),
+            ):
+                for key in uow.meta.keys(prefix=f"file:{kind}:"):
+                    name = key.removeprefix(f"file:{kind}:")
+                    if name in names:
+                        continue
+                    # The file dropped it since last read: drop it too, unless Slack owns it now.
+                    uow.meta.delete(key)
+                    existing = current.get(name)
+                    if existing is not None and existing.source is Source.FILE:
+                        if kind == "bundle":
+                            uow.catalog.delete_bundle(name)
+                        else:
+                            uow.catalog.delete_flow(name)
+                    elif existing is not None:
+                        conflicts.append(Conflict(kind=kind, name=name))
+        return conflicts
+
+    @staticmethod
+    def _file_changed(
+        uow: UnitOfWork,
+        kind: str,
+        spec: BundleSpec | AccessFlow,
+        existing: Bundle | FlowRecord | None,
+        conflicts: list[Conflict],
+    ) -> bool:
+        """Whether to apply the file's version of ``spec`` (it changed since last read)."""
+        digest = spec_digest(spec)
+        key = f"file:{kind}:{spec.name}"
+        seen = uow.meta.get(key)
+        uow.meta.put(key, digest)
+        if seen == digest:
+            return False
+        if existing is not None and existing.source is Source.SLACK:
+            conflicts.append(Conflict(kind=kind, name=spec.name))
+            return False
+        return True
+
+    def replace_with(self, policy: Policy, *, by: str | None) -> None:
+        """Make the catalog's bundles and flows exactly those of ``policy`` (an import)."""
         now = self._clock.now()
         with self._store.write() as uow:
             leaves = self._leaves(uow)
@@ -92,14 +172,24 @@ class CatalogService:
                 self._save_bundle(uow, bundle, leaves=leaves, at=now, by=by)
             for flow in policy.access_flows:
                 uow.catalog.save_flow(flow=flow, source=Source.FILE, at=now, by=by)
-            in_file = {b.name for b in policy.bundles}
+            keep_bundles = {b.name for b in policy.bundles}
             for existing in uow.catalog.bundles():
-                if existing.source is Source.FILE and existing.name not in in_file:
+                if existing.name not in keep_bundles:
                     uow.catalog.delete_bundle(existing.name)
-            flows_in_file = {f.name for f in policy.access_flows}
+            keep_flows = {f.name for f in policy.access_flows}
             for record in uow.catalog.flows():
-                if record.source is Source.FILE and record.flow.name not in flows_in_file:
+                if record.flow.name not in keep_flows:
                     uow.catalog.delete_flow(record.flow.name)
+
+    def current_specs(self) -> tuple[list[BundleSpec], list[AccessFlow]]:
+        """Bundles and flows as they stand now, written the way a policy file writes them."""
+        with self._store.read() as uow:
+            bundles = [
+                BundleSpec.model_validate(uow.catalog.bundle_spec(b.name))
+                for b in uow.catalog.bundles()
+            ]
+            flows = [r.flow for r in uow.catalog.flows()]
+        return bundles, flows
 
     def record_discovery(
         self, *, integration: str, resources: Sequence[tuple[str, str]], at: datetime
@@ -110,9 +200,10 @@ class CatalogService:
             leaves = self._leaves(uow)
             for bundle in uow.catalog.bundles():
                 spec_data = uow.catalog.bundle_spec(bundle.name)
-                if spec_data is None:
+                try:
+                    spec = BundleSpec.model_validate(spec_data)
+                except ValidationError:
                     continue
-                spec = BundleSpec.model_validate(spec_data)
                 if any(o.integration == integration for o in spec.objects):
                     self._save_bundle(
                         uow, spec, leaves=leaves, at=at, by=None, source=bundle.source

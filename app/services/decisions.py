@@ -21,6 +21,7 @@ from domain.audit import AuditKind
 from domain.clock import Clock
 from domain.ids import RequestId, UserId
 from domain.lifecycle import AccessRequest, Status, TransitionError
+from domain.objects import AccessObject
 from domain.people import Person
 from domain.summary import RequestSummary
 from store.repositories.requests import ConcurrentChange
@@ -153,6 +154,21 @@ class DecisionService:
         allowed = self.check_approver(request_id=request_id, flow_claim=flow_claim, clicker=clicker)
         if not isinstance(allowed, Done):
             return allowed
+        if approve:
+            stale = self._stale_objects(request_id)
+            if stale:
+                sample = ", ".join(str(o) for o in stale[:3])
+                return self._refuse(
+                    kind=AuditKind.DECISION_REFUSED,
+                    clicker=clicker,
+                    request_id=request_id,
+                    reason=(
+                        f"The bundle changed after {request_id} was made: {len(stale):,} of its "
+                        f"objects are no longer in it ({sample}). Deny it, and the requester "
+                        "can request the current bundle again."
+                    ),
+                    detail=f"bundle changed; {len(stale)} objects no longer in it",
+                )
         reason = (reason or "").strip()[:MAX_REASON] or None
         now = self._clock.now()
         try:
@@ -172,6 +188,20 @@ class DecisionService:
         if approve:
             self.on_approved()
         return Done(summary)
+
+    def _stale_objects(self, request_id: RequestId) -> list[AccessObject]:
+        """Objects of a bundle request that its bundle no longer holds (never granted stale)."""
+        with self._store.read() as uow:
+            request = uow.requests.get(request_id)
+            if request is None or request.bundle is None:
+                return []
+            bundle = uow.catalog.bundle(request.bundle)
+            objects = uow.requests.objects(request_id)
+            if bundle is None:
+                return objects
+            if bundle.version == uow.requests.bundle_version(request_id):
+                return []
+            return uow.catalog.contains_all(bundle_key=bundle.key, objects=objects)
 
     def _already(self, request_id: RequestId) -> Outcome:
         loaded = self._load(request_id)

@@ -17,6 +17,7 @@ from blocks.messages import (
     reminder_message,
     status_message,
 )
+from blocks.simple import text_message
 from domain.lifecycle import StatusChange
 from domain.summary import RequestSummary
 from store.repositories.requests import AskedApprover
@@ -108,6 +109,17 @@ class Notifier:
                 channel=approver.id,
                 kind=POST,
                 payload=reminder_message(summary=summary, waiting_since=summary.created_at),
+            )
+
+    def audit_notice(self, uow: UnitOfWork, *, text: str, at: datetime) -> None:
+        """A line for the security team that is not about one request (admin changes, ...)."""
+        if self._audit_channel:
+            uow.outbox.add(
+                at=at,
+                ordering_key=f"notice:{self._audit_channel}",
+                channel=self._audit_channel,
+                kind=POST,
+                payload=text_message(text),
             )
 
     def credentials(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -18,6 +18,16 @@ class MetaRepository:
 
     def put(self, key: str, value: str) -> None:
         self._session.merge(MetaRow(key=key, value=value))
+
+    def keys(self, *, prefix: str) -> list[str]:
+        return list(
+            self._session.scalars(
+                select(MetaRow.key).where(MetaRow.key.startswith(prefix, autoescape=True))
+            )
+        )
+
+    def delete(self, key: str) -> None:
+        self._session.execute(delete(MetaRow).where(MetaRow.key == key))
 
     def swap(self, key: str, *, expected: str | None, value: str) -> bool:
         """Set ``key`` to ``value`` only if it still holds ``expected`` (``None``: absent)."""

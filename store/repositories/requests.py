@@ -137,6 +137,11 @@ class RequestRepository:
             id=UserId(row.requester_id), name=row.requester_name, email=row.requester_email
         )
 
+    def bundle_version(self, request_id: RequestId) -> int | None:
+        return self._session.scalar(
+            select(RequestRow.bundle_version).where(RequestRow.id == request_id)
+        )
+
     def objects(self, request_id: RequestId) -> list[AccessObject]:
         rows = self._session.execute(
             select(
