@@ -163,6 +163,29 @@ class CatalogService:
             return False
         return True
 
+    # -- edits made in Slack (the admin use cases call these) ----------------------------------
+
+    def save_bundle(self, spec: BundleSpec, *, by: str) -> Bundle:
+        """Create or replace a bundle as an admin wrote it; patterns are expanded as usual."""
+        now = self._clock.now()
+        with self._store.write() as uow:
+            self._save_bundle(
+                uow, spec, leaves=self._leaves(uow), at=now, by=by, source=Source.SLACK
+            )
+            saved = uow.catalog.bundle(spec.name)
+        assert saved is not None
+        return saved
+
+    def delete_bundle(self, name: str, *, by: str) -> bool:
+        with self._store.write() as uow:
+            return uow.catalog.delete_bundle(name)
+
+    def save_flow(self, flow: AccessFlow, *, by: str) -> FlowRecord:
+        with self._store.write() as uow:
+            return uow.catalog.save_flow(
+                flow=flow, source=Source.SLACK, at=self._clock.now(), by=by
+            )
+
     def replace_with(self, policy: Policy, *, by: str | None) -> None:
         """Make the catalog's bundles and flows exactly those of ``policy`` (an import)."""
         now = self._clock.now()
