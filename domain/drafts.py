@@ -10,6 +10,8 @@ from enum import StrEnum
 class Mode(StrEnum):
     INTEGRATIONS = "integrations"
     BUNDLE = "bundle"
+    BUNDLE_EDIT = "bundle_edit"
+    """An admin editing a bundle: the items are its objects as written (patterns unexpanded)."""
 
 
 @dataclass(frozen=True, slots=True)

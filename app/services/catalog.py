@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final
 
 from pydantic import ValidationError
 
@@ -40,6 +42,9 @@ class Conflict:
         )
 
 
+RECHECK_SECONDS: Final = 0.5
+"""How stale the cached catalog may be for the modal's clicks."""
+
 # Kinds of discovered resource that a pattern expands into, per integration type.
 LEAF_KINDS = {"postgresql": {"table"}, "mysql": {"table"}, "webhook": None}
 
@@ -51,35 +56,60 @@ class CatalogService:
         self._lock = threading.Lock()
         self._generation = -1
         self._flows: list[FlowRecord] = []
+        self._descriptions: dict[str, str] = {}
         self._integrations: dict[str, IntegrationSpec] = {}
         self._bundles: dict[str, tuple[Bundle, tuple[IntegrationShare, ...]]] = {}
+        self._checked_at = float("-inf")
 
     # -- reading ------------------------------------------------------------------------------
 
-    def flows(self) -> list[FlowRecord]:
+    def flows(self, *, fresh: bool = False) -> list[FlowRecord]:
+        return self.flows_with_generation(fresh=fresh)[1]
+
+    def flows_with_generation(self, *, fresh: bool = False) -> tuple[int, list[FlowRecord]]:
+        """The flows and the catalog generation they belong to.
+
+        Modal clicks may see the catalog up to :data:`RECHECK_SECONDS` late; decisions that
+        must not be stale (a submission) pass ``fresh=True``.
+        """
+        self._refresh(fresh=fresh)
+        return self._generation, self._flows
+
+    def descriptions(self) -> dict[str, str]:
+        """Every bundle's description (menus show them), reloaded when the catalog changes."""
+        self._refresh()
+        return self._descriptions
+
+    def _refresh(self, *, fresh: bool = False) -> None:
+        if not fresh and time.monotonic() - self._checked_at < RECHECK_SECONDS:
+            return
         with self._store.read() as uow:
             generation = uow.catalog.generation()
-            if generation == self._generation:
-                return self._flows
-            flows = uow.catalog.flows()
-        with self._lock:
-            self._generation, self._flows = generation, flows
-        return flows
+            if generation != self._generation:
+                flows = uow.catalog.flows()
+                descriptions = uow.catalog.descriptions()
+                with self._lock:
+                    self._generation, self._flows = generation, flows
+                    self._descriptions, self._bundles = descriptions, {}
+        self._checked_at = time.monotonic()
 
-    def flow(self, name: str) -> FlowRecord | None:
-        return next((f for f in self.flows() if f.flow.name == name), None)
+    def invalidate(self) -> None:
+        """Look at the database again on the next read (this instance just changed it)."""
+        self._checked_at = float("-inf")
 
-    def bundle(self, name: str) -> tuple[Bundle, tuple[IntegrationShare, ...]] | None:
-        """A bundle with its per-integration counts; counting 100,000 rows is done once per
-        version, not on every click."""
+    def flow(self, name: str, *, fresh: bool = False) -> FlowRecord | None:
+        return next((f for f in self.flows(fresh=fresh) if f.flow.name == name), None)
+
+    def bundle(
+        self, name: str, *, fresh: bool = False
+    ) -> tuple[Bundle, tuple[IntegrationShare, ...]] | None:
+        """A bundle with its per-integration counts. Every change to a bundle moves the catalog
+        generation, so counting 100,000 rows happens once per change, not on every click."""
+        self._refresh(fresh=fresh)
+        cached = self._bundles.get(name)
+        if cached is not None:
+            return cached
         with self._store.read() as uow:
-            row = uow.catalog.bundle_header(name)
-            if row is None:
-                return None
-            key, version = row
-            cached = self._bundles.get(name)
-            if cached is not None and cached[0].key == key and cached[0].version == version:
-                return cached
             bundle = uow.catalog.bundle(name)
             if bundle is None:
                 return None
@@ -141,6 +171,7 @@ class CatalogService:
                             uow.catalog.delete_flow(name)
                     elif existing is not None:
                         conflicts.append(Conflict(kind=kind, name=name))
+        self.invalidate()
         return conflicts
 
     @staticmethod
@@ -173,18 +204,23 @@ class CatalogService:
                 uow, spec, leaves=self._leaves(uow), at=now, by=by, source=Source.SLACK
             )
             saved = uow.catalog.bundle(spec.name)
+        self.invalidate()
         assert saved is not None
         return saved
 
     def delete_bundle(self, name: str, *, by: str) -> bool:
         with self._store.write() as uow:
-            return uow.catalog.delete_bundle(name)
+            deleted = uow.catalog.delete_bundle(name)
+        self.invalidate()
+        return deleted
 
     def save_flow(self, flow: AccessFlow, *, by: str) -> FlowRecord:
         with self._store.write() as uow:
-            return uow.catalog.save_flow(
+            record = uow.catalog.save_flow(
                 flow=flow, source=Source.SLACK, at=self._clock.now(), by=by
             )
+        self.invalidate()
+        return record
 
     def replace_with(self, policy: Policy, *, by: str | None) -> None:
         """Make the catalog's bundles and flows exactly those of ``policy`` (an import)."""
@@ -203,6 +239,7 @@ class CatalogService:
             for record in uow.catalog.flows():
                 if record.flow.name not in keep_flows:
                     uow.catalog.delete_flow(record.flow.name)
+        self.invalidate()
 
     def current_specs(self) -> tuple[list[BundleSpec], list[AccessFlow]]:
         """Bundles and flows as they stand now, written the way a policy file writes them."""
@@ -231,6 +268,7 @@ class CatalogService:
                     self._save_bundle(
                         uow, spec, leaves=leaves, at=at, by=None, source=bundle.source
                     )
+        self.invalidate()
 
     def _leaves(self, uow: UnitOfWork) -> dict[str, list[str]]:
         leaves: dict[str, list[str]] = {}

@@ -124,7 +124,7 @@ class DecisionService:
             )
         if request.status is not Status.PENDING:
             return AlreadyDecided(summary)
-        record = self._catalog.flow(request.flow)
+        record = self._catalog.flow(request.flow, fresh=True)
         requester = self._directory.person(request.requester) or Person(
             id=request.requester, name=summary.requester_name, email=summary.requester_email
         )

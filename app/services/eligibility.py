@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.cache import TtlCache
 from app.services.catalog import CatalogService
 from app.services.ports import Directory
 from domain.catalog import FlowRecord
@@ -44,10 +45,16 @@ class UserAccess:
         return next((r for r in self.flows if r.flow.name == name), None)
 
 
+ACCESS_TTL_SECONDS = 5.0
+
+
 class EligibilityService:
     def __init__(self, *, catalog: CatalogService, directory: Directory) -> None:
         self._catalog = catalog
         self._directory = directory
+        # One click asks several times; the catalog generation in the key makes a flow change
+        # visible at once, and the directory behind it has its own (longer) cache.
+        self._access: TtlCache[tuple[UserId, int], UserAccess] = TtlCache(ttl=ACCESS_TTL_SECONDS)
 
     def identity(self, user_id: UserId, *, groups: Iterable[str]) -> Identity:
         person = self._directory.person(user_id)
@@ -64,8 +71,12 @@ class EligibilityService:
             groups=frozenset(member_of),
         )
 
-    def access_for(self, user_id: UserId) -> UserAccess:
-        active = [r for r in self._catalog.flows() if r.flow.active]
+    def access_for(self, user_id: UserId, *, fresh: bool = False) -> UserAccess:
+        generation, flows = self._catalog.flows_with_generation(fresh=fresh)
+        return self._access.get((user_id, generation), lambda: self._compute(user_id, flows))
+
+    def _compute(self, user_id: UserId, flows: list[FlowRecord]) -> UserAccess:
+        active = [r for r in flows if r.flow.active]
         groups = {g for r in active for g in r.flow.grantees.groups}
         identity = self.identity(user_id, groups=groups)
         person = self._directory.person(user_id)

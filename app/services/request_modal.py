@@ -5,7 +5,6 @@ every step (and again at submission)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Final
@@ -13,6 +12,7 @@ from typing import Final
 from app.services.catalog import CatalogService
 from app.services.eligibility import EligibilityService, UserAccess
 from blocks.request_modal import (
+    MAX_STATIC_OPTIONS,
     BundleChoice,
     BundleDetail,
     FlowChoice,
@@ -102,7 +102,7 @@ class RequestModalService:
             )
         with self._store.write() as uow:
             draft = uow.drafts.create(user_id=user, mode=mode, at=self._clock.now())
-        return self._render(draft, access)
+        return self._model(draft, access, Selection(), [])
 
     def open_again(self, *, user: UserId, request_id: RequestId) -> RequestModal:
         """The modal pre-filled from an earlier request of ``user``: same bundle (or objects),
@@ -155,7 +155,19 @@ class RequestModalService:
         return self.render(draft_key=draft.key, user=user)
 
     def render(self, *, draft_key: str, user: UserId) -> RequestModal:
-        return self._render(self._draft(draft_key, user), self._eligibility.access_for(user))
+        """Read the draft and its selection in one transaction, then build the view model."""
+        with self._store.read() as uow:
+            draft = uow.drafts.get(draft_key)
+            if draft is None or draft.user_id != user:
+                raise DraftNotFound("This request form has expired; type /apono to start again.")
+            counts = uow.drafts.counts(draft.key)
+            selection = Selection(
+                total=sum(counts.values()),
+                per_integration=counts,
+                recent=tuple(uow.drafts.recent(draft.key, limit=RECENT)) if counts else (),
+            )
+            items = uow.drafts.items(draft.key) if draft.mode is Mode.INTEGRATIONS else []
+        return self._model(draft, self._eligibility.access_for(user), selection, items)
 
     def _draft(self, key: str, user: UserId) -> Draft:
         with self._store.read() as uow:
@@ -164,14 +176,10 @@ class RequestModalService:
             raise DraftNotFound("This request form has expired; type /apono to start again.")
         return draft
 
-    def _render(self, draft: Draft, access: UserAccess) -> RequestModal:
-        with self._store.read() as uow:
-            selection = Selection(
-                total=uow.drafts.count(draft.key),
-                per_integration=uow.drafts.counts(draft.key),
-                recent=tuple(uow.drafts.recent(draft.key, limit=RECENT)),
-            )
-        flows = self._offered_flows(draft, access)
+    def _model(
+        self, draft: Draft, access: UserAccess, selection: Selection, items: list[AccessObject]
+    ) -> RequestModal:
+        flows = self._offered_flows(draft, access, items)
         flow = next((f for f in flows if f.name == draft.flow), flows[0] if flows else None)
         common = {
             "draft_key": draft.key,
@@ -196,7 +204,10 @@ class RequestModalService:
                         total=bundle.object_count,
                         shares=shares,
                     )
-            descriptions = self._bundle_descriptions(list(offered))
+            # Descriptions only show in a static menu; a longer list is served by typeahead.
+            descriptions = (
+                self._catalog.descriptions() if len(offered) <= MAX_STATIC_OPTIONS else {}
+            )
             return RequestModal(
                 mode=Mode.BUNDLE,
                 bundles=tuple(BundleChoice(n, descriptions.get(n, "")) for n in offered),
@@ -218,17 +229,13 @@ class RequestModalService:
             **common,  # type: ignore[arg-type]
         )
 
-    def _bundle_descriptions(self, names: Sequence[str]) -> dict[str, str]:
-        with self._store.read() as uow:
-            return {b.name: b.description for b in uow.catalog.bundles() if b.name in set(names)}
-
-    def _offered_flows(self, draft: Draft, access: UserAccess) -> list[AccessFlow]:
+    def _offered_flows(
+        self, draft: Draft, access: UserAccess, items: list[AccessObject]
+    ) -> list[AccessFlow]:
         if draft.mode is Mode.BUNDLE:
             if draft.bundle is None:
                 return []
             return [r.flow for r in access.flows_for_bundle(draft.bundle)]
-        with self._store.read() as uow:
-            items = uow.drafts.items(draft.key)
         if not items:
             return []
         return [r.flow for r in access.flows_for_objects(items)]
@@ -477,7 +484,7 @@ class RequestModalService:
         offered = list(self._eligibility.access_for(user).bundles())
         words = query.lower().split()
         matching = [n for n in offered if all(w in n.lower() for w in words)]
-        descriptions = self._bundle_descriptions(matching[:SUGGESTION_LIMIT])
+        descriptions = self._catalog.descriptions()
         return [BundleChoice(n, descriptions.get(n, "")) for n in matching[:SUGGESTION_LIMIT]]
 
     def suggest_resources(self, *, draft_key: str, user: UserId, query: str) -> list[str]:

@@ -59,7 +59,7 @@ class RevocationService:
             return False
         if by == summary.requester or self._admins.is_admin(by):
             return True
-        record = self._catalog.flow(summary.flow)
+        record = self._catalog.flow(summary.flow, fresh=True)
         requester = self._directory.person(summary.requester) or Person(
             id=summary.requester, name=summary.requester_name, email=summary.requester_email
         )

@@ -89,12 +89,15 @@ class SubmissionService:
     def submit(self, *, draft_key: str, user: UserId, form: FormInput) -> Submitted | Refused:
         with self._store.read() as uow:
             draft = uow.drafts.get(draft_key)
-            items = uow.drafts.items(draft_key) if draft else []
+            count = uow.drafts.count(draft_key) if draft else 0
+            # Bundle selections are checked in SQL; single objects need their flows matched.
+            items = uow.drafts.items(draft_key) if draft and draft.mode is Mode.INTEGRATIONS else []
         if draft is None or draft.user_id != user:
             return Refused({Field.OBJECTS: "This form has expired; type /apono to start again."})
-        access = self._eligibility.access_for(user)
+        # The modal may have shown a catalog half a second old; the submission may not use it.
+        access = self._eligibility.access_for(user, fresh=True)
         errors: dict[Field, str] = {}
-        record = self._check_scope(draft, access, items, errors)
+        record = self._check_scope(draft, access, count, items, errors)
         duration = self._check_duration(record.flow if record else None, form, errors)
         justification = (form.justification or "").strip()
         if len(justification) > MAX_JUSTIFICATION:
@@ -111,7 +114,7 @@ class SubmissionService:
             draft=draft,
             requester=requester,
             record=record,
-            items=items,
+            count=count,
             duration=duration,
             justification=justification,
             approvers=[
@@ -126,17 +129,18 @@ class SubmissionService:
         self,
         draft: Draft,
         access: UserAccess,
+        count: int,
         items: list[AccessObject],
         errors: dict[Field, str],
     ) -> FlowRecord | None:
-        if not items:
+        if not count:
             errors[Field.OBJECTS] = "Pick at least one object."
-        elif len(items) > self.limit:
+        elif count > self.limit:
             errors[Field.OBJECTS] = (
-                f"{len(items):,} objects selected; one request can hold at most {self.limit:,}."
+                f"{count:,} objects selected; one request can hold at most {self.limit:,}."
             )
         if draft.mode is Mode.BUNDLE:
-            return self._check_bundle(draft, access, items, errors)
+            return self._check_bundle(draft, access, errors)
         candidates = access.flows_for_objects(items) if items else []
         record = next((r for r in candidates if r.flow.name == draft.flow), None)
         if record is None and candidates:
@@ -146,11 +150,7 @@ class SubmissionService:
         return record
 
     def _check_bundle(
-        self,
-        draft: Draft,
-        access: UserAccess,
-        items: list[AccessObject],
-        errors: dict[Field, str],
+        self, draft: Draft, access: UserAccess, errors: dict[Field, str]
     ) -> FlowRecord | None:
         if draft.bundle is None:
             errors[Field.BUNDLE] = "Pick a bundle."
@@ -167,12 +167,14 @@ class SubmissionService:
                 errors[Field.BUNDLE] = "This bundle is not offered to you by any active flow."
             return None
         with self._store.read() as uow:
-            bundle = uow.catalog.bundle(draft.bundle)
-            missing = (
-                uow.catalog.contains_all(bundle_key=bundle.key, objects=items)
-                if bundle is not None
-                else items
+            header = uow.catalog.bundle_header(draft.bundle)
+            outside, sample = (
+                uow.drafts.missing_from_bundle(draft.key, bundle_key=header[0], limit=1)
+                if header is not None
+                else (0, [])
             )
+        found = self._catalog.bundle(draft.bundle, fresh=True) if header is not None else None
+        bundle = found[0] if found else None
         if bundle is None:
             errors[Field.BUNDLE] = "This bundle no longer exists."
             return None
@@ -182,10 +184,9 @@ class SubmissionService:
                 f"{bundle.object_count:,} objects). Pick it again to see its current content."
             )
             return None
-        if missing:
+        if outside:
             errors[Field.OBJECTS] = (
-                f"{len(missing):,} selected objects are not part of {bundle.name}, "
-                f"e.g. {missing[0]}."
+                f"{outside:,} selected objects are not part of {bundle.name}, e.g. {sample[0]}."
             )
         record = next((r for r in flows if r.flow.name == draft.flow), None)
         if record is None:
@@ -247,7 +248,7 @@ class SubmissionService:
         draft: Draft,
         requester: Person,
         record: FlowRecord,
-        items: list[AccessObject],
+        count: int,
         duration: timedelta,
         justification: str,
         approvers: list[AskedApprover],
@@ -274,7 +275,7 @@ class SubmissionService:
                 requester=RequesterSnapshot(
                     id=requester.id, name=requester.name, email=requester.email
                 ),
-                objects=items,
+                from_draft=draft.key,
                 bundle_version=draft.bundle_version if request.bundle else None,
                 timeout_at=None if flow.automatic else now + flow.approval_timeout,
                 next_reminder_at=(
@@ -293,7 +294,7 @@ class SubmissionService:
                         "flow": flow.name,
                         "flow_version": record.version,
                         "bundle": request.bundle,
-                        "objects": len(items),
+                        "objects": count,
                         "duration": format_duration(duration),
                         "approvers": [a.id for a in approvers],
                     },
@@ -318,7 +319,7 @@ class SubmissionService:
         return Submitted(
             request_id=request_id,
             status=final.status,
-            object_count=len(items),
+            object_count=count,
             approvers=tuple(a.id for a in approvers),
             flow=flow.name,
             bundle=request.bundle,

@@ -8,48 +8,19 @@ API calls in the common case while membership changes still apply within a minut
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
-from typing import Any, Final, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Final
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
+from app.cache import TtlCache
 from domain.eligibility import normalise_group
 from domain.ids import UserId
 from domain.people import Person
 
 DEFAULT_TTL_SECONDS: Final = 60.0
 _log = logging.getLogger(__name__)
-
-K = TypeVar("K")
-V = TypeVar("V")
-
-
-class TtlCache(Generic[K, V]):
-    """A thread-safe memo with expiry; concurrent misses on one key may both load (harmless)."""
-
-    def __init__(self, *, ttl: float, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl
-        self._monotonic = monotonic
-        self._entries: dict[K, tuple[float, V]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: K, load: Callable[[], V]) -> V:
-        now = self._monotonic()
-        with self._lock:
-            hit = self._entries.get(key)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        value = load()
-        with self._lock:
-            self._entries[key] = (now + self._ttl, value)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
 
 
 def _person(user: dict[str, Any]) -> Person:
@@ -65,14 +36,25 @@ def _person(user: dict[str, Any]) -> Person:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Groups:
+    ids: dict[str, str]
+    """``@handle`` → ``S…`` ID."""
+    members: dict[str, frozenset[UserId]]
+    """``S…`` ID → members."""
+
+
 class SlackDirectory:
     def __init__(self, *, client: WebClient, ttl: float = DEFAULT_TTL_SECONDS) -> None:
         self._client = client
-        self._people: TtlCache[str, Person | None] = TtlCache(ttl=ttl)
-        self._by_email: TtlCache[str, Person | None] = TtlCache(ttl=ttl)
-        self._groups: TtlCache[str, dict[str, str]] = TtlCache(ttl=ttl)
-        self._members: TtlCache[str, frozenset[UserId]] = TtlCache(ttl=ttl)
-        self._fields: TtlCache[tuple[str, str], str | None] = TtlCache(ttl=ttl)
+        # Stale-while-revalidate: after a minute the old answer is still given at once while
+        # one background call refreshes it, so no listener waits on the Web API for it.
+        self._people: TtlCache[str, Person | None] = TtlCache(ttl=ttl, refresh_in_background=True)
+        self._by_email: TtlCache[str, Person | None] = TtlCache(ttl=ttl, refresh_in_background=True)
+        self._groups: TtlCache[str, _Groups] = TtlCache(ttl=ttl, refresh_in_background=True)
+        self._fields: TtlCache[tuple[str, str], str | None] = TtlCache(
+            ttl=ttl, refresh_in_background=True
+        )
 
     def person(self, user_id: UserId) -> Person | None:
         return self._people.get(user_id, lambda: self._load_person(user_id))
@@ -96,12 +78,18 @@ class SlackDirectory:
                 return None
             raise
 
-    def _group_index(self) -> dict[str, str]:
-        """``@handle`` → ``S…`` ID for every user group of the workspace."""
+    def _all_groups(self) -> _Groups:
+        """Every user group with its members, in one Web API call (not one per group)."""
 
-        def load() -> dict[str, str]:
-            groups = self._client.usergroups_list(include_disabled=False)["usergroups"]
-            return {normalise_group(g["handle"]): g["id"] for g in groups}
+        def load() -> _Groups:
+            groups = self._client.usergroups_list(include_disabled=False, include_users=True)
+            listed = groups["usergroups"]
+            return _Groups(
+                ids={normalise_group(g["handle"]): g["id"] for g in listed},
+                members={
+                    g["id"]: frozenset(UserId(u) for u in g.get("users") or []) for g in listed
+                },
+            )
 
         return self._groups.get("all", load)
 
@@ -109,23 +97,20 @@ class SlackDirectory:
         key = normalise_group(group)
         if not key.startswith("@"):
             return key
-        return self._group_index().get(key)
+        return self._all_groups().ids.get(key)
 
     def group_members(self, group: str) -> frozenset[UserId]:
         group_id = self.group_id(group)
-        if group_id is None:
+        members = self._all_groups().members.get(group_id) if group_id else None
+        if members is None:
             _log.warning("unknown user group", extra={"group": group})
             return frozenset()
-        return self._members.get(group_id, lambda: self._load_members(group_id))
+        return members
 
-    def _load_members(self, group_id: str) -> frozenset[UserId]:
-        try:
-            users = self._client.usergroups_users_list(usergroup=group_id)["users"]
-        except SlackApiError as error:
-            if error.response.get("error") in ("no_such_subteam", "subteam_not_found"):
-                return frozenset()
-            raise
-        return frozenset(UserId(u) for u in users)
+    def forget(self) -> None:
+        """Drop every cached answer (tests; an admin's "refresh" later)."""
+        for cache in (self._people, self._by_email, self._groups, self._fields):
+            cache.clear()
 
     def profile_field(self, user_id: UserId, label: str) -> str | None:
         return self._fields.get((user_id, label), lambda: self._load_field(user_id, label))

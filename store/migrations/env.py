@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 from store.models import Base
+from store.schema_filters import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -26,6 +27,7 @@ def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=include_name,
         render_as_batch=True,  # SQLite can only ALTER through table copies
         compare_type=True,
     )

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from domain.catalog import (
@@ -23,6 +23,7 @@ from store.models import BundleObjectRow, BundleRow, FlowRow, MetaRow, ResourceR
 
 GENERATION_KEY = "catalog_generation"
 _INSERT_BATCH = 5_000
+TRIGRAM = 3
 
 
 def _search_text(obj: AccessObject) -> str:
@@ -67,6 +68,14 @@ class CatalogRepository:
         rows = self._session.scalars(select(BundleRow).order_by(BundleRow.name))
         return [self._bundle(r, counts.get(r.id, 0)) for r in rows]
 
+    def descriptions(self, names: Iterable[str] | None = None) -> dict[str, str]:
+        """Name → description of these bundles, or of all (no counting, no specs)."""
+        statement = select(BundleRow.name, BundleRow.description)
+        if names is not None:
+            statement = statement.where(BundleRow.name.in_(list(names)))
+        rows = self._session.execute(statement)
+        return dict(rows.all())
+
     def bundle(self, name: str) -> Bundle | None:
         row = self._session.scalar(select(BundleRow).where(BundleRow.name == name))
         if row is None:
@@ -107,6 +116,12 @@ class CatalogRepository:
     def search_bundle(
         self, *, bundle_key: int, query: str, limit: int, integration: str | None = None
     ) -> list[CatalogObject]:
+        """Objects of a bundle whose resource or permission contains every word of ``query``.
+
+        On SQLite, words of three characters or more go through the FTS5 trigram index (a
+        substring search that does not scan the bundle); shorter words, and PostgreSQL (where
+        a pg_trgm index serves the LIKE), use LIKE.
+        """
         statement = select(
             BundleObjectRow.id,
             BundleObjectRow.integration,
@@ -115,12 +130,26 @@ class CatalogRepository:
         ).where(BundleObjectRow.bundle_id == bundle_key)
         if integration is not None:
             statement = statement.where(BundleObjectRow.integration == integration)
-        for word in query.lower().split():
+        words = query.lower().split()
+        indexed = [w for w in words if len(w) >= TRIGRAM] if self._fts() else []
+        if indexed:
+            match = " AND ".join('"' + w.replace('"', '""') + '"' for w in indexed)
+            statement = statement.where(
+                BundleObjectRow.id.in_(
+                    select(text("rowid"))
+                    .select_from(text("bundle_objects_fts"))
+                    .where(text("bundle_objects_fts MATCH :match"))
+                )
+            ).params(match=match)
+        for word in (w for w in words if w not in indexed):
             statement = statement.where(
                 BundleObjectRow.search.like(f"%{_escape_like(word)}%", escape="\\")
             )
         rows = self._session.execute(statement.order_by(BundleObjectRow.id).limit(limit))
         return [CatalogObject(key=r[0], object=AccessObject(r[1], r[2], r[3])) for r in rows]
+
+    def _fts(self) -> bool:
+        return self._session.get_bind().dialect.name == "sqlite"
 
     def bundle_object(self, *, bundle_key: int, object_key: int) -> AccessObject | None:
         row = self._session.execute(

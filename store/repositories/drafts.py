@@ -162,6 +162,27 @@ class DraftRepository:
             )
         )
 
+    def missing_from_bundle(
+        self, key: str, *, bundle_key: int, limit: int
+    ) -> tuple[int, list[AccessObject]]:
+        """How many selected objects the bundle does not hold, and a few of them (one anti-join
+        on the bundle's unique index, however big the bundle)."""
+        in_bundle = exists().where(
+            BundleObjectRow.bundle_id == bundle_key,
+            BundleObjectRow.integration == DraftItemRow.integration,
+            BundleObjectRow.resource == DraftItemRow.resource,
+            BundleObjectRow.permission == DraftItemRow.permission,
+        )
+        outside = (DraftItemRow.draft_key == key, ~in_bundle)
+        count = int(self._session.scalar(select(func.count()).where(*outside)) or 0)
+        sample = self._session.execute(
+            select(DraftItemRow.integration, DraftItemRow.resource, DraftItemRow.permission)
+            .where(*outside)
+            .order_by(DraftItemRow.id)
+            .limit(limit)
+        )
+        return count, [AccessObject(*r) for r in sample]
+
     def remove(self, key: str, *, integration: str | None = None) -> None:
         statement = delete(DraftItemRow).where(DraftItemRow.draft_key == key)
         if integration is not None:

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from domain.ids import RequestId, UserId
 from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.objects import AccessObject
 from domain.summary import Headline, Page, RequestSummary, parts_of
-from store.models import ApprovalRow, RequestObjectRow, RequestRow, StatusChangeRow
+from store.models import ApprovalRow, DraftItemRow, RequestObjectRow, RequestRow, StatusChangeRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +74,8 @@ class RequestRepository:
         *,
         request: AccessRequest,
         requester: RequesterSnapshot,
-        objects: Sequence[AccessObject],
+        objects: Sequence[AccessObject] = (),
+        from_draft: str | None = None,
         bundle_version: int | None = None,
         timeout_at: datetime | None = None,
         next_reminder_at: datetime | None = None,
@@ -91,7 +92,7 @@ class RequestRepository:
                 automatic=request.automatic,
                 duration_seconds=int(request.duration.total_seconds()),
                 justification=request.justification,
-                object_count=len(objects),
+                object_count=len(objects) if from_draft is None else self._draft_size(from_draft),
                 status=request.status.value,
                 created_at=request.created_at,
                 last_change_at=request.last_change_at,
@@ -102,7 +103,22 @@ class RequestRepository:
             )
         )
         self._session.flush()
-        if objects:
+        if from_draft is not None:
+            # Copied inside the database: a 1,000-object request never round-trips to Python.
+            self._session.execute(
+                insert(RequestObjectRow).from_select(
+                    ["request_id", "integration", "resource", "permission"],
+                    select(
+                        literal(request.id),
+                        DraftItemRow.integration,
+                        DraftItemRow.resource,
+                        DraftItemRow.permission,
+                    )
+                    .where(DraftItemRow.draft_key == from_draft)
+                    .order_by(DraftItemRow.id),
+                )
+            )
+        elif objects:
             self._session.execute(
                 insert(RequestObjectRow),
                 [
@@ -123,6 +139,12 @@ class RequestRepository:
                 actor=request.requester,
                 at=request.created_at,
             )
+        )
+
+    def _draft_size(self, draft_key: str) -> int:
+        return int(
+            self._session.scalar(select(func.count()).where(DraftItemRow.draft_key == draft_key))
+            or 0
         )
 
     def get(self, request_id: RequestId) -> AccessRequest | None:

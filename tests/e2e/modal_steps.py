@@ -96,6 +96,7 @@ def seed_bundle(bot: Bot, *, name: str, objects: list[AccessObject], description
             at=bot.app.clock.now(),
             by=None,
         )
+    bot.app.services.catalog.invalidate()
 
 
 def many(

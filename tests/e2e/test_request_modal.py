@@ -526,6 +526,7 @@ def _save_flow(bot: Bot, flow: AccessFlow) -> None:
 
     with bot.app.store.write() as uow:
         uow.catalog.save_flow(flow=flow, source=Source.SLACK, at=bot.app.clock.now(), by=None)
+    bot.app.services.catalog.invalidate()
 
 
 def _offer(bot: Bot, bundle: str) -> None:

@@ -19,6 +19,7 @@ from store.migrate import current_revision, head_revision, upgrade
 from store.models import AuditEventRow, Base
 from store.repositories.audit import verify_chain
 from store.repositories.requests import ConcurrentChange, RequesterSnapshot
+from store.schema_filters import include_name
 from store.unit_of_work import Store
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -67,7 +68,9 @@ def test_migrations_build_an_empty_database_to_the_newest_revision(database_url:
 
 def test_the_migrations_match_the_models_exactly(store: Store) -> None:
     with store.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": include_name}
+        )
         differences = compare_metadata(context, Base.metadata)
     assert differences == []
 
