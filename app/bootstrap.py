@@ -25,6 +25,7 @@ from app.integrations.registry import build_integration
 from app.listeners.commands import CommandListeners
 from app.listeners.decisions import DecisionListeners
 from app.listeners.home import HomeListeners
+from app.listeners.reports import ReportListeners
 from app.listeners.request_modal import RequestModalListeners
 from app.listeners.revoke import RevokeListeners
 from app.services.admins import Admins
@@ -42,6 +43,8 @@ from app.services.pending import PendingSweeper
 from app.services.policy_io import announce_conflicts
 from app.services.ports import Directory
 from app.services.provisioning import ProvisioningService
+from app.services.report_delivery import ReportRequests, ScheduledReports
+from app.services.reports import ReportService
 from app.services.request_modal import RequestModalService
 from app.services.revocation import RevocationService
 from app.services.sealing import Sealer
@@ -54,6 +57,7 @@ from app.slack.relay import OutboxRelay
 from app.workers import Trigger
 from domain.clock import Clock, SystemClock
 from domain.policy import Policy
+from domain.report_filters import parse_filters
 from store.engine import make_engine
 from store.migrate import upgrade
 from store.unit_of_work import Store
@@ -68,6 +72,7 @@ INTERVALS: Final = {
     "pending": 15.0,
     "discover": 600.0,
     "audit": 5.0,
+    "reports": 30.0,
 }
 
 
@@ -288,6 +293,12 @@ def build_application(
         end=Trigger(name="end", work=ending.run_due),
         pending=Trigger(name="pending", work=services.pending.sweep),
         discover=Trigger(name="discover", work=discovery.refresh),
+        reports=Trigger(
+            name="reports",
+            work=ScheduledReports(
+                store=store, reports=policy.reports, approvers=approvers, clock=clock
+            ).run_due,
+        ),
     )
     if settings.audit_webhook_url:
         secret = settings.audit_webhook_secret
@@ -301,12 +312,20 @@ def build_application(
         )
         triggers["audit"] = Trigger(name="audit", work=forwarder.run)
 
+    reports = ReportService(
+        store=store,
+        clock=clock,
+        integration_types={i.name: i.type for i in policy.integrations},
+    )
     relay = OutboxRelay(
         store=store,
         client=relay_client,
         sealer=sealer,
         clock=clock,
         per_channel_rate=channel_rate or settings.channel_rate,
+        report_writer=lambda filters, path: reports.write_file(
+            spec=parse_filters(filters), path=path
+        ),
     )
     store.on_outbox_commit(relay.wake)
 
@@ -329,6 +348,9 @@ def build_application(
         decisions=decisions, objects=services.objects, refresh_home=home_listeners.publish
     ).register(bolt)
     RevokeListeners(revocation=revocation).register(bolt, commands=commands)
+    ReportListeners(reports=ReportRequests(store=store, admins=admins, clock=clock)).register(
+        commands=commands
+    )
 
     return Application(
         settings=settings,

@@ -35,6 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a policy file and print every problem")
     check.add_argument("file", nargs="?", type=Path, help="policy file (default: POLICY_FILE)")
     commands.add_parser("migrate", help="bring the database schema up to date")
+    commands.add_parser(
+        "report",
+        help="write a CSV report: python -m app report [filters] --out FILE",
+        add_help=False,
+    )
     audit = commands.add_parser("audit", help="audit log tools")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
     audit_commands.add_parser("verify", help="check the audit log's hash chain")
@@ -46,6 +51,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    if list(argv[:1]) == ["report"]:
+        # The report's own parser reads every word after `report` (filters and --options).
+        from app.report_cli import report_command
+
+        return report_command(list(argv[1:]), out=out, err=err, env=dict(os.environ))
     args = _parser().parse_args(argv)
     handlers: dict[str | None, Callable[[argparse.Namespace, TextIO, TextIO], int]] = {
         None: _run,

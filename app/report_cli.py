@@ -17,10 +17,10 @@ from dotenv import dotenv_values
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from app.report_filters import FILTER_HELP, FilterError, parse_filter_words
 from app.services.reports import ReportService
 from app.settings import DEFAULT_DATABASE_URL
 from domain.clock import Clock, SystemClock
+from domain.report_filters import FILTER_HELP, FilterError, parse_filter_words
 from domain.reports import ReportSpec
 from store.engine import make_engine
 from store.migrate import current_revision

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import timedelta
 from typing import Annotated, Any, Final, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from apscheduler.triggers.cron import CronTrigger
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -31,6 +33,7 @@ from domain.connections import (
     IntegrationType,
 )
 from domain.durations import format_duration, parse_duration
+from domain.report_filters import FilterError, parse_filters
 
 
 def _to_timedelta(value: Any) -> Any:
@@ -187,6 +190,54 @@ class AccessFlow(_Model):
         return self.approvers == "automatic"
 
 
+class ReportDelivery(_Model):
+    """Where a scheduled report goes: channels (IDs) and people (IDs or emails), as a CSV file."""
+
+    channels: list[str] = Field(default_factory=list, description="Slack channel IDs (C…).")
+    users: list[str] = Field(default_factory=list, description="Slack user IDs or emails.")
+
+
+class ScheduledReport(_Model):
+    """A CSV report sent on a schedule; one missed while the bot was down is sent at start-up."""
+
+    name: Name
+    schedule: str = Field(
+        description="Cron expression, five fields: minute hour day month weekday."
+    )
+    timezone: str = Field(default="UTC", description="Time zone the schedule is read in.")
+    filters: str = Field(
+        default="", description="Report filters as /apono report takes them, e.g. `last 7d`."
+    )
+    deliver_to: ReportDelivery
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        try:
+            CronTrigger.from_crontab(value, timezone="UTC")
+        except ValueError as error:
+            raise ValueError(f"not a cron schedule ({error}); write e.g. '0 8 * * MON'") from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}; write e.g. Europe/Paris") from None
+        return value
+
+    @field_validator("filters")
+    @classmethod
+    def _filters(cls, value: str) -> str:
+        try:
+            parse_filters(value)
+        except FilterError as error:
+            raise ValueError(str(error)) from None
+        return value
+
+
 class Policy(_Model):
     """The whole policy file."""
 
@@ -197,6 +248,7 @@ class Policy(_Model):
     managers: dict[str, str] = Field(
         default_factory=dict, description="Requester (ID or email) → manager (ID or email)."
     )
+    reports: list[ScheduledReport] = Field(default_factory=list)
     manager_field: str | None = Field(
         default=None,
         description="Label of a Slack profile field that holds the manager, used when "

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 import uuid
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
 from slack_sdk import WebClient
@@ -82,6 +84,7 @@ class OutboxRelay:
         burst: int = 5,
         workers: int = 8,
         monotonic: Callable[[], float] = time.monotonic,
+        report_writer: Callable[[str, Path], object] | None = None,
     ) -> None:
         self._store = store
         self._client = client
@@ -90,6 +93,7 @@ class OutboxRelay:
         self._rate = per_channel_rate
         self._burst = burst
         self._monotonic = monotonic
+        self._report_writer = report_writer
         self._owner = f"relay-{uuid.uuid4().hex[:12]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -241,7 +245,19 @@ class OutboxRelay:
             self._client.chat_update(channel=posted.channel, ts=posted.ts, **payload)
         elif message.kind == UPLOAD:
             channel = self._dm_channel(message.channel)
-            self._client.files_upload_v2(channel=channel, **payload)
+            if "report" in payload and self._report_writer is not None:
+                with tempfile.TemporaryDirectory() as folder:
+                    path = Path(folder) / payload["filename"]
+                    self._report_writer(payload["report"], path)
+                    self._client.files_upload_v2(
+                        channel=channel,
+                        file=str(path),
+                        filename=payload["filename"],
+                        title=payload["title"],
+                        initial_comment=payload["initial_comment"],
+                    )
+            else:
+                self._client.files_upload_v2(channel=channel, **payload)
         else:
             raise ValueError(f"unknown outbox kind {message.kind!r}")
 

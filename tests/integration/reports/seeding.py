@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, update
 
-from app.report_filters import parse_filters
+from domain.report_filters import parse_filters
 from app.services.reports import ReportService
 from domain.clock import ManualClock
 from domain.ids import RequestId, UserId, new_request_id

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.report_filters import FilterError, format_filters, parse_filter_words, parse_filters
+from domain.report_filters import FilterError, format_filters, parse_filter_words, parse_filters
 from domain.lifecycle import Status
 from domain.reports import DEFAULT_COLUMNS, Column, Period, ReportFilter, ReportSpec
 

@@ -1,0 +1,28 @@
+"""``/apono report [filters]``: the CSV arrives in the admin's DM; anyone else is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack
+
+from app.listeners.commands import CommandListeners
+from app.services.outcomes import NotAllowed
+from app.services.report_delivery import ReportRequests
+from domain.ids import UserId
+
+
+class ReportListeners:
+    def __init__(self, *, reports: ReportRequests) -> None:
+        self._reports = reports
+
+    def register(self, *, commands: CommandListeners) -> None:
+        commands.add("report", self.on_report)
+
+    def on_report(self, ack: Ack, body: dict[str, Any], client: object, argument: str) -> None:
+        outcome = self._reports.request(by=UserId(body["user_id"]), text=argument)
+        if isinstance(outcome, NotAllowed):
+            ack(text=f"⛔ {outcome.reason}")
+            return
+        shown = f" (`{outcome.filters}`)" if outcome.filters else ""
+        ack(text=f"📄 Preparing your report{shown}; it arrives here as a CSV file.")
