@@ -13,12 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, update
 
-from domain.report_filters import parse_filters
 from app.services.reports import ReportService
 from domain.clock import ManualClock
 from domain.ids import RequestId, UserId, new_request_id
 from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.objects import AccessObject
+from domain.report_filters import parse_filters
 from store.models import GrantRow
 from store.repositories.requests import AskedApprover, RequesterSnapshot
 from store.unit_of_work import Store

@@ -7,10 +7,10 @@ import io
 from datetime import timedelta
 from pathlib import Path
 
-from domain.report_filters import parse_filters
 from app.services.reports import ReportService, report_filename
 from domain.clock import ManualClock
 from domain.lifecycle import Status
+from domain.report_filters import parse_filters
 from domain.reports import Period, ReportFilter
 from store.repositories.reports import ReportRepository
 from store.repositories.requests import RequesterSnapshot

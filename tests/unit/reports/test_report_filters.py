@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.report_filters import FilterError, format_filters, parse_filter_words, parse_filters
 from domain.lifecycle import Status
+from domain.report_filters import FilterError, format_filters, parse_filter_words, parse_filters
 from domain.reports import DEFAULT_COLUMNS, Column, Period, ReportFilter, ReportSpec
 
 
