@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", nargs="?", type=Path, help="policy file (default: POLICY_FILE)")
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser(
+        "demo", help="play the whole story against a local Slack simulator (no Slack app needed)"
+    )
+    commands.add_parser(
         "report",
         help="write a CSV report: python -m app report [filters] --out FILE",
         add_help=False,
@@ -64,6 +67,7 @@ def main(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.std
         "migrate": _migrate,
         "policy": _policy,
         "audit": _audit,
+        "demo": _demo,
     }
     return handlers[args.command](args, out, err)
 
@@ -105,6 +109,13 @@ def _database_url() -> str:
     from app.settings import DEFAULT_DATABASE_URL
 
     return os.environ.get("DATABASE_URL") or _dotenv("DATABASE_URL") or DEFAULT_DATABASE_URL
+
+
+def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    # The demo brings its own Slack (the simulator); the bot itself never imports it.
+    from demo.story import run
+
+    return run(out=out)
 
 
 def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -191,7 +191,7 @@ def status_message(
     emoji = STATUS_EMOJI.get(status, "")
     subject = "Your request" if for_requester else f"<@{summary.requester}>'s request"
     line = f"{emoji} {subject} *{summary.id}* for {what(summary)} is {STATUS_SENTENCES[status]}"
-    if actor:
+    if actor and status is not Status.PENDING:  # a submission's actor is the requester
         line += f" by {mention(actor)}"
     line += f" {date_token(at)}."
     details: list[str] = [f"Access flow *{escape(summary.flow)}*"]
