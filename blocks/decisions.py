@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from blocks.ids import ActionId, BlockId, CallbackId
+from blocks.ids import ActionId, BlockId, CallbackId, scoped
 from blocks.payloads import PageButton, RequestButton
 from blocks.text import clip, date_token, escape, mention
 from domain.objects import AccessObject
@@ -94,7 +94,7 @@ def object_list_modal(
         buttons.append(
             ButtonElement(
                 text="← Previous",
-                action_id=ActionId.OBJECTS_PAGE,
+                action_id=scoped(ActionId.OBJECTS_PAGE, "prev"),
                 value=PageButton(r=summary.id, p=page - 1).encode(),
             )
         )
@@ -102,7 +102,7 @@ def object_list_modal(
         buttons.append(
             ButtonElement(
                 text="Next →",
-                action_id=ActionId.OBJECTS_PAGE,
+                action_id=scoped(ActionId.OBJECTS_PAGE, "next"),
                 value=PageButton(r=summary.id, p=page + 1).encode(),
             )
         )

@@ -58,7 +58,7 @@ class DecisionListeners:
         app.view(CallbackId.DENY_REASON)(self.on_deny_reason)
         app.action(ActionId.CANCEL)(self.on_cancel)
         app.action(ActionId.SHOW_OBJECTS)(self.on_show_objects)
-        app.action(ActionId.OBJECTS_PAGE)(self.on_objects_page)
+        app.action(matching(ActionId.OBJECTS_PAGE))(self.on_objects_page)
 
     def _tell(self, client: WebClient, body: dict[str, Any], outcome: Outcome, done: str) -> None:
         """Only the clicker sees this; the messages everyone sees come from the outbox."""

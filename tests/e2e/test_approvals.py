@@ -15,6 +15,7 @@ from domain.audit import AuditKind
 from domain.clock import ManualClock
 from domain.ids import RequestId, UserId
 from domain.lifecycle import Status
+from slacksim import View, texts_of
 from tests.e2e.conftest import StartBot
 from tests.e2e.harness import ALICE, AUDIT, BOB, CAROL, DAVE, ERIN, FRANK, OSCAR, Bot
 from tests.e2e.messages import (
@@ -374,3 +375,32 @@ def _start(bot: Bot) -> datetime:
 
 
 _ = json
+
+
+def test_a_1000_object_request_fits_one_approval_message_and_pages_the_full_list(
+    bot: Bot,
+) -> None:
+    from tests.e2e.modal_steps import many, seed_bundle
+    from tests.e2e.test_request_modal import _offer
+
+    objects = [o for i in range(12) for o in many(f"db-{i:02d}", 84, prefix=f"schema{i}")]
+    seed_bundle(bot, name="wide", objects=objects[:1000])
+    _offer(bot, "wide")
+    request_bundle(bot, ALICE, "wide")  # select all: exactly the limit
+    bot.sim.wait_for(lambda: len(bot.sim.messages(BOB)) == 1)
+    [ask] = bot.sim.messages(BOB)
+    assert len(ask.blocks) <= 50
+    shown = text_of(ask)
+    assert "1,000" in shown
+    assert "…and 2 more integrations." in shown
+    bot.sim.click(BOB, action_id="request.show_objects", message=(ask.channel, ask.ts))
+    bot.sim.wait_for(lambda: bot.sim.top_view(BOB) is not None)
+    page = bot.sim.top_view(BOB)
+    assert page is not None
+    assert "Page 1 of 25" in text_of_view(page)
+    bot.sim.click(BOB, action_id="request.objects_page:next", view_id=page.id)
+    bot.sim.wait_for(lambda: "Page 2 of 25" in text_of_view(bot.sim.view(page.id)))
+
+
+def text_of_view(view: View) -> str:
+    return " ".join(texts_of(view.blocks))

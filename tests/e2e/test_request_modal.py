@@ -538,3 +538,24 @@ def _offer(bot: Bot, bundle: str) -> None:
 
 
 pytestmark = pytest.mark.e2e
+
+
+def test_more_bundles_than_one_menu_holds_are_offered_by_typeahead(bot: Bot) -> None:
+    names = [f"team-{i:03d}" for i in range(150)]
+    for name in names:
+        seed_bundle(bot, name=name, objects=[AccessObject("prod-redis", f"{name}:*", "read_only")])
+    record = bot.app.services.catalog.flow("developers")
+    assert record is not None
+    _save_flow(bot, record.flow.model_copy(update={"bundles": [*record.flow.bundles, *names]}))
+    bot.open_modal(ALICE)
+    view = switch_to_bundle_mode(bot, ALICE)
+    menu = next(b for b in view.blocks if b.get("block_id") == "bundle")
+    assert menu["element"]["type"] == "external_select"
+    assert "151 bundles offered to you" in text(view)
+    found = bot.sim.suggest(ALICE, view_id=view.id, action_id="modal.bundle", query="team-14")
+    assert [o["value"] for o in found] == [f"team-{i}" for i in range(140, 150)]
+    view = bot.after(
+        ALICE,
+        lambda: bot.sim.select(ALICE, action_id="modal.bundle", view_id=view.id, option=found[3]),
+    )
+    assert "team-143" in text(view)

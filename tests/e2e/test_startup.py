@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from slacksim import texts_of
 from tests.e2e.harness import ALICE, Bot
 
@@ -34,3 +36,27 @@ def test_apono_help_answers_with_what_the_command_can_do(bot: Bot) -> None:
     assert ack.payload is not None
     assert "/apono revoke" in ack.payload["text"]
     assert not bot.sim.calls_to("views.open")
+
+
+def test_the_apps_web_client_retries_a_429_only_after_retry_after(bot: Bot) -> None:
+    from app.slack.client import make_web_client
+
+    client = make_web_client(token=bot.sim.bot_token, base_url=bot.sim.api_url)
+    bot.sim.inject(method="users.info", status=429, retry_after=1, times=1)
+    started = time.monotonic()
+    answer = client.users_info(user=ALICE)
+    waited = time.monotonic() - started
+    assert answer["user"]["id"] == ALICE
+    calls = bot.sim.calls_to("users.info")
+    assert [c.status for c in calls[-2:]] == [429, 200]
+    assert calls[-1].at - calls[-2].at >= 1.0
+    assert waited >= 1.0
+
+
+def test_the_apps_web_client_retries_a_503(bot: Bot) -> None:
+    from app.slack.client import make_web_client
+
+    client = make_web_client(token=bot.sim.bot_token, base_url=bot.sim.api_url)
+    bot.sim.inject(method="users.info", status=503, times=2)
+    assert client.users_info(user=ALICE)["ok"]
+    assert [c.status for c in bot.sim.calls_to("users.info")[-3:]] == [503, 503, 200]
