@@ -22,12 +22,14 @@ from slack_bolt.adapter.socket_mode import SocketModeHandler
 
 from app.integrations.base import Integration
 from app.integrations.registry import build_integration
+from app.listeners.admin import AdminListeners
 from app.listeners.commands import CommandListeners
 from app.listeners.decisions import DecisionListeners
 from app.listeners.home import HomeListeners
 from app.listeners.reports import ReportListeners
 from app.listeners.request_modal import RequestModalListeners
 from app.listeners.revoke import RevokeListeners
+from app.services.admin import AdminService
 from app.services.admins import Admins
 from app.services.approvers import ApproverResolver
 from app.services.audit_forwarding import AuditForwarder, Webhook
@@ -94,6 +96,7 @@ class Services:
     objects: ObjectListService
     home: HomeService
     admins: Admins
+    admin: AdminService
 
 
 @dataclass
@@ -263,6 +266,14 @@ def build_application(
         on_revoke=fire("end"),
     )
     discovery = DiscoveryService(catalog=catalog, integrations=integrations, clock=clock)
+    admin_console = AdminService(
+        store=store,
+        catalog=catalog,
+        admins=admins,
+        discovery=discovery,
+        notifier=notifier,
+        clock=clock,
+    )
     submission.on_approved = decisions.on_approved = fire("provision")
     services = Services(
         catalog=catalog,
@@ -285,8 +296,9 @@ def build_application(
         revocation=revocation,
         discovery=discovery,
         objects=ObjectListService(store=store, admins=admins),
-        home=HomeService(store=store, admins=admins),
+        home=HomeService(store=store, admins=admins, admin_console=admin_console),
         admins=admins,
+        admin=admin_console,
     )
     triggers.update(
         provision=Trigger(name="provision", work=provisioning.run_due),
@@ -344,6 +356,7 @@ def build_application(
         home=services.home, modal=modal, decisions=decisions, revocation=revocation
     )
     home_listeners.register(bolt, commands=commands)
+    AdminListeners(admin=admin_console, refresh_home=home_listeners.publish).register(bolt)
     DecisionListeners(
         decisions=decisions, objects=services.objects, refresh_home=home_listeners.publish
     ).register(bolt)

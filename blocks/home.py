@@ -28,6 +28,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from blocks.admin import AdminHome, admin_section
 from blocks.ids import ActionId, CallbackId, scoped
 from blocks.messages import STATUS_EMOJI, decision_line, parts_blocks
 from blocks.payloads import PageButton, RequestButton
@@ -78,6 +79,7 @@ class HomeModel:
     waiting: Page
     activity: Page | None = None
     bundles: tuple[str, ...] = ()
+    admin: AdminHome | None = None
 
 
 def _md(text: str) -> MarkdownTextObject:
@@ -230,6 +232,8 @@ def home_view(model: HomeModel) -> dict[str, Any]:
             )
         else:
             blocks.append(ContextBlock(elements=[_md("Nothing matches these filters.")]))
+    if model.admin is not None:
+        blocks += [DividerBlock(), *admin_section(model.admin)]
     return View(type="home", blocks=blocks, private_metadata=model.state.encode()).to_dict()
 
 

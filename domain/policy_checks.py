@@ -203,11 +203,14 @@ def _flows(policy: Policy) -> Iterator[Problem]:
 
 def _flow_shape(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
     if not flow.bundles and not flow.objects:
+        # An inactive flow may be empty (e.g. its last bundle was deleted in Slack): it offers
+        # nothing anyway, and an export must still pass the check.
         yield Problem(
             path=path,
             message=f"access flow {flow.name!r} offers nothing to request",
             hint="add `bundles:` or `objects:`",
             code="empty-flow",
+            severity="error" if flow.active else "warning",
         )
     if not flow.grantees.users and not flow.grantees.groups:
         yield Problem(

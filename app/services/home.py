@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.services.admin import AdminService
 from app.services.admins import Admins
 from blocks.home import HomeModel, HomeState
 from domain.ids import RequestId, UserId
@@ -24,9 +25,12 @@ class Details:
 
 
 class HomeService:
-    def __init__(self, *, store: Store, admins: Admins) -> None:
+    def __init__(
+        self, *, store: Store, admins: Admins, admin_console: AdminService | None = None
+    ) -> None:
         self._store = store
         self._admins = admins
+        self._admin_console = admin_console
 
     def home_for(self, *, user: UserId, state: HomeState | None = None) -> HomeModel:
         state = state or HomeState()
@@ -53,6 +57,11 @@ class HomeService:
             waiting=waiting,
             activity=activity,
             bundles=bundles,
+            admin=(
+                self._admin_console.home_for(viewer=user)
+                if admin and self._admin_console is not None
+                else None
+            ),
         )
 
     def history(self, *, user: UserId, page: int) -> Page:

@@ -8,11 +8,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from domain.drafts import Draft, Mode
 from domain.objects import AccessObject
 from store.models import BundleObjectRow, DraftItemRow, DraftRow
+
+_BATCH = 5_000
 
 _FIELDS = (
     "mode",
@@ -125,20 +129,18 @@ class DraftRepository:
         )
 
     def add(self, key: str, objects: Iterable[AccessObject]) -> None:
-        fresh = [o for o in dict.fromkeys(objects) if not self.contains(key, o)]
-        if fresh:
-            self._session.execute(
-                insert(DraftItemRow),
-                [
-                    {
-                        "draft_key": key,
-                        "integration": o.integration,
-                        "resource": o.resource,
-                        "permission": o.permission,
-                    }
-                    for o in fresh
-                ],
-            )
+        """Add objects, ignoring those already selected (one statement, any number)."""
+        rows = [
+            {"draft_key": key, "integration": o.integration, "resource": o.resource,
+             "permission": o.permission}
+            for o in dict.fromkeys(objects)
+        ]  # fmt: skip
+        if not rows:
+            return
+        dialect = self._session.get_bind().dialect.name
+        statement = (postgresql_insert if dialect == "postgresql" else sqlite_insert)(DraftItemRow)
+        for start in range(0, len(rows), _BATCH):
+            self._session.execute(statement.on_conflict_do_nothing(), rows[start : start + _BATCH])
 
     def add_from_bundle(self, key: str, *, bundle_key: int, integration: str | None) -> None:
         """Select every object of a bundle (or of one of its integrations) in one statement."""
