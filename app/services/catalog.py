@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -196,14 +196,24 @@ class CatalogService:
 
     # -- edits made in Slack (the admin use cases call these) ----------------------------------
 
-    def save_bundle(self, spec: BundleSpec, *, by: str) -> Bundle:
-        """Create or replace a bundle as an admin wrote it; patterns are expanded as usual."""
+    def save_bundle(
+        self,
+        spec: BundleSpec,
+        *,
+        by: str,
+        also: Callable[[UnitOfWork, Bundle], None] | None = None,
+    ) -> Bundle:
+        """Create or replace a bundle as an admin wrote it; patterns are expanded as usual.
+
+        ``also`` runs in the same transaction (the caller's audit event and messages)."""
         now = self._clock.now()
         with self._store.write() as uow:
             self._save_bundle(
                 uow, spec, leaves=self._leaves(uow), at=now, by=by, source=Source.SLACK
             )
             saved = uow.catalog.bundle(spec.name)
+            if also is not None and saved is not None:
+                also(uow, saved)
         self.invalidate()
         assert saved is not None
         return saved
