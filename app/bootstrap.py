@@ -39,6 +39,7 @@ from app.services.discovery import DiscoveryService
 from app.services.eligibility import EligibilityService
 from app.services.ending import EndingService
 from app.services.home import HomeService
+from app.services.housekeeping import Housekeeping
 from app.services.notifier import Notifier
 from app.services.objects import ObjectListService
 from app.services.pending import PendingSweeper
@@ -75,6 +76,7 @@ INTERVALS: Final = {
     "discover": 600.0,
     "audit": 5.0,
     "reports": 30.0,
+    "housekeeping": 3600.0,
 }
 
 
@@ -305,6 +307,7 @@ def build_application(
         end=Trigger(name="end", work=ending.run_due),
         pending=Trigger(name="pending", work=services.pending.sweep),
         discover=Trigger(name="discover", work=discovery.refresh),
+        housekeeping=Trigger(name="housekeeping", work=Housekeeping(store=store, clock=clock).run),
         reports=Trigger(
             name="reports",
             work=ScheduledReports(
