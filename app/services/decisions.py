@@ -17,6 +17,7 @@ from app.services.notifier import Notifier
 from app.services.outcomes import AlreadyDecided, Done, NotAllowed, Outcome, refuse
 from app.services.ports import Directory
 from app.services.transitions import Transitions
+from blocks.decisions import MAX_DENY_REASON
 from domain.audit import AuditKind
 from domain.clock import Clock
 from domain.ids import RequestId, UserId
@@ -28,8 +29,6 @@ from store.repositories.requests import ConcurrentChange
 from store.unit_of_work import Store
 
 _log = logging.getLogger(__name__)
-
-MAX_REASON = 500
 
 
 class DecisionService:
@@ -169,7 +168,7 @@ class DecisionService:
                     ),
                     detail=f"bundle changed; {len(stale)} objects no longer in it",
                 )
-        reason = (reason or "").strip()[:MAX_REASON] or None
+        reason = (reason or "").strip()[:MAX_DENY_REASON] or None
         now = self._clock.now()
         try:
             with self._store.write() as uow:
