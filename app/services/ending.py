@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Final
 
 from app.integrations.base import Integration, IntegrationError
-from app.services.leases import kept
+from app.services.leases import work_through_claims
 from app.services.retry import with_retries
 from app.services.transitions import Transitions
 from domain.audit import AuditEvent, AuditKind
@@ -56,27 +56,17 @@ class EndingService:
         self.owner = owner or f"end-{uuid.uuid4().hex[:12]}"
 
     def run_due(self) -> int:
-        ended = 0
-        while True:
-            with self._store.write() as uow:
-                claimed = uow.grants.claim_to_end(
-                    owner=self.owner, now=self._clock.now(), lease=self._lease, limit=BATCH
-                )
-            if not claimed:
-                return ended
-            for request_id in claimed:
-                try:
-                    with kept(
-                        store=self._store,
-                        clock=self._clock,
-                        request_id=request_id,
-                        owner=self.owner,
-                        lease=self._lease,
-                    ):
-                        if self.end(request_id):
-                            ended += 1
-                except Exception:
-                    _log.exception("ending failed unexpectedly", extra={"request": request_id})
+        """End every due (or revoked) request; returns how many ended."""
+        return work_through_claims(
+            store=self._store,
+            clock=self._clock,
+            owner=self.owner,
+            lease=self._lease,
+            claim=lambda grants, owner, now, lease: grants.claim_to_end(
+                owner=owner, now=now, lease=lease, limit=BATCH
+            ),
+            work=self.end,
+        )
 
     def end(self, request_id: RequestId) -> bool:
         with self._store.read() as uow:

@@ -6,14 +6,18 @@ its lease while an integration call runs long, so nobody else starts the same wo
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from domain.clock import Clock
 from domain.ids import RequestId
+from store.repositories.grants import GrantRepository
 from store.unit_of_work import Store
+
+_log = logging.getLogger(__name__)
 
 
 @contextmanager
@@ -34,3 +38,33 @@ def kept(
     finally:
         stop.set()
         keeper.join()
+
+
+def work_through_claims(
+    *,
+    store: Store,
+    clock: Clock,
+    owner: str,
+    lease: timedelta,
+    claim: Callable[[GrantRepository, str, datetime, timedelta], list[RequestId]],
+    work: Callable[[RequestId], bool],
+) -> int:
+    """Claim due requests batch by batch and ``work`` on each under a renewed lease.
+
+    Returns how many ``work`` reported done. A failure on one request is logged and leaves its
+    lease to lapse, so it is retried later (here or by another instance)."""
+    done = 0
+    while True:
+        with store.write() as uow:
+            claimed = claim(uow.grants, owner, clock.now(), lease)
+        if not claimed:
+            return done
+        for request_id in claimed:
+            try:
+                with kept(
+                    store=store, clock=clock, request_id=request_id, owner=owner, lease=lease
+                ):
+                    if work(request_id):
+                        done += 1
+            except Exception:
+                _log.exception("background work failed", extra={"request": request_id})

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from app.integrations.base import AccessDetails, GrantItem, Integration, IntegrationError
-from app.services.leases import kept
+from app.services.leases import work_through_claims
 from app.services.notifier import Notifier
 from app.services.retry import with_retries
 from app.services.transitions import Transitions
@@ -64,31 +64,17 @@ class ProvisioningService:
         self.owner = owner or f"grant-{uuid.uuid4().hex[:12]}"
 
     def run_due(self) -> int:
-        """Provision every claimable request; returns how many were handled."""
-        handled = 0
-        while True:
-            with self._store.write() as uow:
-                claimed = uow.grants.claim_to_provision(
-                    owner=self.owner, now=self._clock.now(), lease=self._lease, limit=BATCH
-                )
-            if not claimed:
-                return handled
-            for request_id in claimed:
-                try:
-                    with kept(
-                        store=self._store,
-                        clock=self._clock,
-                        request_id=request_id,
-                        owner=self.owner,
-                        lease=self._lease,
-                    ):
-                        self.provision(request_id)
-                except Exception:
-                    # The lease stays; another round (here or elsewhere) retries after it lapses.
-                    _log.exception(
-                        "provisioning failed unexpectedly", extra={"request": request_id}
-                    )
-                handled += 1
+        """Provision every claimable request; returns how many became active or failed."""
+        return work_through_claims(
+            store=self._store,
+            clock=self._clock,
+            owner=self.owner,
+            lease=self._lease,
+            claim=lambda grants, owner, now, lease: grants.claim_to_provision(
+                owner=owner, now=now, lease=lease, limit=BATCH
+            ),
+            work=lambda request_id: self.provision(request_id) is not Status.GRANTING,
+        )
 
     def provision(self, request_id: RequestId) -> Status:
         started = self._clock.now()
