@@ -20,6 +20,7 @@ from pymysql.constants import CLIENT, ER
 from app.integrations import _mysql_plan as plan
 from app.integrations._checks import new_password, require_account, require_aware, require_offered
 from app.integrations._errors import failure
+from app.integrations._identity import Identity
 from app.integrations.base import AccessDetails, GrantItem, Resource
 from domain.connections import MySQLConnection
 
@@ -31,8 +32,11 @@ _MISSING_SHOWN: Final = 5
 """How many missing objects an error names before it says "and N more"."""
 
 
-class MySQLIntegration:
+class MySQLIntegration(Identity):
     """Grants on ``db.table`` / ``db.*``; works with MariaDB and MySQL."""
+
+    TYPE_NAME = TYPE_NAME
+    BUILT_IN = plan.PERMISSIONS
 
     def __init__(
         self,
@@ -41,27 +45,12 @@ class MySQLIntegration:
         connection: MySQLConnection,
         permissions: Sequence[str] | None = None,
     ) -> None:
-        offered = tuple(permissions) if permissions is not None else plan.PERMISSIONS
-        if not offered or not set(offered) <= set(plan.PERMISSIONS):
-            raise ValueError(f"{name}: permissions must be a subset of {plan.PERMISSIONS}")
-        self._name = name
+        super().__init__(name=name, permissions=permissions)
         self._connection = connection
-        self._offered = offered
 
     def __repr__(self) -> str:
         c = self._connection
         return f"MySQLIntegration(name={self._name!r}, host={c.host!r}, port={c.port!r})"
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def type_name(self) -> str:
-        return TYPE_NAME
-
-    def permissions(self) -> Sequence[str]:
-        return self._offered
 
     def check(self) -> None:
         with self._errors("check"), self._connect() as conn:

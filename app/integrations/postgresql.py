@@ -21,6 +21,7 @@ from psycopg.rows import TupleRow
 from app.integrations import _pg_plan as plan
 from app.integrations._checks import new_password, require_account, require_aware, require_offered
 from app.integrations._errors import failure
+from app.integrations._identity import Identity
 from app.integrations.base import AccessDetails, GrantItem, Resource
 from domain.connections import PostgresConnection
 
@@ -54,8 +55,11 @@ _DISCOVER_QUERY: Final = sql.SQL(
 )
 
 
-class PostgresIntegration:
+class PostgresIntegration(Identity):
     """Grants on ``schema.table`` / ``schema.*`` in the connection's database."""
+
+    TYPE_NAME = TYPE_NAME
+    BUILT_IN = plan.PERMISSIONS
 
     def __init__(
         self,
@@ -64,27 +68,12 @@ class PostgresIntegration:
         connection: PostgresConnection,
         permissions: Sequence[str] | None = None,
     ) -> None:
-        offered = tuple(permissions) if permissions is not None else plan.PERMISSIONS
-        if not offered or not set(offered) <= set(plan.PERMISSIONS):
-            raise ValueError(f"{name}: permissions must be a subset of {plan.PERMISSIONS}")
-        self._name = name
+        super().__init__(name=name, permissions=permissions)
         self._connection = connection
-        self._offered = offered
 
     def __repr__(self) -> str:
         c = self._connection
         return f"PostgresIntegration(name={self._name!r}, host={c.host!r}, database={c.database!r})"
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def type_name(self) -> str:
-        return TYPE_NAME
-
-    def permissions(self) -> Sequence[str]:
-        return self._offered
 
     def check(self) -> None:
         with self._errors("check"), self._connect() as conn:

@@ -18,6 +18,7 @@ import redis
 from app.integrations import _redis_acl as acl
 from app.integrations._checks import new_password, require_account, require_aware, require_offered
 from app.integrations._errors import failure
+from app.integrations._identity import Identity
 from app.integrations.base import AccessDetails, GrantItem, Resource
 from domain.connections import RedisConnection
 
@@ -27,8 +28,11 @@ COMMAND_TIMEOUT_SECONDS: Final = 30
 DEFAULT_PORT: Final = 6379
 
 
-class RedisIntegration:
+class RedisIntegration(Identity):
     """Grants on key patterns such as ``orders:*``."""
+
+    TYPE_NAME = TYPE_NAME
+    BUILT_IN = acl.PERMISSIONS
 
     def __init__(
         self,
@@ -39,27 +43,9 @@ class RedisIntegration:
         patterns: Sequence[str] = (),
     ) -> None:
         """``patterns``: key patterns to offer in pickers (Redis has nothing to enumerate)."""
-        offered = tuple(permissions) if permissions is not None else acl.PERMISSIONS
-        if not offered or not set(offered) <= set(acl.PERMISSIONS):
-            raise ValueError(f"{name}: permissions must be a subset of {acl.PERMISSIONS}")
-        self._name = name
+        super().__init__(name=name, permissions=permissions)
         self._connection = connection
-        self._offered = offered
         self._patterns = tuple(patterns)
-
-    def __repr__(self) -> str:
-        return f"RedisIntegration(name={self._name!r})"
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def type_name(self) -> str:
-        return TYPE_NAME
-
-    def permissions(self) -> Sequence[str]:
-        return self._offered
 
     def check(self) -> None:
         with self._errors("check"), self._client() as client:

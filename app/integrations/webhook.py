@@ -30,6 +30,7 @@ from typing import Any, Final
 
 from app.integrations._checks import require_account, require_aware, require_offered
 from app.integrations._errors import failure
+from app.integrations._identity import Identity
 from app.integrations.base import AccessDetails, GrantItem, IntegrationError, Resource
 from domain.connections import WebhookConnection
 
@@ -66,8 +67,10 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 _OPENER: Final = urllib.request.build_opener(_NoRedirects)
 
 
-class WebhookIntegration:
+class WebhookIntegration(Identity):
     """Delegates grant and revoke to an HTTP endpoint, signed with a shared secret."""
+
+    TYPE_NAME = TYPE_NAME
 
     def __init__(
         self,
@@ -79,28 +82,11 @@ class WebhookIntegration:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not permissions:
-            raise ValueError(f"{name}: a webhook integration must list its permissions")
-        self._name = name
+        super().__init__(name=name, permissions=permissions)
         self._connection = connection
-        self._offered = tuple(permissions)
         self._backoff = backoff_seconds
         self._sleep = sleep
         self._clock = clock
-
-    def __repr__(self) -> str:
-        return f"WebhookIntegration(name={self._name!r})"
-
-    @property
-    def name(self) -> str:
-        return self._name
-
-    @property
-    def type_name(self) -> str:
-        return TYPE_NAME
-
-    def permissions(self) -> Sequence[str]:
-        return self._offered
 
     def discover(self) -> list[Resource]:
         return [Resource(name=name, kind="resource") for name in self._connection.resources]
