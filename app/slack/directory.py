@@ -116,7 +116,7 @@ class SlackDirectory:
         return self._fields.get((user_id, label), lambda: self._load_field(user_id, label))
 
     def _load_field(self, user_id: UserId, label: str) -> str | None:
-        profile = self._client.users_profile_get(user=user_id)["profile"]
+        profile = self._client.users_profile_get(user=user_id, include_labels=True)["profile"]
         for field in (profile.get("fields") or {}).values():
             if str(field.get("label", "")).lower() == label.lower():
                 value = field.get("value")

@@ -16,6 +16,7 @@ from domain.clock import ManualClock
 from domain.ids import RequestId, UserId
 from domain.lifecycle import Status
 from slacksim import View, texts_of
+from slacksim.pytest_plugin import SimulatorFactory
 from tests.e2e.conftest import StartBot
 from tests.e2e.harness import ALICE, AUDIT, BOB, CAROL, DAVE, ERIN, FRANK, OSCAR, Bot
 from tests.e2e.messages import (
@@ -411,3 +412,23 @@ def test_a_1000_object_request_fits_one_approval_message_and_pages_the_full_list
 
 def text_of_view(view: View) -> str:
     return " ".join(texts_of(view.blocks))
+
+
+def test_the_manager_can_come_from_a_slack_profile_field(
+    start: StartBot, slack_sim_factory: SimulatorFactory
+) -> None:
+    from tests.e2e.harness import standard_policy, workspace
+
+    people = workspace()
+    people.update_user(DAVE, profile_fields={"Manager": CAROL})
+    data = standard_policy().model_dump(mode="json")
+    data["managers"] = {}
+    data["manager_field"] = "Manager"
+    bot = start(
+        sim=slack_sim_factory(workspace=people),
+        policy=type(standard_policy()).model_validate(data),
+    )
+    request_id = request_bundle(bot, DAVE, "prod-incident")
+    bot.sim.wait_for(lambda: len(approval_requests(bot, CAROL, request_id)) == 1)
+    [ask] = approval_requests(bot, CAROL, request_id)
+    assert "manager of Dave Null" in text_of(ask)
