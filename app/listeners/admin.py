@@ -7,6 +7,7 @@ only turns what Slack sent into typed values and shows the answer.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -34,6 +35,7 @@ from blocks.admin import (
     delete_confirmation,
     done_modal,
     flow_modal,
+    removal_options,
     resource_options,
     row_key,
     row_matching,
@@ -47,6 +49,8 @@ HomeRefresher = Callable[[WebClient, UserId], None]
 
 # Where the editor's field errors are shown (errors attach to input blocks only).
 _ERROR_BLOCKS = {"name": AdminBlock.NAME, "objects": AdminBlock.INTEGRATION}
+_ITEM = re.compile(r"[0-9]{1,18}")
+"""A draft item ID, as the remove-one typeahead's option values carry it."""
 
 
 def _user(body: dict[str, Any]) -> UserId:
@@ -91,6 +95,8 @@ class AdminListeners:
         app.action(AdminAction.EDIT_ADD)(self.on_add)
         app.action(row_matching(AdminAction.EDIT_REMOVE))(self.on_remove)
         app.action(AdminAction.EDIT_CLEAR)(self.on_remove)
+        app.action(AdminAction.EDIT_REMOVE_ONE)(self.on_remove_one)
+        app.options(AdminAction.EDIT_REMOVE_ONE)(self.on_suggest_removals)
         app.options(AdminAction.EDIT_RESOURCE)(self.on_suggest_resources)
         app.view(AdminCallback.EDITOR)(self.on_review)
         app.view(AdminCallback.REVIEW)(self.on_save)
@@ -248,6 +254,27 @@ class AdminListeners:
             client,
             lambda d, u: self._admin.remove_objects(draft_key=d, by=u, integration=integration),
         )
+
+    def on_remove_one(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        item = _choice(_action(body))
+        if not _ITEM.fullmatch(item):
+            return
+        self._editor_change(
+            body,
+            client,
+            lambda d, u: self._admin.remove_object(draft_key=d, by=u, item=int(item)),
+        )
+
+    def on_suggest_removals(self, ack: Ack, body: dict[str, Any]) -> None:
+        meta = metadata(_view(body))
+        if meta is None:
+            ack(options=[])
+            return
+        found = self._admin.suggest_removals(
+            draft_key=meta.d, by=_user(body), query=str(body.get("value", ""))
+        )
+        ack(options=removal_options(found))
 
     def on_suggest_resources(self, ack: Ack, body: dict[str, Any]) -> None:
         meta = metadata(_view(body))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -190,6 +190,38 @@ class DraftRepository:
         if integration is not None:
             statement = statement.where(DraftItemRow.integration == integration)
         self._session.execute(statement)
+
+    def find(self, key: str, *, words: Sequence[str], limit: int) -> list[tuple[int, AccessObject]]:
+        """Selected objects whose ``integration:resource:permission`` holds every word (in any
+        case), latest first, with their item IDs (what a typeahead option can carry)."""
+        text = func.lower(
+            DraftItemRow.integration + ":" + DraftItemRow.resource + ":" + DraftItemRow.permission
+        )
+        rows = self._session.execute(
+            select(
+                DraftItemRow.id,
+                DraftItemRow.integration,
+                DraftItemRow.resource,
+                DraftItemRow.permission,
+            )
+            .where(
+                DraftItemRow.draft_key == key,
+                *(text.contains(w.lower(), autoescape=True) for w in words),
+            )
+            .order_by(DraftItemRow.id.desc())
+            .limit(limit)
+        )
+        return [(item, AccessObject(i, r, p)) for item, i, r, p in rows]
+
+    def remove_item(self, key: str, *, item: int) -> AccessObject | None:
+        """Remove one selected object by its item ID; what it was, or ``None`` if not there."""
+        mine = (DraftItemRow.draft_key == key, DraftItemRow.id == item)
+        columns = (DraftItemRow.integration, DraftItemRow.resource, DraftItemRow.permission)
+        found = self._session.execute(select(*columns).where(*mine)).first()
+        if found is None:
+            return None
+        self._session.execute(delete(DraftItemRow).where(*mine))
+        return AccessObject(*found)
 
     def purge(self, *, before: datetime) -> int:
         result = self._session.execute(delete(DraftRow).where(DraftRow.updated_at < before))

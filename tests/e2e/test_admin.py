@@ -20,8 +20,8 @@ from slack_sdk.models.blocks import DividerBlock
 from app.bootstrap import Application, build_application
 from app.integrations.base import Resource
 from app.listeners.admin import AdminListeners
-from app.services.admin import AdminService
-from blocks.admin import BundleRef, FlowRef, admin_section
+from app.services.admin import AdminService, Changed
+from blocks.admin import BundleEditor, BundleRef, BundleReview, FlowRef, admin_section
 from blocks.home import home_view
 from domain.audit import AuditKind
 from domain.catalog import Source
@@ -191,6 +191,19 @@ def remove(c: Console, integration: str) -> View:
     return c.bot.after(
         CAROL,
         lambda: c.sim.click(CAROL, action_id=f"admin.edit.remove:{integration}", view_id=view.id),
+    )
+
+
+def remove_one(c: Console, query: str, resource: str) -> View:
+    """Find one object in the remove-one typeahead and pick it."""
+    view = c.bot.view(CAROL)
+    found = c.sim.suggest(CAROL, view_id=view.id, action_id="admin.edit.remove_one", query=query)
+    option = next(o for o in found if o["text"]["text"] == resource)
+    return c.bot.after(
+        CAROL,
+        lambda: c.sim.select(
+            CAROL, action_id="admin.edit.remove_one", view_id=view.id, option=option
+        ),
     )
 
 
@@ -495,3 +508,89 @@ def test_a_bundle_of_several_thousand_objects_stays_editable_within_slacks_limit
     assert change["removed_count"] == 1_500
     assert len(change["removed"]) == 200
     c.sim.assert_no_violations()
+
+
+def test_an_admin_finds_one_object_of_a_bundle_by_typeahead_and_removes_just_that_one(
+    console: Console,
+) -> None:
+    c = console
+    editor = edit_bundle(c, "prod-incident")
+    assert "Contents: 4 objects*" in shown(editor)
+    found = c.sim.suggest(
+        CAROL, view_id=editor.id, action_id="admin.edit.remove_one", query="SALES ord"
+    )
+    assert [(o["text"]["text"], o["description"]["text"]) for o in found] == [
+        ("sales.orders", "read_write · prod-postgres")
+    ]
+    editor = remove_one(c, "sales ord", "sales.orders")
+    assert "Contents: 3 objects*" in shown(editor)
+    assert "Removed prod-postgres:sales.orders:read_write." in shown(editor)
+    assert (
+        c.sim.suggest(
+            CAROL, view_id=editor.id, action_id="admin.edit.remove_one", query="sales ord"
+        )
+        == []
+    )
+
+    preview = shown(review(c))
+    assert "4 → 3 objects as written (+0 added, −1 removed)" in preview
+    assert "`sales.orders` read_write (prod-postgres)" in preview
+    assert "You changed bundle *prod-incident*" in confirm(c)
+    [change] = events(c, AuditKind.ADMIN_CHANGE)
+    assert change["removed"] == ["prod-postgres:sales.orders:read_write"]
+    c.sim.assert_no_violations()
+
+
+def test_removing_an_object_that_is_not_in_the_admins_own_draft_changes_nothing(
+    console: Console,
+) -> None:
+    c = console
+    mine = c.admin.start_editing(by=UserId(CAROL), bundle="prod-incident")
+    assert isinstance(mine, BundleEditor)
+    [(item, _)] = c.admin.suggest_removals(
+        draft_key=mine.draft_key, by=UserId(CAROL), query="shop.orders"
+    )
+    other = c.admin.start_editing(by=UserId(CAROL), bundle="finance-bundle")
+    assert isinstance(other, BundleEditor)
+    again = c.admin.remove_object(draft_key=other.draft_key, by=UserId(CAROL), item=item)
+    assert isinstance(again, BundleEditor)
+    assert again.total == other.total
+    assert again.notice == "That is no longer in the bundle."
+    editor = c.admin.remove_object(draft_key=mine.draft_key, by=UserId(CAROL), item=item)
+    assert isinstance(editor, BundleEditor)
+    assert editor.total == mine.total - 1
+
+
+def test_a_bundle_save_and_its_audit_are_one_transaction(
+    console: Console, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c = console
+    carol = UserId(CAROL)
+    editor = c.admin.start_editing(by=carol, bundle="prod-incident")
+    assert isinstance(editor, BundleEditor)
+    c.admin.remove_objects(draft_key=editor.draft_key, by=carol, integration="shop-mysql")
+    preview = c.admin.review(draft_key=editor.draft_key, by=carol, name=None, description="x")
+    assert isinstance(preview, BundleReview)
+    with c.app.store.read() as uow:
+        before = uow.catalog.bundle("prod-incident")
+    assert before is not None
+
+    def audit_channel_down(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("audit channel down")
+
+    monkeypatch.setattr(c.app.services.notifier, "audit_notice", audit_channel_down)
+    with pytest.raises(RuntimeError, match="audit channel down"):
+        c.admin.save(draft_key=editor.draft_key, by=carol)
+    with c.app.store.read() as uow:
+        assert uow.catalog.bundle("prod-incident") == before  # the save went with its audit
+    assert events(c, AuditKind.ADMIN_CHANGE) == []
+
+    monkeypatch.undo()
+    saved = c.admin.save(draft_key=editor.draft_key, by=carol)
+    assert isinstance(saved, Changed)
+    [change] = events(c, AuditKind.ADMIN_CHANGE)
+    with c.app.store.read() as uow:
+        after = uow.catalog.bundle("prod-incident")
+    assert after is not None
+    assert change["version"] == after.version != before.version
+    assert "changed bundle *prod-incident*" in audit_lines(c, 1)[0]

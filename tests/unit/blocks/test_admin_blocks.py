@@ -30,6 +30,7 @@ from blocks.admin import (
     bundle_review,
     delete_confirmation,
     flow_modal,
+    removal_options,
     resource_options,
     row_action,
     row_key,
@@ -231,6 +232,25 @@ def test_the_adder_appears_only_once_an_integration_is_chosen() -> None:
     chosen = bundle_editor(editor(integration=None, total=0, per_integration={}, recent=()))
     assert AdminAction.EDIT_ADD.value not in action_ids(chosen)
     assert "nothing yet" in dump(chosen)
+
+
+def test_one_object_is_found_for_removal_by_typeahead_once_there_is_any() -> None:
+    empty = bundle_editor(editor(total=0, per_integration={}, recent=()))
+    assert AdminAction.EDIT_REMOVE_ONE.value not in action_ids(empty)
+    view = bundle_editor(editor())
+    [picker] = [b for b in view["blocks"] if AdminAction.EDIT_REMOVE_ONE.value in dump(b)]
+    assert picker["block_id"] == "admin.remove_one.100000"  # empty again after each removal
+    assert picker["elements"][0]["type"] == "external_select"
+
+
+def test_removal_options_carry_item_ids_and_keep_to_slacks_limits() -> None:
+    options = removal_options(
+        [(i, AccessObject("i" * 63, "r" * 200, "p" * 64)) for i in range(10**12, 10**12 + 150)]
+    )
+    assert len(options) == 100
+    assert options[0]["value"] == str(10**12)
+    assert all(len(o["text"]["text"]) <= 75 for o in options)
+    assert all(len(o["description"]["text"]) <= 75 for o in options)
 
 
 def impact() -> Impact:

@@ -1,0 +1,44 @@
+"""What an admin use case answers, besides the view models themselves."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from blocks.admin import FlowEditor
+
+NOT_ADMIN: Final = "Only admins can manage bundles and access flows."
+EXPIRED: Final = "This editor has expired; open the bundle again from the Home tab."
+SUGGESTIONS: Final = 100
+"""The most options a typeahead answers with (Slack's limit)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Invalid:
+    """The editor's form is not right yet: field (``name``, ``objects``) → what to fix."""
+
+    errors: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Not done, for a reason the admin can act on (changed meanwhile, nothing to offer...)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """Done: ``summary`` is what the audit channel was told (without who did it)."""
+
+    summary: str
+
+
+@dataclass(frozen=True, slots=True)
+class FlowChanged:
+    """The flow as it is now; ``changed`` is false when there was nothing to do (``summary``
+    then says why)."""
+
+    editor: FlowEditor
+    summary: str
+    changed: bool
