@@ -1,0 +1,112 @@
+"""A requester and an approver, as any user of the simulated workspace, safe to run in threads.
+
+:mod:`bench.modal_steps` drives one requester and forgets the simulator's records between steps;
+several people acting at once (the two-instance load) cannot do that, so each step here waits
+for *its own* result: the user's modal changing (a new view ID or a new hash), the submission's
+ack, a message in the user's DM. Nothing here clears the simulator's records.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Final, TypeVar
+
+from bench.simcalls import BenchError
+from blocks.ids import ActionId
+from domain.ids import RequestId
+from slacksim import Ack, Simulator, View
+
+T = TypeVar("T")
+
+STEP_TIMEOUT: Final = 10.0
+"""Generous: under the two-instance load a step waits behind hundreds of others."""
+POLL_SECONDS: Final = 0.002
+_REQUEST_ID: Final = re.compile(r"AR-[0-9A-Z]{6}")
+
+
+def poll(condition: Callable[[], T | None], *, what: str, timeout: float = STEP_TIMEOUT) -> T:
+    """``condition()`` once it is truthy; a :class:`BenchError` naming ``what`` otherwise."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = condition()
+        if found:
+            return found
+        if time.monotonic() >= deadline:
+            raise BenchError(f"{what} did not happen within {timeout:g} s")
+        time.sleep(POLL_SECONDS)
+
+
+def _top(sim: Simulator, user: str) -> View | None:
+    return sim.top_view(user)
+
+
+def open_modal(sim: Simulator, *, user: str) -> View:
+    """``/apono`` → the new modal on screen."""
+    before = _top(sim, user)
+    sim.slash_command(user)
+
+    def opened() -> View | None:
+        view = _top(sim, user)
+        return view if view is not None and (before is None or view.id != before.id) else None
+
+    return poll(opened, what=f"a modal for {user}")
+
+
+def _changed(sim: Simulator, *, user: str, view: View, act: Callable[[], Ack | None]) -> View:
+    """Do ``act`` in ``view`` and wait for the app's ``views.update`` of it."""
+    if act() is None:
+        raise BenchError("the element sent no block_actions")
+
+    def updated() -> View | None:
+        now = _top(sim, user)
+        return now if now is not None and now.id == view.id and now.hash != view.hash else None
+
+    return poll(updated, what=f"an update of {user}'s modal")
+
+
+def pick_bundle(sim: Simulator, *, user: str, view: View, bundle: str) -> View:
+    """Choose ``bundle`` in the Bundle Mode menu (a static select: few bundles are offered)."""
+    return _changed(
+        sim,
+        user=user,
+        view=view,
+        act=lambda: sim.select(user, action_id=ActionId.PICK_BUNDLE, view_id=view.id, value=bundle),
+    )
+
+
+def select_all(sim: Simulator, *, user: str, view: View) -> View:
+    return _changed(
+        sim,
+        user=user,
+        view=view,
+        act=lambda: sim.click(user, action_id=ActionId.SELECT_ALL, view_id=view.id),
+    )
+
+
+def prepare(sim: Simulator, *, user: str, bundle: str, reason: str) -> View:
+    """A fresh modal with every object of ``bundle`` selected and a reason typed in."""
+    view = open_modal(sim, user=user)
+    view = pick_bundle(sim, user=user, view=view, bundle=bundle)
+    view = select_all(sim, user=user, view=view)
+    sim.type_text(user, view_id=view.id, action_id=ActionId.JUSTIFICATION, text=reason)
+    return view
+
+
+def submit(sim: Simulator, *, user: str, view: View) -> tuple[Ack, RequestId]:
+    """Press Submit → the ack confirming the stored request, and the request's ID."""
+    ack = sim.submit_view(user, view_id=view.id)
+    body = ack.payload or {}
+    if body.get("response_action") != "update":
+        raise BenchError(f"the submission was not accepted: {body.get('errors')}")
+    found = _REQUEST_ID.search(json.dumps(body.get("view")))
+    if found is None:
+        raise BenchError("the confirmation names no request ID")
+    return ack, RequestId(found.group(0))
+
+
+def request_bundle(sim: Simulator, *, user: str, bundle: str, reason: str) -> RequestId:
+    """The requester's whole story: open, pick, select all, justify, submit."""
+    return submit(sim, user=user, view=prepare(sim, user=user, bundle=bundle, reason=reason))[1]
