@@ -45,7 +45,7 @@ class RequestRow(Base):
     __tablename__ = "requests"
 
     id: Mapped[str] = mapped_column(String(16), primary_key=True)
-    requester_id: Mapped[str] = mapped_column(String(32), index=True)
+    requester_id: Mapped[str] = mapped_column(String(32))
     requester_name: Mapped[str] = mapped_column(String(200), default="")
     requester_email: Mapped[str | None] = mapped_column(String(320))
     flow: Mapped[str] = mapped_column(String(64))
@@ -76,6 +76,8 @@ class RequestRow(Base):
     revoke_requested_at: Mapped[datetime | None]
 
     __table_args__ = (
+        # Home and history list one person's requests, newest first, a page at a time.
+        Index("ix_requests_requester_created", "requester_id", "created_at", "id"),
         Index("ix_requests_status_expires_at", "status", "expires_at"),
         Index("ix_requests_status_timeout_at", "status", "timeout_at"),
     )

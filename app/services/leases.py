@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 
@@ -22,16 +22,25 @@ _log = logging.getLogger(__name__)
 
 @contextmanager
 def kept(
-    *, store: Store, clock: Clock, request_id: RequestId, owner: str, lease: timedelta
+    *,
+    store: Store,
+    clock: Clock,
+    request_id: RequestId | None = None,
+    request_ids: Sequence[RequestId] = (),
+    owner: str,
+    lease: timedelta,
 ) -> Iterator[None]:
+    """Renew the leases of ``request_id`` (or all of ``request_ids``) while the block runs."""
+    ids = [request_id] if request_id is not None else list(request_ids)
     stop = threading.Event()
 
     def renew() -> None:
         while not stop.wait(lease.total_seconds() / 3):
             with store.write() as uow:
-                uow.grants.renew(request_id=request_id, owner=owner, now=clock.now(), lease=lease)
+                for held in ids:
+                    uow.grants.renew(request_id=held, owner=owner, now=clock.now(), lease=lease)
 
-    keeper = threading.Thread(target=renew, name=f"lease-{request_id}", daemon=True)
+    keeper = threading.Thread(target=renew, name="lease-keeper", daemon=True)
     keeper.start()
     try:
         yield

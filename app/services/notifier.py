@@ -84,13 +84,19 @@ class Notifier:
         at: datetime,
         update: bool = False,
     ) -> None:
+        # Fifty members of one group share one reason: build each distinct message once.
+        messages: dict[tuple[str, ...], dict[str, object]] = {}
         for approver in approvers:
+            if approver.reasons not in messages:
+                messages[approver.reasons] = approval_message(
+                    summary=summary, reasons=approver.reasons
+                )
             uow.outbox.add(
                 at=at,
                 ordering_key=f"{summary.id}:{approver.id}",
                 channel=approver.id,
                 kind=UPDATE if update else POST,
-                payload=approval_message(summary=summary, reasons=approver.reasons),
+                payload=messages[approver.reasons],
                 ref=approval_ref(summary.id, approver.id),
             )
 

@@ -29,7 +29,7 @@ from slack_sdk.errors import SlackApiError
 from app.services.notifier import POST, UPDATE, UPLOAD
 from app.services.sealing import Sealer, SealError
 from domain.clock import Clock
-from store.repositories.outbox import OutboxMessage
+from store.repositories.outbox import OutboxMessage, PostedMessage
 from store.unit_of_work import Store
 
 _log = logging.getLogger(__name__)
@@ -159,10 +159,15 @@ class OutboxRelay:
     def _send_channel(self, messages: list[OutboxMessage]) -> None:
         for index, message in enumerate(messages):
             self._await_token(message.channel)
-            outcome, not_before, error = self._deliver(message)
+            outcome, not_before, error, posted = self._deliver(message)
             now = self._clock.now()
             with self._store.write() as uow:
                 if outcome == Delivery.SENT:
+                    if posted is not None and message.ref:
+                        # Where it landed, with its delivery: later updates find it.
+                        uow.outbox.remember_post(
+                            ref=message.ref, channel=posted.channel, ts=posted.ts, at=now
+                        )
                     uow.outbox.mark_sent(message_id=message.id, owner=self._owner, at=now)
                     self.sent += 1
                 elif outcome == Delivery.DEAD:
@@ -206,44 +211,38 @@ class OutboxRelay:
 
     # -- one message ------------------------------------------------------------------------------
 
-    def _deliver(self, message: OutboxMessage) -> tuple[str, datetime | None, str | None]:
+    def _deliver(
+        self, message: OutboxMessage
+    ) -> tuple[str, datetime | None, str | None, PostedMessage | None]:
         try:
             payload = self._payload(message)
         except SealError:
-            return Delivery.DEAD, None, "sealed payload cannot be opened"
+            return Delivery.DEAD, None, "sealed payload cannot be opened", None
         try:
-            self._call(message, payload)
+            posted = self._call(message, payload)
         except SlackApiError as error:
-            return self._classify(message, error)
+            return (*self._classify(message, error), None)
         except Exception as error:  # network errors, timeouts
-            return Delivery.RETRY, self._backoff(message), type(error).__name__
-        return Delivery.SENT, None, None
+            return Delivery.RETRY, self._backoff(message), type(error).__name__, None
+        return Delivery.SENT, None, None, posted
 
     def _payload(self, message: OutboxMessage) -> dict[str, Any]:
         if message.sealed is not None:
             return self._sealer.open(message.sealed)
         return dict(message.payload or {})
 
-    def _call(self, message: OutboxMessage, payload: dict[str, Any]) -> None:
+    def _call(self, message: OutboxMessage, payload: dict[str, Any]) -> PostedMessage | None:
         if message.kind == POST:
             response = self._client.chat_postMessage(channel=message.channel, **payload)
-            if message.ref:
-                with self._store.write() as uow:
-                    uow.outbox.remember_post(
-                        ref=message.ref,
-                        channel=str(response["channel"]),
-                        ts=str(response["ts"]),
-                        at=self._clock.now(),
-                    )
-        elif message.kind == UPDATE:
+            return PostedMessage(channel=str(response["channel"]), ts=str(response["ts"]))
+        if message.kind == UPDATE:
             assert message.ref is not None
             with self._store.read() as uow:
                 posted = uow.outbox.posted(message.ref)
-            if posted is None:
-                # The original never went out (given up): nothing to update.
-                return
-            self._client.chat_update(channel=posted.channel, ts=posted.ts, **payload)
-        elif message.kind == UPLOAD:
+            if posted is not None:  # else the original was given up: nothing to update
+                self._client.chat_update(channel=posted.channel, ts=posted.ts, **payload)
+            return None
+        if message.kind == UPLOAD:
             channel = self._dm_channel(message.channel)
             if "report" in payload and self._report_writer is not None:
                 with tempfile.TemporaryDirectory() as folder:
@@ -258,8 +257,8 @@ class OutboxRelay:
                     )
             else:
                 self._client.files_upload_v2(channel=channel, **payload)
-        else:
-            raise ValueError(f"unknown outbox kind {message.kind!r}")
+            return None
+        raise ValueError(f"unknown outbox kind {message.kind!r}")
 
     def _dm_channel(self, target: str) -> str:
         """File uploads need a conversation ID; a user ID means their DM with the bot."""

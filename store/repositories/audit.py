@@ -52,14 +52,18 @@ class StoredEvent:
 class AuditRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
+        # Once this transaction holds the chain, its own last hash is the chain's last hash.
+        self._last_hash: str | None = None
 
     def append(self, event: AuditEvent) -> None:
-        if self._session.get_bind().dialect.name == "postgresql":
-            self._session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-        prev = self._session.scalar(
-            select(AuditEventRow.hash).order_by(AuditEventRow.id.desc()).limit(1)
-        )
-        prev_hash = prev or GENESIS
+        if self._last_hash is None:
+            if self._session.get_bind().dialect.name == "postgresql":
+                self._session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
+            prev = self._session.scalar(
+                select(AuditEventRow.hash).order_by(AuditEventRow.id.desc()).limit(1)
+            )
+            self._last_hash = prev or GENESIS
+        prev_hash = self._last_hash
         self._session.add(
             AuditEventRow(
                 at=event.at,
@@ -68,10 +72,15 @@ class AuditRepository:
                 request_id=event.request_id,
                 data=event.data,
                 prev_hash=prev_hash,
-                hash=event_digest(prev_hash=prev_hash, event=event),
+                hash=(digest := event_digest(prev_hash=prev_hash, event=event)),
             )
         )
         self._session.flush()
+        self._last_hash = digest
+
+    def forget_position(self) -> None:
+        """After a savepoint rolled back: read the chain's end again before the next append."""
+        self._last_hash = None
 
     def extend(self, events: Iterable[AuditEvent]) -> None:
         for event in events:

@@ -23,6 +23,7 @@ from store.repositories.requests import RequesterSnapshot
 from store.unit_of_work import Store
 from tests.e2e.conftest import StartBot
 from tests.e2e.harness import ALICE, AUDIT, standard_policy, workspace
+from tests.e2e.messages import outbox_empty
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
@@ -143,6 +144,9 @@ def test_two_instances_on_postgresql_end_200_due_requests_exactly_once(
     assert redis.revokes.keys() == {account_name(i) for i in ids}
     assert sum(ended.values()) == 200, ended
     # Each message went out once, whichever instance's relay sent it.
-    sim.wait_for(lambda: len(sim.messages(AUDIT)) >= 200, timeout=30)
+    sim.wait_for(
+        lambda: len(sim.messages(AUDIT)) >= 200 and len(sim.messages(ALICE)) >= 200, timeout=30
+    )
+    sim.wait_for(lambda: outbox_empty(first), timeout=30)
     assert len(sim.messages(AUDIT)) == 200
     assert len(sim.messages(ALICE)) == 200
