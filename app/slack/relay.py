@@ -70,6 +70,16 @@ class Delivery:
     SENT = "sent"
     RETRY = "retry"
     DEAD = "dead"
+    DEFERRED = "deferred"
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    message: OutboxMessage
+    outcome: str
+    not_before: datetime | None = None
+    error: str | None = None
+    posted: PostedMessage | None = None
 
 
 class OutboxRelay:
@@ -152,43 +162,60 @@ class OutboxRelay:
         for message in claimed:
             by_channel.setdefault(message.channel, []).append(message)
         futures = [self._pool.submit(self._send_channel, msgs) for msgs in by_channel.values()]
-        for future in futures:
-            future.result()
+        results = [result for future in futures for result in future.result()]
+        # One transaction records the whole round: a relay that dies in between resends at
+        # most this round's messages (delivery is at least once), and a busy relay is not
+        # throttled by a write per message.
+        self._record(results)
         return True
 
-    def _send_channel(self, messages: list[OutboxMessage]) -> None:
+    def _send_channel(self, messages: list[OutboxMessage]) -> list[_Result]:
+        results: list[_Result] = []
         for index, message in enumerate(messages):
             self._await_token(message.channel)
             outcome, not_before, error, posted = self._deliver(message)
-            now = self._clock.now()
-            with self._store.write() as uow:
-                if outcome == Delivery.SENT:
-                    if posted is not None and message.ref:
+            results.append(_Result(message, outcome, not_before, error, posted))
+            if outcome == Delivery.RETRY:
+                # Later messages of this channel wait their turn.
+                results += [_Result(rest, Delivery.DEFERRED) for rest in messages[index + 1 :]]
+                break
+        return results
+
+    def _record(self, results: list[_Result]) -> None:
+        now = self._clock.now()
+        with self._store.write() as uow:
+            for result in results:
+                message = result.message
+                if result.outcome == Delivery.SENT:
+                    if result.posted is not None and message.ref:
                         # Where it landed, with its delivery: later updates find it.
                         uow.outbox.remember_post(
-                            ref=message.ref, channel=posted.channel, ts=posted.ts, at=now
+                            ref=message.ref,
+                            channel=result.posted.channel,
+                            ts=result.posted.ts,
+                            at=now,
                         )
                     uow.outbox.mark_sent(message_id=message.id, owner=self._owner, at=now)
                     self.sent += 1
-                elif outcome == Delivery.DEAD:
+                elif result.outcome == Delivery.DEAD:
                     _log.error(
                         "giving up on a Slack message",
-                        extra={"outbox_id": message.id, "error": error, "channel": message.channel},
+                        extra={
+                            "outbox_id": message.id,
+                            "error": result.error,
+                            "channel": message.channel,
+                        },
                     )
-                    uow.outbox.give_up(message_id=message.id, owner=self._owner, error=error or "")
+                    uow.outbox.give_up(
+                        message_id=message.id, owner=self._owner, error=result.error or ""
+                    )
                 else:
                     uow.outbox.retry_later(
                         message_id=message.id,
                         owner=self._owner,
-                        not_before=not_before or now,
-                        error=error or "",
+                        not_before=result.not_before or now,
+                        error=result.error or "deferred",
                     )
-                    # Later messages of this channel wait their turn: release their leases.
-                    for rest in messages[index + 1 :]:
-                        uow.outbox.retry_later(
-                            message_id=rest.id, owner=self._owner, not_before=now, error="deferred"
-                        )
-                    return
 
     def _await_token(self, channel: str) -> None:
         pace = self._paces.setdefault(
