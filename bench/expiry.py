@@ -26,7 +26,6 @@ from sqlalchemy import func, select
 
 from app.integrations.base import GrantItem
 from app.integrations.redis import RedisIntegration
-from app.services.report_bench import bench_request_id
 from bench.appprocess import app_process
 from bench.context import Context
 from bench.figures import Distribution, Single
@@ -34,6 +33,7 @@ from bench.instance import INSTANCES, LedgerSpec, app_instances
 from bench.ledger import REVOKES, temporary_ledger
 from bench.pgdb import temporary_pg_database
 from bench.registry import benchmark
+from bench.report_seeding import bench_request_id
 from bench.seeding import ActiveRequest, make_due, seed_active
 from bench.simcalls import BenchError
 from domain.connections import RESOLVED, RedisConnection

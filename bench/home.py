@@ -1,7 +1,7 @@
 """App Home benchmark (issue 6): publishing Home for a user with 10,000 past requests.
 
 The app runs in a process of its own on its embedded SQLite database, seeded with the report
-benchmark's bulk rows (``app/services/report_bench.py``: decided bundle requests over three
+benchmark's bulk rows (``bench/report_seeding.py``: decided bundle requests over three
 integrations, with grants, approvals and status changes) made the user's own. Timed from the
 ``app_home_opened`` envelope leaving the simulator to ``views.publish`` arriving there; the floor
 is an empty Bolt listener publishing a one-block Home. Target: p99 under 200 ms.
@@ -16,12 +16,12 @@ from typing import Final
 
 from sqlalchemy import update
 
-from app.services.report_bench import seed_report_rows
 from bench.appprocess import AppProcess, app_process
 from bench.context import Context
 from bench.figures import Distribution, ms
 from bench.floor_extra import ExtraFloor, running_extra_floor
 from bench.registry import benchmark
+from bench.report_seeding import seed_report_rows
 from bench.sampling import frozen_heap, interleaved
 from bench.simcalls import BenchError, fresh_records, wait_for_call
 from domain.policy import Policy

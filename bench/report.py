@@ -1,7 +1,7 @@
 """CSV report benchmarks (issue 6): 100,000 requests of three integrations each, on PostgreSQL.
 
 Seeding and the export are the app's own benchmark fixture,
-``app.services.report_bench.bench_export``: it bulk-loads the rows (COPY), exports everything
+``bench.report_seeding.bench_export``: it bulk-loads the rows (COPY), exports everything
 once timed and once under ``tracemalloc``, and returns both figures. They are printed as two
 lines, ``report.csv_100k`` (seconds, the untraced export) and ``report.csv_100k_peak`` (MB, the
 Python heap's peak during the traced export); one export serves both, so the run pays for the
@@ -17,11 +17,11 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Final
 
-from app.services.report_bench import bench_export
 from bench.context import Context
 from bench.figures import Single
 from bench.pgdb import temporary_pg_database
 from bench.registry import benchmark
+from bench.report_seeding import bench_export
 from bench.simcalls import BenchError
 from store.engine import make_engine
 from store.migrate import upgrade

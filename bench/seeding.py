@@ -2,7 +2,7 @@
 
 The expiry benchmarks need up to 10,000 requests that are active with one grant each: through
 the repositories (a transaction per status change) that takes minutes, and what is measured is
-their ending, not their making. So, as ``app/services/report_bench.py`` does for the report,
+their ending, not their making. So, as ``bench/report_seeding.py`` does for the report,
 rows are bulk-inserted in the shape the app's own transitions leave them: the request active
 with its expiry, its four status changes (pending, approved, granting, active), its one object
 and its one granted grant.
