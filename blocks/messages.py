@@ -75,7 +75,7 @@ def resources_line(part: IntegrationPart, *, budget: int = RESOURCES_BUDGET) -> 
             break
         shown.append(piece)
         used += len(piece) + 2
-    rest = len(part.resources) - len(shown)
+    rest = part.resources_in_all - len(shown)
     line = ", ".join(shown)
     if rest > 0:
         line += f" and {rest:,} more"

@@ -92,6 +92,8 @@ class RequestModal:
     mode: Mode
     limit: int
     bundles: tuple[BundleChoice, ...] = ()
+    """The bundles listed in the menu (none when they are too many: then typeahead)."""
+    bundle_count: int = 0
     bundle: BundleDetail | None = None
     integrations: tuple[str, ...] = ()
     integration: str | None = None
@@ -142,7 +144,7 @@ def _bundle_menu(model: RequestModal) -> Block:
         else None
     )
     element: StaticSelectElement | ExternalDataSelectElement
-    if len(model.bundles) <= MAX_STATIC_OPTIONS:
+    if model.bundle_count <= MAX_STATIC_OPTIONS:
         element = StaticSelectElement(
             action_id=ActionId.PICK_BUNDLE,
             placeholder="Choose a bundle",
@@ -165,7 +167,7 @@ def _bundle_menu(model: RequestModal) -> Block:
         label="Bundle",
         element=element,
         dispatch_action=True,
-        hint=f"{plural(len(model.bundles), 'bundle')} offered to you by active access flows",
+        hint=f"{plural(model.bundle_count, 'bundle')} offered to you by active access flows",
     )
 
 
@@ -354,7 +356,7 @@ def _flow_blocks(model: RequestModal) -> list[Block]:
 
 
 def _bundle_mode(model: RequestModal) -> list[Block]:
-    if not model.bundles:
+    if not model.bundle_count:
         return [
             SectionBlock(
                 text=MarkdownTextObject(

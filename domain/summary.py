@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from domain.ids import RequestId, UserId
 from domain.lifecycle import Status
-from domain.objects import AccessObject
 
 
 @dataclass(frozen=True, slots=True)
 class IntegrationPart:
     integration: str
     resources: tuple[str, ...]
+    """The first distinct resources (all of them for small requests): enough to show."""
     permissions: tuple[str, ...]
     count: int
+    resource_count: int = -1
+    """How many distinct resources in all (``-1``: ``resources`` is complete)."""
+
+    @property
+    def resources_in_all(self) -> int:
+        return len(self.resources) if self.resource_count < 0 else self.resource_count
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,24 +46,6 @@ class RequestSummary:
     @property
     def object_count(self) -> int:
         return sum(p.count for p in self.parts)
-
-
-def parts_of(objects: Iterable[AccessObject]) -> tuple[IntegrationPart, ...]:
-    grouped: dict[str, tuple[dict[str, None], dict[str, None], list[int]]] = {}
-    for obj in objects:
-        resources, permissions, count = grouped.setdefault(obj.integration, ({}, {}, [0]))
-        resources[obj.resource] = None
-        permissions[obj.permission] = None
-        count[0] += 1
-    return tuple(
-        IntegrationPart(
-            integration=name,
-            resources=tuple(resources),
-            permissions=tuple(sorted(permissions)),
-            count=count[0],
-        )
-        for name, (resources, permissions, count) in sorted(grouped.items())
-    )
 
 
 @dataclass(frozen=True, slots=True)

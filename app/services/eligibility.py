@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app.cache import TtlCache
 from app.services.catalog import CatalogService
@@ -19,16 +19,26 @@ class UserAccess:
     identity: Identity
     flows: tuple[FlowRecord, ...]
     """Active flows that count the person among their grantees."""
+    offered: dict[str, tuple[FlowRecord, ...]] = field(default_factory=dict)
+    """Bundle name → the flows offering it, sorted by name (computed once: asked per click)."""
 
-    def bundles(self) -> dict[str, list[FlowRecord]]:
+    @classmethod
+    def of(cls, *, identity: Identity, flows: tuple[FlowRecord, ...]) -> UserAccess:
         offered: dict[str, list[FlowRecord]] = {}
-        for record in self.flows:
+        for record in flows:
             for bundle in record.flow.bundles:
                 offered.setdefault(bundle, []).append(record)
-        return dict(sorted(offered.items()))
+        return cls(
+            identity=identity,
+            flows=flows,
+            offered={name: tuple(records) for name, records in sorted(offered.items())},
+        )
+
+    def bundles(self) -> dict[str, tuple[FlowRecord, ...]]:
+        return self.offered
 
     def flows_for_bundle(self, bundle: str) -> list[FlowRecord]:
-        return [r for r in self.flows if bundle in r.flow.bundles]
+        return list(self.offered.get(bundle, ()))
 
     def object_flows(self) -> list[FlowRecord]:
         return [r for r in self.flows if r.flow.objects]
@@ -81,7 +91,7 @@ class EligibilityService:
         identity = self.identity(user_id, groups=groups)
         person = self._directory.person(user_id)
         if person is not None and not person.can_act:
-            return UserAccess(identity=identity, flows=())
-        return UserAccess(
+            return UserAccess.of(identity=identity, flows=())
+        return UserAccess.of(
             identity=identity, flows=tuple(r for r in active if is_grantee(r.flow, identity))
         )

@@ -28,7 +28,7 @@ from domain.errors import DomainError
 from domain.ids import RequestId, UserId
 from domain.objects import MAX_OBJECTS_PER_REQUEST, AccessObject
 from domain.policy import AccessFlow
-from store.unit_of_work import Store
+from store.unit_of_work import Store, UnitOfWork
 
 SUGGESTION_LIMIT: Final = 100
 RECENT: Final = 5
@@ -157,17 +157,26 @@ class RequestModalService:
     def render(self, *, draft_key: str, user: UserId) -> RequestModal:
         """Read the draft and its selection in one transaction, then build the view model."""
         with self._store.read() as uow:
-            draft = uow.drafts.get(draft_key)
-            if draft is None or draft.user_id != user:
-                raise DraftNotFound("This request form has expired; type /apono to start again.")
-            counts = uow.drafts.counts(draft.key)
-            selection = Selection(
-                total=sum(counts.values()),
-                per_integration=counts,
-                recent=tuple(uow.drafts.recent(draft.key, limit=RECENT)) if counts else (),
-            )
-            items = uow.drafts.items(draft.key) if draft.mode is Mode.INTEGRATIONS else []
+            return self._render_in(uow, draft_key, user)
+
+    def _render_in(self, uow: UnitOfWork, draft_key: str, user: UserId) -> RequestModal:
+        """The model from inside a transaction: a click's change and its view in one go."""
+        draft = self._owned(uow, draft_key, user)
+        counts = uow.drafts.counts(draft.key)
+        selection = Selection(
+            total=sum(counts.values()),
+            per_integration=counts,
+            recent=tuple(uow.drafts.recent(draft.key, limit=RECENT)) if counts else (),
+        )
+        items = uow.drafts.items(draft.key) if draft.mode is Mode.INTEGRATIONS else []
         return self._model(draft, self._eligibility.access_for(user), selection, items)
+
+    @staticmethod
+    def _owned(uow: UnitOfWork, key: str, user: UserId) -> Draft:
+        draft = uow.drafts.get(key)
+        if draft is None or draft.user_id != user:
+            raise DraftNotFound("This request form has expired; type /apono to start again.")
+        return draft
 
     def _draft(self, key: str, user: UserId) -> Draft:
         with self._store.read() as uow:
@@ -208,9 +217,12 @@ class RequestModalService:
             descriptions = (
                 self._catalog.descriptions() if len(offered) <= MAX_STATIC_OPTIONS else {}
             )
+            # A menu past Slack's 100 options is a typeahead: the names are not in the view.
+            listed = offered if len(offered) <= MAX_STATIC_OPTIONS else {}
             return RequestModal(
                 mode=Mode.BUNDLE,
-                bundles=tuple(BundleChoice(n, descriptions.get(n, "")) for n in offered),
+                bundle_count=len(offered),
+                bundles=tuple(BundleChoice(n, descriptions.get(n, "")) for n in listed),
                 bundle=detail,
                 **common,  # type: ignore[arg-type]
             )
@@ -242,9 +254,11 @@ class RequestModalService:
 
     # -- changes --------------------------------------------------------------------------------
 
-    def _save(self, key: str, **changes: object) -> None:
+    def _save(self, key: str, user: UserId, **changes: object) -> RequestModal:
+        """Apply the changes and render the result, in one write transaction."""
         with self._store.write() as uow:
             uow.drafts.update(key, at=self._clock.now(), **changes)
+            return self._render_in(uow, key, user)
 
     def _remember(self, draft: Draft, form: FormInput) -> dict[str, object]:
         changes: dict[str, object] = {"notice": None}
@@ -284,8 +298,9 @@ class RequestModalService:
         flows = access.flows_for_bundle(bundle)
         found = self._catalog.bundle(bundle) if flows else None
         if found is None:
-            self._save(draft.key, notice="That bundle is not offered to you by any active flow.")
-            return self.render(draft_key=draft_key, user=user)
+            return self._save(
+                draft.key, user, notice="That bundle is not offered to you by any active flow."
+            )
         header, _ = found
         with self._store.write() as uow:
             if draft.bundle != bundle:
@@ -299,7 +314,7 @@ class RequestModalService:
                 flow_version=flows[0].version,
                 **self._remember(draft, form),
             )
-        return self.render(draft_key=draft_key, user=user)
+            return self._render_in(uow, draft_key, user)
 
     def pick_flow(
         self, *, draft_key: str, user: UserId, flow: str, form: FormInput
@@ -311,12 +326,12 @@ class RequestModalService:
             changes["notice"] = f"The access flow {flow} is not available to you."
         else:
             changes.update(flow=record.flow.name, flow_version=record.version, duration=None)
-        self._save(draft.key, **changes)
-        return self.render(draft_key=draft_key, user=user)
+        return self._save(draft.key, user, **changes)
 
     def remember(self, *, draft_key: str, user: UserId, form: FormInput) -> None:
         draft = self._draft(draft_key, user)
-        self._save(draft.key, **self._remember(draft, form))
+        with self._store.write() as uow:
+            uow.drafts.update(draft.key, at=self._clock.now(), **self._remember(draft, form))
 
     def select_all(
         self, *, draft_key: str, user: UserId, integration: str | None, form: FormInput
@@ -326,8 +341,7 @@ class RequestModalService:
         found = self._current_bundle(draft, user)
         if found is None:
             changes["notice"] = "Pick a bundle first."
-            self._save(draft.key, **changes)
-            return self.render(draft_key=draft_key, user=user)
+            return self._save(draft.key, user, **changes)
         bundle, shares = found
         with self._store.write() as uow:
             current = uow.drafts.counts(draft.key)
@@ -408,8 +422,7 @@ class RequestModalService:
             changes.update(integration=integration, resource=None)
         else:
             changes["notice"] = f"No active flow offers you objects in {integration}."
-        self._save(draft.key, **changes)
-        return self.render(draft_key=draft_key, user=user)
+        return self._save(draft.key, user, **changes)
 
     def pick_resource(
         self, *, draft_key: str, user: UserId, resource: str, form: FormInput
@@ -421,8 +434,7 @@ class RequestModalService:
             changes["resource"] = resource
         else:
             changes["notice"] = "That resource is not offered to you."
-        self._save(draft.key, **changes)
-        return self.render(draft_key=draft_key, user=user)
+        return self._save(draft.key, user, **changes)
 
     def add_plain(self, *, draft_key: str, user: UserId, form: FormInput) -> RequestModal:
         draft = self._draft(draft_key, user)
@@ -452,8 +464,7 @@ class RequestModalService:
                 with self._store.write() as uow:
                     uow.drafts.add(draft.key, [obj])
                 changes["resource"] = None
-        self._save(draft.key, **changes)
-        return self.render(draft_key=draft_key, user=user)
+        return self._save(draft.key, user, **changes)
 
     def _permissions_for(
         self, access: UserAccess, integration: str, resource: str

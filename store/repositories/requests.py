@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from domain.ids import RequestId, UserId
 from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.objects import AccessObject
-from domain.summary import Headline, Page, RequestSummary, parts_of
+from domain.summary import Headline, IntegrationPart, Page, RequestSummary
 from store.models import ApprovalRow, DraftItemRow, RequestObjectRow, RequestRow, StatusChangeRow
 
 
@@ -27,6 +27,10 @@ class AskedApprover:
     name: str
     email: str | None
     reasons: tuple[str, ...]
+
+
+RESOURCES_SHOWN = 100
+"""Resources per integration a summary carries (messages show about fifty)."""
 
 
 class ConcurrentChange(Exception):
@@ -236,12 +240,68 @@ class RequestRepository:
             duration=timedelta(seconds=row.duration_seconds),
             justification=row.justification,
             created_at=row.created_at,
-            parts=parts_of(self.objects(request_id)),
+            parts=self._parts(request_id),
             expires_at=row.expires_at,
             decided_by=UserId(row.decided_by) if row.decided_by else None,
             decided_at=row.decided_at,
             reason=row.reason,
             automatic=row.automatic,
+        )
+
+    def _parts(self, request_id: RequestId) -> tuple[IntegrationPart, ...]:
+        """Per integration: counts and permissions in SQL, and only the first resources, so a
+        1,000-object request is summarised without loading its objects."""
+        counts = self._session.execute(
+            select(
+                RequestObjectRow.integration,
+                RequestObjectRow.permission,
+                func.count(),
+            )
+            .where(RequestObjectRow.request_id == request_id)
+            .group_by(RequestObjectRow.integration, RequestObjectRow.permission)
+        ).all()
+        numbered = (
+            select(
+                RequestObjectRow.integration,
+                RequestObjectRow.resource,
+                func.row_number()
+                .over(partition_by=RequestObjectRow.integration, order_by=RequestObjectRow.id)
+                .label("n"),
+            )
+            .where(RequestObjectRow.request_id == request_id)
+            .subquery()
+        )
+        shown: dict[str, dict[str, None]] = {}
+        for integration, resource in self._session.execute(
+            select(numbered.c.integration, numbered.c.resource)
+            .where(numbered.c.n <= RESOURCES_SHOWN)
+            .order_by(numbered.c.integration, numbered.c.n)
+        ):
+            shown.setdefault(integration, {})[resource] = None
+        totals: dict[str, int] = {}
+        permissions: dict[str, set[str]] = {}
+        for integration, permission, count in counts:
+            totals[integration] = totals.get(integration, 0) + count
+            permissions.setdefault(integration, set()).add(permission)
+        distinct = dict(
+            self._session.execute(
+                select(
+                    RequestObjectRow.integration,
+                    func.count(RequestObjectRow.resource.distinct()),
+                )
+                .where(RequestObjectRow.request_id == request_id)
+                .group_by(RequestObjectRow.integration)
+            ).all()
+        )
+        return tuple(
+            IntegrationPart(
+                integration=name,
+                resources=tuple(shown.get(name, {})),
+                permissions=tuple(sorted(permissions[name])),
+                count=totals[name],
+                resource_count=distinct.get(name, 0),
+            )
+            for name in sorted(totals)
         )
 
     def add_approvers(
