@@ -32,6 +32,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from blocks.ids import ActionId, BlockId, CallbackId, scoped
+from blocks.inputs import permission_input
 from blocks.payloads import ModalMetadata, ObjectOption
 from blocks.text import clip, escape, plural, shorten
 from domain.catalog import CatalogObject, IntegrationShare
@@ -427,18 +428,11 @@ def _integrations_mode(model: RequestModal) -> list[Block]:
             )
         blocks.append(resource_block)
     if model.resource is not None and model.permissions:
-        permission_options = [_option(text=p, value=p) for p in model.permissions]
         blocks.append(
-            InputBlock(
+            permission_input(
                 block_id=f"{BlockId.PERMISSION}.{model.integration}.{len(model.permissions)}",
-                label="Permission",
-                element=StaticSelectElement(
-                    action_id=ActionId.PICK_PERMISSION,
-                    placeholder="Choose a permission",
-                    options=permission_options,
-                    initial_option=permission_options[0] if len(permission_options) == 1 else None,
-                ),
-                optional=True,
+                action_id=ActionId.PICK_PERMISSION,
+                permissions=model.permissions,
             )
         )
         blocks.append(

@@ -36,6 +36,7 @@ from blocks.admin.limits import (
 )
 from blocks.admin.models import BundleEditor
 from blocks.admin.pieces import md, modal, names, notice, objects_text, option
+from blocks.inputs import permission_input
 from blocks.payloads import ModalMetadata
 from blocks.text import escape, plural
 from domain.catalog import Source
@@ -140,18 +141,11 @@ def _adder(model: BundleEditor) -> list[Block]:
         )
     )
     if model.permissions:
-        permissions = [option(p, p) for p in model.permissions[:MAX_STATIC_OPTIONS]]
         blocks.append(
-            InputBlock(
+            permission_input(
                 block_id=f"admin.permission.{step}",
-                label="Permission",
-                element=StaticSelectElement(
-                    action_id=AdminAction.EDIT_PERMISSION,
-                    placeholder="Choose a permission",
-                    options=permissions,
-                    initial_option=permissions[0] if len(permissions) == 1 else None,
-                ),
-                optional=True,
+                action_id=AdminAction.EDIT_PERMISSION,
+                permissions=model.permissions,
             )
         )
     blocks.append(
