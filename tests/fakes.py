@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from app.integrations.base import AccessDetails, GrantItem, IntegrationError, Resource
+from app.integrations.base import (
+    AccessDetails,
+    GrantItem,
+    GrantUncertain,
+    IntegrationError,
+    Resource,
+)
 
 
 @dataclass
@@ -21,6 +27,10 @@ class RecordingIntegration:
     fail_grants: int = 0
     """Fail this many grant calls (each retry counts) before succeeding."""
     fail_revokes: int = 0
+    uncertain_grants: int = 0
+    """Apply this many grants but answer as if the call timed out (:class:`GrantUncertain`)."""
+    missing: list[str] = field(default_factory=list)
+    """What :meth:`preflight` reports the admin login lacks."""
     stall: threading.Event | None = None
     """If set, grant waits until it is set (lets a test kill the app mid-grant)."""
     granted: dict[str, list[GrantItem]] = field(default_factory=dict)
@@ -43,6 +53,9 @@ class RecordingIntegration:
                 self.fail_grants -= 1
                 raise IntegrationError(f"{self.name}: refused the grant")
             self.granted[account] = list(items)
+            if self.uncertain_grants > 0:
+                self.uncertain_grants -= 1
+                raise GrantUncertain(f"{self.name}: grant timed out; it may have been applied")
         return AccessDetails(
             fields={
                 "host": f"{self.name}.internal",
@@ -60,6 +73,13 @@ class RecordingIntegration:
                 self.fail_revokes -= 1
                 raise IntegrationError(f"{self.name}: unreachable")
             self.granted.pop(account, None)
+
+    def accounts(self) -> list[str] | None:
+        with self._lock:
+            return sorted(self.granted)
+
+    def preflight(self) -> list[str]:
+        return list(self.missing)
 
     def check(self) -> None:
         return None

@@ -3,6 +3,12 @@
 Grant and revoke are idempotent: the services retry them after a crash or a timeout, so granting
 an account that already exists resets it to exactly the requested objects (with a fresh password),
 and revoking an account that is already gone succeeds.
+
+A revoke is only a success once the server has confirmed that the account and every session of it
+are gone, and nothing it created still runs with its rights or more (docs/architecture.md,
+"No standing access"). A grant that may have been applied although it raised (a timeout, a
+connection lost after the command was sent) raises :class:`GrantUncertain`: the services then
+treat the account as granted until a revoke is confirmed.
 """
 
 from __future__ import annotations
@@ -50,6 +56,10 @@ class IntegrationError(Exception):
     """A grant, revoke or discovery failed; the message is safe to show (it holds no secret)."""
 
 
+class GrantUncertain(IntegrationError):
+    """The grant may have been applied on the server: it must be revoked, never forgotten."""
+
+
 class Integration(Protocol):
     """A configured target system, e.g. the ``prod-postgres`` integration of type ``postgresql``."""
 
@@ -78,7 +88,19 @@ class Integration(Protocol):
         ...
 
     def revoke(self, *, account: str) -> None:
-        """Remove ``account``, end its sessions; succeed if it is already gone."""
+        """Remove ``account`` and end its sessions, then confirm on the server that neither
+        remains; succeed if it is already gone, raise :class:`IntegrationError` otherwise."""
+        ...
+
+    def accounts(self) -> list[str] | None:
+        """Every temporary account that exists on the target now (names that pass
+        ``_checks.require_account``), for the reconciler; ``None`` if the type cannot list them
+        (the webhook). Raise :class:`IntegrationError` if the target cannot be asked."""
+        ...
+
+    def preflight(self) -> list[str]:
+        """What the admin login lacks to grant *and* revoke on this server, one sentence each
+        (empty: everything is there). Raise :class:`IntegrationError` if it cannot connect."""
         ...
 
     def check(self) -> None:
