@@ -46,6 +46,8 @@ from app.services.pending import PendingSweeper
 from app.services.policy_io import announce_conflicts
 from app.services.ports import Directory
 from app.services.provisioning import ProvisioningService
+from app.services.reconciler import Reconciler
+from app.services.removal_alerts import RemovalAlerts
 from app.services.report_delivery import ReportRequests, ScheduledReports
 from app.services.reports import ReportService
 from app.services.request_modal import RequestModalService
@@ -77,6 +79,7 @@ INTERVALS: Final = {
     "audit": 5.0,
     "reports": 30.0,
     "housekeeping": 3600.0,
+    "reconcile": 300.0,
 }
 
 
@@ -113,6 +116,7 @@ class Application:
     directory: Directory
     triggers: dict[str, Trigger]
     integrations: Mapping[str, Integration] = field(default_factory=dict)
+    intervals: dict[str, float] = field(default_factory=lambda: dict(INTERVALS))
     scheduler: BackgroundScheduler = field(default_factory=BackgroundScheduler)
     _handler: SocketModeHandler | None = None
 
@@ -143,7 +147,7 @@ class Application:
             self.scheduler.add_job(
                 trigger.fire,
                 "interval",
-                seconds=INTERVALS[name],
+                seconds=self.intervals[name],
                 id=name,
                 max_instances=1,
                 coalesce=True,
@@ -247,16 +251,26 @@ def build_application(
         return lambda: triggers[name].fire()
 
     lease = timedelta(seconds=settings.work_lease_seconds)
+    alerts = RemovalAlerts(notifier=notifier, admins=admins.user_ids)
     provisioning = ProvisioningService(
         store=store,
         integrations=integrations,
         notifier=notifier,
         transitions=transitions,
+        alerts=alerts,
         clock=clock,
         lease=lease,
     )
     ending = EndingService(
-        store=store, integrations=integrations, transitions=transitions, clock=clock, lease=lease
+        store=store,
+        integrations=integrations,
+        transitions=transitions,
+        alerts=alerts,
+        clock=clock,
+        lease=lease,
+    )
+    reconciler = Reconciler(
+        store=store, integrations=integrations, notifier=notifier, alerts=alerts, clock=clock
     )
     revocation = RevocationService(
         store=store,
@@ -308,6 +322,7 @@ def build_application(
         pending=Trigger(name="pending", work=services.pending.sweep),
         discover=Trigger(name="discover", work=discovery.refresh),
         housekeeping=Trigger(name="housekeeping", work=Housekeeping(store=store, clock=clock).run),
+        reconcile=Trigger(name="reconcile", work=reconciler.run),
         reports=Trigger(
             name="reports",
             work=ScheduledReports(
@@ -379,4 +394,5 @@ def build_application(
         directory=directory,
         triggers=triggers,
         integrations=integrations,
+        intervals={**INTERVALS, "reconcile": settings.reconcile_seconds},
     )

@@ -60,6 +60,12 @@ class Settings(BaseSettings):
         description="How long a claim on a grant or revoke lasts unless renewed; an instance "
         "that dies is replaced after at most this long.",
     )
+    reconcile_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="How often every target is searched for temporary accounts that no live "
+        "request owns, which are then removed (also once at start-up).",
+    )
     channel_rate: float = Field(
         default=1.0,
         gt=0,

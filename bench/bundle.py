@@ -27,6 +27,7 @@ from app.integrations.base import Integration
 from app.services.ending import EndingService
 from app.services.notifier import Notifier
 from app.services.provisioning import ProvisioningService
+from app.services.removal_alerts import RemovalAlerts
 from app.services.sealing import Sealer
 from app.services.transitions import Transitions
 from bench import bare_grants
@@ -74,6 +75,7 @@ def bundle_world() -> Iterator[BundleWorld]:
                 audit_channel=AUDIT_CHANNEL, sealer=Sealer.derived_from(secret="xapp-bench")
             )
             transitions = Transitions(notifier=notifier)
+            alerts = RemovalAlerts(notifier=notifier, admins=list)
             yield BundleWorld(
                 targets=targets,
                 store=store,
@@ -82,10 +84,15 @@ def bundle_world() -> Iterator[BundleWorld]:
                     integrations=integrations,
                     notifier=notifier,
                     transitions=transitions,
+                    alerts=alerts,
                     clock=clock,
                 ),
                 ending=EndingService(
-                    store=store, integrations=integrations, transitions=transitions, clock=clock
+                    store=store,
+                    integrations=integrations,
+                    transitions=transitions,
+                    alerts=alerts,
+                    clock=clock,
                 ),
             )
         finally:

@@ -105,6 +105,13 @@ class LedgerIntegration:
             self._inner.revoke(account=account)
         self._ledger.count(REVOKES, account)
 
+    def accounts(self) -> list[str] | None:
+        # Counted-only accounts exist nowhere: nothing for the reconciler to look at.
+        return self._inner.accounts() if self._inner is not None else None
+
+    def preflight(self) -> list[str]:
+        return self._inner.preflight() if self._inner is not None else []
+
     def check(self) -> None:
         if self._inner is not None:
             self._inner.check()

@@ -263,7 +263,11 @@ def _timeline(history: tuple[StatusChange, ...]) -> str:
 
 
 def details_modal(
-    *, summary: RequestSummary, history: tuple[StatusChange, ...], approvers: tuple[str, ...]
+    *,
+    summary: RequestSummary,
+    history: tuple[StatusChange, ...],
+    approvers: tuple[str, ...],
+    removal_problem: str | None = None,
 ) -> dict[str, Any]:
     bundle = escape(summary.bundle) if summary.bundle else "—"
     facts = (
@@ -279,6 +283,8 @@ def details_modal(
         SectionBlock(text=_md(decision_line(summary))) if summary.decided_at else DividerBlock(),
         SectionBlock(text=_md("*Timeline*\n" + _timeline(history))),
     ]
+    if removal_problem:
+        blocks.insert(0, SectionBlock(text=_md(clip(f"⚠️ *{escape(removal_problem)}*", 3000))))
     if approvers:
         blocks.append(
             ContextBlock(

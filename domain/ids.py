@@ -40,3 +40,14 @@ def parse_request_id(text: str) -> RequestId | None:
 def account_name(request_id: RequestId) -> str:
     """The temporary database/Redis account for a request: a valid identifier everywhere."""
     return "jit_" + request_id.removeprefix(REQUEST_ID_PREFIX).lower()
+
+
+_ACCOUNT_RE = re.compile(rf"^jit_[{_ALPHABET.lower()}]{{6}}$")
+
+
+def request_of_account(account: str) -> RequestId | None:
+    """The request a temporary account belongs to, if ``account`` is named by
+    :func:`account_name`; ``None`` for any other name (never touched by the reconciler)."""
+    if not _ACCOUNT_RE.match(account):
+        return None
+    return RequestId(REQUEST_ID_PREFIX + account.removeprefix("jit_").upper())

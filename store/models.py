@@ -295,3 +295,21 @@ class MetaRow(Base):
 
     key: Mapped[str] = mapped_column(String(128), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# -- access that could not be removed yet ------------------------------------------------------
+
+
+class RemovalProblemRow(Base):
+    """A request whose access could not be removed when due: what failed, and when the people
+    responsible were last told (alerts repeat with back-off until the revoke succeeds)."""
+
+    __tablename__ = "removal_problems"
+
+    request_id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    problem: Mapped[str] = mapped_column(Text)
+    first_failed_at: Mapped[datetime]
+    last_failed_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    alerts: Mapped[int] = mapped_column(Integer, default=0)
+    next_alert_at: Mapped[datetime] = mapped_column(index=True)

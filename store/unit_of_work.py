@@ -19,6 +19,7 @@ from store.repositories.drafts import DraftRepository
 from store.repositories.grants import GrantRepository
 from store.repositories.meta import MetaRepository
 from store.repositories.outbox import OutboxRepository
+from store.repositories.removals import RemovalProblemRepository
 from store.repositories.requests import RequestRepository
 
 
@@ -32,6 +33,7 @@ class UnitOfWork:
         self.catalog = CatalogRepository(session)
         self.drafts = DraftRepository(session)
         self.meta = MetaRepository(session)
+        self.removals = RemovalProblemRepository(session)
 
 
 class Store:

@@ -143,6 +143,7 @@ class HomeListeners:
                 summary=found.summary,
                 history=found.history,
                 approvers=tuple(a.id for a in found.approvers),
+                removal_problem=found.removal_problem,
             )
             if found
             else notice_modal(title="Request", text="You cannot see that request.")

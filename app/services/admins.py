@@ -14,6 +14,15 @@ class Admins:
         self._emails = {e.lower() for e in entries if "@" in e}
         self._directory = directory
 
+    def user_ids(self) -> list[UserId]:
+        """Every admin who can be messaged: IDs as given, emails looked up (unknown: skipped)."""
+        found = [UserId(e) for e in sorted(self._ids)]
+        for email in sorted(self._emails):
+            person = self._directory.person_by_email(email)
+            if person is not None and person.can_act:
+                found.append(person.id)
+        return list(dict.fromkeys(found))
+
     def is_admin(self, user: UserId) -> bool:
         if user in self._ids:
             return True

@@ -1,11 +1,14 @@
 """Ending access: every object of a request removed together, at expiry or on a revoke.
 
-The database says what is due (DESIGN.md §5); APScheduler only wakes this sweeper. A request is
-claimed with a lease, every grant is revoked (idempotently), and only then does the request
-become ``expired`` or ``revoked``, in one transaction with its audit events and messages. If
-this instance dies half-way, the lease lapses and another instance finishes the job; if an
-integration is down, the request stays active (and claimed again later) rather than being
-reported as ended while access still exists.
+The database says what is due (docs/architecture.md, "Durable time"); APScheduler only wakes
+this sweeper. A request is claimed with a lease, every live grant is revoked (idempotently, each
+revoke confirmed by its server), and only then does the request become ``expired`` or
+``revoked``, in one transaction with its audit events and messages. If this instance dies
+half-way, the lease lapses and another instance finishes the job; if an integration is down, or
+was removed from the policy, the request stays active (and is claimed again one lease later)
+rather than reported as ended while access still exists, and the failure is announced loudly
+(``removal_alerts``). The same sweep removes what ended requests still hold: grants a rollback
+could not take back, and grants that were only *maybe* made (a timeout).
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from typing import Final
 
 from app.integrations.base import Integration, IntegrationError
 from app.services.leases import kept
+from app.services.removal_alerts import RemovalAlerts
 from app.services.retry import with_retries
 from app.services.transitions import Transitions
 from domain.audit import AuditEvent, AuditKind
@@ -42,6 +47,7 @@ class EndingService:
         store: Store,
         integrations: Mapping[str, Integration],
         transitions: Transitions,
+        alerts: RemovalAlerts,
         clock: Clock,
         retry: Callable[..., object] = with_retries,
         owner: str | None = None,
@@ -50,62 +56,106 @@ class EndingService:
         self._store = store
         self._integrations = integrations
         self._transitions = transitions
+        self._alerts = alerts
         self._clock = clock
         self._retry = retry
         self._lease = lease
         self.owner = owner or f"end-{uuid.uuid4().hex[:12]}"
 
     def run_due(self) -> int:
-        """End every due (or revoked) request, a claimed batch at a time; returns how many."""
+        """End every due (or revoked) request, a claimed batch at a time, then clean up what
+        ended requests still hold; returns how many requests ended."""
         ended = 0
-        while True:
-            with self._store.write() as uow:
-                claimed = uow.grants.claim_to_end(
-                    owner=self.owner, now=self._clock.now(), lease=self._lease, limit=BATCH
-                )
-            if not claimed:
-                return ended
-            with kept(
-                store=self._store,
-                clock=self._clock,
-                request_ids=claimed,
-                owner=self.owner,
-                lease=self._lease,
-            ):
+        while claimed := self._claim(leftovers=False):
+            with self._kept(claimed):
                 revoked = {r: g for r in claimed if (g := self._revoke_everything(r)) is not None}
                 ended += self._record_ends(revoked)
+        while claimed := self._claim(leftovers=True):
+            with self._kept(claimed):
+                for request_id in claimed:
+                    if self._revoke_everything(request_id) is not None:
+                        self._record_cleanup(request_id)
+        return ended
 
     def end(self, request_id: RequestId) -> bool:
         """End one request now (its claim already held)."""
         grants = self._revoke_everything(request_id)
         return grants is not None and self._record_ends({request_id: grants}) == 1
 
+    def _claim(self, *, leftovers: bool) -> list[RequestId]:
+        with self._store.write() as uow:
+            claim = uow.grants.claim_leftovers if leftovers else uow.grants.claim_to_end
+            return claim(owner=self.owner, now=self._clock.now(), lease=self._lease, limit=BATCH)
+
+    def _kept(self, claimed: list[RequestId]) -> AbstractContextManager[None]:
+        return kept(
+            store=self._store,
+            clock=self._clock,
+            request_ids=claimed,
+            owner=self.owner,
+            lease=self._lease,
+        )
+
     def _revoke_everything(self, request_id: RequestId) -> list[Grant] | None:
-        """Revoke every grant of the request; ``None`` if something could not be revoked (the
-        claim stays, the lease lapses, and the next round tries again)."""
+        """Revoke every live grant of the request; ``None`` if something could not be revoked
+        (the failure is recorded and announced, the claim stays, its lease lapses, and the
+        next round tries again)."""
         with self._store.read() as uow:
-            grants = [
-                g for g in uow.grants.for_request(request_id) if g.status is GrantStatus.GRANTED
-            ]
-        failures: list[str] = []
+            grants = uow.grants.live(request_id)
+        failures: dict[str, str] = {}
         for grant in grants:
             integration = self._integrations.get(grant.integration)
             if integration is None:
-                failures.append(grant.integration)
+                failures[grant.integration] = (
+                    f"{grant.integration} is no longer configured (removed from the policy?) "
+                    "but still holds this grant"
+                )
                 continue
             try:
                 self._retry(
                     lambda i=integration, a=grant.account: i.revoke(account=a),
                     what=f"revoke {grant.integration}",
                 )
-            except IntegrationError:
-                failures.append(grant.integration)
+            except IntegrationError as error:
+                failures[grant.integration] = str(error)
         if failures:
             _log.error(
-                "revoke incomplete; will retry", extra={"request": request_id, "left": failures}
+                "revoke incomplete; will retry",
+                extra={"request": request_id, "left": sorted(failures)},
             )
+            with self._store.write() as uow:
+                self._alerts.failed(
+                    uow, request_id=request_id, failures=failures, at=self._clock.now()
+                )
             return None
         return grants
+
+    def _record_cleanup(self, request_id: RequestId) -> None:
+        """Every leftover of an ended request is confirmed gone."""
+        now = self._clock.now()
+        with self._store.write() as uow:
+            for grant in uow.grants.live(request_id):
+                uow.grants.record(
+                    request_id=request_id,
+                    integration=grant.integration,
+                    account=grant.account,
+                    status=GrantStatus.REVOKED,
+                    at=now,
+                )
+                uow.audit.append(
+                    AuditEvent(
+                        kind=AuditKind.ACCESS_REVOKED,
+                        at=now,
+                        request_id=request_id,
+                        data={
+                            "integration": grant.integration,
+                            "account": grant.account,
+                            "leftover": grant.status.value,
+                        },
+                    )
+                )
+            self._alerts.resolved(uow, request_id=request_id, at=now)
+            uow.grants.release(request_id=request_id, owner=self.owner)
 
     def _record_ends(self, revoked: dict[RequestId, list[Grant]]) -> int:
         """One transaction for the batch (one hold on the audit chain, one commit); each
@@ -153,6 +203,7 @@ class EndingService:
                 )
             )
         self._transitions.record(uow, request=ended, change=change)
+        self._alerts.resolved(uow, request_id=request_id, at=now)
 
 
 class _NotActive(Exception):

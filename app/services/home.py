@@ -22,6 +22,8 @@ class Details:
     summary: RequestSummary
     history: tuple[StatusChange, ...]
     approvers: tuple[AskedApprover, ...]
+    removal_problem: str | None = None
+    """Why its access could not be removed yet, while that lasts."""
 
 
 class HomeService:
@@ -76,7 +78,13 @@ class HomeService:
                 return None
             approvers = tuple(uow.requests.approvers(request_id))
             history = tuple(uow.requests.history(request_id))
+            problem = uow.removals.get(request_id)
         allowed = viewer == summary.requester or viewer in {a.id for a in approvers}
         if not allowed and not self._admins.is_admin(viewer):
             return None
-        return Details(summary=summary, history=history, approvers=approvers)
+        return Details(
+            summary=summary,
+            history=history,
+            approvers=approvers,
+            removal_problem=problem.problem if problem else None,
+        )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 from app.services.sealing import Sealer
 from blocks.messages import (
@@ -126,6 +126,21 @@ class Notifier:
                 channel=self._audit_channel,
                 kind=POST,
                 payload=text_message(text),
+            )
+
+    def alert(
+        self, uow: UnitOfWork, *, message: dict[str, Any], admins: Sequence[str], at: datetime
+    ) -> None:
+        """Something the security team and the admins must act on: the audit channel and a DM
+        to each admin."""
+        channels = [self._audit_channel, *admins] if self._audit_channel else list(admins)
+        for channel in dict.fromkeys(channels):
+            uow.outbox.add(
+                at=at,
+                ordering_key=f"alert:{channel}",
+                channel=channel,
+                kind=POST,
+                payload=message,
             )
 
     def credentials(

@@ -2,8 +2,10 @@
 
 Runs in a worker, never in a listener. A request is claimed with a lease; if this instance dies
 mid-way, the lease lapses and any instance provisions it again from the start (grants are
-idempotent: an existing account is reset, with a fresh password). Credentials go to the
-requester only once the request is active, one sealed DM per integration.
+idempotent: an existing account is reset, with a fresh password). Before any integration is
+called, each grant is written down as *uncertain*, so a crash or a timeout leaves a record of
+what may exist and it is revoked rather than forgotten. Credentials go to the requester only
+once the request is active, one sealed DM per integration.
 """
 
 from __future__ import annotations
@@ -14,9 +16,16 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Final
 
-from app.integrations.base import AccessDetails, GrantItem, Integration, IntegrationError
+from app.integrations.base import (
+    AccessDetails,
+    GrantItem,
+    GrantUncertain,
+    Integration,
+    IntegrationError,
+)
 from app.services.leases import work_through_claims
 from app.services.notifier import Notifier
+from app.services.removal_alerts import RemovalAlerts
 from app.services.retry import with_retries
 from app.services.transitions import Transitions
 from domain.audit import AuditEvent, AuditKind
@@ -49,6 +58,7 @@ class ProvisioningService:
         integrations: Mapping[str, Integration],
         notifier: Notifier,
         transitions: Transitions,
+        alerts: RemovalAlerts,
         clock: Clock,
         retry: Callable[..., object] = with_retries,
         owner: str | None = None,
@@ -58,6 +68,7 @@ class ProvisioningService:
         self._integrations = integrations
         self._notifier = notifier
         self._transitions = transitions
+        self._alerts = alerts
         self._clock = clock
         self._retry = retry
         self._lease = lease
@@ -88,11 +99,14 @@ class ProvisioningService:
             elif request.status is not Status.GRANTING:
                 uow.grants.release(request_id=request_id, owner=self.owner)
                 return request.status
-            objects = uow.requests.objects(request_id)
+            grouped = by_integration(uow.requests.objects(request_id))
+            account = account_name(request_id)
+            uow.grants.expect(
+                request_id=request_id, integrations=list(grouped), account=account, at=started
+            )
         until = started + request.duration
-        account = account_name(request_id)
         granted: dict[str, AccessDetails] = {}
-        for integration_name, items in by_integration(objects).items():
+        for integration_name, items in grouped.items():
             integration = self._integrations.get(integration_name)
             try:
                 if integration is None:
@@ -102,9 +116,10 @@ class ProvisioningService:
                 return self._roll_back(
                     request_id=request_id,
                     account=account,
-                    tried=[*granted, integration_name],
+                    granted=list(granted),
                     failed=integration_name,
                     problem=str(error),
+                    uncertain=isinstance(error, GrantUncertain),
                 )
         return self._activate(request_id=request_id, account=account, granted=granted)
 
@@ -165,28 +180,28 @@ class ProvisioningService:
         *,
         request_id: RequestId,
         account: str,
-        tried: list[str],
+        granted: list[str],
         failed: str,
         problem: str,
+        uncertain: bool,
     ) -> Status:
-        """Take back everything granted so far (and any half-made account), then fail."""
-        leftovers: list[str] = []
+        """Take back everything granted so far (and whatever the failed call may have made),
+        then fail the request. A revoke that cannot be confirmed leaves its grant live: the
+        ending sweeper keeps revoking it, loudly, until its server confirms."""
+        tried = [*granted, failed]
+        left: dict[str, str] = {}
         for name in tried:
             integration = self._integrations.get(name)
             if integration is None:
-                continue
+                continue  # not configured: nothing was called, nothing to take back
             try:
                 self._retry(lambda i=integration: i.revoke(account=account), what=f"revoke {name}")
-            except IntegrationError:
-                leftovers.append(name)
-        if any(name != failed for name in leftovers):
-            # Something that was really granted could not be taken back: keep the lease and
-            # stay in `granting`, so the next round retries rather than report "failed" while
-            # access still exists somewhere.
-            _log.error("rollback incomplete", extra={"request": request_id, "left": leftovers})
-            return Status.GRANTING
-        # The integration that failed said it granted nothing; a failed clean-up there is
-        # recorded (audit below) but cannot hold the request up.
+            except IntegrationError as error:
+                left[name] = str(error)
+        # The integration that failed plainly said it granted nothing: only a timeout there
+        # (maybe granted) must wait for a confirmed revoke.
+        if not uncertain:
+            left.pop(failed, None)
         now = self._clock.now()
         with self._store.write() as uow:
             request = uow.requests.get(request_id)
@@ -195,26 +210,35 @@ class ProvisioningService:
             # (integration errors are written to be shown).
             reason = f"granting failed in {failed}: {problem[:300]}"
             failed_request, change = request.fail(at=now, reason=reason)
-            uow.grants.record(
-                request_id=request_id,
-                integration=failed,
-                account=account,
-                status=GrantStatus.FAILED,
-                at=now,
-                error=problem[:500],
-            )
+            for name in tried:
+                if name in left:
+                    status = GrantStatus.UNCERTAIN if name == failed else GrantStatus.GRANTED
+                elif name == failed and not uncertain:
+                    status = GrantStatus.FAILED
+                else:
+                    status = GrantStatus.REVOKED
+                uow.grants.record(
+                    request_id=request_id,
+                    integration=name,
+                    account=account,
+                    status=status,
+                    at=now,
+                    error=problem[:500] if name == failed else left.get(name),
+                )
             uow.audit.append(
                 AuditEvent(
-                    kind=AuditKind.GRANT_FAILED,
+                    kind=AuditKind.GRANT_UNCERTAIN if uncertain else AuditKind.GRANT_FAILED,
                     at=now,
                     request_id=request_id,
                     data={
                         "integration": failed,
                         "error": problem[:500],
-                        "rolled_back": [n for n in tried if n not in leftovers],
-                        "cleanup_failed": leftovers,
+                        "rolled_back": [n for n in tried if n not in left],
+                        "cleanup_failed": sorted(left),
                     },
                 )
             )
             self._transitions.record(uow, request=failed_request, change=change)
+            if left:
+                self._alerts.failed(uow, request_id=request_id, failures=left, at=now)
         return Status.FAILED

@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Final
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import Select, exists, or_, select, update
 from sqlalchemy.orm import Session
 
 from domain.ids import RequestId, UserId
@@ -21,9 +22,22 @@ from store.models import GrantRow, RequestRow
 
 
 class GrantStatus(StrEnum):
+    UNCERTAIN = "uncertain"
+    """Asked for, not confirmed: the call is running, timed out or the bot died during it. Treated
+    as granted until a revoke is confirmed."""
     GRANTED = "granted"
     REVOKED = "revoked"
     FAILED = "failed"
+    """The integration said it granted nothing."""
+
+    @property
+    def live(self) -> bool:
+        """Access may exist on the server: it must be revoked before it can be forgotten."""
+        return self in (GrantStatus.UNCERTAIN, GrantStatus.GRANTED)
+
+
+_LIVE: Final = (GrantStatus.UNCERTAIN.value, GrantStatus.GRANTED.value)
+_AT_WORK: Final = (Status.APPROVED.value, Status.GRANTING.value, Status.ACTIVE.value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +88,39 @@ class GrantRepository:
         elif status is GrantStatus.REVOKED:
             row.revoked_at = at
         self._session.flush()
+
+    def expect(
+        self, *, request_id: RequestId, integrations: Sequence[str], account: str, at: datetime
+    ) -> None:
+        """Written before any integration is called: if the bot dies during a grant, the row
+        says "maybe granted", so the access is revoked rather than forgotten."""
+        for integration in integrations:
+            self.record(
+                request_id=request_id,
+                integration=integration,
+                account=account,
+                status=GrantStatus.UNCERTAIN,
+                at=at,
+            )
+
+    def live(self, request_id: RequestId) -> list[Grant]:
+        """Grants whose access may still exist on their server."""
+        return [g for g in self.for_request(request_id) if g.status.live]
+
+    def protected(self, *, integration: str, request_ids: Sequence[RequestId]) -> set[RequestId]:
+        """Of ``request_ids``, those whose account on ``integration`` must stay: the request is
+        being granted or is active (the ending sweeper ends it when due) and holds a live grant
+        there."""
+        if not request_ids:
+            return set()
+        rows = self._session.scalars(
+            select(RequestRow.id)
+            .join(GrantRow, GrantRow.request_id == RequestRow.id)
+            .where(RequestRow.id.in_(request_ids), GrantRow.integration == integration)
+            .where(GrantRow.status.in_(_LIVE))
+            .where(RequestRow.status.in_([Status.GRANTING.value, Status.ACTIVE.value]))
+        )
+        return {RequestId(r) for r in rows}
 
     def for_request(self, request_id: RequestId) -> list[Grant]:
         rows = self._session.scalars(
@@ -137,6 +184,21 @@ class GrantRepository:
             .where(or_(RequestRow.expires_at <= now, RequestRow.revoke_requested_at.is_not(None)))
             .where(or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now))
             .order_by(RequestRow.expires_at),
+            limit=limit,
+        )
+        return self._claim(candidates=candidates, owner=owner, now=now, lease=lease)
+
+    def claim_leftovers(
+        self, *, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[RequestId]:
+        """Ended requests that still hold live grants: a rollback or an end whose revoke failed.
+        A failed attempt keeps its lease, so the next try comes one lease later."""
+        candidates = self._candidates(
+            select(RequestRow.id)
+            .where(RequestRow.status.not_in(_AT_WORK))
+            .where(exists().where(GrantRow.request_id == RequestRow.id, GrantRow.status.in_(_LIVE)))
+            .where(or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now))
+            .order_by(RequestRow.last_change_at),
             limit=limit,
         )
         return self._claim(candidates=candidates, owner=owner, now=now, lease=lease)

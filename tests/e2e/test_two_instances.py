@@ -58,6 +58,12 @@ class Counting:
         with self._lock:
             self.revokes[account] += 1
 
+    def accounts(self) -> list[str] | None:
+        return self._inner.accounts()
+
+    def preflight(self) -> list[str]:
+        return self._inner.preflight()
+
     def check(self) -> None:
         self._inner.check()
 

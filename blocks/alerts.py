@@ -1,0 +1,34 @@
+"""Alerts for the audit channel and the admins: access that could not be removed, leftovers
+the reconciler removed. Data in, message out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from blocks.simple import text_message
+from blocks.text import date_token, escape, plural
+
+
+def removal_failing_message(
+    *, request_id: str, problem: str, since: datetime, attempts: int
+) -> dict[str, Any]:
+    return text_message(
+        f"🚨 *Access of {request_id} could not be removed yet.* {escape(problem)}\n"
+        f"Failing since {date_token(since)} ({plural(attempts, 'round')} of retries). "
+        "The bot keeps trying; fix the integration's server or its admin login."
+    )
+
+
+def removal_recovered_message(*, request_id: str, since: datetime, attempts: int) -> dict[str, Any]:
+    return text_message(
+        f"✅ Access of {request_id} is removed now, after {plural(attempts, 'failed round')} "
+        f"since {date_token(since)}."
+    )
+
+
+def reconciled_message(*, integration: str, account: str, why: str) -> dict[str, Any]:
+    return text_message(
+        f"🧹 Removed the leftover account `{escape(account)}` from {escape(integration)}: "
+        f"{escape(why)}."
+    )
