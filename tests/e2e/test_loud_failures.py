@@ -79,13 +79,9 @@ def test_a_revoke_that_keeps_failing_is_announced_until_it_succeeds(start: Start
     assert status(bot, request_id) is Status.ACTIVE
     details = bot.app.services.home.details(request_id=request_id, viewer=ALICE)
     assert details is not None
-    assert details.removal_problem == (
-        "access could not be removed yet: prod-redis: unreachable"
-    )
+    assert details.removal_problem == "access could not be removed yet: prod-redis: unreachable"
     # Retried every lease, but announced again only after the back-off (minutes).
-    bot.sim.wait_for(
-        lambda: redis.revoke_calls.count(account_name(request_id)) >= 6, timeout=20
-    )
+    bot.sim.wait_for(lambda: redis.revoke_calls.count(account_name(request_id)) >= 6, timeout=20)
     assert len(alerts(bot, AUDIT, failing)) == 1
 
     redis.fail_revokes = 0
