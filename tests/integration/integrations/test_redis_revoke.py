@@ -34,6 +34,7 @@ EVERYTHING_GRANT_AND_REVOKE_NEED = (
     "+client|list",
     "+acl|whoami",
     "+acl|dryrun",
+    "+ping",
 )
 """The admin login's rules in docs/integrations/redis.md."""
 
@@ -189,6 +190,28 @@ def test_accounts_lists_the_temporary_users_that_exist_now(
     assert after is not None
     assert other not in after
     assert redis_account in after
+
+
+def test_a_login_with_the_documented_rules_grants_lists_and_revokes(
+    redis_root: redis.Redis, redis_prefix: str, redis_account: str
+) -> None:
+    with redis_admin_login(*EVERYTHING_GRANT_AND_REVOKE_NEED) as login:
+        documented = integration_as(login)
+        documented.check()
+        details = documented.grant(
+            account=redis_account,
+            items=[GrantItem(f"{redis_prefix}doc:*", "admin")],
+            until=in_one_hour(),
+        )
+        session = redis_login(details)
+        session.set(f"{redis_prefix}doc:1", "x")
+        assert redis_account in (documented.accounts() or [])
+
+        documented.revoke(account=redis_account)
+
+    with pytest.raises(redis.exceptions.ConnectionError):
+        session.ping()
+    assert redis_root.acl_getuser(redis_account) is None
 
 
 def test_preflight_finds_nothing_missing_for_a_login_with_the_documented_rules(
