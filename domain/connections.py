@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated, Final, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -78,8 +79,31 @@ class MySQLConnection(_Connection):
     public_port: Annotated[int, Field(ge=1, le=65535)] | None = None
 
 
+def _database_zero(url: str) -> str:
+    """Refuse a Redis URL that names a logical database other than 0.
+
+    ACL rules cannot scope a database: a temporary user who may ``SELECT`` one may select them
+    all, so temporary users get no ``SELECT`` and live in database 0 only
+    (docs/integrations/redis.md).
+    """
+    parts = urlsplit(url)
+    database = parts.path.strip("/") if parts.scheme in ("redis", "rediss") else ""
+    from_query = parse_qs(parts.query).get("db", [])
+    for value in (database, *from_query):
+        if value not in ("", "0"):
+            raise ValueError(
+                f"the Redis integration manages database 0 only (the URL names database "
+                f"{value!r}): ACL rules cannot limit a user to one database, so temporary users "
+                f"cannot SELECT; use redis://host:port/0"
+            )
+    return url
+
+
 class RedisConnection(_Connection):
-    url: str = Field(description="redis://host:port/db of the server to manage.")
+    # The description is in the committed policy.schema.json; database 0 is the only one.
+    url: Annotated[str, AfterValidator(_database_zero)] = Field(
+        description="redis://host:port/db of the server to manage."
+    )
     username: str | None = None
     password: SecretReference | None = Field(default=None, repr=False)
     public_host: str | None = None

@@ -8,10 +8,16 @@ Every call is ``POST <url>`` with a JSON body and two headers::
 Bodies: ``{"action": "grant", "integration", "account", "items": [{"resource", "permission"}],
 "until": ISO 8601}``, ``{"action": "revoke", "integration", "account"}`` and
 ``{"action": "check", "integration"}``. Receivers must treat grant and revoke as idempotent (a
-call is retried after a timeout and after 5xx) and answer 2xx when revoking an unknown account.
-A grant's 2xx answer may carry ``{"access_details": {"label": "value", ...},
+call is retried after a timeout and after 5xx) and answer 2xx, 404 or 410 when revoking an
+unknown account. A grant's 2xx answer may carry ``{"access_details": {"label": "value", ...},
 "secret_fields": ["password", ...]}``; values labelled like a password, secret or token are
 masked even when ``secret_fields`` forgets them.
+
+A grant is only a plain failure when it certainly was not applied: every attempt failed to
+connect, or the receiver refused it (a 4xx other than 408 and 429) with no earlier attempt that
+may have been applied. Anything else that is not a 2xx (no answer after the request was sent,
+a 5xx, an unusable 2xx answer) raises :class:`GrantUncertain`, and the services keep revoking
+until a revoke is confirmed (docs/integrations/webhook.md).
 """
 
 from __future__ import annotations
@@ -31,7 +37,13 @@ from typing import Any, Final
 from app.integrations._checks import require_account, require_aware, require_offered
 from app.integrations._errors import failure
 from app.integrations._identity import Identity
-from app.integrations.base import AccessDetails, GrantItem, IntegrationError, Resource
+from app.integrations.base import (
+    AccessDetails,
+    GrantItem,
+    GrantUncertain,
+    IntegrationError,
+    Resource,
+)
 from domain.connections import WebhookConnection
 
 TYPE_NAME: Final = "webhook"
@@ -40,7 +52,10 @@ TIMESTAMP_HEADER: Final = "X-JIT-Timestamp"
 SIGNATURE_HEADER: Final = "X-JIT-Signature"
 MAX_RESPONSE_BYTES: Final = 64 * 1024
 RETRYABLE_STATUSES: Final = frozenset({408, 429})
-"""4xx answers that mean "later", not "never"; every 5xx is retried too."""
+"""4xx answers that mean "later", not "never" (and the request was not processed); every 5xx is
+retried too, but a 5xx may come after part of the work was done."""
+GONE_STATUSES: Final = frozenset({404, 410})
+"""A revoke answered with these: the receiver does not know the account, so it is gone."""
 MAX_BACKOFF_SECONDS: Final = 30.0
 _SECRET_WORDS: Final = ("password", "secret", "token")
 
@@ -56,6 +71,25 @@ class _Answer:
     status: int
     body: bytes
     retry_after: float | None = None
+
+
+class _NotSent(Exception):
+    """The request never reached the receiver (refused, unresolvable, connect timeout)."""
+
+
+class _Lost(Exception):
+    """The request was sent but no complete answer came back: it may have been applied."""
+
+
+@dataclass
+class _Failed(Exception):
+    """Every attempt failed; what the last one saw and what the receiver may have done."""
+
+    problem: str
+    maybe_applied: bool
+    """An attempt was sent and lost, or answered 5xx: the receiver may have acted on it."""
+    connected: bool
+    """At least one attempt reached the receiver."""
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -92,33 +126,63 @@ class WebhookIntegration(Identity):
         return [Resource(name=name, kind="resource") for name in self._connection.resources]
 
     def check(self) -> None:
-        self._call("check", {"action": "check"})
+        try:
+            self._call({"action": "check"})
+        except _Failed as failed:
+            raise self._failure("check", failed.problem) from None
+
+    def accounts(self) -> list[str] | None:
+        return None  # a receiver has no listing call: the bot revokes what it granted
+
+    def preflight(self) -> list[str]:
+        try:
+            self._call({"action": "check"})
+        except _Failed as failed:
+            if not failed.connected:
+                raise self._failure("preflight", failed.problem) from None
+            return [f"The receiver did not accept the check action: {failed.problem}."]
+        return []
 
     def grant(self, *, account: str, items: Sequence[GrantItem], until: datetime) -> AccessDetails:
         require_account(account, integration=self._name)
         require_offered(items, offered=self._offered, integration=self._name)
         require_aware(until, integration=self._name)
-        answer = self._call(
-            "grant",
-            {
-                "action": "grant",
-                "account": account,
-                "items": [
-                    {"resource": item.resource, "permission": item.permission} for item in items
-                ],
-                "until": until.isoformat(),
-            },
-        )
-        fields, secret_fields = self._access_details(answer.body)
+        payload = {
+            "action": "grant",
+            "account": account,
+            "items": [{"resource": item.resource, "permission": item.permission} for item in items],
+            "until": until.isoformat(),
+        }
+        try:
+            answer = self._call(payload)
+        except _Failed as failed:
+            if failed.maybe_applied:
+                raise self._uncertain(failed.problem) from None
+            # Refused, never connected, or only told to come back later: nothing was applied.
+            raise self._failure("grant", failed.problem) from None
+        try:
+            fields, secret_fields = self._access_details(answer.body)
+        except IntegrationError as exc:
+            # The receiver answered 2xx: it granted, whatever we make of its answer.
+            raise self._uncertain(f"{exc}; the receiver answered 2xx") from None
         return AccessDetails(fields=fields, secret_fields=secret_fields, valid_until=until)
 
     def revoke(self, *, account: str) -> None:
+        """Confirmed by a 2xx, or by 404/410 (the receiver does not know the account)."""
         require_account(account, integration=self._name)
-        self._call("revoke", {"action": "revoke", "account": account})
+        try:
+            self._call({"action": "revoke", "account": account}, done=GONE_STATUSES)
+        except _Failed as failed:
+            raise self._failure("revoke", failed.problem) from None
 
-    def _call(self, action: str, payload: Mapping[str, object]) -> _Answer:
+    def _call(
+        self, payload: Mapping[str, object], *, done: frozenset[int] = frozenset()
+    ) -> _Answer:
+        """POSTs ``payload``, retrying what may succeed later; returns a 2xx answer (or one of
+        ``done``), raises :class:`_Failed` otherwise."""
         body = json.dumps({**payload, "integration": self._name}, separators=(",", ":")).encode()
         attempts = self._connection.retries + 1
+        maybe_applied = connected = False
         problem = ""
         retry_after: float | None = None
         for attempt in range(attempts):
@@ -127,16 +191,23 @@ class WebhookIntegration(Identity):
             retry_after = None
             try:
                 answer = self._post(body)
-            except (urllib.error.URLError, HTTPException, OSError) as exc:
-                problem = f"cannot reach the endpoint ({_reason(exc)})"
+            except _NotSent as exc:
+                problem = f"cannot reach the endpoint ({exc})"
                 continue
-            if 200 <= answer.status < 300:
+            except _Lost as exc:
+                problem = f"no answer after the request was sent ({exc})"
+                maybe_applied = connected = True
+                continue
+            connected = True
+            if 200 <= answer.status < 300 or answer.status in done:
                 return answer
             problem = f"HTTP {answer.status}"
-            if answer.status < 500 and answer.status not in RETRYABLE_STATUSES:
-                raise self._failure(action, problem)
+            if answer.status >= 500:
+                maybe_applied = True
+            if _refusal(answer.status):
+                raise _Failed(problem, maybe_applied, connected)
             retry_after = answer.retry_after
-        raise self._failure(action, f"{problem} (after {attempts} attempts)")
+        raise _Failed(f"{problem} (after {attempts} attempts)", maybe_applied, connected)
 
     def _post(self, body: bytes) -> _Answer:
         timestamp = str(int(self._clock()))
@@ -163,6 +234,13 @@ class WebhookIntegration(Identity):
                     retry_after=_retry_after(error.headers.get("Retry-After")),
                     body=b"",
                 )
+        except urllib.error.URLError as error:
+            # urllib wraps what fails while connecting and sending; the body is small enough
+            # to be sent whole or not at all, so the receiver cannot have acted on it.
+            raise _NotSent(_reason(error)) from None
+        except (HTTPException, OSError) as error:
+            # Sent, then the answer timed out, was cut off or was not HTTP.
+            raise _Lost(_reason(error)) from None
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -196,6 +274,15 @@ class WebhookIntegration(Identity):
 
     def _failure(self, action: str, detail: str) -> IntegrationError:
         return failure(self._name, action, detail, secrets=(self._connection.secret,))
+
+    def _uncertain(self, detail: str) -> GrantUncertain:
+        detail += "; the receiver may have granted, so the account must be revoked"
+        return GrantUncertain(str(self._failure("grant", detail)))
+
+
+def _refusal(status: int) -> bool:
+    """A definite "no" to this request: not 2xx, not 5xx, not "try later"."""
+    return status < 500 and status not in RETRYABLE_STATUSES and not 200 <= status < 300
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -8,13 +8,14 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import psycopg
 import pymysql
@@ -298,3 +299,120 @@ def redis_login(details: AccessDetails, *, password: str | None = None) -> redis
         decode_responses=True,
         retry=Retry(NoBackoff(), retries=0),
     )
+
+
+def run(client: redis.Redis, *words: str | bytes) -> Any:
+    """``execute_command``, typed: the reply as the server sent it (after redis-py's parsing)."""
+    return client.execute_command(*words)  # type: ignore[no-untyped-call]
+
+
+@contextmanager
+def redis_admin_login(*rules: str) -> Iterator[tuple[str, str]]:
+    """An ACL user with exactly ``rules`` to act as the integration's admin login, deleted
+    afterwards: ``(username, password)``."""
+    username, password = f"jitadmin-{RUN}-{secrets.token_hex(3)}", secrets.token_urlsafe(16)
+    admin = redis_admin()
+    run(admin, "ACL SETUSER", username, "reset", "on", f">{password}", *rules)
+    try:
+        yield username, password
+    finally:
+        admin.acl_deluser(username)
+        admin.close()
+
+
+@dataclass
+class SilentRedis:
+    """A loopback TCP server that speaks just enough RESP to pass a client's handshake and
+    ``PING``, then reads ``ACL SETUSER`` and never answers it (or drops the connection)."""
+
+    port: int
+    received: list[bytes]
+    """Every command's raw bytes as read."""
+    seen_setuser: threading.Event
+
+
+@contextmanager
+def silent_redis(*, on_setuser: str = "stall") -> Iterator[SilentRedis]:
+    """``on_setuser``: ``stall`` (keep the connection open, answer nothing) or ``close``."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.05)
+    state = SilentRedis(port=listener.getsockname()[1], received=[], seen_setuser=threading.Event())
+    stop = threading.Event()
+    connections: list[socket.socket] = []
+
+    def serve(conn: socket.socket) -> None:
+        conn.settimeout(0.05)
+        buffer = b""
+        while not stop.is_set():
+            try:
+                data = conn.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            buffer += data
+            commands, buffer = _resp_commands(buffer)
+            for command in commands:
+                state.received.append(b" ".join(command))
+                if [word.upper() for word in command[:2]] == [b"ACL", b"SETUSER"]:
+                    state.seen_setuser.set()
+                    if on_setuser == "close":
+                        conn.close()
+                        return
+                    continue  # read, never answered
+                conn.sendall(_fake_answer(command))
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            connections.append(conn)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    acceptor = threading.Thread(target=accept, daemon=True)
+    acceptor.start()
+    try:
+        yield state
+    finally:
+        stop.set()
+        acceptor.join()
+        listener.close()
+        for conn in connections:
+            conn.close()
+
+
+def _fake_answer(command: list[bytes]) -> bytes:
+    name = command[0].upper()
+    if name == b"HELLO":  # answered as a RESP3 map, in the protocol the client asked for
+        proto = command[1] if len(command) > 1 else b"2"
+        return b"%1\r\n$5\r\nproto\r\n:" + proto + b"\r\n"
+    return b"+PONG\r\n" if name == b"PING" else b"+OK\r\n"
+
+
+def _resp_commands(buffer: bytes) -> tuple[list[list[bytes]], bytes]:
+    """The complete RESP commands (arrays of bulk strings) at the start of ``buffer``, and the
+    incomplete rest."""
+    commands: list[list[bytes]] = []
+    while True:
+        header, sep, rest = buffer.partition(b"\r\n")
+        if not sep or not header.startswith(b"*"):
+            return commands, buffer
+        words: list[bytes] = []
+        for _ in range(int(header[1:])):
+            length_line, sep, rest = rest.partition(b"\r\n")
+            length = int(length_line[1:]) if sep else -1
+            if length < 0 or len(rest) < length + 2:
+                return commands, buffer
+            words.append(rest[:length])
+            rest = rest[length + 2 :]
+        commands.append(words)
+        buffer = rest
+
+
+def closed_port() -> int:
+    """A loopback port nobody listens on (it was free a moment ago)."""
+    return _free_port()

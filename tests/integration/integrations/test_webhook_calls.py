@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from app.integrations.base import GrantItem, IntegrationError, Resource
+from app.integrations.base import GrantItem, GrantUncertain, IntegrationError, Resource
 from app.integrations.webhook import WebhookIntegration
 from domain.connections import RESOLVED, WebhookConnection
 
@@ -43,6 +43,10 @@ class Answer:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    after: threading.Event | None = None
+    """Apply the call at once but answer only once this is set (after the client gave up)."""
+    drop: bool = False
+    """Apply the call, then close the connection without answering."""
 
 
 class Receiver:
@@ -52,6 +56,11 @@ class Receiver:
         self.script: deque[Answer] = deque()
         self.calls: list[Call] = []
         self.url = ""
+        self.granted: set[str] = set()
+        """Accounts the receiver holds: a grant answered 2xx or late adds one, a revoke
+        removes it."""
+        self.released = threading.Event()
+        """Set when the test ends: lets held answers go."""
 
     def will_answer(self, *answers: Answer) -> None:
         self.script.extend(answers)
@@ -64,7 +73,14 @@ class Receiver:
         ).hexdigest()
         signature_ok = hmac.compare_digest(headers.get("x-jit-signature", ""), f"v1={expected}")
         self.calls.append(Call(path, headers, body, signature_ok))
-        return self.script.popleft() if self.script else Answer()
+        answer = self.script.popleft() if self.script else Answer()
+        if answer.status < 300 or answer.after is not None or answer.drop:
+            document = json.loads(body)
+            if document["action"] == "grant":
+                self.granted.add(document["account"])
+            elif document["action"] == "revoke":
+                self.granted.discard(document["account"])
+        return answer
 
 
 class Sleeps(list[float]):
@@ -82,12 +98,19 @@ def receiver() -> Iterator[Receiver]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             answer = state.handle(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
-            self.send_response(answer.status)
-            for name, value in answer.headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(answer.body)))
-            self.end_headers()
-            self.wfile.write(answer.body)
+            if answer.drop:
+                return  # HTTP/1.0: the connection closes with nothing sent
+            if answer.after is not None:
+                answer.after.wait(10)
+            try:
+                self.send_response(answer.status)
+                for name, value in answer.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer.body)))
+                self.end_headers()
+                self.wfile.write(answer.body)
+            except OSError:
+                pass  # the client gave up waiting
 
         def log_message(self, format: str, *args: object) -> None:
             pass
@@ -99,6 +122,7 @@ def receiver() -> Iterator[Receiver]:
     try:
         yield state
     finally:
+        state.released.set()
         server.shutdown()
         server.server_close()
         thread.join()
@@ -109,13 +133,15 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
-def webhook(url: str, sleeps: Sleeps, *, retries: int = 3) -> WebhookIntegration:
+def webhook(
+    url: str, sleeps: Sleeps, *, retries: int = 3, timeout_seconds: float = 2
+) -> WebhookIntegration:
     connection = WebhookConnection.model_validate(
         {
             "url": url,
             "secret": SECRET,
             "retries": retries,
-            "timeout_seconds": 2,
+            "timeout_seconds": timeout_seconds,
             "resources": ["prod-cluster", "staging-cluster"],
         },
         context={RESOLVED: True},
@@ -268,7 +294,8 @@ def test_malformed_access_details_fail_the_grant(
 ) -> None:
     receiver.will_answer(Answer(200, json.dumps({"access_details": {"port": 5432}}).encode()))
 
-    with pytest.raises(IntegrationError, match="access_details must map strings to strings"):
+    # The receiver answered 2xx, so it granted: the account must be revoked, not forgotten.
+    with pytest.raises(GrantUncertain, match="access_details must map strings to strings"):
         hook.grant(account="jit_abc123", items=[GrantItem("prod-cluster", "viewer")], until=UNTIL)
 
 
@@ -300,3 +327,182 @@ def test_a_permission_the_policy_does_not_list_is_refused_before_any_call(
         hook.grant(account="jit_abc123", items=[GrantItem("prod-cluster", "owner")], until=UNTIL)
 
     assert receiver.calls == []
+
+
+# --- Grants that may have been applied, revokes that must be confirmed --------------------------
+
+
+def grant_viewer(hook: WebhookIntegration) -> None:
+    hook.grant(account="jit_abc123", items=[GrantItem("prod-cluster", "viewer")], until=UNTIL)
+
+
+def impatient(receiver: Receiver, sleeps: Sleeps, *, retries: int = 1) -> WebhookIntegration:
+    return webhook(receiver.url, sleeps, retries=retries, timeout_seconds=0.2)
+
+
+def test_a_grant_applied_but_answered_after_the_timeout_is_uncertain(
+    receiver: Receiver, sleeps: Sleeps
+) -> None:
+    receiver.will_answer(Answer(200, after=receiver.released), Answer(200, after=receiver.released))
+
+    with pytest.raises(GrantUncertain, match="may have granted") as caught:
+        grant_viewer(impatient(receiver, sleeps))
+
+    assert str(caught.value).startswith("test-hook: grant failed: no answer after the request")
+    assert receiver.granted == {"jit_abc123"}  # which is why it must not be a plain failure
+    assert len(receiver.calls) == 2
+
+
+def test_a_grant_whose_connection_is_dropped_after_sending_is_uncertain(
+    hook: WebhookIntegration, receiver: Receiver
+) -> None:
+    receiver.will_answer(*[Answer(drop=True)] * 4)
+
+    with pytest.raises(GrantUncertain, match="no answer after the request was sent"):
+        grant_viewer(hook)
+
+    assert receiver.granted == {"jit_abc123"}
+
+
+def test_a_grant_that_timed_out_and_then_got_only_503_is_uncertain(
+    receiver: Receiver, sleeps: Sleeps
+) -> None:
+    receiver.will_answer(Answer(200, after=receiver.released), Answer(503), Answer(503))
+
+    with pytest.raises(GrantUncertain, match=r"HTTP 503 \(after 3 attempts\)"):
+        grant_viewer(impatient(receiver, sleeps, retries=2))
+
+    assert receiver.granted == {"jit_abc123"}
+
+
+def test_a_grant_refused_after_an_earlier_attempt_timed_out_is_still_uncertain(
+    receiver: Receiver, sleeps: Sleeps
+) -> None:
+    receiver.will_answer(Answer(200, after=receiver.released), Answer(409))
+
+    with pytest.raises(GrantUncertain, match="HTTP 409"):
+        grant_viewer(impatient(receiver, sleeps))
+
+
+def test_a_grant_answered_only_with_server_errors_is_uncertain(
+    hook: WebhookIntegration, receiver: Receiver
+) -> None:
+    receiver.will_answer(*[Answer(500)] * 4)
+
+    with pytest.raises(GrantUncertain, match=r"HTTP 500 \(after 4 attempts\)"):
+        grant_viewer(hook)
+
+
+def test_a_grant_the_receiver_refused_with_400_is_a_plain_failure(
+    hook: WebhookIntegration, receiver: Receiver
+) -> None:
+    receiver.will_answer(Answer(400))
+
+    with pytest.raises(IntegrationError) as caught:
+        grant_viewer(hook)
+
+    assert not isinstance(caught.value, GrantUncertain)
+    assert receiver.granted == set()
+
+
+def test_a_grant_told_to_come_back_later_every_time_is_a_plain_failure(
+    hook: WebhookIntegration, receiver: Receiver
+) -> None:
+    receiver.will_answer(*[Answer(429)] * 4)
+
+    with pytest.raises(IntegrationError, match=r"HTTP 429 \(after 4 attempts\)") as caught:
+        grant_viewer(hook)
+
+    assert not isinstance(caught.value, GrantUncertain)
+
+
+def test_a_grant_that_never_connected_is_a_plain_failure(sleeps: Sleeps) -> None:
+    unreachable = webhook("http://127.0.0.1:9/jit", sleeps, retries=2)
+
+    with pytest.raises(IntegrationError, match="cannot reach the endpoint") as caught:
+        grant_viewer(unreachable)
+
+    assert not isinstance(caught.value, GrantUncertain)
+    assert sleeps == [0.5, 1.0]
+
+
+def test_an_uncertain_grant_is_ended_by_the_revoke_that_follows(
+    receiver: Receiver, sleeps: Sleeps
+) -> None:
+    hook = impatient(receiver, sleeps, retries=0)
+    receiver.will_answer(Answer(200, after=receiver.released))
+    with pytest.raises(GrantUncertain):
+        grant_viewer(hook)
+
+    hook.revoke(account="jit_abc123")
+
+    assert receiver.granted == set()
+
+
+@pytest.mark.parametrize("status", [404, 410])
+def test_a_revoke_of_an_account_the_receiver_does_not_know_is_confirmed(
+    hook: WebhookIntegration, receiver: Receiver, status: int
+) -> None:
+    receiver.will_answer(Answer(status))
+
+    hook.revoke(account="jit_abc123")
+
+    assert len(receiver.calls) == 1
+
+
+def test_a_revoke_answered_500_on_every_attempt_fails(
+    hook: WebhookIntegration, receiver: Receiver, sleeps: Sleeps
+) -> None:
+    receiver.will_answer(*[Answer(500)] * 10)
+
+    with pytest.raises(IntegrationError, match=r"^test-hook: revoke failed: HTTP 500 \(after 4"):
+        hook.revoke(account="jit_abc123")
+
+    assert len(receiver.calls) == 4
+
+
+@pytest.mark.parametrize("status", [400, 403, 409])
+def test_a_revoke_the_receiver_refuses_fails_at_once(
+    hook: WebhookIntegration, receiver: Receiver, status: int
+) -> None:
+    receiver.will_answer(Answer(status))
+
+    with pytest.raises(IntegrationError, match=f"HTTP {status}"):
+        hook.revoke(account="jit_abc123")
+
+
+def test_a_revoke_never_answered_fails(receiver: Receiver, sleeps: Sleeps) -> None:
+    receiver.will_answer(Answer(200, after=receiver.released), Answer(200, after=receiver.released))
+
+    with pytest.raises(IntegrationError, match="no answer after the request was sent"):
+        impatient(receiver, sleeps).revoke(account="jit_abc123")
+
+
+def test_a_webhook_cannot_list_its_accounts(hook: WebhookIntegration, receiver: Receiver) -> None:
+    assert hook.accounts() is None
+    assert receiver.calls == []
+
+
+def test_preflight_posts_the_check_action_and_finds_nothing_missing_on_2xx(
+    hook: WebhookIntegration, receiver: Receiver
+) -> None:
+    assert hook.preflight() == []
+
+    (call,) = receiver.calls
+    assert call.json == {"action": "check", "integration": "test-hook"}
+
+
+@pytest.mark.parametrize("status", [401, 404])
+def test_preflight_names_the_answer_when_the_check_is_refused(
+    hook: WebhookIntegration, receiver: Receiver, status: int
+) -> None:
+    receiver.will_answer(Answer(status))
+
+    assert hook.preflight() == [f"The receiver did not accept the check action: HTTP {status}."]
+
+
+def test_preflight_raises_when_the_receiver_cannot_be_reached(sleeps: Sleeps) -> None:
+    unreachable = webhook("http://127.0.0.1:9/jit", sleeps, retries=0)
+
+    with pytest.raises(IntegrationError, match=r"^test-hook: preflight failed: cannot reach"):
+        unreachable.preflight()
