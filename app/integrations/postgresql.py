@@ -268,7 +268,7 @@ class PostgresIntegration(Identity):
                         ]
                     )
                 )
-            self._confirm_revoked(session.conn, account=account, oid=oid)
+            confirm_revoked(session.conn, integration=self._name, account=account, oid=oid)
 
     def preflight(self) -> list[str]:
         with self._errors("preflight"), self._connect() as session:
@@ -338,16 +338,6 @@ class PostgresIntegration(Identity):
                 f"cannot drop what {account} owns in database {database!r}: {_describe(exc)}",
                 secrets=(self._connection.password,),
             ) from None
-
-    def _confirm_revoked(self, conn: Conn, *, account: str, oid: int | None) -> None:
-        row = conn.execute(_LEFTOVERS, {"name": account, "oid": oid}).fetchone()
-        assert row is not None
-        role_left, sessions_left = row
-        problems = [f"role {account} still exists"] if role_left else []
-        if sessions_left:
-            problems.append(f"{sessions_left} session(s) of {account} still open")
-        if problems:
-            raise failure(self._name, "revoke", "; ".join(problems))
 
     @contextmanager
     def _connect(self, *, database: str | None = None) -> Iterator[_Session]:
@@ -435,6 +425,18 @@ class PostgresIntegration(Identity):
             secret_fields=frozenset({"password"}),
             valid_until=until,
         )
+
+
+def confirm_revoked(conn: Conn, *, integration: str, account: str, oid: int | None) -> None:
+    """Ask the server: raise unless the role is gone and no session of it (``oid``) remains."""
+    row = conn.execute(_LEFTOVERS, {"name": account, "oid": oid}).fetchone()
+    assert row is not None
+    role_left, sessions_left = row
+    problems = [f"role {account} still exists"] if role_left else []
+    if sessions_left:
+        problems.append(f"{sessions_left} session(s) of {account} still open")
+    if problems:
+        raise failure(integration, "revoke", "; ".join(problems))
 
 
 def _lock_privileges() -> sql.Composed:
