@@ -112,17 +112,18 @@ _LEFTOVERS: Final = sql.SQL(
 )
 
 _PREFLIGHT_LOGIN: Final = sql.SQL(
-    # Databases the temporary roles can reach: this one (granted) and those PUBLIC may connect to
-    # (no ACL means the default, which includes PUBLIC CONNECT).
+    # Databases where temporary roles own objects or hold privileges but this login cannot get in
+    # (CONNECT revoked since, or connections disallowed): revoke would fail there.
     """
     SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolinherit,
            has_database_privilege(current_database(), 'CONNECT WITH GRANT OPTION'),
            ARRAY(
                SELECT d.datname FROM pg_database d
-               WHERE d.datallowconn AND NOT has_database_privilege(d.oid, 'CONNECT')
-                 AND (d.datname = current_database() OR d.datacl IS NULL
-                      OR EXISTS (SELECT 1 FROM aclexplode(d.datacl) a
-                                 WHERE a.grantee = 0 AND a.privilege_type = 'CONNECT'))
+               WHERE (NOT d.datallowconn OR NOT has_database_privilege(d.oid, 'CONNECT'))
+                 AND EXISTS (
+                     SELECT 1 FROM pg_shdepend s JOIN pg_roles t ON t.oid = s.refobjid
+                     WHERE s.dbid = d.oid AND s.refclassid = 'pg_authid'::regclass
+                       AND starts_with(t.rolname, %s))
                ORDER BY 1)
     FROM pg_roles r WHERE r.rolname = CURRENT_USER
     """
@@ -273,31 +274,37 @@ class PostgresIntegration(Identity):
     def preflight(self) -> list[str]:
         with self._errors("preflight"), self._connect() as session:
             conn = session.conn
-            row = conn.execute(_PREFLIGHT_LOGIN).fetchone()
+            row = conn.execute(_PREFLIGHT_LOGIN, (ACCOUNT_PREFIX,)).fetchone()
             assert row is not None  # CURRENT_USER always has a pg_roles row
             user, superuser, createrole, inherit, connect_option, unreachable = row
+            missing = [
+                f"{user} cannot connect to database {name}, where temporary roles own objects or"
+                " hold privileges: revoke cannot drop them there."
+                for name in unreachable
+            ]
             if superuser:
-                return []
-            missing = _login_gaps(
+                return missing
+            missing += _login_gaps(
                 user=user,
                 createrole=createrole,
                 inherit=inherit or session.version_num >= plan.PG16,
                 connect_option=connect_option,
-                unreachable=unreachable,
                 database=self._connection.database,
             )
-            rows = conn.execute(_PREFLIGHT_GRANT_OPTIONS, self._handed_out()).fetchall()
+            handed_out = self._handed_out()
+            rows = conn.execute(_PREFLIGHT_GRANT_OPTIONS, handed_out).fetchall()
         for schema, schema_privileges, short, example in rows:
             if schema_privileges:
                 missing.append(
-                    f"{user} lacks {', '.join(schema_privileges)} WITH GRANT OPTION on schema"
-                    f" {schema}: grants there would be refused or silently incomplete."
+                    f"{user} lacks {_with_grant_option(schema_privileges)} on schema {schema}:"
+                    " grants there would be refused or silently incomplete."
                 )
             if short:
+                wanted = sorted({*handed_out["tables"], *handed_out["sequences"]})
                 missing.append(
-                    f"{user} lacks the privileges it hands out WITH GRANT OPTION on {short}"
-                    f" table(s) or sequence(s) in schema {schema} (e.g. {schema}.{example}):"
-                    " grants there would silently leave them out."
+                    f"{user} lacks some of {_with_grant_option(wanted)} on {short} table(s) or"
+                    f" sequence(s) in schema {schema} (e.g. {schema}.{example}): grants there"
+                    " would silently leave them out."
                 )
         return missing
 
@@ -446,6 +453,10 @@ def _lock_privileges() -> sql.Composed:
     )
 
 
+def _with_grant_option(privileges: Sequence[str]) -> str:
+    return ", ".join(f"{privilege} WITH GRANT OPTION" for privilege in privileges)
+
+
 def _is_account(name: str) -> bool:
     try:
         require_account(name, integration="")
@@ -460,7 +471,6 @@ def _login_gaps(
     createrole: bool,
     inherit: bool,
     connect_option: bool,
-    unreachable: Sequence[str],
     database: str,
 ) -> list[str]:
     """What a non-superuser admin login lacks in its own attributes, one sentence each."""
@@ -479,11 +489,6 @@ def _login_gaps(
         missing.append(
             f"{user} lacks CONNECT WITH GRANT OPTION on database {database}: it cannot let the"
             " temporary roles connect."
-        )
-    for name in unreachable:
-        missing.append(
-            f"{user} cannot connect to database {name}, which temporary roles can reach: revoke"
-            " could not drop what they create there."
         )
     return missing
 
