@@ -16,17 +16,24 @@ from psycopg import sql
 
 from app.integrations.base import GrantItem, IntegrationError
 
-TABLE_PRIVILEGES: Final[Mapping[str, str]] = {
-    "read_only": "SELECT",
-    "read_write": "SELECT, INSERT, UPDATE, DELETE",
-    "admin": "ALL PRIVILEGES",
+TABLE_PRIVILEGES: Final[Mapping[str, tuple[str, ...]]] = {
+    "read_only": ("SELECT",),
+    "read_write": ("SELECT", "INSERT", "UPDATE", "DELETE"),
+    # Not ALL PRIVILEGES: TRIGGER would let the account attach a trigger to a table it does not
+    # own, and that trigger (owned by the table's owner) would outlive the revoke.
+    "admin": ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES"),
 }
-SEQUENCE_PRIVILEGES: Final[Mapping[str, str]] = {
+SEQUENCE_PRIVILEGES: Final[Mapping[str, tuple[str, ...]]] = {
     # INSERT into a serial column calls nextval(), which needs USAGE on its sequence.
-    "read_write": "USAGE, SELECT, UPDATE",
-    "admin": "ALL PRIVILEGES",
+    "read_write": ("USAGE", "SELECT", "UPDATE"),
+    "admin": ("USAGE", "SELECT", "UPDATE"),
 }
 PERMISSIONS: Final = tuple(TABLE_PRIVILEGES)
+CONNECTION_LIMIT: Final = 10
+"""Sessions one temporary role may hold at once, so it cannot use up ``max_connections`` and lock
+the bot (and everyone else) out."""
+PG16: Final = 160_000
+"""``server_version_num`` from which role grants take ``WITH INHERIT`` and CREATEROLE is scoped."""
 
 TableName = tuple[str, str]
 """(schema, table)."""
@@ -101,31 +108,62 @@ def _table_list(tables: Iterable[TableName]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(schema, table) for schema, table in sorted(tables))
 
 
+def _privilege_list(privileges: Iterable[str]) -> sql.Composable:
+    # Keywords from the constant tables above, never from a request.
+    return sql.SQL(", ").join(sql.SQL(privilege) for privilege in privileges)
+
+
 def _schema_list(schemas: Iterable[str]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(schema) for schema in sorted(schemas))
 
 
-def role_statements(
-    *, account: str, verifier: str, until: datetime, exists: bool
-) -> list[sql.Composed]:
-    """Create the login role, or reset an existing one to no privileges and a new password.
+def join_statement(account: str, *, version_num: int) -> sql.Composed:
+    """Make the admin login a member of the temporary role, with its privileges.
 
-    ``verifier`` is the SCRAM (or MD5) hash computed client-side, so the plain password never
-    reaches the server, its logs or ``pg_stat_statements``.
+    A non-superuser needs them to end the role's sessions and to ``DROP OWNED BY`` it. PostgreSQL
+    15 lets CREATEROLE grant any non-superuser role; 16 gives the creator ADMIN on the role but
+    not its privileges, and takes ``WITH INHERIT TRUE`` (a syntax error before 16).
     """
     role = sql.Identifier(account)
-    options = sql.SQL("LOGIN PASSWORD {} VALID UNTIL {}").format(
-        sql.Literal(verifier), sql.Literal(until.isoformat())
+    if version_num >= PG16:
+        return sql.SQL("GRANT {} TO CURRENT_USER WITH INHERIT TRUE").format(role)
+    return sql.SQL("GRANT {} TO CURRENT_USER").format(role)
+
+
+def drop_owned(account: str) -> sql.Composed:
+    """What the role owns in the current database, and what others hung on it, is dropped.
+
+    Never ``REASSIGN OWNED``: a function the account wrote (``SECURITY DEFINER``, a trigger
+    function, a view) would then run with the rights of the admin login, for ever.
+    """
+    return sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(account))
+
+
+def role_statements(
+    *,
+    account: str,
+    verifier: str,
+    until: datetime,
+    exists: bool,
+    join: Sequence[sql.Composed] = (),
+) -> list[sql.Composed]:
+    """Create the login role, or reset an existing one to nothing and a new password.
+
+    ``verifier`` is the SCRAM (or MD5) hash computed client-side, so the plain password never
+    reaches the server, its logs or ``pg_stat_statements``. ``join``: :func:`join_statement`,
+    when the admin login is not a superuser (it must come before ``DROP OWNED``).
+    """
+    role = sql.Identifier(account)
+    options = sql.SQL("LOGIN PASSWORD {} VALID UNTIL {} CONNECTION LIMIT {}").format(
+        sql.Literal(verifier), sql.Literal(until.isoformat()), sql.Literal(CONNECTION_LIMIT)
     )
     if not exists:
-        return [sql.SQL("CREATE ROLE {} {}").format(role, options)]
+        return [sql.SQL("CREATE ROLE {} {}").format(role, options), *join]
     return [
-        # Anything the account created is kept (handed to the admin role), its privileges go.
-        sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(role),
-        sql.SQL("DROP OWNED BY {}").format(role),
-        sql.SQL("ALTER ROLE {} {} NOCREATEDB NOCREATEROLE CONNECTION LIMIT -1").format(
-            role, options
-        ),
+        *join,
+        # A retried grant: whatever the account made in this database goes, like at revoke.
+        drop_owned(account),
+        sql.SQL("ALTER ROLE {} {} NOCREATEDB NOCREATEROLE").format(role, options),
     ]
 
 
@@ -146,7 +184,7 @@ def grant_statements(
         sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(_schema_list(plan.schemas), role),
     ]
     for permission, level in sorted(plan.levels.items()):
-        privileges = sql.SQL(TABLE_PRIVILEGES[permission])
+        privileges = _privilege_list(TABLE_PRIVILEGES[permission])
         if level.tables:
             statements.append(
                 sql.SQL("GRANT {} ON TABLE {} TO {}").format(
@@ -168,13 +206,13 @@ def grant_statements(
         if level.schemas:
             statements.append(
                 sql.SQL("GRANT {} ON ALL SEQUENCES IN SCHEMA {} TO {}").format(
-                    sql.SQL(sequence_privileges), _schema_list(level.schemas), role
+                    _privilege_list(sequence_privileges), _schema_list(level.schemas), role
                 )
             )
         if sequences.get(permission):
             statements.append(
                 sql.SQL("GRANT {} ON SEQUENCE {} TO {}").format(
-                    sql.SQL(sequence_privileges), _table_list(sequences[permission]), role
+                    _privilege_list(sequence_privileges), _table_list(sequences[permission]), role
                 )
             )
     return statements

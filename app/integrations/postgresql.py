@@ -1,8 +1,15 @@
 """PostgreSQL: a temporary login role per request, with table privileges in one database.
 
-The admin login needs CREATEROLE, the privileges it hands out (WITH GRANT OPTION or ownership),
-membership in ``pg_signal_backend`` to end sessions, and, unless it is a superuser, membership
-of the temporary roles for ``REASSIGN OWNED`` (PostgreSQL 16 grants that to the creator).
+Revoke first cuts the role off (``NOLOGIN``, its sessions ended) before it waits on any lock the
+role could hold itself, then drops everything the role owns in every database where it has
+objects or privileges (``DROP OWNED BY ... CASCADE``), then the role, and finally confirms on the
+server that neither the role nor a session of it remains. What the role created is dropped, never
+reassigned: a function it wrote must not end up owned by, and running as, the admin login.
+
+The admin login is a superuser, or has CREATEROLE and INHERIT, the privileges it hands out WITH
+GRANT OPTION, and CONNECT on every database the temporary roles can reach; it makes itself a
+member of each temporary role it creates, which is what lets it end the role's sessions and drop
+what the role owns. ``preflight()`` checks all of it; docs/integrations/postgresql.md has the SQL.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import shlex
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
@@ -19,10 +27,22 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import TupleRow
 
 from app.integrations import _pg_plan as plan
-from app.integrations._checks import new_password, require_account, require_aware, require_offered
+from app.integrations._checks import (
+    ACCOUNT_PREFIX,
+    new_password,
+    require_account,
+    require_aware,
+    require_offered,
+)
 from app.integrations._errors import failure
 from app.integrations._identity import Identity
-from app.integrations.base import AccessDetails, GrantItem, Resource
+from app.integrations.base import (
+    AccessDetails,
+    GrantItem,
+    GrantUncertain,
+    IntegrationError,
+    Resource,
+)
 from domain.connections import PostgresConnection
 
 TYPE_NAME: Final = "postgresql"
@@ -34,10 +54,27 @@ TERMINATE_WAIT_MS: Final = 5_000
 """How long revoke waits for each session of the account to end."""
 
 _ACCOUNT_LOCK: Final = 0x4A4954
-"""Advisory lock key ("JIT"); with the account's hash it serialises grant/revoke of one account."""
+"""Advisory lock key ("JIT"); with the account's hash it serialises grant/revoke of one account.
+Any login can take any advisory lock, so revoke never waits on it before the account is cut off."""
 _PRIVILEGES_LOCK: Final = (0x4A4955, 0)
 """Serialises privilege changes in the database: two transactions that change the ACL of the same
 table or schema at once fail with "tuple concurrently updated" (GRANT takes no lock)."""
+
+Conn = psycopg.Connection[TupleRow]
+
+_SESSION_SETUP: Final = sql.SQL(
+    # Qualified names: this runs before search_path is emptied. An empty search_path means no
+    # function or table the bot uses can be shadowed by one a temporary user created in a schema
+    # the admin login searches (an exact-signature function in public would win otherwise).
+    """
+    SELECT pg_catalog.set_config('search_path', '', false),
+           pg_catalog.set_config('statement_timeout', %s, false),
+           pg_catalog.set_config('lock_timeout', %s, false),
+           pg_catalog.current_setting('server_version_num')::int4,
+           r.rolsuper
+    FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER
+    """
+)
 
 _DISCOVER_QUERY: Final = sql.SQL(
     """
@@ -53,6 +90,83 @@ _DISCOVER_QUERY: Final = sql.SQL(
     ORDER BY 1, 2 NULLS FIRST
     """
 )
+
+_DEPENDENT_DATABASES: Final = sql.SQL(
+    # Databases other than this one where the role owns objects or holds privileges (dbid 0 are
+    # shared objects such as databases: DROP OWNED in any database revokes those).
+    """
+    SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
+    WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = %s
+      AND d.datname <> current_database()
+    ORDER BY 1
+    """
+)
+
+_LEFTOVERS: Final = sql.SQL(
+    # By oid as well as by name: once the role is dropped, its sessions show no usename.
+    """
+    SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %(name)s),
+           (SELECT count(*) FROM pg_stat_activity
+            WHERE (usename = %(name)s OR usesysid = %(oid)s) AND pid <> pg_backend_pid())
+    """
+)
+
+_PREFLIGHT_LOGIN: Final = sql.SQL(
+    # Databases where temporary roles own objects or hold privileges but this login cannot get in
+    # (CONNECT revoked since, or connections disallowed): revoke would fail there.
+    """
+    SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolinherit,
+           has_database_privilege(current_database(), 'CONNECT WITH GRANT OPTION'),
+           ARRAY(
+               SELECT d.datname FROM pg_database d
+               WHERE (NOT d.datallowconn OR NOT has_database_privilege(d.oid, 'CONNECT'))
+                 AND EXISTS (
+                     SELECT 1 FROM pg_shdepend s JOIN pg_roles t ON t.oid = s.refobjid
+                     WHERE s.dbid = d.oid AND s.refclassid = 'pg_authid'::regclass
+                       AND starts_with(t.rolname, %s))
+               ORDER BY 1)
+    FROM pg_roles r WHERE r.rolname = CURRENT_USER
+    """
+)
+
+_PREFLIGHT_GRANT_OPTIONS: Final = sql.SQL(
+    # Per schema: does the login hold, WITH GRANT OPTION, the schema privileges and the table and
+    # sequence privileges it hands out? has_*_privilege with a list means "any", hence unnest.
+    """
+    WITH user_schemas AS (
+        SELECT oid, nspname FROM pg_namespace
+        WHERE nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+          AND nspname NOT LIKE 'pg\\_temp\\_%%' AND nspname NOT LIKE 'pg\\_toast\\_temp\\_%%'
+    ), short AS (
+        SELECT n.nspname, c.relname FROM pg_class c JOIN user_schemas n ON n.oid = c.relnamespace
+        WHERE (c.relkind IN ('r', 'p', 'v', 'm', 'f') AND EXISTS (
+                   SELECT 1 FROM unnest(%(tables)s::text[]) p
+                   WHERE NOT has_table_privilege(c.oid, p || ' WITH GRANT OPTION')))
+           OR (c.relkind = 'S' AND EXISTS (
+                   SELECT 1 FROM unnest(%(sequences)s::text[]) p
+                   WHERE NOT has_sequence_privilege(c.oid, p || ' WITH GRANT OPTION')))
+    )
+    SELECT n.nspname,
+           ARRAY(SELECT p FROM unnest(%(schema)s::text[]) p
+                 WHERE NOT has_schema_privilege(n.oid, p || ' WITH GRANT OPTION')),
+           (SELECT count(*) FROM short s WHERE s.nspname = n.nspname),
+           (SELECT min(s.relname) FROM short s WHERE s.nspname = n.nspname)
+    FROM user_schemas n ORDER BY 1
+    """
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Session:
+    conn: Conn
+    version_num: int
+    superuser: bool
+
+    def join(self, account: str) -> list[sql.Composed]:
+        """The statement making the admin login a member of ``account``, if it needs one."""
+        if self.superuser:
+            return []
+        return [plan.join_statement(account, version_num=self.version_num)]
 
 
 class PostgresIntegration(Identity):
@@ -76,12 +190,12 @@ class PostgresIntegration(Identity):
         return f"PostgresIntegration(name={self._name!r}, host={c.host!r}, database={c.database!r})"
 
     def check(self) -> None:
-        with self._errors("check"), self._connect() as conn:
-            conn.execute("SELECT 1")
+        with self._errors("check"), self._connect():
+            pass
 
     def discover(self) -> list[Resource]:
-        with self._errors("discovery"), self._connect() as conn:
-            rows = conn.execute(_DISCOVER_QUERY).fetchall()
+        with self._errors("discovery"), self._connect() as session:
+            rows = session.conn.execute(_DISCOVER_QUERY).fetchall()
         resources: list[Resource] = []
         for schema, table in rows:
             if table is None:
@@ -90,65 +204,155 @@ class PostgresIntegration(Identity):
                 resources.append(Resource(name=f"{schema}.{table}", kind="table"))
         return resources
 
+    def accounts(self) -> list[str] | None:
+        # NOLOGIN ones too: a revoke that cut a role off but failed to drop it leaves one.
+        with self._errors("listing accounts"), self._connect() as session:
+            rows = session.conn.execute(
+                "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s) ORDER BY 1",
+                (ACCOUNT_PREFIX,),
+            ).fetchall()
+        return [name for (name,) in rows if _is_account(name)]
+
     def grant(self, *, account: str, items: Sequence[GrantItem], until: datetime) -> AccessDetails:
         require_account(account, integration=self._name)
         require_offered(items, offered=self._offered, integration=self._name)
         until_utc = require_aware(until, integration=self._name)
         grant_plan = plan.plan_grant(items, integration=self._name)
         password = new_password()
-        with self._errors("grant", secrets=(password,)), self._connect() as conn:
+        with self._errors("grant", secrets=(password,)), self._connect() as session:
+            conn = session.conn
             self._lock(conn, account)
-            with conn.transaction():
-                self._lock_privileges(conn)
-                exists = self._role_exists(conn, account)
-                verifier = conn.pgconn.encrypt_password(
-                    password.encode(), account.encode(), None
-                ).decode()
-                statements = plan.role_statements(
-                    account=account, verifier=verifier, until=until_utc, exists=exists
-                )
-                statements += plan.grant_statements(
-                    account=account,
-                    database=self._connection.database,
-                    plan=grant_plan,
-                    sequences=self._owned_sequences(conn, grant_plan),
-                )
+            exists = self._role_oid(conn, account) is not None
+            verifier = conn.pgconn.encrypt_password(
+                password.encode(), account.encode(), None
+            ).decode()
+            statements = [_lock_privileges()]
+            statements += plan.role_statements(
+                account=account,
+                verifier=verifier,
+                until=until_utc,
+                exists=exists,
+                join=session.join(account),
+            )
+            statements += plan.grant_statements(
+                account=account,
+                database=self._connection.database,
+                plan=grant_plan,
+                sequences=self._owned_sequences(conn, grant_plan),
+            )
+            try:
+                # One simple query: the server runs it as one transaction, all of it or nothing.
                 conn.execute(plan.batch(statements))
+            except psycopg.OperationalError as exc:
+                # Sent, then the connection broke or a timeout fired: it may have committed.
+                raise self._uncertain(exc, password) from None
         return self._details(account=account, password=password, until=until)
 
     def revoke(self, *, account: str) -> None:
         require_account(account, integration=self._name)
-        role = sql.Identifier(account)
-        with self._errors("revoke"), self._connect() as conn:
-            self._lock(conn, account)
-            if self._role_exists(conn, account):
-                # Committed before the sessions end, so none can log in again in between.
-                conn.execute(sql.SQL("ALTER ROLE {} NOLOGIN").format(role))
-            conn.execute(
-                "SELECT pg_terminate_backend(pid, %s) FROM pg_stat_activity"
-                " WHERE usename = %s AND pid <> pg_backend_pid()",
-                (TERMINATE_WAIT_MS, account),
-            )
-            with conn.transaction():
-                self._lock_privileges(conn)
-                if self._role_exists(conn, account):
-                    conn.execute(
-                        plan.batch(
-                            [
-                                sql.SQL("REASSIGN OWNED BY {} TO CURRENT_USER").format(role),
-                                sql.SQL("DROP OWNED BY {}").format(role),
-                                sql.SQL("DROP ROLE {}").format(role),
-                            ]
-                        )
+        with self._errors("revoke"), self._connect() as session:
+            # Cut off before taking the account's lock: the account itself may hold that lock
+            # (any login may take any advisory lock), and ending its sessions releases it.
+            self._cut_off(session, account)
+            self._lock(session.conn, account)
+            # Again: a grant that held the lock may just have created the role or reset it.
+            oid = self._cut_off(session, account)
+            if oid is not None:
+                for database in self._dependent_databases(session.conn, oid):
+                    self._drop_owned_in(database, account)
+                session.conn.execute(
+                    plan.batch(
+                        [
+                            _lock_privileges(),
+                            plan.drop_owned(account),
+                            sql.SQL("DROP ROLE {}").format(sql.Identifier(account)),
+                        ]
                     )
+                )
+            confirm_revoked(session.conn, integration=self._name, account=account, oid=oid)
+
+    def preflight(self) -> list[str]:
+        with self._errors("preflight"), self._connect() as session:
+            conn = session.conn
+            row = conn.execute(_PREFLIGHT_LOGIN, (ACCOUNT_PREFIX,)).fetchone()
+            assert row is not None  # CURRENT_USER always has a pg_roles row
+            user, superuser, createrole, inherit, connect_option, unreachable = row
+            missing = [
+                f"{user} cannot connect to database {name}, where temporary roles own objects or"
+                " hold privileges: revoke cannot drop them there."
+                for name in unreachable
+            ]
+            if superuser:
+                return missing
+            missing += _login_gaps(
+                user=user,
+                createrole=createrole,
+                inherit=inherit or session.version_num >= plan.PG16,
+                connect_option=connect_option,
+                database=self._connection.database,
+            )
+            handed_out = self._handed_out()
+            rows = conn.execute(_PREFLIGHT_GRANT_OPTIONS, handed_out).fetchall()
+        for schema, schema_privileges, short, example in rows:
+            if schema_privileges:
+                missing.append(
+                    f"{user} lacks {_with_grant_option(schema_privileges)} on schema {schema}:"
+                    " grants there would be refused or silently incomplete."
+                )
+            if short:
+                wanted = sorted({*handed_out["tables"], *handed_out["sequences"]})
+                missing.append(
+                    f"{user} lacks some of {_with_grant_option(wanted)} on {short} table(s) or"
+                    f" sequence(s) in schema {schema} (e.g. {schema}.{example}): grants there"
+                    " would silently leave them out."
+                )
+        return missing
+
+    def _handed_out(self) -> dict[str, list[str]]:
+        """Privileges the offered levels grant, by kind of object."""
+        tables = {p for level in self._offered for p in plan.TABLE_PRIVILEGES[level]}
+        sequences = {p for level in self._offered for p in plan.SEQUENCE_PRIVILEGES.get(level, ())}
+        schema = ["USAGE", "CREATE"] if "admin" in self._offered else ["USAGE"]
+        return {"tables": sorted(tables), "sequences": sorted(sequences), "schema": schema}
+
+    def _cut_off(self, session: _Session, account: str) -> int | None:
+        """No new login, no session left; the role's oid, or ``None`` if it does not exist."""
+        conn, role = session.conn, sql.Identifier(account)
+        oid = self._role_oid(conn, account)
+        if oid is None:
+            return None
+        # Committed before the sessions end, so none can log in again in between. Joining first
+        # gives a non-superuser the right to end the role's sessions.
+        conn.execute(
+            plan.batch([*session.join(account), sql.SQL("ALTER ROLE {} NOLOGIN").format(role)])
+        )
+        conn.execute(
+            "SELECT pg_terminate_backend(pid, %s::int8) FROM pg_stat_activity"
+            " WHERE usesysid = %s AND pid <> pg_backend_pid()",
+            (TERMINATE_WAIT_MS, oid),
+        )
+        return oid
+
+    def _drop_owned_in(self, database: str, account: str) -> None:
+        """Drop what the role owns in another database, over a connection of the same login."""
+        try:
+            with self._connect(database=database) as other:
+                other.conn.execute(plan.batch([_lock_privileges(), plan.drop_owned(account)]))
+        except psycopg.Error as exc:
+            raise failure(
+                self._name,
+                "revoke",
+                f"cannot drop what {account} owns in database {database!r}: {_describe(exc)}",
+                secrets=(self._connection.password,),
+            ) from None
 
     @contextmanager
-    def _connect(self) -> Iterator[psycopg.Connection[TupleRow]]:
+    def _connect(self, *, database: str | None = None) -> Iterator[_Session]:
         c = self._connection
         conn = psycopg.connect(
             host=c.host,
             port=c.port,
-            dbname=c.database,
+            dbname=database or c.database,
             user=c.user,
             password=c.password,
             sslmode=c.sslmode,
@@ -157,12 +361,9 @@ class PostgresIntegration(Identity):
             autocommit=True,
         )
         try:
-            conn.execute(
-                "SELECT set_config('statement_timeout', %s, false),"
-                " set_config('lock_timeout', %s, false)",
-                (STATEMENT_TIMEOUT, LOCK_TIMEOUT),
-            )
-            yield conn
+            row = conn.execute(_SESSION_SETUP, (STATEMENT_TIMEOUT, LOCK_TIMEOUT)).fetchone()
+            assert row is not None
+            yield _Session(conn=conn, version_num=row[3], superuser=row[4])
         finally:
             conn.close()
 
@@ -175,25 +376,31 @@ class PostgresIntegration(Identity):
                 self._name, action, _describe(exc), secrets=(self._connection.password, *secrets)
             ) from None
 
+    def _uncertain(self, exc: psycopg.Error, password: str) -> GrantUncertain:
+        error = failure(
+            self._name,
+            "grant",
+            f"{_describe(exc)}; it may have been applied",
+            secrets=(self._connection.password, password),
+        )
+        return GrantUncertain(str(error))
+
     @staticmethod
-    def _lock(conn: psycopg.Connection[TupleRow], account: str) -> None:
-        # Session-level: held until the connection closes, across revoke's transactions.
+    def _lock(conn: Conn, account: str) -> None:
+        # Session-level: held until the connection closes, across revoke's statements.
         conn.execute("SELECT pg_advisory_lock(%s, hashtext(%s))", (_ACCOUNT_LOCK, account))
 
     @staticmethod
-    def _lock_privileges(conn: psycopg.Connection[TupleRow]) -> None:
-        # Taken after the account's lock, always in that order, so the two cannot deadlock.
-        conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", _PRIVILEGES_LOCK)
+    def _role_oid(conn: Conn, account: str) -> int | None:
+        row = conn.execute("SELECT oid FROM pg_roles WHERE rolname = %s", (account,)).fetchone()
+        return None if row is None else int(row[0])
 
     @staticmethod
-    def _role_exists(conn: psycopg.Connection[TupleRow], account: str) -> bool:
-        row = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (account,)).fetchone()
-        return row is not None
+    def _dependent_databases(conn: Conn, oid: int) -> list[str]:
+        return [name for (name,) in conn.execute(_DEPENDENT_DATABASES, (oid,)).fetchall()]
 
     @staticmethod
-    def _owned_sequences(
-        conn: psycopg.Connection[TupleRow], grant_plan: plan.GrantPlan
-    ) -> dict[str, set[plan.TableName]]:
+    def _owned_sequences(conn: Conn, grant_plan: plan.GrantPlan) -> dict[str, set[plan.TableName]]:
         wanted = grant_plan.tables_needing_sequences()
         if not wanted:
             return {}
@@ -225,6 +432,65 @@ class PostgresIntegration(Identity):
             secret_fields=frozenset({"password"}),
             valid_until=until,
         )
+
+
+def confirm_revoked(conn: Conn, *, integration: str, account: str, oid: int | None) -> None:
+    """Ask the server: raise unless the role is gone and no session of it (``oid``) remains."""
+    row = conn.execute(_LEFTOVERS, {"name": account, "oid": oid}).fetchone()
+    assert row is not None
+    role_left, sessions_left = row
+    problems = [f"role {account} still exists"] if role_left else []
+    if sessions_left:
+        problems.append(f"{sessions_left} session(s) of {account} still open")
+    if problems:
+        raise failure(integration, "revoke", "; ".join(problems))
+
+
+def _lock_privileges() -> sql.Composed:
+    # Inside the batch it runs in, always after the account's lock, so the two cannot deadlock.
+    return sql.SQL("SELECT pg_advisory_xact_lock({}, {})").format(
+        *(sql.Literal(key) for key in _PRIVILEGES_LOCK)
+    )
+
+
+def _with_grant_option(privileges: Sequence[str]) -> str:
+    return ", ".join(f"{privilege} WITH GRANT OPTION" for privilege in privileges)
+
+
+def _is_account(name: str) -> bool:
+    try:
+        require_account(name, integration="")
+    except IntegrationError:
+        return False
+    return True
+
+
+def _login_gaps(
+    *,
+    user: str,
+    createrole: bool,
+    inherit: bool,
+    connect_option: bool,
+    database: str,
+) -> list[str]:
+    """What a non-superuser admin login lacks in its own attributes, one sentence each."""
+    missing: list[str] = []
+    if not createrole:
+        missing.append(
+            f"{user} is neither superuser nor CREATEROLE: it cannot create the temporary roles,"
+            " nor join them to end their sessions and drop what they created."
+        )
+    if not inherit:
+        missing.append(
+            f"{user} is NOINHERIT: joining a temporary role would not give it the rights to end"
+            f" its sessions and drop what it owns (ALTER ROLE {user} INHERIT)."
+        )
+    if not connect_option:
+        missing.append(
+            f"{user} lacks CONNECT WITH GRANT OPTION on database {database}: it cannot let the"
+            " temporary roles connect."
+        )
+    return missing
 
 
 def _describe(exc: psycopg.Error) -> str:

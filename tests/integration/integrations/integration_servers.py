@@ -416,3 +416,125 @@ def _resp_commands(buffer: bytes) -> tuple[list[list[bytes]], bytes]:
 def closed_port() -> int:
     """A loopback port nobody listens on (it was free a moment ago)."""
     return _free_port()
+
+
+# --- PostgreSQL: what a temporary role left behind, other databases, limited admin logins -------
+
+
+def pg_role_oid(cluster: PgCluster, account: str) -> int:
+    with cluster.connect() as conn:
+        row = conn.execute("SELECT oid FROM pg_roles WHERE rolname = %s", (account,)).fetchone()
+    assert row is not None, f"{account} does not exist"
+    return int(str(row[0]))
+
+
+def pg_owned_by(cluster: PgCluster, oid: int, *, database: str = PG_DATABASE) -> dict[str, int]:
+    """What the role ``oid`` owns in ``database`` (by oid, which still works once it is dropped)."""
+    with cluster.connect(database=database) as conn:
+        row = conn.execute(
+            """
+            SELECT (SELECT count(*) FROM pg_class WHERE relowner = %(oid)s),
+                   (SELECT count(*) FROM pg_proc WHERE proowner = %(oid)s),
+                   (SELECT count(*) FROM pg_largeobject_metadata WHERE lomowner = %(oid)s),
+                   (SELECT count(*) FROM pg_shdepend
+                    WHERE refclassid = 'pg_authid'::regclass AND refobjid = %(oid)s)
+            """,
+            {"oid": oid},
+        ).fetchone()
+    assert row is not None
+    names = ("relations", "functions", "large_objects", "dependencies")
+    return {name: int(str(count)) for name, count in zip(names, row, strict=True)}
+
+
+def pg_sessions_of(cluster: PgCluster, oid: int) -> int:
+    """Sessions of the role in any database (pg_stat_activity is cluster-wide)."""
+    with cluster.connect() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE usesysid = %s", (oid,)
+        ).fetchone()
+    assert row is not None
+    return int(str(row[0]))
+
+
+@contextmanager
+def pg_other_database(cluster: PgCluster) -> Iterator[str]:
+    """A second, empty database; PUBLIC may connect to it, as to any new database by default."""
+    name = f"jit_t{RUN}{secrets.token_hex(3)}_other"
+    with cluster.connect() as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with cluster.connect() as conn:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS true").format(sql.Identifier(name))
+            )
+            conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def pg_login_to(details: AccessDetails, cluster: PgCluster, database: str) -> PgSession:
+    """Log in with delivered credentials to a database other than the granted one."""
+    return psycopg.connect(
+        host="127.0.0.1",
+        port=cluster.port,
+        dbname=database,
+        user=details.fields["user"],
+        password=details.fields["password"],
+        autocommit=True,
+        connect_timeout=5,
+    )
+
+
+@dataclass(frozen=True)
+class PgAdminLogin:
+    user: str
+    password: str
+
+
+def create_pg_admin_login(
+    cluster: PgCluster, *, createrole: bool = True, inherit: bool = True, grant_options: bool = True
+) -> PgAdminLogin:
+    """A non-superuser admin login with exactly the privileges docs/integrations/postgresql.md
+    lists (or one fewer): CREATEROLE, INHERIT, CONNECT and the privileges handed out, WITH GRANT
+    OPTION, on every schema of the test database."""
+    login = PgAdminLogin(user=f"bot_t{RUN}{secrets.token_hex(3)}", password=secrets.token_hex(16))
+    user = sql.Identifier(login.user)
+    option = sql.SQL(" WITH GRANT OPTION" if grant_options else "")
+    with cluster.connect() as conn:
+        conn.execute(
+            sql.SQL("CREATE ROLE {} LOGIN {} {} PASSWORD {}").format(
+                user,
+                sql.SQL("CREATEROLE" if createrole else "NOCREATEROLE"),
+                sql.SQL("INHERIT" if inherit else "NOINHERIT"),
+                sql.Literal(login.password),
+            )
+        )
+        schemas = sql.SQL(", ").join(
+            sql.Identifier(str(name))
+            for (name,) in conn.execute(
+                "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%'"
+                " AND nspname <> 'information_schema'"
+            ).fetchall()
+        )
+        conn.execute(
+            sql.SQL(
+                "GRANT CONNECT ON DATABASE {db} TO {u}{o};"
+                "GRANT USAGE, CREATE ON SCHEMA {s} TO {u}{o};"
+                "GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES"
+                " ON ALL TABLES IN SCHEMA {s} TO {u}{o};"
+                "GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {s} TO {u}{o}"
+            ).format(db=sql.Identifier(PG_DATABASE), s=schemas, u=user, o=option)
+        )
+    return login
+
+
+def drop_pg_admin_login(cluster: PgCluster, login: PgAdminLogin) -> None:
+    """After the temporary roles it made: CASCADE also revokes what it granted to others."""
+    user = sql.Identifier(login.user)
+    with cluster.connect() as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s",
+            (login.user,),
+        )
+        conn.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(user))
+        conn.execute(sql.SQL("DROP ROLE {}").format(user))
