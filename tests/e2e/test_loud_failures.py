@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from domain.audit import AuditKind
-from domain.ids import RequestId, account_name
+from domain.ids import RequestId, UserId, account_name
 from domain.lifecycle import Status
 from store.repositories.grants import GrantStatus
 from tests.e2e.conftest import StartBot
@@ -77,7 +77,7 @@ def test_a_revoke_that_keeps_failing_is_announced_until_it_succeeds(start: Start
     assert request_id in to_audit
     assert "prod-redis: unreachable" in to_audit
     assert status(bot, request_id) is Status.ACTIVE
-    details = bot.app.services.home.details(request_id=request_id, viewer=ALICE)
+    details = bot.app.services.home.details(request_id=request_id, viewer=UserId(ALICE))
     assert details is not None
     assert details.removal_problem == "access could not be removed yet: prod-redis: unreachable"
     # Retried every lease, but announced again only after the back-off (minutes).
@@ -91,7 +91,7 @@ def test_a_revoke_that_keeps_failing_is_announced_until_it_succeeds(start: Start
     kinds = audit_kinds(bot, request_id)
     assert kinds.count(AuditKind.REVOKE_FAILING) == 1
     assert kinds.count(AuditKind.REVOKE_RECOVERED) == 1
-    details = bot.app.services.home.details(request_id=request_id, viewer=ALICE)
+    details = bot.app.services.home.details(request_id=request_id, viewer=UserId(ALICE))
     assert details is not None
     assert details.removal_problem is None
 
