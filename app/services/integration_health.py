@@ -74,21 +74,27 @@ class IntegrationStatus:
         return line
 
 
-def check_integration(integration: Integration, *, clock: Clock) -> IntegrationStatus:
-    """Run one preflight; never raises (a failure is the result)."""
+def check_integration(
+    integration: Integration, *, clock: Clock, log_unexpected: bool = True
+) -> IntegrationStatus:
+    """Run one preflight; never raises (a failure is the result). An unexpected exception's
+    text may hold anything, a secret included: only its type is in the result (and, with
+    ``log_unexpected``, the traceback goes to the log, whose filter masks secrets)."""
     name, type_name = integration.name, integration.type_name
     try:
         missing = tuple(str(m) for m in _preflight(integration))
     except IntegrationError as error:
         return IntegrationStatus(name, type_name, clock.now(), error=str(error) or "cannot connect")
-    except Exception as error:  # a bug or a driver error: its text may hold anything
-        _log.error(
-            "preflight of integration %s failed unexpectedly",
-            name,
-            exc_info=True,
-            extra={"integration": name},
-        )
-        detail = f"the check failed unexpectedly ({type(error).__name__}); see the bot's log"
+    except Exception as error:
+        detail = f"the check failed unexpectedly ({type(error).__name__})"
+        if log_unexpected:
+            _log.error(
+                "preflight of integration %s failed unexpectedly",
+                name,
+                exc_info=True,
+                extra={"integration": name},
+            )
+            detail += "; see the bot's log"
         return IntegrationStatus(name, type_name, clock.now(), error=detail)
     return IntegrationStatus(name, type_name, clock.now(), missing=missing)
 
