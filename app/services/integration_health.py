@@ -194,8 +194,12 @@ class IntegrationHealth:
 
     def problem(self, integration: str) -> str | None:
         """Why ``integration`` must not be offered now, in one short line; ``None`` if healthy.
-        A name without a configured integration is never healthy."""
-        return self.status(integration).short()
+
+        Only the bot's own integrations are checked: a name it has no integration for has no
+        admin login to check (nothing can be granted there, and provisioning says so)."""
+        with self._lock:
+            found = self._latest.get(integration)
+        return found.short() if found is not None else None
 
     def _check(self, integration: Integration) -> None:
         name = integration.name

@@ -126,11 +126,13 @@ def test_an_unexpected_failure_is_unhealthy_without_its_text_which_may_hold_a_se
     assert "RuntimeError" in (status.error or "")
 
 
-def test_a_name_without_a_configured_integration_is_never_healthy() -> None:
-    health = health_of(RecordingIntegration(name="prod-postgres"))
+def test_only_the_bots_own_integrations_are_checked_and_refused() -> None:
+    health = health_of(RecordingIntegration(name="prod-postgres", missing=[LACKS_KILL]))
     health.run()
 
-    assert health.problem("nowhere") == NOT_CHECKED
+    assert health.problem("prod-postgres") is not None
+    assert health.problem("not-an-integration-of-this-bot") is None
+    assert [s.name for s in health.statuses()] == ["prod-postgres"]
 
 
 def test_a_slow_server_does_not_delay_the_results_of_the_others() -> None:
