@@ -34,12 +34,14 @@ from app.services.admins import Admins
 from app.services.approvers import ApproverResolver
 from app.services.audit_forwarding import AuditForwarder, Webhook
 from app.services.catalog import CatalogService
+from app.services.checked_submission import CheckedSubmission
 from app.services.decisions import DecisionService
 from app.services.discovery import DiscoveryService
 from app.services.eligibility import EligibilityService
 from app.services.ending import EndingService
 from app.services.home import HomeService
 from app.services.housekeeping import Housekeeping
+from app.services.integration_health import IntegrationHealth
 from app.services.notifier import Notifier
 from app.services.objects import ObjectListService
 from app.services.pending import PendingSweeper
@@ -80,6 +82,7 @@ INTERVALS: Final = {
     "reports": 30.0,
     "housekeeping": 3600.0,
     "reconcile": 300.0,
+    "health": 60.0,
 }
 
 
@@ -102,6 +105,7 @@ class Services:
     home: HomeService
     admins: Admins
     admin: AdminService
+    health: IntegrationHealth
 
 
 @dataclass
@@ -126,6 +130,9 @@ class Application:
         ``sweeps=False`` leaves the periodic work to the caller (tests that move a manual clock
         run it with :meth:`run_now`)."""
         self.relay.start()
+        # Before Slack: the first modal must find the admin logins checked (a few seconds at
+        # most; slower servers are recorded when they answer).
+        self.services.health.run_at_start()
         for trigger in self.triggers.values():
             trigger.start()
         if sweeps:
@@ -224,8 +231,12 @@ def build_application(
     announce_conflicts(conflicts=conflicts, store=store, notifier=notifier, at=clock.now())
     for conflict in conflicts:
         _log.warning("policy conflict", extra={"conflict": str(conflict)})
-    modal = RequestModalService(store=store, catalog=catalog, eligibility=eligibility, clock=clock)
-    submission = SubmissionService(
+    health = IntegrationHealth(integrations=integrations, clock=clock)
+    modal = RequestModalService(
+        store=store, catalog=catalog, eligibility=eligibility, clock=clock, health=health
+    )
+    submission: SubmissionService = CheckedSubmission(
+        modal=modal,
         store=store,
         catalog=catalog,
         eligibility=eligibility,
@@ -312,9 +323,10 @@ def build_application(
         revocation=revocation,
         discovery=discovery,
         objects=ObjectListService(store=store, admins=admins),
-        home=HomeService(store=store, admins=admins, admin_console=admin_console),
+        home=HomeService(store=store, admins=admins, admin_console=admin_console, health=health),
         admins=admins,
         admin=admin_console,
+        health=health,
     )
     triggers.update(
         provision=Trigger(name="provision", work=provisioning.run_due),
@@ -323,6 +335,7 @@ def build_application(
         discover=Trigger(name="discover", work=discovery.refresh),
         housekeeping=Trigger(name="housekeeping", work=Housekeeping(store=store, clock=clock).run),
         reconcile=Trigger(name="reconcile", work=reconciler.run),
+        health=Trigger(name="health", work=health.run),
         reports=Trigger(
             name="reports",
             work=ScheduledReports(

@@ -34,6 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the bot (the default)")
     check = commands.add_parser("check", help="validate a policy file and print every problem")
     check.add_argument("file", nargs="?", type=Path, help="policy file (default: POLICY_FILE)")
+    check.add_argument(
+        "--connect",
+        action="store_true",
+        help="then connect to every integration and check that its admin login can grant and "
+        "revoke (secrets from the environment)",
+    )
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser(
         "demo", help="play the whole story against a local Slack simulator (no Slack app needed)"
@@ -85,7 +91,9 @@ def _dotenv(name: str) -> str | None:
 def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from app.policy.check import run_check
 
-    return run_check(path=_policy_path(args.file), env=dict(os.environ), out=out)
+    return run_check(
+        path=_policy_path(args.file), env=dict(os.environ), out=out, connect=args.connect
+    )
 
 
 def _policy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -78,6 +78,12 @@ class BundleDetail:
     description: str
     total: int
     shares: tuple[IntegrationShare, ...]
+    unavailable: dict[str, str] = field(default_factory=dict)
+    """Integrations whose objects cannot be selected now, and why (one short line each)."""
+
+    @property
+    def selectable(self) -> int:
+        return self.total - sum(s.count for s in self.shares if s.integration in self.unavailable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +106,8 @@ class RequestModal:
     integration: str | None = None
     resource: str | None = None
     permissions: tuple[str, ...] = ()
+    unavailable: tuple[tuple[str, str], ...] = ()
+    """Integrations a flow offers that are not offered now, and why (Integrations mode)."""
     selection: Selection = field(default_factory=Selection)
     flows: tuple[FlowChoice, ...] = ()
     flow: FlowChoice | None = None
@@ -172,43 +180,60 @@ def _bundle_menu(model: RequestModal) -> Block:
     )
 
 
+def unavailable_text(integration: str, why: str) -> str:
+    """One short line: which integration cannot be requested now, and why."""
+    return f"⚠️ *{escape(integration)}* is unavailable: {escape(shorten(why, 150))}"
+
+
 def _bundle_detail(bundle: BundleDetail, selection: Selection) -> list[Block]:
     head = f"*{escape(bundle.name)}*"
     if bundle.description:
         head += f" — {escape(bundle.description)}"
     integrations = plural(len(bundle.shares), "integration")
+    selectable = bundle.selectable
     blocks: list[Block] = [
         SectionBlock(
             block_id=BlockId.BUNDLE_SUMMARY,
             text=MarkdownTextObject(
                 text=clip(f"{head}\n{plural(bundle.total, 'object')} in {integrations}", 3000)
             ),
-            accessory=ButtonElement(
-                text=f"Select all {bundle.total:,}", action_id=ActionId.SELECT_ALL, value="all"
+            accessory=(
+                ButtonElement(
+                    text=f"Select all {selectable:,}", action_id=ActionId.SELECT_ALL, value="all"
+                )
+                if selectable
+                else None
             ),
         )
     ]
     for share in bundle.shares[:MAX_SHARES_SHOWN]:
         chosen = selection.per_integration.get(share.integration, 0)
-        line = (
-            f"*{escape(share.integration)}* · {plural(share.count, 'object')} · "
-            f"{', '.join(share.permissions)}"
-        )
+        why = bundle.unavailable.get(share.integration)
+        if why is not None:
+            line = (
+                f"{unavailable_text(share.integration, why)}\n"
+                f"{plural(share.count, 'object')} not selectable until it passes its check"
+            )
+        else:
+            line = (
+                f"*{escape(share.integration)}* · {plural(share.count, 'object')} · "
+                f"{', '.join(share.permissions)}"
+            )
         if chosen:
             line += f"\n✅ {chosen:,} selected"
-        button = (
-            ButtonElement(
+        button: ButtonElement | None = None
+        if chosen and (chosen >= share.count or why is not None):
+            button = ButtonElement(
                 text="Clear",
                 action_id=scoped(ActionId.CLEAR_INTEGRATION, share.integration),
                 value=share.integration,
             )
-            if chosen >= share.count
-            else ButtonElement(
+        elif why is None:
+            button = ButtonElement(
                 text=f"Select all {share.count:,}",
                 action_id=scoped(ActionId.SELECT_INTEGRATION, share.integration),
                 value=share.integration,
             )
-        )
         blocks.append(
             SectionBlock(
                 block_id=f"share.{share.integration}",
@@ -218,17 +243,37 @@ def _bundle_detail(bundle: BundleDetail, selection: Selection) -> list[Block]:
         )
     hidden = len(bundle.shares) - MAX_SHARES_SHOWN
     if hidden > 0:
+        unshown = [
+            s.integration
+            for s in bundle.shares[MAX_SHARES_SHOWN:]
+            if s.integration in bundle.unavailable
+        ]
+        more = f" ({', '.join(unshown)} unavailable now)" if unshown else ""
         blocks.append(
             ContextBlock(
                 elements=[
                     MarkdownTextObject(
-                        text=f"…and {plural(hidden, 'more integration')}: "
-                        "search below to pick objects from them."
+                        text=clip(
+                            f"…and {plural(hidden, 'more integration')}{escape(more)}: "
+                            "search below to pick objects from them.",
+                            3000,
+                        )
                     )
                 ]
             )
         )
     return blocks
+
+
+def _unavailable_block(unavailable: Sequence[tuple[str, str]]) -> ContextBlock:
+    return ContextBlock(
+        block_id="unavailable",
+        elements=[
+            MarkdownTextObject(
+                text=clip("\n".join(unavailable_text(n, w) for n, w in unavailable), 3000)
+            )
+        ],
+    )
 
 
 def _typeahead(*, action_id: ActionId, block_id: str, label: str, placeholder: str) -> InputBlock:
@@ -390,6 +435,19 @@ def _bundle_mode(model: RequestModal) -> list[Block]:
 
 
 def _integrations_mode(model: RequestModal) -> list[Block]:
+    if not model.integrations and model.unavailable:
+        return [
+            _unavailable_block(model.unavailable),
+            SectionBlock(
+                text=MarkdownTextObject(
+                    text="No other integration offers you single objects right now. "
+                    "Switch to *📦 Bundle Mode* to request a bundle."
+                )
+            ),
+            *([_notice(model.notice)] if model.notice else []),
+            DividerBlock(),
+            *_selection(model),
+        ]
     if not model.integrations:
         return [
             SectionBlock(
@@ -415,6 +473,8 @@ def _integrations_mode(model: RequestModal) -> list[Block]:
             dispatch_action=True,
         )
     ]
+    if model.unavailable:
+        blocks.append(_unavailable_block(model.unavailable))
     if model.integration is not None:
         resource_block = _typeahead(
             action_id=ActionId.PICK_RESOURCE,

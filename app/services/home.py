@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.services.admin import AdminService
 from app.services.admins import Admins
+from app.services.integration_health import IntegrationHealth
+from blocks.admin import HealthLine
 from blocks.home import HomeModel, HomeState
 from domain.ids import RequestId, UserId
 from domain.lifecycle import Status, StatusChange
@@ -28,11 +30,17 @@ class Details:
 
 class HomeService:
     def __init__(
-        self, *, store: Store, admins: Admins, admin_console: AdminService | None = None
+        self,
+        *,
+        store: Store,
+        admins: Admins,
+        admin_console: AdminService | None = None,
+        health: IntegrationHealth | None = None,
     ) -> None:
         self._store = store
         self._admins = admins
         self._admin_console = admin_console
+        self._health = health
 
     def home_for(self, *, user: UserId, state: HomeState | None = None) -> HomeModel:
         state = state or HomeState()
@@ -52,6 +60,13 @@ class HomeService:
                 else None
             )
             bundles = tuple(sorted(uow.requests.bundles_requested())) if admin else ()
+        console = (
+            self._admin_console.home_for(viewer=user)
+            if admin and self._admin_console is not None
+            else None
+        )
+        if console is not None and self._health is not None:
+            console = replace(console, health=self._health_lines())
         return HomeModel(
             user=user,
             state=state,
@@ -59,11 +74,19 @@ class HomeService:
             waiting=waiting,
             activity=activity,
             bundles=bundles,
-            admin=(
-                self._admin_console.home_for(viewer=user)
-                if admin and self._admin_console is not None
-                else None
-            ),
+            admin=console,
+        )
+
+    def _health_lines(self) -> tuple[HealthLine, ...]:
+        assert self._health is not None
+        return tuple(
+            HealthLine(
+                name=s.name,
+                type=s.type_name,
+                problems=s.problems,
+                checked_at=s.checked_at,
+            )
+            for s in self._health.statuses()
         )
 
     def history(self, *, user: UserId, page: int) -> Page:

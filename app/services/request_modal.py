@@ -5,9 +5,10 @@ every step (and again at submission)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from app.services.catalog import CatalogService
 from app.services.eligibility import EligibilityService, UserAccess
@@ -36,6 +37,26 @@ RECENT: Final = 5
 
 class DraftNotFound(DomainError):
     """The modal refers to a draft that does not exist or belongs to someone else."""
+
+
+class Availability(Protocol):
+    """Which integrations may be offered now (their admin login passed its check)."""
+
+    def problem(self, integration: str) -> str | None:
+        """Why ``integration`` is not offered now, in one short line; ``None`` if it is."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Unavailable:
+    """A selection that may not be submitted now, and why (naming the integrations)."""
+
+    draft: Draft
+    message: str
+
+
+def unavailable_line(integration: str, why: str) -> str:
+    return f"{integration} is unavailable until its admin login passes the check: {why}."
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +106,50 @@ class RequestModalService:
         eligibility: EligibilityService,
         clock: Clock,
         limit: int = MAX_OBJECTS_PER_REQUEST,
+        health: Availability | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
         self._eligibility = eligibility
         self._clock = clock
         self.limit = limit
+        self._health = health
+
+    def _unavailable(self, integrations: Iterable[str]) -> dict[str, str]:
+        """Of ``integrations``, those not offered now, and why (in one short line)."""
+        if self._health is None:
+            return {}
+        found = {name: self._health.problem(name) for name in sorted(set(integrations))}
+        return {name: why for name, why in found.items() if why is not None}
+
+    def _problem(self, integration: str) -> str | None:
+        return self._health.problem(integration) if self._health is not None else None
+
+    def check_before_submit(self, *, draft_key: str, user: UserId) -> Unavailable | None:
+        """Why the selection of ``draft_key`` may not be submitted now, or ``None``: it holds
+        objects of an integration whose admin login has not passed its check. (Every other
+        rule is the submission's.)"""
+        with self._store.read() as uow:
+            draft = uow.drafts.get(draft_key)
+            if draft is None or draft.user_id != user:
+                return None  # the submission says that the form has expired
+            counts = uow.drafts.counts(draft.key)
+        blocked = self._unavailable(name for name, count in counts.items() if count)
+        if not blocked:
+            return None
+        if len(blocked) == 1:
+            ((name, why),) = blocked.items()
+            message = (
+                f"{unavailable_line(name, why)} Remove its {counts[name]:,} selected objects, "
+                "or submit again once it is fixed."
+            )
+        else:
+            names = ", ".join(f"{name} ({why})" for name, why in blocked.items())
+            message = (
+                "These integrations are unavailable until their admin logins pass the check: "
+                f"{names}. Remove their objects, or submit again once they are fixed."
+            )
+        return Unavailable(draft=draft, message=message)
 
     # -- opening and rendering ------------------------------------------------------------------
 
@@ -129,9 +188,12 @@ class RequestModalService:
                     notice = f"{earlier.bundle} is no longer offered to you."
                 else:
                     still = set(uow.catalog.bundle_objects(bundle.key))
-                    kept = [o for o in objects if o in still]
+                    blocked = self._unavailable(o.integration for o in objects)
+                    kept = [o for o in objects if o in still and o.integration not in blocked]
                     uow.drafts.add(draft.key, kept)
-                    if len(kept) < len(objects):
+                    if blocked:
+                        notice = " ".join(unavailable_line(n, w) for n, w in blocked.items())
+                    elif len(kept) < len(objects):
                         notice = (
                             f"{len(objects) - len(kept):,} objects of {earlier.id} are no "
                             f"longer in {bundle.name}; the rest is selected."
@@ -144,9 +206,16 @@ class RequestModalService:
                         flow_version=flow.version,
                     )
             else:
-                offered = [o for o in objects if access.flows_for_objects([o])]
+                blocked = self._unavailable(o.integration for o in objects)
+                offered = [
+                    o
+                    for o in objects
+                    if o.integration not in blocked and access.flows_for_objects([o])
+                ]
                 uow.drafts.add(draft.key, offered)
-                if len(offered) < len(objects):
+                if blocked:
+                    notice = " ".join(unavailable_line(n, w) for n, w in blocked.items())
+                elif len(offered) < len(objects):
                     notice = (
                         f"{len(objects) - len(offered):,} objects are no longer offered to you."
                     )
@@ -212,6 +281,7 @@ class RequestModalService:
                         description=bundle.description,
                         total=bundle.object_count,
                         shares=shares,
+                        unavailable=self._unavailable(s.integration for s in shares),
                     )
             # Descriptions only show in a static menu; a longer list is served by typeahead.
             descriptions = (
@@ -226,18 +296,20 @@ class RequestModalService:
                 bundle=detail,
                 **common,  # type: ignore[arg-type]
             )
-        integrations = sorted(
-            {o.integration for r in access.object_flows() for o in r.flow.objects}
-        )
+        offered_by_flows = {o.integration for r in access.object_flows() for o in r.flow.objects}
+        blocked = self._unavailable(offered_by_flows)
+        integrations = sorted(offered_by_flows - blocked.keys())
+        chosen = draft.integration if draft.integration in integrations else None
         permissions: tuple[str, ...] = ()
-        if draft.integration and draft.resource:
-            permissions = self._permissions_for(access, draft.integration, draft.resource)
+        if chosen and draft.resource:
+            permissions = self._permissions_for(access, chosen, draft.resource)
         return RequestModal(
             mode=Mode.INTEGRATIONS,
             integrations=tuple(integrations),
-            integration=draft.integration if draft.integration in integrations else None,
-            resource=draft.resource,
+            integration=chosen,
+            resource=draft.resource if chosen else None,
             permissions=permissions,
+            unavailable=tuple(blocked.items()),
             **common,  # type: ignore[arg-type]
         )
 
@@ -343,17 +415,27 @@ class RequestModalService:
             changes["notice"] = "Pick a bundle first."
             return self._save(draft.key, user, **changes)
         bundle, shares = found
+        blocked = self._unavailable(s.integration for s in shares)
         with self._store.write() as uow:
             current = uow.drafts.counts(draft.key)
             if integration is None:
-                prospective = bundle.object_count
-                scope = f"This bundle has {bundle.object_count:,} objects"
+                open_shares = [s for s in shares if s.integration not in blocked]
+                # What stays selected of unavailable integrations, plus all of the others.
+                prospective = sum(current.get(i, 0) for i in blocked) + sum(
+                    s.count for s in open_shares
+                )
+                scope = f"This bundle has {prospective:,} objects you can select now"
             else:
                 share = next((s for s in shares if s.integration == integration), None)
-                if share is None:
-                    changes["notice"] = f"{integration} is not part of this bundle."
+                if share is None or integration in blocked:
+                    changes["notice"] = (
+                        f"{integration} is not part of this bundle."
+                        if share is None
+                        else unavailable_line(integration, blocked[integration])
+                    )
                     uow.drafts.update(draft.key, at=self._clock.now(), **changes)
                     return self.render(draft_key=draft_key, user=user)
+                open_shares = [share]
                 prospective = sum(current.values()) - current.get(integration, 0) + share.count
                 scope = f"{integration} has {share.count:,} objects in this bundle"
             if prospective > self.limit:
@@ -362,10 +444,13 @@ class RequestModalService:
                     f"{self.limit:,}. Select all of a single integration that fits, or add "
                     "objects one by one with the search."
                 )
+            elif integration is None and not blocked:
+                uow.drafts.add_from_bundle(draft.key, bundle_key=bundle.key, integration=None)
             else:
-                uow.drafts.add_from_bundle(
-                    draft.key, bundle_key=bundle.key, integration=integration
-                )
+                for each in open_shares:
+                    uow.drafts.add_from_bundle(
+                        draft.key, bundle_key=bundle.key, integration=each.integration
+                    )
             uow.drafts.update(draft.key, at=self._clock.now(), **changes)
         return self.render(draft_key=draft_key, user=user)
 
@@ -390,8 +475,11 @@ class RequestModalService:
                 if found is not None
                 else None
             )
+            why = self._problem(obj.integration) if obj is not None else None
             if obj is None:
                 changes["notice"] = "That object is not part of the chosen bundle."
+            elif why is not None:
+                changes["notice"] = unavailable_line(obj.integration, why)
             elif not uow.drafts.contains(draft.key, obj):
                 count = uow.drafts.count(draft.key)
                 if count + 1 > self.limit:
@@ -418,10 +506,16 @@ class RequestModalService:
         draft = self._draft(draft_key, user)
         changes = self._remember(draft, form)
         access = self._eligibility.access_for(user)
-        if any(o.integration == integration for r in access.object_flows() for o in r.flow.objects):
-            changes.update(integration=integration, resource=None)
-        else:
+        why = self._problem(integration)
+        if not any(
+            o.integration == integration for r in access.object_flows() for o in r.flow.objects
+        ):
             changes["notice"] = f"No active flow offers you objects in {integration}."
+        elif why is not None:
+            changes.update(integration=None, resource=None)
+            changes["notice"] = unavailable_line(integration, why)
+        else:
+            changes.update(integration=integration, resource=None)
         return self._save(draft.key, user, **changes)
 
     def pick_resource(
@@ -430,7 +524,10 @@ class RequestModalService:
         draft = self._draft(draft_key, user)
         changes = self._remember(draft, form)
         access = self._eligibility.access_for(user)
-        if draft.integration and self._permissions_for(access, draft.integration, resource):
+        why = self._problem(draft.integration) if draft.integration else None
+        if draft.integration and why is not None:
+            changes["notice"] = unavailable_line(draft.integration, why)
+        elif draft.integration and self._permissions_for(access, draft.integration, resource):
             changes["resource"] = resource
         else:
             changes["notice"] = "That resource is not offered to you."
@@ -441,8 +538,11 @@ class RequestModalService:
         changes = self._remember(draft, form)
         access = self._eligibility.access_for(user)
         permission = form.permission
+        why = self._problem(draft.integration) if draft.integration else None
         if draft.integration is None or draft.resource is None:
             changes["notice"] = "Choose an integration and a resource first."
+        elif why is not None:
+            changes["notice"] = unavailable_line(draft.integration, why)
         elif permission is None or permission not in self._permissions_for(
             access, draft.integration, draft.resource
         ):
@@ -484,12 +584,25 @@ class RequestModalService:
         found = self._current_bundle(draft, user)
         if found is None:
             return []
+        bundle, shares = found
+        blocked = self._unavailable(s.integration for s in shares)
         with self._store.read() as uow:
-            return uow.catalog.search_bundle(
-                bundle_key=found[0].key,
-                query=query[:100],
-                limit=SUGGESTION_LIMIT,
-            )
+            if not blocked:
+                return uow.catalog.search_bundle(
+                    bundle_key=bundle.key, query=query[:100], limit=SUGGESTION_LIMIT
+                )
+            # Objects of unavailable integrations are not offered: search the others only.
+            suggestions: list[CatalogObject] = []
+            for share in shares:
+                if share.integration in blocked or len(suggestions) >= SUGGESTION_LIMIT:
+                    continue
+                suggestions += uow.catalog.search_bundle(
+                    bundle_key=bundle.key,
+                    query=query[:100],
+                    limit=SUGGESTION_LIMIT - len(suggestions),
+                    integration=share.integration,
+                )
+            return suggestions
 
     def suggest_bundles(self, *, user: UserId, query: str) -> list[BundleChoice]:
         offered = list(self._eligibility.access_for(user).bundles())
@@ -500,7 +613,7 @@ class RequestModalService:
 
     def suggest_resources(self, *, draft_key: str, user: UserId, query: str) -> list[str]:
         draft = self._draft(draft_key, user)
-        if draft.integration is None:
+        if draft.integration is None or self._problem(draft.integration) is not None:
             return []
         access = self._eligibility.access_for(user)
         specs = [

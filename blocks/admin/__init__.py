@@ -49,6 +49,7 @@ from blocks.admin.models import (
     DeletePlan,
     FlowEditor,
     FlowLine,
+    HealthLine,
     Impact,
     IntegrationLine,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "FlowEditor",
     "FlowLine",
     "FlowRef",
+    "HealthLine",
     "Impact",
     "IntegrationLine",
     "ListPage",

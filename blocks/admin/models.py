@@ -48,12 +48,25 @@ class IntegrationLine:
 
 
 @dataclass(frozen=True, slots=True)
+class HealthLine:
+    """The latest check of one integration's admin login."""
+
+    name: str
+    type: str
+    problems: tuple[str, ...]
+    """What the login lacks, or why the check failed; empty when it passed."""
+    checked_at: datetime | None = None
+    """``None`` until the first check has finished."""
+
+
+@dataclass(frozen=True, slots=True)
 class AdminHome:
     bundles: tuple[BundleLine, ...]
     bundle_total: int
     flows: tuple[FlowLine, ...]
     flow_total: int
     integrations: tuple[IntegrationLine, ...]
+    health: tuple[HealthLine, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

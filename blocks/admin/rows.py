@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from slack_sdk.models.blocks import OverflowMenuElement, SectionBlock
 
 from blocks.admin.ids import AdminAction, BundleChoice, FlowChoice, row_action
-from blocks.admin.models import BundleLine, FlowLine, IntegrationLine
+from blocks.admin.models import BundleLine, FlowLine, HealthLine, IntegrationLine
 from blocks.admin.pieces import marker, md, names, option
 from blocks.text import clip, date_token, escape, plural
 
@@ -98,3 +98,12 @@ def integration_text(line: IntegrationLine) -> str:
         f"*{escape(line.name)}* ({escape(line.type)}) · "
         f"{plural(line.resources, 'discovered resource')} · {health}"
     )
+
+
+def health_text(line: HealthLine) -> str:
+    """``✅ name (type)`` or ``⚠️ name: what is missing``, with when it was checked."""
+    checked = f" · checked {date_token(line.checked_at)}" if line.checked_at else ""
+    if line.checked_at is not None and not line.problems:
+        return f"✅ *{escape(line.name)}* ({escape(line.type)}){checked}"
+    problems = "; ".join(p.strip() for p in line.problems) or "not checked yet"
+    return f"⚠️ *{escape(line.name)}*: {escape(clip(problems, 300))}{checked}"

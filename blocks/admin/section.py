@@ -15,11 +15,17 @@ from slack_sdk.models.blocks import (
 )
 
 from blocks.admin.ids import AdminAction, AdminCallback, ListPage, row_action
-from blocks.admin.limits import FILE_MARKER, HOME_ROWS, MAX_INTEGRATION_LINES, MAX_SECTION_BLOCKS
+from blocks.admin.limits import (
+    FILE_MARKER,
+    HOME_ROWS,
+    MAX_INTEGRATION_LINES,
+    MAX_SECTION_BLOCKS,
+    MAX_TEXT,
+)
 from blocks.admin.models import AdminHome, AdminList
 from blocks.admin.pieces import md, modal
-from blocks.admin.rows import bundle_row, flow_row, integration_text
-from blocks.text import plural
+from blocks.admin.rows import bundle_row, flow_row, health_text, integration_text
+from blocks.text import clip, plural
 
 
 def admin_section(model: AdminHome) -> list[Block]:
@@ -84,6 +90,24 @@ def admin_section(model: AdminHome) -> list[Block]:
             text=md("*Integrations*\n" + ("\n".join(lines) if lines else "none configured")),
         )
     )
+    if model.health:
+        checks = [health_text(h) for h in model.health[:MAX_INTEGRATION_LINES]]
+        unshown = model.health[MAX_INTEGRATION_LINES:]
+        if unshown:
+            failing = sum(1 for h in unshown if h.problems)
+            checks.append(f"…and {plural(len(unshown), 'more integration')} ({failing:,} failing)")
+        blocks.append(
+            SectionBlock(
+                block_id="admin.health",
+                text=md(
+                    clip(
+                        "*Admin logins* (an integration that fails offers nothing until it "
+                        "passes)\n" + "\n".join(checks),
+                        MAX_TEXT,
+                    )
+                ),
+            )
+        )
     assert len(blocks) <= MAX_SECTION_BLOCKS
     return blocks
 
