@@ -75,6 +75,16 @@ class MySQLConnection(_Connection):
     password: SecretReference | None = Field(default=None, repr=False)
     database: str | None = Field(default=None, description="Default database shown to requesters.")
     user_host: str = Field(default="%", description="Host part of the temporary MySQL accounts.")
+    ssl_mode: Literal["preferred", "disabled"] = Field(
+        default="preferred",
+        description="preferred: TLS when the server offers it (certificate not checked);"
+        " disabled: never TLS, and no CA bundle loaded per connection.",
+    )
+    safeguard_database: str | None = Field(
+        default=None,
+        description="Database for the events that drop each temporary user at its end even if"
+        " the bot never revokes (needs the event scheduler on); unset: no such safeguard.",
+    )
     public_host: str | None = None
     public_port: Annotated[int, Field(ge=1, le=65535)] | None = None
 

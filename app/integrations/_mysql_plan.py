@@ -10,16 +10,52 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Final
+
+from pymysql.constants import ER
 
 from app.integrations.base import GrantItem, IntegrationError
 
+READ_ONLY: Final = ("SELECT",)
+READ_WRITE: Final = (*READ_ONLY, "INSERT", "UPDATE", "DELETE")
+ADMIN: Final = (
+    *READ_WRITE,
+    "CREATE",
+    "DROP",
+    "ALTER",
+    "INDEX",
+    "REFERENCES",
+    "CREATE TEMPORARY TABLES",
+    "LOCK TABLES",
+    "SHOW VIEW",
+)
+"""Everything on the data and its tables, never what makes an object that runs as its DEFINER
+(see NEVER_OFFERED); also the order privileges are written in."""
 PRIVILEGES: Final[Mapping[str, tuple[str, ...]]] = {
-    "read_only": ("SELECT",),
-    "read_write": ("SELECT", "INSERT", "UPDATE", "DELETE"),
-    "admin": ("ALL PRIVILEGES",),
+    "read_only": READ_ONLY,
+    "read_write": READ_WRITE,
+    "admin": ADMIN,
 }
 PERMISSIONS: Final = tuple(PRIVILEGES)
+NEVER_OFFERED: Final = (
+    "TRIGGER",
+    "CREATE ROUTINE",
+    "ALTER ROUTINE",
+    "EVENT",
+    "CREATE VIEW",
+    "EXECUTE",
+    "GRANT OPTION",
+)
+"""Triggers, routines, events and views run with their DEFINER's rights and survive DROP USER
+(then every INSERT into a table with such a trigger fails with error 1449, even for root);
+EXECUTE would run routines others defined with their rights; GRANT OPTION passes access on."""
+DATABASE_ONLY: Final = frozenset({"CREATE TEMPORARY TABLES", "LOCK TABLES"})
+"""Privileges MySQL grants only on a whole database: a table grant leaves them out."""
+MAX_USER_CONNECTIONS: Final = 10
+"""Sessions one temporary user may hold at once, so it cannot use up the server's max_connections
+(a client tool opens two or three)."""
+SAFEGUARD_EVENT_PREFIX: Final = "expire_"
 SYSTEM_DATABASES: Final = ("information_schema", "mysql", "performance_schema", "sys")
 
 Quote = Callable[[str], str]
@@ -54,7 +90,7 @@ def plan_grant(items: Iterable[GrantItem], *, integration: str) -> dict[Target, 
             PRIVILEGES[item.permission]
         )
     return {
-        target: ("ALL PRIVILEGES",) if "ALL PRIVILEGES" in privileges else _ordered(privileges)
+        target: _ordered(privileges if target.table is None else privileges - DATABASE_ONLY)
         for target, privileges in sorted(wanted.items(), key=_by_name)
     }
 
@@ -64,8 +100,7 @@ def _by_name(entry: tuple[Target, object]) -> tuple[str, str]:
 
 
 def _ordered(privileges: set[str]) -> tuple[str, ...]:
-    order = PRIVILEGES["read_write"]
-    return tuple(sorted(privileges, key=order.index))
+    return tuple(sorted(privileges, key=ADMIN.index))
 
 
 def identifier(name: str) -> str:
@@ -101,9 +136,81 @@ def grant_statements(
 
     ``user`` is the quoted ``'name'@'host'``; ``authentication`` the ``IDENTIFIED ...`` clause.
     """
-    statements = [f"DROP USER IF EXISTS {user}", f"CREATE USER {user} {authentication}"]
+    statements = [
+        f"DROP USER IF EXISTS {user}",
+        f"CREATE USER {user} {authentication} WITH MAX_USER_CONNECTIONS {MAX_USER_CONNECTIONS}",
+    ]
     statements += [
         f"GRANT {', '.join(privileges)} ON {object_clause(target)} TO {user}"
         for target, privileges in plan.items()
     ]
+    return statements
+
+
+def safeguard_event(database: str, account: str) -> str:
+    """The quoted name of the event that ends ``account``: one each, so a reset replaces it."""
+    return f"{identifier(database)}.{identifier(SAFEGUARD_EVENT_PREFIX + account)}"
+
+
+def safeguard_statements(
+    *, event: str, user: str, account: str, until: datetime, quote: Quote
+) -> list[str]:
+    """A one-shot event that drops ``user`` at ``until`` and ends its sessions.
+
+    It runs inside the server, so access ends on time even if the bot is down. It runs as the
+    admin login (an event's DEFINER), which has CREATE USER, PROCESS and CONNECTION ADMIN.
+    """
+    at = until.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")  # truncated: never later than until
+    # An AT in the past would drop the event unrun; GREATEST makes it fire at once instead.
+    schedule = f"AT GREATEST(TIMESTAMP {quote(at)}, CURRENT_TIMESTAMP + INTERVAL 1 SECOND)"
+    body = f"""BEGIN
+  DECLARE done BOOL DEFAULT FALSE;
+  DECLARE thread BIGINT;
+  DECLARE sessions CURSOR FOR
+    SELECT ID FROM information_schema.PROCESSLIST WHERE USER = {quote(account)};
+  DECLARE CONTINUE HANDLER FOR NOT FOUND SET done = TRUE;
+  DROP USER IF EXISTS {user};
+  OPEN sessions;
+  each_session: LOOP
+    FETCH sessions INTO thread;
+    IF done THEN LEAVE each_session; END IF;
+    BEGIN
+      DECLARE CONTINUE HANDLER FOR {ER.NO_SUCH_THREAD} BEGIN END;  -- it ended meanwhile
+      KILL CONNECTION thread;
+    END;
+  END LOOP;
+  CLOSE sessions;
+END"""  # noqa: S608 (quoted values and constants only)
+    return [
+        "SET time_zone = '+00:00'",  # AT is read in the session's time zone
+        f"DROP EVENT IF EXISTS {event}",
+        f"CREATE EVENT {event} ON SCHEDULE {schedule} ON COMPLETION NOT PRESERVE DO {body}",
+    ]
+
+
+DEFINER_OBJECTS_QUERY: Final = """
+SELECT 'TRIGGER', TRIGGER_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS WHERE DEFINER = %s
+UNION ALL
+SELECT ROUTINE_TYPE, ROUTINE_SCHEMA, ROUTINE_NAME FROM information_schema.ROUTINES
+WHERE DEFINER = %s
+UNION ALL
+SELECT 'EVENT', EVENT_SCHEMA, EVENT_NAME FROM information_schema.EVENTS WHERE DEFINER = %s
+UNION ALL
+SELECT 'VIEW', TABLE_SCHEMA, TABLE_NAME FROM information_schema.VIEWS WHERE DEFINER = %s
+"""
+"""Kind, database and name of every object whose DEFINER is ``name@host`` (the parameter, four
+times); the admin login sees them all with TRIGGER, ALTER ROUTINE, EVENT and DROP on *.*."""
+_DROPPABLE: Final = frozenset({"TRIGGER", "PROCEDURE", "FUNCTION", "EVENT", "VIEW"})
+
+
+def drop_definer_statements(rows: Iterable[tuple[str, str, str]], *, integration: str) -> list[str]:
+    """``DROP ... IF EXISTS`` for each row of :data:`DEFINER_OBJECTS_QUERY`."""
+    statements = []
+    for kind, database, name in rows:
+        if kind not in _DROPPABLE:
+            raise IntegrationError(
+                f"{integration}: revoke failed: cannot drop the {kind} {database}.{name}"
+                " that the temporary user defined"
+            )
+        statements.append(f"DROP {kind} IF EXISTS {identifier(database)}.{identifier(name)}")
     return statements

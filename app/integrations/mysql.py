@@ -1,35 +1,94 @@
 """MySQL and MariaDB: a temporary user per request, with database- and table-level grants.
 
-The admin login needs CREATE USER, the privileges it hands out WITH GRANT OPTION, PROCESS (to see
-the account's sessions) and CONNECTION ADMIN or SUPER (to end them). MySQL has no account expiry
-by date, so the bot's revoke is the only thing that ends access here.
+The admin login needs exactly :data:`ADMIN_GRANTS` (docs/integrations/mysql.md says why each):
+CREATE USER; PROCESS to see the account's sessions and CONNECTION ADMIN (or SUPER) to end them;
+SELECT on mysql.user to list accounts and confirm a revoke; TRIGGER, ALTER ROUTINE, EVENT and DROP
+to find and drop what a temporary user defined (and for the safeguard events); the privileges it
+hands out WITH GRANT OPTION. :meth:`MySQLIntegration.preflight` checks all of them.
+
+MySQL has no account expiry by date. The bot's revoke ends access; with ``safeguard_database`` set
+and the event scheduler on, a one-shot event in the server also drops the account at its end.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import pymysql
 from pymysql.connections import Connection
 from pymysql.constants import CLIENT, ER
 
 from app.integrations import _mysql_plan as plan
-from app.integrations._checks import new_password, require_account, require_aware, require_offered
+from app.integrations._checks import (
+    ACCOUNT_PREFIX,
+    new_password,
+    require_account,
+    require_aware,
+    require_offered,
+)
 from app.integrations._errors import failure
 from app.integrations._identity import Identity
-from app.integrations.base import AccessDetails, GrantItem, Resource
+from app.integrations.base import (
+    AccessDetails,
+    GrantItem,
+    GrantUncertain,
+    IntegrationError,
+    Resource,
+)
 from domain.connections import MySQLConnection
 
 TYPE_NAME: Final = "mysql"
 CONNECT_TIMEOUT_SECONDS: Final = 10
 READ_TIMEOUT_SECONDS: Final = 120
 LOCK_WAIT_SECONDS: Final = 30
+SESSIONS_END_SECONDS: Final = 5
+"""How long a revoke waits for killed sessions to leave the process list before it fails."""
+LOCK_PREFIX: Final = "jit-access:"
 _MISSING_SHOWN: Final = 5
-"""How many missing objects an error names before it says "and N more"."""
+"""How many missing objects (or databases) a message names before it says "and N more"."""
+
+ADMIN_GRANTS: Final = (
+    "GRANT CREATE USER, PROCESS, CONNECTION ADMIN ON *.* TO {admin}",
+    "GRANT SELECT ON mysql.user TO {admin}",
+    "GRANT TRIGGER, ALTER ROUTINE, EVENT, DROP ON *.* TO {admin}",
+    f"GRANT {', '.join(plan.ADMIN)} ON *.* TO {{admin}} WITH GRANT OPTION",
+)
+"""Everything the admin login needs and nothing more (``{admin}``: its quoted ``'user'@'host'``).
+On MySQL 8 write CONNECTION_ADMIN; before MariaDB 10.5 and MySQL 8.0, SUPER."""
+_CLEANUP: Final = ("TRIGGER", "ALTER ROUTINE", "EVENT", "DROP")
+_KILL: Final = ("CONNECTION ADMIN", "CONNECTION_ADMIN", "SUPER")
+_ME: Final = (
+    "CONCAT('''', SUBSTRING_INDEX(CURRENT_USER(), '@', 1),"
+    " '''@''', SUBSTRING_INDEX(CURRENT_USER(), '@', -1), '''')"
+)
+"""CURRENT_USER() as information_schema writes a GRANTEE: ``'user'@'host'``."""
+_RIGHTS_QUERY: Final = f"""
+SELECT '', PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.USER_PRIVILEGES
+WHERE GRANTEE = {_ME}
+UNION ALL
+SELECT s.SCHEMA_NAME, p.PRIVILEGE_TYPE, p.IS_GRANTABLE FROM information_schema.SCHEMA_PRIVILEGES p
+JOIN information_schema.SCHEMATA s ON s.SCHEMA_NAME LIKE p.TABLE_SCHEMA
+WHERE p.GRANTEE = {_ME}
+UNION ALL
+SELECT 'mysql.user', PRIVILEGE_TYPE, IS_GRANTABLE FROM information_schema.TABLE_PRIVILEGES
+WHERE GRANTEE = {_ME} AND TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'user'
+"""  # noqa: S608 (constants only)
+"""What the admin login holds, by scope: '' for *.*, a database, or 'mysql.user'. A database
+grant is stored as a LIKE pattern, hence the join on LIKE."""
+_GONE_QUERY: Final = f"""
+SELECT (SELECT COUNT(*) FROM mysql.user WHERE User = %s AND Host = %s),
+       (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = %s),
+       EXISTS (SELECT 1 FROM information_schema.USER_PRIVILEGES
+               WHERE GRANTEE = {_ME} AND PRIVILEGE_TYPE = 'PROCESS')
+"""  # noqa: S608 (constants only)
+"""The account's users and sessions, and whether the login sees every session at all."""
+
+Session: TypeAlias = "Connection[pymysql.cursors.Cursor]"
 
 
 class MySQLIntegration(Identity):
@@ -63,7 +122,7 @@ class MySQLIntegration(Identity):
                 "SELECT s.SCHEMA_NAME, t.TABLE_NAME FROM information_schema.SCHEMATA s"
                 " LEFT JOIN information_schema.TABLES t ON t.TABLE_SCHEMA = s.SCHEMA_NAME"
                 " WHERE s.SCHEMA_NAME NOT IN %s ORDER BY s.SCHEMA_NAME, t.TABLE_NAME",
-                (plan.SYSTEM_DATABASES,),
+                (self._never_granted(),),
             )
         resources: list[Resource] = []
         previous: object = None
@@ -78,8 +137,9 @@ class MySQLIntegration(Identity):
     def grant(self, *, account: str, items: Sequence[GrantItem], until: datetime) -> AccessDetails:
         require_account(account, integration=self._name)
         require_offered(items, offered=self._offered, integration=self._name)
-        require_aware(until, integration=self._name)
+        end = require_aware(until, integration=self._name)
         grants = plan.plan_grant(items, integration=self._name)
+        self._refuse_safeguard_database(grants)
         password = new_password()
         password_hash = plan.native_password_hash(password)
         secrets = (self._connection.password, password, password_hash)
@@ -97,37 +157,151 @@ class MySQLIntegration(Identity):
             statements = plan.grant_statements(
                 user=user, authentication=authentication, plan=grants
             )
+            if self._connection.safeguard_database:
+                statements += plan.safeguard_statements(
+                    event=plan.safeguard_event(self._connection.safeguard_database, account),
+                    user=user,
+                    account=account,
+                    until=end,
+                    quote=conn.escape,
+                )
             try:
                 self._run(conn, statements)
-            except pymysql.Error:
-                # GRANTs are not transactional: never leave a half-granted account behind.
-                self._drop_quietly(conn, user)
-                raise
+                # A reset: sessions of the previous grant must not keep what it allowed.
+                self._kill(conn, self._sessions(conn, account))
+            except pymysql.Error as exc:
+                # GRANTs are not transactional: never leave a half-granted account behind. If it
+                # cannot be dropped (the connection is gone), the grant may stand: say so.
+                if self._drop_quietly(conn, user):
+                    raise
+                detail = f"{_describe(exc)}; the grant may have been applied"
+                error = failure(self._name, "grant", detail, secrets=secrets)
+                raise GrantUncertain(str(error)) from None
         return self._details(account=account, password=password, grants=grants, until=until)
 
     def revoke(self, *, account: str) -> None:
         require_account(account, integration=self._name)
+        c = self._connection
         with self._errors("revoke"), self._connect() as conn:
+            user = self._user(conn, account)
+            # Cut the account off before waiting for the lock: GET_LOCK takes any name, so one of
+            # its sessions could hold the lock and keep the revoke waiting while it reads on.
+            self._run(conn, [f"ALTER USER IF EXISTS {user} ACCOUNT LOCK"])
+            self._kill(conn, self._sessions(conn, account))
             self._lock(conn, account)
-            # Dropped first: no new login can start while the open sessions are ended.
-            self._run(conn, [f"DROP USER IF EXISTS {self._user(conn, account)}"])
+            # Objects it defined run with its rights, and break once it is gone (error 1449).
+            defined = self._query(
+                conn, plan.DEFINER_OBJECTS_QUERY, (f"{account}@{c.user_host}",) * 4
+            )
+            statements = plan.drop_definer_statements(defined, integration=self._name)
+            if c.safeguard_database:
+                statements.append(
+                    f"DROP EVENT IF EXISTS {plan.safeguard_event(c.safeguard_database, account)}"
+                )
+            self._run(conn, [*statements, f"DROP USER IF EXISTS {user}"])
+            # Sessions that a grant of the same account, finished while we waited, let in.
+            self._kill(conn, self._sessions(conn, account))
+            self._confirm_gone(conn, account)
+
+    def accounts(self) -> list[str]:
+        with self._errors("listing accounts"), self._connect() as conn:
             rows = self._query(
                 conn,
-                "SELECT ID FROM information_schema.PROCESSLIST"
-                " WHERE USER = %s AND ID <> CONNECTION_ID()",
-                (account,),
+                "SELECT User FROM mysql.user WHERE Host = %s AND LEFT(User, %s) = %s ORDER BY User",
+                (self._connection.user_host, len(ACCOUNT_PREFIX), ACCOUNT_PREFIX),
             )
-            for (thread_id,) in rows:
-                try:
-                    self._run(conn, [f"KILL CONNECTION {int(thread_id)}"])
-                except pymysql.OperationalError as exc:
-                    if exc.args[0] != ER.NO_SUCH_THREAD:
-                        raise
+        return [str(name) for (name,) in rows if _temporary(str(name))]
+
+    def preflight(self) -> list[str]:
+        """What the admin login lacks for grant and revoke; the event scheduler, which only the
+        safeguard needs, is :meth:`safeguard_problem`'s business."""
+        with self._errors("preflight"), self._connect() as conn:
+            rights = _Rights(self._query(conn, _RIGHTS_QUERY, ()))
+            databases = {
+                str(name)
+                for (name,) in self._query(
+                    conn, "SELECT SCHEMA_NAME FROM information_schema.SCHEMATA", ()
+                )
+            }
+        problems = []
+        if not rights.has("CREATE USER"):
+            problems.append(
+                "The admin login lacks CREATE USER on *.*, so it can neither create nor drop"
+                " temporary users."
+            )
+        if not rights.has("PROCESS"):
+            problems.append(
+                "The admin login lacks PROCESS on *.*, so revoke cannot see the sessions of a"
+                " temporary user to end them."
+            )
+        if not any(rights.has(privilege) for privilege in _KILL):
+            problems.append(
+                "The admin login lacks CONNECTION ADMIN on *.* (SUPER before MariaDB 10.5 and"
+                " MySQL 8.0), so revoke cannot end the sessions of a temporary user."
+            )
+        if not (rights.has("SELECT", "mysql") or rights.has("SELECT", "mysql.user")):
+            problems.append(
+                "The admin login lacks SELECT on mysql.user, so it can neither list temporary"
+                " users nor confirm that a revoke removed one."
+            )
+        cleanup = [privilege for privilege in _CLEANUP if not rights.has(privilege)]
+        if cleanup:
+            problems.append(
+                f"The admin login lacks {', '.join(cleanup)} on *.*, so revoke cannot find and"
+                " drop the triggers, routines, events and views a temporary user defined."
+            )
+        handed_out = {p for level in self._offered for p in plan.PRIVILEGES[level]}
+        short = {
+            database: handed_out - rights.grantable(database)
+            for database in sorted(databases - set(self._never_granted()))
+        }
+        short = {database: privileges for database, privileges in short.items() if privileges}
+        if short:
+            privileges = ", ".join(sorted(set().union(*short.values()), key=plan.ADMIN.index))
+            problems.append(
+                f"The admin login cannot hand out {privileges} on {_some(short)}: grant them to"
+                " it WITH GRANT OPTION on *.* (or on each database)."
+            )
+        safeguard = self._connection.safeguard_database
+        if safeguard and safeguard not in databases:
+            problems.append(
+                f"The safeguard database {safeguard} does not exist (or the admin login cannot"
+                " see it), so every grant would fail to create its end-of-access event."
+            )
+        elif safeguard and not rights.has("EVENT", safeguard):
+            problems.append(
+                f"The admin login lacks EVENT on {safeguard}, so every grant would fail to"
+                " create its end-of-access event."
+            )
+        return problems
+
+    def safeguard_problem(self) -> str | None:
+        """Why the server will not drop a temporary user at its end by itself, or ``None``.
+
+        Not part of :meth:`preflight`: grant and revoke work without it, only the second line of
+        defence is missing.
+        """
+        database = self._connection.safeguard_database
+        if not database:
+            return (
+                "The server-side safeguard is off: no safeguard_database is set, so only the"
+                " bot's revoke ends access on this server."
+            )
+        with self._errors("safeguard check"), self._connect() as conn:
+            ((state,),) = self._query(conn, "SELECT @@GLOBAL.event_scheduler", ())
+        if str(state).upper() != "ON":
+            return (
+                f"The server-side safeguard is off: the event scheduler is {state}, so the"
+                f" end-of-access events in {database} never run; turn it on with"
+                " SET GLOBAL event_scheduler = ON and event_scheduler = ON in the server's"
+                " configuration."
+            )
+        return None
 
     @contextmanager
-    def _connect(self) -> Iterator[Connection[pymysql.cursors.Cursor]]:
+    def _connect(self) -> Iterator[Session]:
         c = self._connection
-        conn: Connection[pymysql.cursors.Cursor] = pymysql.connect(
+        conn: Session = pymysql.connect(
             host=c.host,
             port=c.port,
             user=c.user,
@@ -138,6 +312,8 @@ class MySQLIntegration(Identity):
             read_timeout=READ_TIMEOUT_SECONDS,
             write_timeout=READ_TIMEOUT_SECONDS,
             client_flag=CLIENT.MULTI_STATEMENTS,
+            # PyMySQL otherwise loads the system CA bundle on every connect (~50 ms of CPU).
+            ssl_disabled=c.ssl_mode == "disabled",
         )
         try:
             yield conn
@@ -156,40 +332,107 @@ class MySQLIntegration(Identity):
                 secrets=(self._connection.password, *secrets),
             ) from None
 
-    def _user(self, conn: Connection[pymysql.cursors.Cursor], account: str) -> str:
+    def _user(self, conn: Session, account: str) -> str:
         return f"{conn.escape(account)}@{conn.escape(self._connection.user_host)}"
 
+    def _never_granted(self) -> tuple[str, ...]:
+        safeguard = self._connection.safeguard_database
+        return (*plan.SYSTEM_DATABASES, *([safeguard] if safeguard else []))
+
+    def _refuse_safeguard_database(self, grants: Mapping[plan.Target, object]) -> None:
+        # With DROP on it a requester could drop the events that end everyone's access.
+        safeguard = (self._connection.safeguard_database or "").casefold()
+        if safeguard and any(t.database.casefold() == safeguard for t in grants):
+            raise IntegrationError(
+                f"{self._name}: refusing {self._connection.safeguard_database}: it holds the"
+                " end-of-access events and is never granted"
+            )
+
     @staticmethod
-    def _query(
-        conn: Connection[pymysql.cursors.Cursor], query: str, args: Sequence[object]
-    ) -> tuple[tuple[Any, ...], ...]:
+    def _query(conn: Session, query: str, args: Sequence[object]) -> tuple[tuple[Any, ...], ...]:
         with conn.cursor() as cursor:
             cursor.execute(query, args)
             return cursor.fetchall()
 
     @staticmethod
-    def _run(conn: Connection[pymysql.cursors.Cursor], statements: Sequence[str]) -> None:
+    def _run(conn: Session, statements: Sequence[str]) -> None:
         """All statements in one round trip; the server stops at the first that fails."""
         with conn.cursor() as cursor:
             cursor.execute(";\n".join(statements))
             while cursor.nextset():
                 pass
 
-    def _lock(self, conn: Connection[pymysql.cursors.Cursor], account: str) -> str:
+    def _lock(self, conn: Session, account: str) -> str:
         """Serialise grant and revoke of one account (released with the connection).
 
         Returns the server version, fetched in the same round trip.
         """
         rows = self._query(
-            conn, "SELECT GET_LOCK(%s, %s), VERSION()", ("jit-access:" + account, LOCK_WAIT_SECONDS)
+            conn, "SELECT GET_LOCK(%s, %s), VERSION()", (LOCK_PREFIX + account, LOCK_WAIT_SECONDS)
         )
         if rows[0][0] != 1:
             raise pymysql.OperationalError(0, f"another grant or revoke of {account} is running")
         return str(rows[0][1])
 
+    def _sessions(self, conn: Session, account: str) -> list[int]:
+        """The account's sessions, and any other temporary user's session holding its lock
+        (anyone may take any lock name; only the bot's own logins have a reason to)."""
+        rows = self._query(
+            conn,
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()"
+            " AND (USER = %s OR (ID = IS_USED_LOCK(%s) AND LEFT(USER, %s) = %s AND USER <> %s))",
+            (
+                account,
+                LOCK_PREFIX + account,
+                len(ACCOUNT_PREFIX),
+                ACCOUNT_PREFIX,
+                self._connection.user,
+            ),
+        )
+        return [int(thread) for (thread,) in rows]
+
+    def _kill(self, conn: Session, threads: Iterable[int]) -> None:
+        for thread in threads:
+            try:
+                self._run(conn, [f"KILL CONNECTION {int(thread)}"])
+            except pymysql.OperationalError as exc:
+                if exc.args[0] != ER.NO_SUCH_THREAD:  # it ended by itself meanwhile
+                    raise
+
+    def _confirm_gone(self, conn: Session, account: str) -> None:
+        """Raise unless the server shows neither the account nor a session of it.
+
+        A killed session leaves the process list once it has stopped, which takes a moment.
+        """
+        deadline = time.monotonic() + SESSIONS_END_SECONDS
+        while True:
+            ((users, sessions, sees_all),) = self._query(
+                conn, _GONE_QUERY, (account, self._connection.user_host, account)
+            )
+            if not sees_all:
+                # Without PROCESS the list shows only our own sessions: "none left" means nothing.
+                raise failure(
+                    self._name,
+                    "revoke",
+                    f"cannot confirm that no session of {account} remains: the admin login"
+                    " lacks PROCESS",
+                )
+            if users:
+                raise failure(self._name, "revoke", f"{account} still exists after DROP USER")
+            if not sessions:
+                return
+            if time.monotonic() > deadline:
+                raise failure(
+                    self._name,
+                    "revoke",
+                    f"{sessions} session(s) of {account} still open {SESSIONS_END_SECONDS} s"
+                    " after KILL",
+                )
+            time.sleep(0.05)
+
     def _missing(
         self,
-        conn: Connection[pymysql.cursors.Cursor],
+        conn: Session,
         grants: Mapping[plan.Target, tuple[str, ...]],
     ) -> list[plan.Target]:
         """Objects that do not exist: MySQL would grant on a missing database (or ALL on a
@@ -209,10 +452,13 @@ class MySQLIntegration(Identity):
         return [target for target in grants if (target.database, target.table) not in existing]
 
     @staticmethod
-    def _drop_quietly(conn: Connection[pymysql.cursors.Cursor], user: str) -> None:
-        # The original error is the one worth reporting; a revoke retries the drop anyway.
-        with suppress(pymysql.Error):
+    def _drop_quietly(conn: Session, user: str) -> bool:
+        """Whether the user is surely gone; the original error is the one worth reporting."""
+        try:
             MySQLIntegration._run(conn, [f"DROP USER IF EXISTS {user}"])
+        except pymysql.Error:
+            return False
+        return True
 
     def _details(
         self,
@@ -246,6 +492,40 @@ class MySQLIntegration(Identity):
         return AccessDetails(
             fields=fields, secret_fields=frozenset({"password"}), valid_until=until
         )
+
+
+class _Rights:
+    """The admin login's privileges, from rows of :data:`_RIGHTS_QUERY`."""
+
+    def __init__(self, rows: Iterable[tuple[Any, ...]]) -> None:
+        self._held: set[tuple[str, str]] = set()
+        self._grantable: set[tuple[str, str]] = set()
+        for scope, privilege, grantable in rows:
+            self._held.add((str(scope), str(privilege)))
+            if grantable == "YES":
+                self._grantable.add((str(scope), str(privilege)))
+
+    def has(self, privilege: str, scope: str = "") -> bool:
+        """Held on *.* or on ``scope``."""
+        return ("", privilege) in self._held or (scope, privilege) in self._held
+
+    def grantable(self, database: str) -> set[str]:
+        """What it may hand out on ``database``: held WITH GRANT OPTION there or on *.*."""
+        return {p for scope, p in self._grantable if scope in ("", database)}
+
+
+def _temporary(name: str) -> bool:
+    try:
+        require_account(name, integration=TYPE_NAME)
+    except IntegrationError:
+        return False
+    return True
+
+
+def _some(names: Iterable[str]) -> str:
+    listed = sorted(names)
+    more = len(listed) - _MISSING_SHOWN
+    return ", ".join(listed[:_MISSING_SHOWN]) + (f" (and {more} more)" if more > 0 else "")
 
 
 def _missing_message(missing: Sequence[plan.Target]) -> str:

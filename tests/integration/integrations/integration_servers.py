@@ -10,7 +10,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -538,3 +538,56 @@ def drop_pg_admin_login(cluster: PgCluster, login: PgAdminLogin) -> None:
         )
         conn.execute(sql.SQL("DROP OWNED BY {} CASCADE").format(user))
         conn.execute(sql.SQL("DROP ROLE {}").format(user))
+
+
+# --- MariaDB: admin logins, catalog look-ups ----------------------------------------------------
+
+
+def new_mysql_admin() -> str:
+    """A unique name for an admin login; not a temporary-account name, as in production."""
+    return f"admin_t{RUN}{secrets.token_hex(3)}"
+
+
+@contextmanager
+def mysql_admin_login(user: str, password: str, grants: Sequence[str]) -> Iterator[None]:
+    """``user``@'%' with exactly ``grants`` (statements with ``{admin}`` for the account)."""
+    admin = f"'{user}'@'%'"
+    conn = mysql_root()
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute("CREATE USER %s@'%%' IDENTIFIED BY %s", (user, password))
+            for grant in grants:
+                cursor.execute(grant.format(admin=admin))
+        yield
+    finally:
+        with conn.cursor() as cursor:
+            cursor.execute("DROP USER IF EXISTS %s@'%%'", (user,))
+        conn.close()
+
+
+def mysql_root_query(query: str, args: Sequence[object] = ()) -> tuple[tuple[object, ...], ...]:
+    conn = mysql_root()
+    try:
+        with conn.cursor() as cursor:
+            cursor.execute(query, args or None)  # no args: a % in the query stays as it is
+            return cursor.fetchall()
+    finally:
+        conn.close()
+
+
+def mysql_sessions(account: str) -> int:
+    """How many sessions of ``account`` the server still lists."""
+    ((count,),) = mysql_root_query(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = %s", (account,)
+    )
+    return int(str(count))
+
+
+def mysql_session_dead(session: MySQLSession) -> bool:
+    """Whether a query on ``session`` fails: the server ended it (no reconnect is tried)."""
+    try:
+        with session.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except pymysql.err.Error:
+        return True
+    return False

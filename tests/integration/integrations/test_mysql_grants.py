@@ -20,6 +20,7 @@ from tests.integration.integrations.integration_servers import (
     in_one_hour,
     mysql_login,
     mysql_root,
+    mysql_root_query,
     mysql_user_exists,
     new_account,
 )
@@ -171,6 +172,57 @@ def test_admin_on_a_database_may_create_and_drop_tables_there(
     fetch(conn, f"DROP TABLE `{mysql_dbs.other}`.scratch")
     assert refused(conn, f"SELECT * FROM `{mysql_dbs.shop}`.orders")
     conn.close()
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "CREATE TRIGGER {db}.tr_{n} BEFORE INSERT ON {db}.secrets FOR EACH ROW SET NEW.value = 1",
+        "CREATE PROCEDURE {db}.p_{n}() SELECT 1",
+        "CREATE FUNCTION {db}.f_{n}() RETURNS int RETURN 1",
+        "CREATE EVENT {db}.e_{n} ON SCHEDULE AT CURRENT_TIMESTAMP + INTERVAL 1 DAY DO SELECT 1",
+        "CREATE VIEW {db}.v_{n} AS SELECT 1",
+        "GRANT SELECT ON {db}.* TO root@localhost",
+    ],
+)
+def test_admin_on_a_database_cannot_define_objects_that_outlive_the_user_or_pass_access_on(
+    mysql: MySQLIntegration, mysql_dbs: MySQLDatabases, mysql_account: str, statement: str
+) -> None:
+    """Triggers, routines, events and views run as their DEFINER and survive DROP USER."""
+    details = mysql.grant(
+        account=mysql_account,
+        items=[GrantItem(f"{mysql_dbs.other}.*", "admin")],
+        until=in_one_hour(),
+    )
+
+    conn = mysql_login(details)
+    assert refused(conn, statement.format(db=f"`{mysql_dbs.other}`", n=mysql_account))
+    conn.close()
+
+
+def test_admin_on_one_table_may_alter_and_index_it_but_not_add_a_trigger(
+    mysql: MySQLIntegration, mysql_dbs: MySQLDatabases, mysql_account: str
+) -> None:
+    mysql_root_query(f"CREATE TABLE `{mysql_dbs.other}`.`t_{mysql_account}` (id int)")
+    table = f"`{mysql_dbs.other}`.`t_{mysql_account}`"
+    details = mysql.grant(
+        account=mysql_account,
+        items=[GrantItem(f"{mysql_dbs.other}.t_{mysql_account}", "admin")],
+        until=in_one_hour(),
+    )
+
+    conn = mysql_login(details)
+    fetch(conn, f"ALTER TABLE {table} ADD COLUMN note text")
+    fetch(conn, f"CREATE INDEX by_id ON {table} (id)")
+    fetch(conn, f"INSERT INTO {table} (id) VALUES (1)")
+    assert refused(
+        conn,
+        f"CREATE TRIGGER `{mysql_dbs.other}`.tr_{mysql_account} BEFORE INSERT ON {table}"
+        " FOR EACH ROW SET @x = 1",
+    )
+    assert refused(conn, f"SELECT * FROM `{mysql_dbs.other}`.secrets")
+    conn.close()
+    mysql_root_query(f"DROP TABLE {table}")
 
 
 def test_access_details_are_labelled_and_name_the_database(
