@@ -1,11 +1,11 @@
 """Redis: a temporary ACL user per request, limited to key patterns (docs/integrations/redis.md).
 
 The admin login needs ``+acl|setuser +acl|deluser +acl|getuser +acl|users +client|kill
-+client|list +ping`` (``preflight`` also uses ``+acl|whoami +acl|dryrun``), or ``+@admin``. ACL users
-are per server: with replicas or a cluster every node must be managed (not done here), and with
-an ``aclfile`` nobody should run ``ACL SAVE`` while temporary users exist. Redis has no expiry for
-ACL users: a user exists until it is deleted, so the bot's reconciler (``accounts``) is the
-backstop when a revoke could not run at the end of access.
++client|list +ping`` (``preflight`` also uses ``+acl|whoami +acl|dryrun``), or ``+@admin``.
+ACL users are per server: with replicas or a cluster every node must be managed (not done
+here), and with an ``aclfile`` nobody should run ``ACL SAVE`` while temporary users exist.
+Redis has no expiry for ACL users: a user exists until it is deleted, so the bot's reconciler
+(``accounts``) is the backstop when a revoke could not run at the end of access.
 """
 
 from __future__ import annotations
