@@ -112,6 +112,9 @@ class LedgerIntegration:
     def preflight(self) -> list[str]:
         return self._inner.preflight() if self._inner is not None else []
 
+    def safeguard_problem(self) -> str | None:
+        return self._inner.safeguard_problem() if self._inner is not None else None
+
     def check(self) -> None:
         if self._inner is not None:
             self._inner.check()

@@ -81,5 +81,8 @@ class RecordingIntegration:
     def preflight(self) -> list[str]:
         return list(self.missing)
 
+    def safeguard_problem(self) -> str | None:
+        return None
+
     def check(self) -> None:
         return None

@@ -103,6 +103,12 @@ class Integration(Protocol):
         (empty: everything is there). Raise :class:`IntegrationError` if it cannot connect."""
         ...
 
+    def safeguard_problem(self) -> str | None:
+        """Why the target would not end access by itself if the bot were down at the end
+        (``None``: it would, e.g. PostgreSQL's ``VALID UNTIL``). Shown by the admin login check;
+        it does not make the integration unhealthy."""
+        ...
+
     def check(self) -> None:
         """Raise :class:`IntegrationError` if the system cannot be reached with its login."""
         ...

@@ -204,6 +204,9 @@ class PostgresIntegration(Identity):
                 resources.append(Resource(name=f"{schema}.{table}", kind="table"))
         return resources
 
+    def safeguard_problem(self) -> str | None:
+        return None  # every role carries VALID UNTIL: its password stops working at the end
+
     def accounts(self) -> list[str] | None:
         # NOLOGIN ones too: a revoke that cut a role off but failed to drop it leaves one.
         with self._errors("listing accounts"), self._connect() as session:

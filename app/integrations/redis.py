@@ -140,6 +140,12 @@ class RedisIntegration(Identity):
             steps = "; ".join(refused) or "no step was refused"
             raise failure(self._name, "revoke", f"{account} is not gone: {remaining} ({steps})")
 
+    def safeguard_problem(self) -> str | None:
+        return (
+            "Redis has no expiry for ACL users: if the bot is down at the end of access, the user"
+            " stays until the bot is back (its start-up ends what fell due and reconciles)."
+        )
+
     def accounts(self) -> list[str] | None:
         with self._errors("list accounts"), self._client() as client:
             users = client.acl_users()

@@ -131,6 +131,9 @@ class WebhookIntegration(Identity):
         except _Failed as failed:
             raise self._failure("check", failed.problem) from None
 
+    def safeguard_problem(self) -> str | None:
+        return None  # the grant carries "until": ending it on time is the receiver's to do
+
     def accounts(self) -> list[str] | None:
         return None  # a receiver has no listing call: the bot revokes what it granted
 

@@ -113,11 +113,15 @@ def check_connections(
             lines[name] = [f"error: {status.error}"]
         else:
             lines[name] = [f"missing: {sentence}" for sentence in status.missing]
+        if status.safeguard:
+            lines[name].append(f"note: {status.safeguard}")
     secrets = _secret_values(policy, env)
     for spec in policy.integrations:
         for line in lines.get(spec.name, ["error: not checked"]):
             out.write(_masked(f"{spec.name}: {line}", secrets) + "\n")
-    ready = all(lines.get(s.name) == ["ok"] for s in policy.integrations)
+    ready = all(
+        name in results and results[name].healthy for name in (s.name for s in policy.integrations)
+    )
     return EXIT_VALID if ready else EXIT_NOT_READY
 
 

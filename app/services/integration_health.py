@@ -47,6 +47,8 @@ class IntegrationStatus:
     """What the admin login lacks, one sentence each."""
     error: str | None = None
     """Why the check could not run (cannot connect, ...); safe to show."""
+    safeguard: str | None = None
+    """Why the target would not end access itself if the bot were down (not a problem)."""
 
     @property
     def healthy(self) -> bool:
@@ -82,7 +84,7 @@ def check_integration(
     ``log_unexpected``, the traceback goes to the log, whose filter masks secrets)."""
     name, type_name = integration.name, integration.type_name
     try:
-        missing = tuple(str(m) for m in _preflight(integration))
+        missing = tuple(str(m) for m in integration.preflight())
     except IntegrationError as error:
         return IntegrationStatus(name, type_name, clock.now(), error=str(error) or "cannot connect")
     except Exception as error:
@@ -96,16 +98,11 @@ def check_integration(
             )
             detail += "; see the bot's log"
         return IntegrationStatus(name, type_name, clock.now(), error=detail)
-    return IntegrationStatus(name, type_name, clock.now(), missing=missing)
-
-
-def _preflight(integration: Integration) -> list[str]:
-    preflight: Callable[[], list[str]] | None = getattr(integration, "preflight", None)
-    if preflight is None:
-        # Transitional: a type that does not implement preflight yet is checked by connecting.
-        integration.check()
-        return []
-    return preflight()
+    try:
+        safeguard = integration.safeguard_problem()
+    except IntegrationError as error:
+        safeguard = f"the server-side safeguard could not be checked: {error}"
+    return IntegrationStatus(name, type_name, clock.now(), missing=missing, safeguard=safeguard)
 
 
 def run_bounded(
@@ -218,6 +215,14 @@ class IntegrationHealth:
 
 def _log_change(before: IntegrationStatus | None, after: IntegrationStatus) -> None:
     was_checked = before is not None and before.checked_at is not None
+    if after.safeguard and (before is None or before.safeguard != after.safeguard):
+        _log.warning(
+            "integration %s (%s): %s",
+            after.name,
+            after.type_name,
+            after.safeguard,
+            extra={"integration": after.name},
+        )
     if not after.healthy:
         if was_checked and before is not None and before.problems == after.problems:
             return  # said already; said again when it changes or recovers

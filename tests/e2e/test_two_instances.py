@@ -64,6 +64,9 @@ class Counting:
     def preflight(self) -> list[str]:
         return self._inner.preflight()
 
+    def safeguard_problem(self) -> str | None:
+        return self._inner.safeguard_problem()
+
     def check(self) -> None:
         self._inner.check()
 

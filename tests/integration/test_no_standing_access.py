@@ -104,6 +104,9 @@ class Crashing:
     def preflight(self) -> list[str]:
         return self.inner.preflight()
 
+    def safeguard_problem(self) -> str | None:
+        return self.inner.safeguard_problem()
+
     def check(self) -> None:
         self.inner.check()
 
