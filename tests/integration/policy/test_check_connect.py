@@ -126,8 +126,7 @@ def test_check_connect_prints_why_and_exits_1_when_the_webhook_refuses_the_check
 
     assert code == EXIT_NOT_READY
     assert len(lines) == 2
-    # Today a refused check is an error; the webhook's own preflight reports it as missing.
-    assert lines[1].startswith(("ops-hook: error: ", "ops-hook: missing: "))
+    assert lines[1].startswith("ops-hook: missing: ")
     assert "403" in lines[1]
     assert SECRET not in printed
 
@@ -241,3 +240,30 @@ def test_a_secret_in_an_integrations_message_is_masked_in_the_output(tmp_path: P
     assert code == EXIT_NOT_READY
     assert password not in out.getvalue()
     assert "prod-pg: error: prod-pg: login failed for password ***" in out.getvalue()
+
+
+def test_on_the_real_servers_every_login_passes_and_the_missing_safeguards_are_noted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "policy.yml"
+    path.write_text(
+        "integrations:\n"
+        "  - name: prod-pg\n"
+        "    type: postgresql\n"
+        "    connection: {host: 127.0.0.1, database: test, user: postgres}\n"
+        "  - {name: cache, type: redis, connection: {url: 'redis://127.0.0.1:6379/0'}}\n"
+        "  - {name: shop, type: mysql, connection: {host: 127.0.0.1, user: root}}\n"
+    )
+
+    code, lines, _ = cli(["check", "--connect", str(path)])
+
+    assert lines[1:] == [
+        "prod-pg: ok",
+        "cache: ok",
+        "cache: note: Redis has no expiry for ACL users: if the bot is down at the end of access,"
+        " the user stays until the bot is back (its start-up ends what fell due and reconciles).",
+        "shop: ok",
+        "shop: note: The server-side safeguard is off: no safeguard_database is set, so only the"
+        " bot's revoke ends access on this server.",
+    ]
+    assert code == EXIT_VALID
