@@ -57,7 +57,21 @@ def _context(text: str) -> ContextBlock:
 
 
 def _message(text: str, blocks: Sequence[Block]) -> Message:
-    return {"text": clip(text, 3_000), "blocks": [b.to_dict() for b in blocks]}
+    # Slack refuses a whole message (invalid_blocks) for one block with nothing in it; the
+    # builders do not make such blocks, and this keeps one slip from silencing a message.
+    built = [b.to_dict() for b in blocks]
+    return {"text": clip(text, 3_000), "blocks": [b for b in built if not _empty(b)]}
+
+
+def _empty(block: dict[str, Any]) -> bool:
+    kind = block.get("type")
+    if kind in {"context", "actions"}:
+        elements = block.get("elements") or []
+        return not elements or any(e.get("text") == "" for e in elements)
+    if kind == "section":
+        text = (block.get("text") or {}).get("text")
+        return not text and not block.get("fields")
+    return False
 
 
 def what(summary: RequestSummary) -> str:
@@ -202,7 +216,7 @@ def status_message(
     blocks: list[Block] = [_section(line), _context(" · ".join(details))]
     if reason:
         blocks.append(_section(f"*Reason*\n{escape(reason)}"))
-    if not for_requester:
+    if not for_requester and summary.parts:
         blocks.append(_context(", ".join(f"{p.integration} ({p.count:,})" for p in summary.parts)))
     buttons: list[ButtonElement] = []
     if for_requester and status is Status.PENDING:

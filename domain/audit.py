@@ -15,6 +15,8 @@ class AuditKind(StrEnum):
     REQUEST_STATUS = "request.status_changed"
     SUBMISSION_REFUSED = "request.submission_refused"
     DECISION_REFUSED = "decision.refused"
+    ELIGIBILITY_REFUSED = "eligibility.refused"
+    """A request ended because its requester may no longer have it (flow, grantee, scope)."""
     REVOKE_REFUSED = "revoke.refused"
     CANCEL_REFUSED = "cancel.refused"
     ACCESS_GRANTED = "access.granted"

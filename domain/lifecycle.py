@@ -1,7 +1,8 @@
 """The request lifecycle (DESIGN.md §3) as a pure state machine.
 
 ``pending → approved → granting → active → expired | revoked``;
-``pending → denied | canceled | timed_out | failed``; ``granting → failed``.
+``pending → denied | canceled | timed_out | failed``; ``approved | granting → failed``
+(``approved → failed`` when eligibility is lost before anything was granted).
 Every change is a :class:`StatusChange`; the store applies it as a compare-and-swap on the
 status, so of two racing decisions exactly one wins.
 """
@@ -42,7 +43,8 @@ TRANSITIONS: Final[dict[Status, frozenset[Status]]] = {
     Status.PENDING: frozenset(
         {Status.APPROVED, Status.DENIED, Status.CANCELED, Status.TIMED_OUT, Status.FAILED}
     ),
-    Status.APPROVED: frozenset({Status.GRANTING}),
+    # An approved request whose requester is no longer eligible fails before any grant.
+    Status.APPROVED: frozenset({Status.GRANTING, Status.FAILED}),
     Status.GRANTING: frozenset({Status.ACTIVE, Status.FAILED}),
     Status.ACTIVE: frozenset({Status.EXPIRED, Status.REVOKED}),
     Status.EXPIRED: frozenset(),
@@ -129,8 +131,9 @@ class AccessRequest:
         return replace(updated, decided_by=by, decided_at=at), change
 
     def deny(
-        self, *, by: UserId, at: datetime, reason: str | None = None
+        self, *, by: UserId | None, at: datetime, reason: str | None = None
     ) -> tuple[AccessRequest, StatusChange]:
+        """``by`` is ``None`` when the system denies (the requester is no longer eligible)."""
         updated, change = self._change(to=Status.DENIED, actor=by, at=at, reason=reason)
         return replace(updated, decided_by=by, decided_at=at), change
 

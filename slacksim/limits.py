@@ -233,7 +233,7 @@ class _Checker:
         self._block_checks[kind](self, block, path)
 
     def _section(self, block: JSON, path: str) -> None:
-        if block.get("text") is None and block.get("fields") is None:
+        if block.get("text") is None and not block.get("fields"):
             self.add(path, "must provide text or fields")
         self.text(block.get("text"), f"{path}/text", limit=MAX_SECTION_TEXT, required=False)
         fields = self.items(block.get("fields"), f"{path}/fields", limit=MAX_SECTION_FIELDS)
@@ -425,7 +425,9 @@ class _Checker:
         if has_options == has_groups:
             self.add(path, "must provide exactly one of options or option_groups")
         known: list[Any] = []
-        options = self.items(element.get("options"), f"{path}/options", limit=MAX_SELECT_OPTIONS)
+        options = self.items(
+            element.get("options"), f"{path}/options", limit=MAX_SELECT_OPTIONS, minimum=1
+        )
         for i, option in enumerate(options):
             self.option(option, f"{path}/options/{i}", plain_only=True)
         known.extend(options)
@@ -447,6 +449,7 @@ class _Checker:
                 group.get("options"),
                 f"{group_path}/options",
                 limit=MAX_GROUP_OPTIONS,
+                minimum=1,
                 required=True,
             )
             for i, option in enumerate(group_options):

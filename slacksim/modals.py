@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from . import blockkit, payloads
@@ -39,6 +40,54 @@ class ModalActions(Acting):
         ack = self._deliver("interactive", payload, timeout)
         self._apply_response_action(record, ack)
         return ack
+
+    def submit_view_at_once(
+        self, user_id: str, *, view_id: str, copies: int = 2, timeout: float | None = None
+    ) -> list[Ack]:
+        """Send ``copies`` identical submissions of one modal at the same moment (a double
+        click on a slow connection, a client retry) and apply each ack like Slack, in the
+        order they arrive; an ack for a modal already closed changes nothing. Returns the acks
+        in the order they arrived."""
+        state = self._state
+        user = self._actor(user_id)
+        with state.lock:
+            record = self._visible_view(user_id, view_id)
+            if record.type != "modal" or record.spec.get("submit") is None:
+                raise SimulatorError(f"view {view_id} has no submit button")
+            _check_inputs(record)
+            record.errors = {}
+            view = self._view_json(record)
+            payloads_ = [
+                payloads.view_submission(
+                    state.workspace, user, view=view, trigger_id=state.new_trigger(user_id)
+                )
+                for _ in range(copies)
+            ]
+        start = threading.Barrier(copies)
+        acks: list[Ack] = []
+        failures: list[BaseException] = []
+
+        def deliver(payload: JSON) -> None:
+            start.wait()
+            try:
+                acks.append(self._deliver("interactive", payload, timeout))
+            except BaseException as error:  # raised in the caller below
+                failures.append(error)
+
+        senders = [threading.Thread(target=deliver, args=(p,)) for p in payloads_]
+        for sender in senders:
+            sender.start()
+        for sender in senders:
+            sender.join()
+        if failures:
+            raise failures[0]
+        acks.sort(key=lambda a: a.acked_at)
+        for ack in acks:
+            with state.lock:
+                still_open = record in state.views.stack(user_id)
+            if still_open:
+                self._apply_response_action(record, ack)
+        return acks
 
     def _apply_response_action(self, record: ViewRecord, ack: Ack) -> None:
         body = ack.payload or {}

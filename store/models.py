@@ -51,6 +51,9 @@ class RequestRow(Base):
     flow: Mapped[str] = mapped_column(String(64))
     bundle: Mapped[str | None] = mapped_column(String(64), index=True)
     bundle_version: Mapped[int | None] = mapped_column(Integer)
+    # The request modal's draft key: one form makes at most one request, however many
+    # submissions of it arrive at once (the second INSERT fails on this index).
+    form_key: Mapped[str | None] = mapped_column(String(32), unique=True)
     automatic: Mapped[bool] = mapped_column(Boolean, default=False)
     duration_seconds: Mapped[int] = mapped_column(Integer)
     justification: Mapped[str] = mapped_column(Text, default="")

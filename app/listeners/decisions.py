@@ -1,4 +1,8 @@
-"""Approve, Deny (with an optional reason), Cancel and the full object list."""
+"""Approve, Deny (with an optional reason), Cancel and the full object list.
+
+A decision is made durable before its click is acked: Slack never sends an acked click again,
+so an instance that dies between an ack and the decision would lose it. The compare-and-swap
+takes milliseconds, well inside Slack's 3 s; the answer to the clicker comes after the ack."""
 
 from __future__ import annotations
 
@@ -71,7 +75,6 @@ class DecisionListeners:
         client.chat_postEphemeral(channel=_where(body), user=body["user"]["id"], text=text)
 
     def on_approve(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
         button = _button(body)
         clicker = UserId(body["user"]["id"])
         if button is None:
@@ -80,6 +83,7 @@ class DecisionListeners:
             outcome = self._decisions.decide(
                 request_id=RequestId(button.r), flow_claim=button.f, clicker=clicker, approve=True
             )
+        ack()
         self._tell(client, body, outcome, f"✅ You approved {button.r if button else ''}.")
         if self._refresh_home is not None and _from_home(body):
             self._refresh_home(client, clicker)
@@ -105,10 +109,10 @@ class DecisionListeners:
     def on_deny_reason(
         self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
     ) -> None:
-        ack()
         meta = RequestButton.parse(view.get("private_metadata"))
         clicker = UserId(body["user"]["id"])
         if meta is None:
+            ack()
             return
         outcome = self._decisions.decide(
             request_id=RequestId(meta.r),
@@ -117,6 +121,7 @@ class DecisionListeners:
             approve=False,
             reason=text_value(view, ActionId.DENY_REASON),
         )
+        ack()
         if not isinstance(outcome, Done):
             text = (
                 f"⛔ {outcome.reason}"
@@ -126,15 +131,17 @@ class DecisionListeners:
             client.chat_postEphemeral(channel=clicker, user=clicker, text=text)
 
     def on_cancel(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
         button = _button(body)
         clicker = UserId(body["user"]["id"])
         if button is None:
-            self._tell(client, body, self._decisions.refuse_malformed(clicker=clicker), "")
+            outcome: Outcome = self._decisions.refuse_malformed(clicker=clicker)
+            ack()
+            self._tell(client, body, outcome, "")
             return
         outcome = self._decisions.cancel(
             request_id=RequestId(button.r), flow_claim=button.f, clicker=clicker
         )
+        ack()
         self._tell(client, body, outcome, f"↩️ You canceled {button.r}.")
 
     def on_show_objects(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:

@@ -4,6 +4,10 @@ The clicker must be a current approver of the request (resolved again now, so so
 the approving group can no longer decide) and not its requester; a click naming an unknown
 request, or a request of another flow, is refused. Every refusal is audited. Of two racing
 decisions exactly one wins; the other gets "already approved by X at T" and changes nothing.
+
+An Approve click also checks that the requester may still have the access (flow active, still a
+grantee, scope still offered, duration within the maximum); if not, the click is refused and
+the request is denied by nobody, with the reason, in one transaction.
 """
 
 from __future__ import annotations
@@ -16,13 +20,13 @@ from app.services.catalog import CatalogService
 from app.services.notifier import Notifier
 from app.services.outcomes import AlreadyDecided, Done, NotAllowed, Outcome, refuse
 from app.services.ports import Directory
+from app.services.still_eligible import Ineligible, StillEligible, audit_refusal, register
 from app.services.transitions import Transitions
 from blocks.decisions import MAX_DENY_REASON
 from domain.audit import AuditKind
 from domain.clock import Clock
 from domain.ids import RequestId, UserId
 from domain.lifecycle import AccessRequest, Status, TransitionError
-from domain.objects import AccessObject
 from domain.people import Person
 from domain.summary import RequestSummary
 from store.repositories.requests import ConcurrentChange
@@ -52,6 +56,10 @@ class DecisionService:
         self._transitions = transitions
         self._clock = clock
         self.on_approved = on_approved
+        self.still_eligible = StillEligible(
+            store=store, catalog=catalog, directory=directory, transitions=transitions, clock=clock
+        )
+        register(store, self.still_eligible)
 
     # -- checks -----------------------------------------------------------------------------------
 
@@ -127,9 +135,16 @@ class DecisionService:
         requester = self._directory.person(request.requester) or Person(
             id=request.requester, name=summary.requester_name, email=summary.requester_email
         )
-        if record is None or not self._approvers.is_approver(
-            flow=record.flow, requester=requester, user=clicker
-        ):
+        if record is None:
+            # The flow is gone, so its approvers cannot be resolved: those who were asked may
+            # still end the request (an Approve then denies it: see decide).
+            with self._store.read() as uow:
+                allowed = clicker in {a.id for a in uow.requests.approvers(request.id)}
+        else:
+            allowed = self._approvers.is_approver(
+                flow=record.flow, requester=requester, user=clicker
+            )
+        if not allowed:
             return self._refuse(
                 kind=AuditKind.DECISION_REFUSED,
                 clicker=clicker,
@@ -154,7 +169,10 @@ class DecisionService:
         if not isinstance(allowed, Done):
             return allowed
         if approve:
-            stale = self._stale_objects(request_id)
+            ended = self._deny_if_ineligible(request_id, clicker=clicker)
+            if ended is not None:
+                return ended
+            stale = self.still_eligible.stale_bundle_objects(request_id)
             if stale:
                 sample = ", ".join(str(o) for o in stale[:3])
                 return self._refuse(
@@ -188,19 +206,54 @@ class DecisionService:
             self.on_approved()
         return Done(summary)
 
-    def _stale_objects(self, request_id: RequestId) -> list[AccessObject]:
-        """Objects of a bundle request that its bundle no longer holds (never granted stale)."""
-        with self._store.read() as uow:
-            request = uow.requests.get(request_id)
-            if request is None or request.bundle is None:
-                return []
-            bundle = uow.catalog.bundle(request.bundle)
-            objects = uow.requests.objects(request_id)
-            if bundle is None:
-                return objects
-            if bundle.version == uow.requests.bundle_version(request_id):
-                return []
-            return uow.catalog.contains_all(bundle_key=bundle.key, objects=objects)
+    def _deny_if_ineligible(self, request_id: RequestId, *, clicker: UserId) -> Outcome | None:
+        """Refuse the approval and deny the request if its requester may no longer have it."""
+        loaded = self._load(request_id)
+        assert loaded is not None
+        try:
+            found = self.still_eligible.check(loaded[0])
+        except Exception:  # the directory (Slack) did not answer: decide nothing, say so
+            _log.exception("eligibility check failed", extra={"request": request_id})
+            return self._refuse(
+                kind=AuditKind.DECISION_REFUSED,
+                clicker=clicker,
+                request_id=request_id,
+                reason=(
+                    f"Could not check whether {request_id} may still be granted (Slack did not "
+                    "answer). Nothing was decided; try again in a minute."
+                ),
+                detail="eligibility check failed",
+            )
+        if found is None:
+            return None
+        return self._end_ineligible(request_id, clicker=clicker, found=found)
+
+    def _end_ineligible(
+        self, request_id: RequestId, *, clicker: UserId, found: Ineligible
+    ) -> Outcome:
+        now = self._clock.now()
+        try:
+            with self._store.write() as uow:
+                request = uow.requests.get(request_id)
+                assert request is not None
+                denied, change = request.deny(by=None, at=now, reason=found.reason)
+                audit_refusal(
+                    uow, found, request_id=request_id, actor=clicker, at=now, when="approve"
+                )
+                summary = self._transitions.record(uow, request=denied, change=change)
+                self._notifier.decision_made(
+                    uow, summary=summary, approvers=uow.requests.approvers(request_id), at=now
+                )
+        except (TransitionError, ConcurrentChange):
+            return self._already(request_id)
+        _log.warning(
+            "approval refused: no longer eligible",
+            extra={"request": request_id, "actor": clicker, "detail": found.detail},
+        )
+        return NotAllowed(
+            f"{request_id} cannot be approved: {found.reason}. It was denied, and the requester "
+            "was told why."
+        )
 
     def _already(self, request_id: RequestId) -> Outcome:
         loaded = self._load(request_id)

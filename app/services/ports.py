@@ -15,8 +15,11 @@ class Directory(Protocol):
 
     def person_by_email(self, email: str) -> Person | None: ...
 
-    def group_members(self, group: str) -> frozenset[UserId]:
-        """Members of a group written as ``@handle``, ``handle`` or ``S…`` ID; empty if unknown."""
+    def group_members(self, group: str, *, fresh: bool = False) -> frozenset[UserId]:
+        """Members of a group written as ``@handle``, ``handle`` or ``S…`` ID; empty if unknown.
+
+        ``fresh=True`` asks Slack now (one call for that group) instead of the cache, for checks
+        that must not trust a membership older than the click that asks."""
         ...
 
     def group_id(self, group: str) -> str | None:

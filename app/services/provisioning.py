@@ -88,6 +88,12 @@ class ProvisioningService:
         )
 
     def provision(self, request_id: RequestId) -> Status:
+        # Eligibility may have gone since the approval: fail before any integration is called.
+        from app.services.still_eligible import for_store
+
+        still = for_store(self._store)
+        if still is not None and (ended := still.fail_if_ineligible(request_id)) is not None:
+            return ended
         started = self._clock.now()
         with self._store.write() as uow:
             request = uow.requests.get(request_id)

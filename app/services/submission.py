@@ -1,5 +1,9 @@
 """Submitting a request: every rule checked again on the server, then one request stored with
-its audit event and the messages it causes, in one transaction."""
+its audit event and the messages it causes, in one transaction.
+
+One form makes at most one request: the request row carries the form's draft key under a
+unique index, so of two submissions racing (a double click, a retried envelope) the database
+lets exactly one in; the other is answered with the request the first one made."""
 
 from __future__ import annotations
 
@@ -28,7 +32,12 @@ from domain.lifecycle import AccessRequest, Status
 from domain.objects import MAX_OBJECTS_PER_REQUEST, AccessObject
 from domain.people import Person
 from domain.policy import AccessFlow
-from store.repositories.requests import AskedApprover, RequesterSnapshot
+from store.repositories.requests import (
+    AlreadySubmitted,
+    AskedApprover,
+    EmptyRequest,
+    RequesterSnapshot,
+)
 from store.unit_of_work import Store, UnitOfWork
 
 _log = logging.getLogger(__name__)
@@ -88,10 +97,13 @@ class SubmissionService:
 
     def submit(self, *, draft_key: str, user: UserId, form: FormInput) -> Submitted | Refused:
         with self._store.read() as uow:
+            earlier = uow.requests.by_form(draft_key)
             draft = uow.drafts.get(draft_key)
             count = uow.drafts.count(draft_key) if draft else 0
             # Bundle selections are checked in SQL; single objects need their flows matched.
             items = uow.drafts.items(draft_key) if draft and draft.mode is Mode.INTEGRATIONS else []
+        if earlier is not None:
+            return self._made_by_form(draft_key, user)
         if draft is None or draft.user_id != user:
             return Refused({Field.OBJECTS: "This form has expired; type /apono to start again."})
         # The modal may have shown a catalog half a second old; the submission may not use it.
@@ -243,6 +255,59 @@ class SubmissionService:
     # -- storing --------------------------------------------------------------------------------
 
     def _store_request(
+        self,
+        *,
+        draft: Draft,
+        requester: Person,
+        record: FlowRecord,
+        count: int,
+        duration: timedelta,
+        justification: str,
+        approvers: list[AskedApprover],
+    ) -> Submitted | Refused:
+        try:
+            return self._insert(
+                draft=draft,
+                requester=requester,
+                record=record,
+                count=count,
+                duration=duration,
+                justification=justification,
+                approvers=approvers,
+            )
+        except AlreadySubmitted:
+            # Another submission of this form won the race a moment ago: give its answer.
+            return self._made_by_form(draft.key, requester.id)
+        except EmptyRequest:
+            errors = {Field.OBJECTS: "Pick at least one object."}
+            self._audit_refusal(user=requester.id, draft=draft, errors=errors)
+            return Refused(errors)
+
+    def _made_by_form(self, draft_key: str, user: UserId) -> Submitted | Refused:
+        """The answer the submission that made this form's request got."""
+        with self._store.read() as uow:
+            request_id = uow.requests.by_form(draft_key)
+            request = uow.requests.get(request_id) if request_id else None
+            summary = uow.requests.summary(request_id) if request_id else None
+            asked = uow.requests.approvers(request_id) if request_id else []
+        if request is None or summary is None or request.requester != user:
+            return Refused({Field.OBJECTS: "This form has expired; type /apono to start again."})
+        if request.automatic:
+            status = Status.APPROVED
+        elif not asked:
+            status = Status.FAILED  # nobody but the requester could approve it
+        else:
+            status = Status.PENDING
+        return Submitted(
+            request_id=request.id,
+            status=status,
+            object_count=summary.object_count,
+            approvers=tuple(a.id for a in asked),
+            flow=request.flow,
+            bundle=request.bundle,
+        )
+
+    def _insert(
         self,
         *,
         draft: Draft,

@@ -99,13 +99,25 @@ class SlackDirectory:
             return key
         return self._all_groups().ids.get(key)
 
-    def group_members(self, group: str) -> frozenset[UserId]:
+    def group_members(self, group: str, *, fresh: bool = False) -> frozenset[UserId]:
         group_id = self.group_id(group)
+        if fresh and group_id:
+            return self._members_now(group_id)
         members = self._all_groups().members.get(group_id) if group_id else None
         if members is None:
             _log.warning("unknown user group", extra={"group": group})
             return frozenset()
         return members
+
+    def _members_now(self, group_id: str) -> frozenset[UserId]:
+        """One ``usergroups.users.list`` call: the members as Slack has them at this moment."""
+        try:
+            users = self._client.usergroups_users_list(usergroup=group_id)["users"]
+        except SlackApiError as error:
+            if error.response.get("error") in {"no_such_subteam", "subteam_not_found"}:
+                return frozenset()
+            raise
+        return frozenset(UserId(u) for u in users or [])
 
     def forget(self) -> None:
         """Drop every cached answer (tests; an admin's "refresh" later)."""

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain.ids import RequestId, UserId
@@ -35,6 +36,19 @@ RESOURCES_SHOWN = 100
 
 class ConcurrentChange(Exception):
     """Another transaction changed the request first; reload it and explain what happened."""
+
+
+class AlreadySubmitted(Exception):
+    """This form (draft key) already made a request; nothing was written. The transaction is
+    spoiled (the database refused the row): end it, then look the request up by its form."""
+
+    def __init__(self, form_key: str) -> None:
+        super().__init__(f"form {form_key} was already submitted")
+        self.form_key = form_key
+
+
+class EmptyRequest(ValueError):
+    """A request must hold at least one object; nothing may be granted for none."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +98,14 @@ class RequestRepository:
         timeout_at: datetime | None = None,
         next_reminder_at: datetime | None = None,
     ) -> None:
+        """Store a new request with its objects, copied from the draft ``from_draft`` (whose
+        key becomes the request's form key) or given as ``objects``.
+
+        Raises :class:`AlreadySubmitted` if the draft already made a request (a concurrent
+        submission may have done so a moment ago) and :class:`EmptyRequest` when there is
+        nothing to copy; the caller's transaction must then end without committing."""
+        if from_draft is None and not objects:
+            raise EmptyRequest(f"{request.id} has no objects")
         self._session.add(
             RequestRow(
                 id=request.id,
@@ -93,10 +115,11 @@ class RequestRepository:
                 flow=request.flow,
                 bundle=request.bundle,
                 bundle_version=bundle_version,
+                form_key=from_draft,
                 automatic=request.automatic,
                 duration_seconds=int(request.duration.total_seconds()),
                 justification=request.justification,
-                object_count=len(objects) if from_draft is None else self._draft_size(from_draft),
+                object_count=len(objects),  # a draft's copy is counted below
                 status=request.status.value,
                 created_at=request.created_at,
                 last_change_at=request.last_change_at,
@@ -106,7 +129,12 @@ class RequestRepository:
                 reminders_sent=0,
             )
         )
-        self._session.flush()
+        try:
+            self._session.flush()
+        except IntegrityError:
+            if from_draft is not None:
+                raise AlreadySubmitted(from_draft) from None
+            raise
         if from_draft is not None:
             # Copied inside the database: a 1,000-object request never round-trips to Python.
             self._session.execute(
@@ -121,6 +149,21 @@ class RequestRepository:
                     .where(DraftItemRow.draft_key == from_draft)
                     .order_by(DraftItemRow.id),
                 )
+            )
+            # Counted from what was copied (rowcount is not reliable for INSERT ... SELECT).
+            count = int(
+                self._session.scalar(
+                    select(func.count()).where(RequestObjectRow.request_id == request.id)
+                )
+                or 0
+            )
+            if not count:
+                raise EmptyRequest(f"{request.id} has no objects: its form holds none")
+            self._session.execute(
+                update(RequestRow)
+                .where(RequestRow.id == request.id)
+                .values(object_count=count)
+                .execution_options(synchronize_session=False)
             )
         elif objects:
             self._session.execute(
@@ -145,11 +188,10 @@ class RequestRepository:
             )
         )
 
-    def _draft_size(self, draft_key: str) -> int:
-        return int(
-            self._session.scalar(select(func.count()).where(DraftItemRow.draft_key == draft_key))
-            or 0
-        )
+    def by_form(self, form_key: str) -> RequestId | None:
+        """The request that the form with this draft key made, if it made one."""
+        found = self._session.scalar(select(RequestRow.id).where(RequestRow.form_key == form_key))
+        return RequestId(found) if found else None
 
     def get(self, request_id: RequestId) -> AccessRequest | None:
         row = self._session.get(RequestRow, request_id)

@@ -74,6 +74,7 @@ def test_the_allowed_transitions_are_those_of_the_design() -> None:
         (Status.PENDING, Status.TIMED_OUT),
         (Status.PENDING, Status.FAILED),
         (Status.APPROVED, Status.GRANTING),
+        (Status.APPROVED, Status.FAILED),
         (Status.GRANTING, Status.ACTIVE),
         (Status.GRANTING, Status.FAILED),
         (Status.ACTIVE, Status.EXPIRED),
@@ -113,6 +114,19 @@ def test_an_automatic_approval_has_no_human_actor() -> None:
 def test_a_denial_keeps_its_reason() -> None:
     denied, change = a_request().deny(by=APPROVER, at=T0, reason="use staging")
     assert denied.reason == change.reason == "use staging"
+
+
+def test_the_system_can_deny_with_a_reason_and_no_decider() -> None:
+    denied, change = a_request().deny(by=None, at=T0, reason="the flow was deactivated")
+    assert denied.status is Status.DENIED
+    assert (denied.decided_by, change.actor) == (None, None)
+    assert denied.reason == change.reason == "the flow was deactivated"
+
+
+def test_an_approved_request_can_fail_before_anything_is_granted() -> None:
+    failed, change = a_request(Status.APPROVED).fail(at=T0, reason="no longer a grantee")
+    assert failed.status is Status.FAILED
+    assert (change.from_status, change.actor) == (Status.APPROVED, None)
 
 
 def test_only_the_requester_can_cancel() -> None:
