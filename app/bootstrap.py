@@ -55,6 +55,7 @@ from app.services.reports import ReportService
 from app.services.request_modal import RequestModalService
 from app.services.revocation import RevocationService
 from app.services.sealing import Sealer
+from app.services.still_eligible import StillEligible
 from app.services.submission import SubmissionService
 from app.services.transitions import Transitions
 from app.settings import Settings
@@ -247,6 +248,9 @@ def build_application(
         clock=clock,
     )
     admins = Admins(entries=[*settings.admins, *policy.admins], directory=directory)
+    still_eligible = StillEligible(
+        store=store, catalog=catalog, directory=directory, transitions=transitions, clock=clock
+    )
     decisions = DecisionService(
         store=store,
         catalog=catalog,
@@ -254,6 +258,7 @@ def build_application(
         directory=directory,
         notifier=notifier,
         transitions=transitions,
+        still_eligible=still_eligible,
         clock=clock,
     )
     triggers: dict[str, Trigger] = {}
@@ -269,6 +274,7 @@ def build_application(
         notifier=notifier,
         transitions=transitions,
         alerts=alerts,
+        still_eligible=still_eligible,
         clock=clock,
         lease=lease,
     )

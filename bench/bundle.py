@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Final
+from typing import Any, Final
 
 import psycopg
 import pymysql
@@ -24,11 +24,13 @@ import redis
 
 from app.bootstrap import integrations_from
 from app.integrations.base import Integration
+from app.services.catalog import CatalogService
 from app.services.ending import EndingService
 from app.services.notifier import Notifier
 from app.services.provisioning import ProvisioningService
 from app.services.removal_alerts import RemovalAlerts
 from app.services.sealing import Sealer
+from app.services.still_eligible import StillEligible
 from app.services.transitions import Transitions
 from bench import bare_grants
 from bench.context import Context
@@ -41,6 +43,7 @@ from bench.targets import PG_ADMIN, PG_HOST, PG_PORT, REDIS_URL, Targets, real_t
 from domain.clock import SystemClock
 from domain.ids import RequestId, UserId, account_name, new_request_id
 from domain.lifecycle import AccessRequest, Status
+from domain.people import Person
 from domain.policy import Policy
 from store.engine import make_engine
 from store.migrate import upgrade
@@ -61,6 +64,40 @@ class BundleWorld:
     ending: EndingService
 
 
+class _NobodyDirectory:
+    """The bench's flow names its requester by ID: the eligibility re-check looks nobody up."""
+
+    def person(self, user_id: UserId) -> Person | None:
+        return None
+
+    def person_by_email(self, email: str) -> Person | None:
+        return None
+
+    def group_members(self, group: str, *, fresh: bool = False) -> frozenset[UserId]:
+        return frozenset()
+
+    def group_id(self, group: str) -> str | None:
+        return None
+
+    def profile_field(self, user_id: UserId, label: str) -> str | None:
+        return None
+
+
+def _bulk_flow(targets: Targets) -> dict[str, Any]:
+    """The access flow the 1,000-object request was made under (checked again at grant)."""
+    offered = sorted({(o.integration, o.permission) for o in targets.objects()})
+    return {
+        "name": "bulk",
+        "grantees": {"users": [REQUESTER]},
+        "objects": [
+            {"integration": integration, "resource": "*", "permission": permission}
+            for integration, permission in offered
+        ],
+        "approvers": {"users": [APPROVER]},
+        "duration": {"default": "1h", "max": "1h"},
+    }
+
+
 @contextmanager
 def bundle_world() -> Iterator[BundleWorld]:
     clock = SystemClock()
@@ -68,7 +105,9 @@ def bundle_world() -> Iterator[BundleWorld]:
         store = Store(engine=make_engine(url))
         try:
             upgrade(store.engine)
-            policy = Policy.model_validate({"integrations": targets.integrations()})
+            policy = Policy.model_validate(
+                {"integrations": targets.integrations(), "access_flows": [_bulk_flow(targets)]}
+            )
             integrations: dict[str, Integration] = integrations_from(policy, env={})
             # As app.bootstrap.build_application wires them.
             notifier = Notifier(
@@ -76,6 +115,15 @@ def bundle_world() -> Iterator[BundleWorld]:
             )
             transitions = Transitions(notifier=notifier)
             alerts = RemovalAlerts(notifier=notifier, admins=list)
+            catalog = CatalogService(store=store, clock=clock)
+            catalog.sync_policy(policy)
+            still_eligible = StillEligible(
+                store=store,
+                catalog=catalog,
+                directory=_NobodyDirectory(),
+                transitions=transitions,
+                clock=clock,
+            )
             yield BundleWorld(
                 targets=targets,
                 store=store,
@@ -85,6 +133,7 @@ def bundle_world() -> Iterator[BundleWorld]:
                     notifier=notifier,
                     transitions=transitions,
                     alerts=alerts,
+                    still_eligible=still_eligible,
                     clock=clock,
                 ),
                 ending=EndingService(

@@ -20,7 +20,7 @@ from app.services.catalog import CatalogService
 from app.services.notifier import Notifier
 from app.services.outcomes import AlreadyDecided, Done, NotAllowed, Outcome, refuse
 from app.services.ports import Directory
-from app.services.still_eligible import Ineligible, StillEligible, audit_refusal, register
+from app.services.still_eligible import Ineligible, StillEligible, audit_refusal
 from app.services.transitions import Transitions
 from blocks.decisions import MAX_DENY_REASON
 from domain.audit import AuditKind
@@ -45,6 +45,7 @@ class DecisionService:
         directory: Directory,
         notifier: Notifier,
         transitions: Transitions,
+        still_eligible: StillEligible,
         clock: Clock,
         on_approved: Callable[[], None] = lambda: None,
     ) -> None:
@@ -56,10 +57,7 @@ class DecisionService:
         self._transitions = transitions
         self._clock = clock
         self.on_approved = on_approved
-        self.still_eligible = StillEligible(
-            store=store, catalog=catalog, directory=directory, transitions=transitions, clock=clock
-        )
-        register(store, self.still_eligible)
+        self.still_eligible = still_eligible
 
     # -- checks -----------------------------------------------------------------------------------
 

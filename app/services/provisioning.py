@@ -27,6 +27,7 @@ from app.services.leases import work_through_claims
 from app.services.notifier import Notifier
 from app.services.removal_alerts import RemovalAlerts
 from app.services.retry import with_retries
+from app.services.still_eligible import StillEligible
 from app.services.transitions import Transitions
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
@@ -59,6 +60,7 @@ class ProvisioningService:
         notifier: Notifier,
         transitions: Transitions,
         alerts: RemovalAlerts,
+        still_eligible: StillEligible,
         clock: Clock,
         retry: Callable[..., object] = with_retries,
         owner: str | None = None,
@@ -69,6 +71,7 @@ class ProvisioningService:
         self._notifier = notifier
         self._transitions = transitions
         self._alerts = alerts
+        self._still_eligible = still_eligible
         self._clock = clock
         self._retry = retry
         self._lease = lease
@@ -89,10 +92,7 @@ class ProvisioningService:
 
     def provision(self, request_id: RequestId) -> Status:
         # Eligibility may have gone since the approval: fail before any integration is called.
-        from app.services.still_eligible import for_store
-
-        still = for_store(self._store)
-        if still is not None and (ended := still.fail_if_ineligible(request_id)) is not None:
+        if (ended := self._still_eligible.fail_if_ineligible(request_id)) is not None:
             return ended
         started = self._clock.now()
         with self._store.write() as uow:

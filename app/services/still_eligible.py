@@ -15,7 +15,6 @@ reaches the requester in their status message.
 from __future__ import annotations
 
 import logging
-import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -187,16 +186,3 @@ def audit_refusal(
             data={"refused": found.detail, "reason": found.reason, "at": when},
         )
     )
-
-
-# The provisioning worker finds the checker of its application through the store both share
-# (the wiring point builds the decision service, which registers it). One application, one store.
-_BY_STORE: weakref.WeakKeyDictionary[Store, StillEligible] = weakref.WeakKeyDictionary()
-
-
-def register(store: Store, checker: StillEligible) -> None:
-    _BY_STORE[store] = checker
-
-
-def for_store(store: Store) -> StillEligible | None:
-    return _BY_STORE.get(store)

@@ -24,12 +24,14 @@ from sqlalchemy import delete
 
 from app.bootstrap import integrations_from
 from app.integrations.base import AccessDetails, GrantItem, Integration, Resource
+from app.services.catalog import CatalogService
 from app.services.ending import EndingService
 from app.services.notifier import Notifier
 from app.services.provisioning import ProvisioningService
 from app.services.reconciler import Reconciler
 from app.services.removal_alerts import RemovalAlerts
 from app.services.sealing import Sealer
+from app.services.still_eligible import StillEligible
 from app.services.transitions import Transitions
 from demo.targets import Targets, demo_targets
 from domain.clock import ManualClock, SystemClock
@@ -42,6 +44,7 @@ from store.migrate import upgrade
 from store.models import RequestRow
 from store.repositories.requests import RequesterSnapshot
 from store.unit_of_work import Store
+from tests.fakes import NobodyDirectory
 
 pytestmark = pytest.mark.integration
 
@@ -122,6 +125,7 @@ def targets() -> Iterator[Targets]:
 @dataclass
 class World:
     store: Store
+    catalog: CatalogService
     clock: ManualClock
     integrations: dict[str, Crashing]
     objects: list[AccessObject]
@@ -135,9 +139,14 @@ class World:
         notifier = Notifier(audit_channel="C0AUDIT", sealer=Sealer.derived_from(secret="xapp-t"))
         transitions = Transitions(notifier=notifier)
         alerts = RemovalAlerts(notifier=notifier, admins=list)
+        still_eligible = StillEligible(
+            store=self.store, catalog=self.catalog, directory=NobodyDirectory(),
+            transitions=transitions, clock=self.clock,
+        )  # fmt: skip
         self.provisioning = ProvisioningService(
             store=self.store, integrations=self.integrations, notifier=notifier,
-            transitions=transitions, alerts=alerts, clock=self.clock, lease=LEASE, retry=once,
+            transitions=transitions, alerts=alerts, still_eligible=still_eligible,
+            clock=self.clock, lease=LEASE, retry=once,
         )  # fmt: skip
         self.ending = EndingService(
             store=self.store, integrations=self.integrations, transitions=transitions,
@@ -256,14 +265,25 @@ def logs_in(kind: str, details: AccessDetails) -> bool:
 def test_no_account_outlives_its_request_whatever_happens_in_between(
     targets: Targets, tmp_path_factory: pytest.TempPathFactory, operations: list[tuple[Any, ...]]
 ) -> None:
-    policy = Policy.model_validate({"integrations": targets.integrations})
+    flow = {
+        "name": "property",
+        "grantees": {"users": [ALICE]},
+        "objects": targets.objects,
+        "approvers": "automatic",
+        "duration": {"default": "1h", "max": "1h"},
+    }
+    policy = Policy.model_validate({"integrations": targets.integrations, "access_flows": [flow]})
     real = integrations_from(policy, env={})
     url = f"sqlite:///{tmp_path_factory.mktemp('property') / 'jit.db'}"
     store = Store(engine=make_engine(url))
     upgrade(store.engine)
+    clock = ManualClock(start=SystemClock().now())
+    catalog = CatalogService(store=store, clock=clock)
+    catalog.sync_policy(policy)
     world = World(
         store=store,
-        clock=ManualClock(start=SystemClock().now()),
+        catalog=catalog,
+        clock=clock,
         integrations={name: Crashing(inner=integration) for name, integration in real.items()},
         objects=[
             AccessObject(o["integration"], o["resource"], o["permission"]) for o in targets.objects
