@@ -99,21 +99,24 @@ class HomeListeners:
         self.publish(client, UserId(body["user"]["id"]), state)
 
     def on_row(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
         user = UserId(body["user"]["id"])
         try:
             row = RowAction.model_validate_json(
                 (_action(body).get("selected_option") or {}).get("value", "")
             )
         except ValidationError:
+            ack()
             return
         request_id = RequestId(row.r)
         if row.a == "details":
+            ack()
             self._open_details(client, body, request_id)
             return
         if row.a == "again":
+            ack()
             self._open_again(client, body, request_id)
             return
+        # A revoke or a cancel is recorded before the ack (Slack never resends an acked click).
         if row.a == "revoke":
             text = describe(
                 self._revocation.revoke(request_id=request_id, flow_claim=None, by=user), row.r
@@ -125,6 +128,7 @@ class HomeListeners:
                 if isinstance(outcome, NotAllowed)
                 else f"↩️ {row.r} canceled."
             )
+        ack()
         client.views_open(
             trigger_id=body["trigger_id"], view=notice_modal(title="Your request", text=text)
         )

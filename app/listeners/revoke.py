@@ -36,7 +36,8 @@ class RevokeListeners:
         commands.add("revoke", self.on_revoke_command)
 
     def on_revoke_button(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        ack()
+        # Recorded before the ack: Slack never sends an acked click again, so a crash right
+        # after acking must not lose it (the revoke ask is one short UPDATE).
         action = (body.get("actions") or [{}])[0]
         button = RequestButton.parse(action.get("value"))
         user = UserId(body["user"]["id"])
@@ -48,6 +49,7 @@ class RevokeListeners:
             outcome = self._revocation.revoke(
                 request_id=RequestId(button.r), flow_claim=button.f, by=user
             )
+        ack()
         channel = (body.get("channel") or {}).get("id") or user
         client.chat_postEphemeral(channel=channel, user=user, text=describe(outcome, request_id))
 
