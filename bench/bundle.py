@@ -27,6 +27,7 @@ from app.integrations.base import Integration
 from app.services.catalog import CatalogService
 from app.services.ending import EndingService
 from app.services.notifier import Notifier
+from app.services.ports import NobodyDirectory
 from app.services.provisioning import ProvisioningService
 from app.services.removal_alerts import RemovalAlerts
 from app.services.sealing import Sealer
@@ -43,7 +44,6 @@ from bench.targets import PG_ADMIN, PG_HOST, PG_PORT, REDIS_URL, Targets, real_t
 from domain.clock import SystemClock
 from domain.ids import RequestId, UserId, account_name, new_request_id
 from domain.lifecycle import AccessRequest, Status
-from domain.people import Person
 from domain.policy import Policy
 from store.engine import make_engine
 from store.migrate import upgrade
@@ -62,25 +62,6 @@ class BundleWorld:
     store: Store
     provisioning: ProvisioningService
     ending: EndingService
-
-
-class _NobodyDirectory:
-    """The bench's flow names its requester by ID: the eligibility re-check looks nobody up."""
-
-    def person(self, user_id: UserId) -> Person | None:
-        return None
-
-    def person_by_email(self, email: str) -> Person | None:
-        return None
-
-    def group_members(self, group: str, *, fresh: bool = False) -> frozenset[UserId]:
-        return frozenset()
-
-    def group_id(self, group: str) -> str | None:
-        return None
-
-    def profile_field(self, user_id: UserId, label: str) -> str | None:
-        return None
 
 
 def _bulk_flow(targets: Targets) -> dict[str, Any]:
@@ -120,7 +101,7 @@ def bundle_world() -> Iterator[BundleWorld]:
             still_eligible = StillEligible(
                 store=store,
                 catalog=catalog,
-                directory=_NobodyDirectory(),
+                directory=NobodyDirectory(),
                 transitions=transitions,
                 clock=clock,
             )

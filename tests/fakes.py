@@ -14,8 +14,6 @@ from app.integrations.base import (
     IntegrationError,
     Resource,
 )
-from domain.ids import UserId
-from domain.people import Person
 
 
 @dataclass
@@ -87,23 +85,4 @@ class RecordingIntegration:
         return None
 
     def check(self) -> None:
-        return None
-
-
-class NobodyDirectory:
-    """A directory that knows nobody: for services whose flows name their users by ID."""
-
-    def person(self, user_id: UserId) -> Person | None:
-        return None
-
-    def person_by_email(self, email: str) -> Person | None:
-        return None
-
-    def group_members(self, group: str, *, fresh: bool = False) -> frozenset[UserId]:
-        return frozenset()
-
-    def group_id(self, group: str) -> str | None:
-        return None
-
-    def profile_field(self, user_id: UserId, label: str) -> str | None:
         return None

@@ -28,7 +28,7 @@ from app.services.transitions import Transitions
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
 from domain.errors import DomainError
-from domain.ids import RequestId
+from domain.ids import RequestId, UserId
 from domain.lifecycle import Status
 from store.repositories.grants import Grant, GrantStatus
 from store.repositories.requests import ConcurrentChange
@@ -134,26 +134,7 @@ class EndingService:
         """Every leftover of an ended request is confirmed gone."""
         now = self._clock.now()
         with self._store.write() as uow:
-            for grant in uow.grants.live(request_id):
-                uow.grants.record(
-                    request_id=request_id,
-                    integration=grant.integration,
-                    account=grant.account,
-                    status=GrantStatus.REVOKED,
-                    at=now,
-                )
-                uow.audit.append(
-                    AuditEvent(
-                        kind=AuditKind.ACCESS_REVOKED,
-                        at=now,
-                        request_id=request_id,
-                        data={
-                            "integration": grant.integration,
-                            "account": grant.account,
-                            "leftover": grant.status.value,
-                        },
-                    )
-                )
+            _record_revoked(uow, grants=uow.grants.live(request_id), at=now, leftover=True)
             self._alerts.resolved(uow, request_id=request_id, at=now)
             uow.grants.release(request_id=request_id, owner=self.owner)
 
@@ -185,25 +166,40 @@ class EndingService:
             ended, change = request.revoke(by=ask.by, at=now)
         else:
             ended, change = request.expire(at=now)
-        for grant in grants:
-            uow.grants.record(
-                request_id=request_id,
-                integration=grant.integration,
-                account=grant.account,
-                status=GrantStatus.REVOKED,
-                at=now,
-            )
-            uow.audit.append(
-                AuditEvent(
-                    kind=AuditKind.ACCESS_REVOKED,
-                    at=now,
-                    actor=ask.by if ask else None,
-                    request_id=request_id,
-                    data={"integration": grant.integration, "account": grant.account},
-                )
-            )
+        _record_revoked(uow, grants=grants, at=now, by=ask.by if ask else None)
         self._transitions.record(uow, request=ended, change=change)
         self._alerts.resolved(uow, request_id=request_id, at=now)
+
+
+def _record_revoked(
+    uow: UnitOfWork,
+    *,
+    grants: list[Grant],
+    at: datetime,
+    by: UserId | None = None,
+    leftover: bool = False,
+) -> None:
+    """Each grant confirmed gone, with its audit event (a leftover says what it was)."""
+    for grant in grants:
+        uow.grants.record(
+            request_id=grant.request_id,
+            integration=grant.integration,
+            account=grant.account,
+            status=GrantStatus.REVOKED,
+            at=at,
+        )
+        data = {"integration": grant.integration, "account": grant.account}
+        if leftover:
+            data["leftover"] = grant.status.value
+        uow.audit.append(
+            AuditEvent(
+                kind=AuditKind.ACCESS_REVOKED,
+                at=at,
+                actor=by,
+                request_id=grant.request_id,
+                data=data,
+            )
+        )
 
 
 class _NotActive(Exception):

@@ -29,3 +29,23 @@ class Directory(Protocol):
     def profile_field(self, user_id: UserId, label: str) -> str | None:
         """The value of a custom profile field, found by its label (e.g. ``Manager``)."""
         ...
+
+
+class NobodyDirectory:
+    """A directory that knows nobody, for tools whose flows name people by their IDs (the
+    benchmarks and the property tests): every check by ID works, no lookup finds anyone."""
+
+    def person(self, user_id: UserId) -> Person | None:
+        return None
+
+    def person_by_email(self, email: str) -> Person | None:
+        return None
+
+    def group_members(self, group: str, *, fresh: bool = False) -> frozenset[UserId]:
+        return frozenset()
+
+    def group_id(self, group: str) -> str | None:
+        return None
+
+    def profile_field(self, user_id: UserId, label: str) -> str | None:
+        return None

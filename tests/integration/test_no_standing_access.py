@@ -29,6 +29,7 @@ from app.integrations.base import AccessDetails, GrantItem, Integration, Resourc
 from app.services.catalog import CatalogService
 from app.services.ending import EndingService
 from app.services.notifier import Notifier
+from app.services.ports import NobodyDirectory
 from app.services.provisioning import ProvisioningService
 from app.services.reconciler import Reconciler
 from app.services.removal_alerts import RemovalAlerts
@@ -46,7 +47,6 @@ from store.migrate import upgrade
 from store.models import RequestRow
 from store.repositories.requests import RequesterSnapshot
 from store.unit_of_work import Store
-from tests.fakes import NobodyDirectory
 
 pytestmark = pytest.mark.integration
 
