@@ -34,7 +34,6 @@ from app.services.admins import Admins
 from app.services.approvers import ApproverResolver
 from app.services.audit_forwarding import AuditForwarder, Webhook
 from app.services.catalog import CatalogService
-from app.services.checked_submission import CheckedSubmission
 from app.services.decisions import DecisionService
 from app.services.discovery import DiscoveryService
 from app.services.eligibility import EligibilityService
@@ -236,8 +235,7 @@ def build_application(
     modal = RequestModalService(
         store=store, catalog=catalog, eligibility=eligibility, clock=clock, health=health
     )
-    submission: SubmissionService = CheckedSubmission(
-        modal=modal,
+    submission = SubmissionService(
         store=store,
         catalog=catalog,
         eligibility=eligibility,
@@ -245,6 +243,7 @@ def build_application(
         directory=directory,
         notifier=notifier,
         transitions=transitions,
+        unavailable=modal.unavailable,
         clock=clock,
     )
     admins = Admins(entries=[*settings.admins, *policy.admins], directory=directory)

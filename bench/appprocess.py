@@ -16,6 +16,7 @@ from typing import Any, Final
 from app.bootstrap import build_application
 from app.settings import Settings
 from bench.children import child_main, child_process, wait_until_connected
+from bench.offline import offline_integrations
 from bench.sqlite import temporary_database
 from domain.policy import Policy
 from slacksim import Simulator, Workspace
@@ -41,8 +42,11 @@ def app_process(
     policy: Policy,
     audit_channel: str | None = None,
     sweeps: bool = True,
+    offline: bool = False,
 ) -> Iterator[AppProcess]:
-    """Start the app on a temporary SQLite file; yields once it is connected over Socket Mode."""
+    """Start the app on a temporary SQLite file; yields once it is connected over Socket Mode.
+
+    ``offline``: the policy's integrations are :mod:`bench.offline` ones (no server behind)."""
     with Simulator(workspace=workspace) as sim, temporary_database() as url:
         config = {
             "bot_token": sim.bot_token,
@@ -52,6 +56,7 @@ def app_process(
             "audit_channel": audit_channel,
             "policy": policy.model_dump(mode="json"),
             "sweeps": sweeps,
+            "offline": offline,
         }
         with child_process(module="bench.appprocess", config=config) as process:
             wait_until_connected(sim=sim, process=process, name="the app")
@@ -71,10 +76,12 @@ def _start(config: dict[str, Any]) -> Callable[[], None]:
         database_url=config["database_url"],
         audit_channel=config["audit_channel"],
     )
+    policy = Policy.model_validate(config["policy"])
     app = build_application(
         settings=settings,
-        policy=Policy.model_validate(config["policy"]),
+        policy=policy,
         channel_rate=CHANNEL_RATE,
+        integrations=offline_integrations(policy) if config["offline"] else None,
     )
     app.start(sweeps=bool(config["sweeps"]))
     return lambda: app.stop(wait_for_socket=False)

@@ -75,8 +75,8 @@ def workspace() -> Workspace:
 
 
 def _integrations() -> list[dict[str, Any]]:
-    # A closed port: background discovery fails at once instead of finding whatever the local
-    # servers hold, so the catalog (and every figure) is the same on every machine.
+    # Only named: the app gets offline integrations (bench/offline.py) for them, so the catalog
+    # (and every figure) is the same on every machine.
     pg = {"host": "127.0.0.1", "port": CLOSED_PORT, "database": "bench", "user": "postgres"}
     redis = f"redis://127.0.0.1:{CLOSED_PORT}/0"
     mysql = {"host": "127.0.0.1", "port": CLOSED_PORT, "user": "root"}
@@ -173,7 +173,9 @@ class ModalWorld:
 @contextmanager
 def modal_world() -> Iterator[ModalWorld]:
     with (
-        app_process(workspace=workspace(), policy=policy(), audit_channel=AUDIT_CHANNEL) as subject,
+        app_process(
+            workspace=workspace(), policy=policy(), audit_channel=AUDIT_CHANNEL, offline=True
+        ) as subject,
         running_floor(workspace=workspace()) as floor,
     ):
         seed_big_bundles(store=subject.store)

@@ -47,14 +47,6 @@ class Availability(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
-class Unavailable:
-    """A selection that may not be submitted now, and why (naming the integrations)."""
-
-    draft: Draft
-    message: str
-
-
 def unavailable_line(integration: str, why: str) -> str:
     return f"{integration} is unavailable until its admin login passes the check: {why}."
 
@@ -125,31 +117,26 @@ class RequestModalService:
     def _problem(self, integration: str) -> str | None:
         return self._health.problem(integration) if self._health is not None else None
 
-    def check_before_submit(self, *, draft_key: str, user: UserId) -> Unavailable | None:
+    def unavailable(self, draft_key: str) -> str | None:
         """Why the selection of ``draft_key`` may not be submitted now, or ``None``: it holds
         objects of an integration whose admin login has not passed its check. (Every other
         rule is the submission's.)"""
         with self._store.read() as uow:
-            draft = uow.drafts.get(draft_key)
-            if draft is None or draft.user_id != user:
-                return None  # the submission says that the form has expired
-            counts = uow.drafts.counts(draft.key)
+            counts = uow.drafts.counts(draft_key)
         blocked = self._unavailable(name for name, count in counts.items() if count)
         if not blocked:
             return None
         if len(blocked) == 1:
             ((name, why),) = blocked.items()
-            message = (
+            return (
                 f"{unavailable_line(name, why)} Remove its {counts[name]:,} selected objects, "
                 "or submit again once it is fixed."
             )
-        else:
-            names = ", ".join(f"{name} ({why})" for name, why in blocked.items())
-            message = (
-                "These integrations are unavailable until their admin logins pass the check: "
-                f"{names}. Remove their objects, or submit again once they are fixed."
-            )
-        return Unavailable(draft=draft, message=message)
+        names = ", ".join(f"{name} ({why})" for name, why in blocked.items())
+        return (
+            "These integrations are unavailable until their admin logins pass the check: "
+            f"{names}. Remove their objects, or submit again once they are fixed."
+        )
 
     # -- opening and rendering ------------------------------------------------------------------
 

@@ -81,9 +81,12 @@ class SubmissionService:
         notifier: Notifier,
         transitions: Transitions,
         clock: Clock,
+        unavailable: Callable[[str], str | None] = lambda draft_key: None,
         on_approved: Callable[[], None] = lambda: None,
         limit: int = MAX_OBJECTS_PER_REQUEST,
     ) -> None:
+        """``unavailable``: why a draft's selection may not be submitted now (objects of an
+        integration whose admin login has not passed its check), from the request modal."""
         self._store = store
         self._catalog = catalog
         self._eligibility = eligibility
@@ -92,6 +95,7 @@ class SubmissionService:
         self._notifier = notifier
         self._transitions = transitions
         self._clock = clock
+        self._unavailable = unavailable
         self.on_approved = on_approved
         self.limit = limit
 
@@ -106,6 +110,9 @@ class SubmissionService:
             return self._made_by_form(draft_key, user)
         if draft is None or draft.user_id != user:
             return Refused({Field.OBJECTS: "This form has expired; type /apono to start again."})
+        if (blocked := self._unavailable(draft_key)) is not None:
+            self._audit_refusal(user=user, draft=draft, errors={Field.OBJECTS: blocked})
+            return Refused({Field.OBJECTS: blocked})
         # The modal may have shown a catalog half a second old; the submission may not use it.
         access = self._eligibility.access_for(user, fresh=True)
         errors: dict[Field, str] = {}
