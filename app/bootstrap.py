@@ -286,7 +286,12 @@ def build_application(
         lease=lease,
     )
     reconciler = Reconciler(
-        store=store, integrations=integrations, notifier=notifier, alerts=alerts, clock=clock
+        store=store,
+        integrations=integrations,
+        notifier=notifier,
+        alerts=alerts,
+        clock=clock,
+        every=timedelta(seconds=settings.reconcile_seconds),
     )
     revocation = RevocationService(
         store=store,

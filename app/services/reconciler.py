@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Final
 
 from app.integrations.base import Integration, IntegrationError
 from app.services.notifier import Notifier
@@ -30,6 +31,7 @@ from store.unit_of_work import Store, UnitOfWork
 _log = logging.getLogger(__name__)
 
 AccountOwner = Callable[[str], RequestId | None]
+_NEXT_RUN: Final = "reconciler.next_run"
 
 
 class Reconciler:
@@ -43,9 +45,12 @@ class Reconciler:
         clock: Clock,
         retry: Callable[..., object] = with_retries,
         owner_of: AccountOwner = request_of_account,
+        every: timedelta | None = None,
     ) -> None:
         """``owner_of``: the request an account name belongs to, ``None`` for names the bot
-        never gives (left alone); tests narrow it to the accounts they create."""
+        never gives (left alone); tests narrow it to the accounts they create. ``every``: the
+        interval; several instances then share one pass per interval instead of each making
+        its own (and announcing the same removals twice)."""
         self._store = store
         self._integrations = integrations
         self._notifier = notifier
@@ -53,10 +58,27 @@ class Reconciler:
         self._clock = clock
         self._retry = retry
         self._owner_of = owner_of
+        self._every = every
 
     def run(self) -> int:
         """One pass over every integration; returns how many accounts were removed."""
+        if not self._my_turn():
+            return 0
         return sum(self._reconcile(integration) for integration in self._integrations.values())
+
+    def _my_turn(self) -> bool:
+        """Whether no other instance made a pass less than ``every`` ago (claimed by a
+        compare-and-swap on the time the next pass is due)."""
+        if self._every is None:
+            return True
+        now = self._clock.now()
+        with self._store.write() as uow:
+            due = uow.meta.get(_NEXT_RUN)
+            if due is not None and datetime.fromisoformat(due) > now:
+                return False
+            # A little early, so that this instance's own next tick is not refused.
+            following = now + self._every * 0.9
+            return uow.meta.swap(_NEXT_RUN, expected=due, value=following.isoformat())
 
     def _reconcile(self, integration: Integration) -> int:
         try:

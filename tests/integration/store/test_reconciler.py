@@ -77,12 +77,12 @@ def request_in(
 
 def reconciler(store: Store, redis: RecordingIntegration, **options: Any) -> Reconciler:
     notifier = Notifier(audit_channel=AUDIT, sealer=Sealer.derived_from(secret="xapp-test"))
+    options.setdefault("clock", ManualClock(start=NOW))
     return Reconciler(
         store=store,
         integrations={"prod-redis": redis},
         notifier=notifier,
         alerts=RemovalAlerts(notifier=notifier, admins=list),
-        clock=ManualClock(start=NOW),
         **options,
     )
 
@@ -176,3 +176,20 @@ def test_a_leftover_that_cannot_be_removed_stays_for_the_next_pass(store: Store)
     redis.fail_revokes = 0
     assert rec.run() == 1
     assert account_name(request_id) not in redis.granted
+
+
+def test_instances_sharing_a_database_make_one_pass_per_interval(store: Store) -> None:
+    redis = RecordingIntegration(name="prod-redis")
+    clock = ManualClock(start=NOW)
+    first, second = (
+        reconciler(store, redis, clock=clock, every=timedelta(minutes=5)) for _ in range(2)
+    )
+    request_in(store, redis, Status.EXPIRED, GrantStatus.GRANTED)
+
+    assert first.run() == 1
+    request_in(store, redis, Status.EXPIRED, GrantStatus.GRANTED)
+    assert second.run() == 0  # the other instance's pass was a moment ago
+    clock.advance(timedelta(minutes=5))
+    assert second.run() == 1
+    with store.read() as uow:
+        assert len(uow.audit.kinds(kind=AuditKind.RECONCILED)) == 2
