@@ -10,7 +10,7 @@ import gc
 import logging
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -123,12 +123,33 @@ class Application:
     intervals: dict[str, float] = field(default_factory=lambda: dict(INTERVALS))
     scheduler: BackgroundScheduler = field(default_factory=BackgroundScheduler)
     _handler: SocketModeHandler | None = None
+    _prepared: bool = False
+
+    def prepare(self) -> None:
+        """Bring the database up to date: migrations, then what changed in the policy file
+        (conflicts with edits made in Slack are kept, audited and announced). Building the
+        application writes nothing; this does, once, and :meth:`start` calls it."""
+        if self._prepared:
+            return
+        upgrade(self.store.engine)
+        conflicts = self.services.catalog.sync_policy(self.policy)
+        announce_conflicts(
+            conflicts=conflicts,
+            store=self.store,
+            notifier=self.services.notifier,
+            at=self.clock.now(),
+        )
+        for conflict in conflicts:
+            _log.warning("policy conflict", extra={"conflict": str(conflict)})
+        self._prepared = True
 
     def start(self, *, sweeps: bool = True) -> None:
-        """Start the background workers and connect to Slack (returns at once).
+        """Prepare the database, start the background workers and connect to Slack (returns
+        at once).
 
         ``sweeps=False`` leaves the periodic work to the caller (tests that move a manual clock
         run it with :meth:`run_now`)."""
+        self.prepare()
         self.relay.start()
         # Before Slack: the first modal must find the admin logins checked (a few seconds at
         # most; slower servers are recorded when they answer).
@@ -212,9 +233,7 @@ def build_application(
     clock = clock or SystemClock()
     if integrations is None:
         integrations = integrations_from(policy, env=os.environ)
-    engine = make_engine(settings.database_url)
-    upgrade(engine)
-    store = Store(engine=engine)
+    store = Store(engine=make_engine(settings.database_url))
 
     bot_token = settings.slack_bot_token.get_secret_value()
     client = make_web_client(token=bot_token, base_url=settings.slack_api_url)
@@ -223,48 +242,18 @@ def build_application(
     sealer = Sealer.derived_from(secret=settings.slack_app_token.get_secret_value())
 
     catalog = CatalogService(store=store, clock=clock)
-    conflicts = catalog.sync_policy(policy)
     eligibility = EligibilityService(catalog=catalog, directory=directory)
     approvers = ApproverResolver(directory=directory, policy=policy)
     notifier = Notifier(audit_channel=settings.audit_channel, sealer=sealer)
     transitions = Transitions(notifier=notifier)
-    announce_conflicts(conflicts=conflicts, store=store, notifier=notifier, at=clock.now())
-    for conflict in conflicts:
-        _log.warning("policy conflict", extra={"conflict": str(conflict)})
     health = IntegrationHealth(integrations=integrations, clock=clock)
     modal = RequestModalService(
         store=store, catalog=catalog, eligibility=eligibility, clock=clock, health=health
-    )
-    submission = SubmissionService(
-        store=store,
-        catalog=catalog,
-        eligibility=eligibility,
-        approvers=approvers,
-        directory=directory,
-        notifier=notifier,
-        transitions=transitions,
-        unavailable=modal.unavailable,
-        clock=clock,
     )
     admins = Admins(entries=[*settings.admins, *policy.admins], directory=directory)
     still_eligible = StillEligible(
         store=store, catalog=catalog, directory=directory, transitions=transitions, clock=clock
     )
-    decisions = DecisionService(
-        store=store,
-        catalog=catalog,
-        approvers=approvers,
-        directory=directory,
-        notifier=notifier,
-        transitions=transitions,
-        still_eligible=still_eligible,
-        clock=clock,
-    )
-    triggers: dict[str, Trigger] = {}
-
-    def fire(name: str) -> Callable[[], None]:
-        return lambda: triggers[name].fire()
-
     lease = timedelta(seconds=settings.work_lease_seconds)
     alerts = RemovalAlerts(notifier=notifier, admins=admins.user_ids)
     provisioning = ProvisioningService(
@@ -293,6 +282,35 @@ def build_application(
         clock=clock,
         every=timedelta(seconds=settings.reconcile_seconds),
     )
+    # The workers that others wake are built first, so every service gets its wake-up call
+    # at construction (nothing is patched afterwards).
+    triggers = {
+        "provision": Trigger(name="provision", work=provisioning.run_due),
+        "end": Trigger(name="end", work=ending.run_due),
+    }
+    submission = SubmissionService(
+        store=store,
+        catalog=catalog,
+        eligibility=eligibility,
+        approvers=approvers,
+        directory=directory,
+        notifier=notifier,
+        transitions=transitions,
+        unavailable=modal.unavailable,
+        on_approved=triggers["provision"].fire,
+        clock=clock,
+    )
+    decisions = DecisionService(
+        store=store,
+        catalog=catalog,
+        approvers=approvers,
+        directory=directory,
+        notifier=notifier,
+        transitions=transitions,
+        still_eligible=still_eligible,
+        clock=clock,
+        on_approved=triggers["provision"].fire,
+    )
     revocation = RevocationService(
         store=store,
         catalog=catalog,
@@ -300,7 +318,7 @@ def build_application(
         directory=directory,
         admins=admins,
         clock=clock,
-        on_revoke=fire("end"),
+        on_revoke=triggers["end"].fire,
     )
     discovery = DiscoveryService(catalog=catalog, integrations=integrations, clock=clock)
     admin_console = AdminService(
@@ -311,7 +329,6 @@ def build_application(
         notifier=notifier,
         clock=clock,
     )
-    submission.on_approved = decisions.on_approved = fire("provision")
     services = Services(
         catalog=catalog,
         eligibility=eligibility,
@@ -339,8 +356,6 @@ def build_application(
         health=health,
     )
     triggers.update(
-        provision=Trigger(name="provision", work=provisioning.run_due),
-        end=Trigger(name="end", work=ending.run_due),
         pending=Trigger(name="pending", work=services.pending.sweep),
         discover=Trigger(name="discover", work=discovery.refresh),
         housekeeping=Trigger(name="housekeeping", work=Housekeeping(store=store, clock=clock).run),

@@ -97,6 +97,7 @@ def console(slack_sim_factory: SimulatorFactory, tmp_path: Path) -> Iterator[Con
         integrations=integrations,
         channel_rate=1000.0,
     )
+    app.prepare()
     admin: AdminService | None = getattr(app.services, "admin", None)
     wired = admin is not None
     if admin is None:  # until bootstrap wires the console in: the same parts, built here

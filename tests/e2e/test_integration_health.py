@@ -185,6 +185,7 @@ def test_a_bot_whose_check_has_not_run_yet_offers_nothing_of_its_integrations(
         policy=policy,
         integrations=fake_integrations(policy),
     )
+    app.prepare()
     try:
         before = app.services.modal.open(user=UserId(ALICE))
         assert before.integrations == ()
