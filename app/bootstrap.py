@@ -169,8 +169,9 @@ class Application:
         _log.info("connected to Slack in socket mode")
 
     def _schedule(self) -> None:
-        # APScheduler only triggers; what is due lives in the database (DESIGN.md §5). Every
-        # trigger also fires once at start-up, which catches up on what fell due while down.
+        # APScheduler only triggers; what is due lives in the database (docs/architecture.md,
+        # "Durable time"). Every trigger also fires once at start-up, which catches up on what
+        # fell due while down.
         for name, trigger in self.triggers.items():
             self.scheduler.add_job(
                 trigger.fire,

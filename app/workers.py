@@ -21,8 +21,6 @@ class Trigger:
         self._work = work
         self._fired = threading.Event()
         self._stopped = threading.Event()
-        self._idle = threading.Event()
-        self._idle.set()
         self._thread: threading.Thread | None = None
         self.runs = 0
 
@@ -44,16 +42,12 @@ class Trigger:
         """Run once in the caller's thread (tests with a manual clock; the CLI)."""
         self._work()
 
-    def wait_idle(self, *, timeout: float = 10.0) -> bool:
-        return self._idle.wait(timeout)
-
     def _loop(self) -> None:
         while True:
             self._fired.wait()
             if self._stopped.is_set():
                 return
             self._fired.clear()
-            self._idle.clear()
             try:
                 self._work()
                 self.runs += 1
@@ -62,5 +56,3 @@ class Trigger:
                     "background work failed; it runs again at the next trigger",
                     extra={"worker": self.name},
                 )
-            finally:
-                self._idle.set()

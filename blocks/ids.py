@@ -13,8 +13,6 @@ class CallbackId(StrEnum):
     OBJECT_LIST = "object_list"
     HOME_DETAIL = "home_detail"
     HISTORY = "history"
-    ADMIN_BUNDLE = "admin_bundle"
-    ADMIN_DELETE = "admin_delete"
 
 
 class ActionId(StrEnum):
@@ -43,7 +41,6 @@ class ActionId(StrEnum):
     CANCEL = "request.cancel"
     REVOKE = "request.revoke"
     REQUEST_AGAIN = "request.again"
-    EXTEND = "request.extend"
     # home
     OPEN_REQUEST = "home.open_request"
     HOME_ROW = "home.row"

@@ -6,7 +6,7 @@ of the flow's user groups (by handle or ID) counts them as a member. Only active
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
@@ -52,15 +52,6 @@ def eligible_flows(flows: Iterable[AccessFlow], who: Identity) -> list[AccessFlo
     return [f for f in flows if f.active and is_grantee(f, who)]
 
 
-def requestable_bundles(flows: Iterable[AccessFlow], who: Identity) -> dict[str, list[AccessFlow]]:
-    """Bundle name → the eligible flows offering it (sorted by bundle name)."""
-    offered: dict[str, list[AccessFlow]] = {}
-    for flow in eligible_flows(flows, who):
-        for bundle in flow.bundles:
-            offered.setdefault(bundle, []).append(flow)
-    return dict(sorted(offered.items()))
-
-
 def offers_object(flow: AccessFlow, obj: AccessObject) -> bool:
     """Whether one of the flow's plain objects covers ``obj`` (resources may be patterns)."""
     return any(
@@ -69,18 +60,6 @@ def offers_object(flow: AccessFlow, obj: AccessObject) -> bool:
         and fnmatchcase(obj.resource, spec.resource)
         for spec in flow.objects
     )
-
-
-def flows_offering_objects(
-    flows: Sequence[AccessFlow], objects: Iterable[AccessObject]
-) -> list[AccessFlow]:
-    """The flows (among ``flows``) that offer every one of ``objects``."""
-    remaining = list(flows)
-    for obj in objects:
-        remaining = [f for f in remaining if offers_object(f, obj)]
-        if not remaining:
-            break
-    return remaining
 
 
 def is_pattern(resource: str) -> bool:

@@ -9,12 +9,6 @@ from typing import NewType
 UserId = NewType("UserId", str)
 """A Slack user ID such as ``U024BE7LH``."""
 
-ChannelId = NewType("ChannelId", str)
-"""A Slack conversation ID (channel, DM) or a user ID used as a DM target."""
-
-UserGroupId = NewType("UserGroupId", str)
-"""A Slack user-group ID such as ``S0614TZR7``."""
-
 RequestId = NewType("RequestId", str)
 """A short, human-friendly request ID such as ``AR-7K3Q9M``."""
 

@@ -1,4 +1,4 @@
-"""The request lifecycle (DESIGN.md §3) as a pure state machine.
+"""The request lifecycle (docs/architecture.md, "Lifecycle") as a pure state machine.
 
 ``pending → approved → granting → active → expired | revoked``;
 ``pending → denied | canceled | timed_out | failed``; ``approved | granting → failed``

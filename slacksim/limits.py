@@ -1,4 +1,5 @@
-"""Slack's limits on views, messages and suggestion answers (DESIGN.md §6), as pure checks.
+"""Slack's limits on views, messages and suggestion answers, as pure checks
+(docs/architecture.md, "Slack's limits").
 
 Every check returns Problems with a JSON pointer into what the app sent, worded like Slack's own
 `response_metadata.messages` so a failing test reads like the real error would.
@@ -28,7 +29,7 @@ MAX_RADIO_OPTIONS = 10
 MAX_OVERFLOW_OPTIONS = 5
 MAX_OPTION_TEXT = 75
 MAX_OPTION_DESCRIPTION = 75
-MAX_OPTION_VALUE = 75  # Slack takes 150; DESIGN.md keeps values opaque and at most 75
+MAX_OPTION_VALUE = 75  # Slack takes 150; ours stay opaque (docs/architecture.md, "Slack's limits")
 MAX_OPTION_GROUP_LABEL = 75
 MAX_BUTTON_TEXT = 75
 MAX_BUTTON_VALUE = 2000

@@ -40,7 +40,8 @@ class ApiCall:
 
 @dataclass(frozen=True, slots=True)
 class LimitViolation:
-    """One breach of a Slack limit (DESIGN.md §6) by something the app sent."""
+    """One breach of a Slack limit (docs/architecture.md, "Slack's limits") by something the app
+    sent."""
 
     method: str
     path: str  # JSON pointer into what the app sent, e.g. /view/blocks/3/text/text
