@@ -10,7 +10,7 @@ from app.services.notifier import Notifier
 from app.services.transitions import Transitions
 from domain.clock import Clock
 from domain.lifecycle import Status, TransitionError
-from store.repositories.requests import ConcurrentChange
+from store.repositories.requests import ConcurrentChange, RequestColumns
 from store.unit_of_work import Store
 
 _log = logging.getLogger(__name__)
@@ -51,7 +51,10 @@ class PendingSweeper:
                         continue
                     updated, change = request.time_out(at=now)
                     summary = self._transitions.record(
-                        uow, request=updated, change=change, next_reminder_at=None
+                        uow,
+                        request=updated,
+                        change=change,
+                        columns=RequestColumns(next_reminder_at=None),
                     )
                     self._notifier.decision_made(
                         uow, summary=summary, approvers=uow.requests.approvers(request_id), at=now

@@ -35,7 +35,7 @@ from domain.ids import RequestId, account_name
 from domain.lifecycle import Status, TransitionError
 from domain.objects import AccessObject
 from store.repositories.grants import GrantStatus
-from store.repositories.requests import ConcurrentChange
+from store.repositories.requests import ConcurrentChange, RequestColumns
 from store.unit_of_work import Store
 
 _log = logging.getLogger(__name__)
@@ -165,7 +165,10 @@ class ProvisioningService:
                         )
                     )
                 summary = self._transitions.record(
-                    uow, request=active, change=change, lease_owner=None, lease_until=None
+                    uow,
+                    request=active,
+                    change=change,
+                    columns=RequestColumns(lease_owner=None, lease_until=None),
                 )
                 for integration, details in granted.items():
                     self._notifier.credentials(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Protocol
 
 from app.services.catalog import CatalogService
@@ -29,6 +29,7 @@ from domain.errors import DomainError
 from domain.ids import RequestId, UserId
 from domain.objects import MAX_OBJECTS_PER_REQUEST, AccessObject
 from domain.policy import AccessFlow
+from store.repositories.drafts import DraftChanges
 from store.unit_of_work import Store, UnitOfWork
 
 SUGGESTION_LIMIT: Final = 100
@@ -164,10 +165,7 @@ class RequestModalService:
         notice: str | None = None
         with self._store.write() as uow:
             draft = uow.drafts.create(user_id=user, mode=mode, at=now)
-            changes: dict[str, object] = {
-                "duration": earlier.duration,
-                "justification": earlier.justification,
-            }
+            changes = DraftChanges(duration=earlier.duration, justification=earlier.justification)
             if earlier.bundle is not None:
                 flows = access.flows_for_bundle(earlier.bundle)
                 bundle = uow.catalog.bundle(earlier.bundle) if flows else None
@@ -186,7 +184,8 @@ class RequestModalService:
                             f"longer in {bundle.name}; the rest is selected."
                         )
                     flow = next((r for r in flows if r.flow.name == earlier.flow), flows[0])
-                    changes.update(
+                    changes = replace(
+                        changes,
                         bundle=bundle.name,
                         bundle_version=bundle.version,
                         flow=flow.flow.name,
@@ -206,8 +205,8 @@ class RequestModalService:
                     notice = (
                         f"{len(objects) - len(offered):,} objects are no longer offered to you."
                     )
-                changes["flow"] = earlier.flow
-            uow.drafts.update(draft.key, at=now, notice=notice, **changes)
+                changes = replace(changes, flow=earlier.flow)
+            uow.drafts.update(draft.key, at=now, changes=replace(changes, notice=notice))
         return self.render(draft_key=draft.key, user=user)
 
     def render(self, *, draft_key: str, user: UserId) -> RequestModal:
@@ -313,19 +312,21 @@ class RequestModalService:
 
     # -- changes --------------------------------------------------------------------------------
 
-    def _save(self, key: str, user: UserId, **changes: object) -> RequestModal:
+    def _save(self, key: str, user: UserId, changes: DraftChanges) -> RequestModal:
         """Apply the changes and render the result, in one write transaction."""
         with self._store.write() as uow:
-            uow.drafts.update(key, at=self._clock.now(), **changes)
+            uow.drafts.update(key, at=self._clock.now(), changes=changes)
             return self._render_in(uow, key, user)
 
-    def _remember(self, draft: Draft, form: FormInput) -> dict[str, object]:
-        changes: dict[str, object] = {"notice": None}
+    def _remember(self, draft: Draft, form: FormInput) -> DraftChanges:
+        """What the form's inputs say (a duration that does not parse is left as it was), and
+        the last notice cleared."""
+        changes = DraftChanges(notice=None)
         if form.justification is not None:
-            changes["justification"] = form.justification
+            changes = replace(changes, justification=form.justification)
         if form.duration:
             with suppress(DurationError):
-                changes["duration"] = parse_duration(form.duration)
+                changes = replace(changes, duration=parse_duration(form.duration))
         return changes
 
     def switch_mode(
@@ -339,13 +340,15 @@ class RequestModalService:
                 uow.drafts.update(
                     draft.key,
                     at=self._clock.now(),
-                    mode=mode,
-                    bundle=None,
-                    bundle_version=None,
-                    flow=None,
-                    integration=None,
-                    resource=None,
-                    **self._remember(draft, form),
+                    changes=replace(
+                        self._remember(draft, form),
+                        mode=mode,
+                        bundle=None,
+                        bundle_version=None,
+                        flow=None,
+                        integration=None,
+                        resource=None,
+                    ),
                 )
         return self.render(draft_key=draft_key, user=user)
 
@@ -358,7 +361,9 @@ class RequestModalService:
         found = self._catalog.bundle(bundle) if flows else None
         if found is None:
             return self._save(
-                draft.key, user, notice="That bundle is not offered to you by any active flow."
+                draft.key,
+                user,
+                DraftChanges(notice="That bundle is not offered to you by any active flow."),
             )
         header, _ = found
         with self._store.write() as uow:
@@ -367,11 +372,13 @@ class RequestModalService:
             uow.drafts.update(
                 draft.key,
                 at=self._clock.now(),
-                bundle=bundle,
-                bundle_version=header.version,
-                flow=flows[0].flow.name,
-                flow_version=flows[0].version,
-                **self._remember(draft, form),
+                changes=replace(
+                    self._remember(draft, form),
+                    bundle=bundle,
+                    bundle_version=header.version,
+                    flow=flows[0].flow.name,
+                    flow_version=flows[0].version,
+                ),
             )
             return self._render_in(uow, draft_key, user)
 
@@ -382,15 +389,12 @@ class RequestModalService:
         record = self._eligibility.access_for(user).flow(flow)
         changes = self._remember(draft, form)
         if record is None:
-            changes["notice"] = f"The access flow {flow} is not available to you."
+            changes = replace(changes, notice=f"The access flow {flow} is not available to you.")
         else:
-            changes.update(flow=record.flow.name, flow_version=record.version, duration=None)
-        return self._save(draft.key, user, **changes)
-
-    def remember(self, *, draft_key: str, user: UserId, form: FormInput) -> None:
-        draft = self._draft(draft_key, user)
-        with self._store.write() as uow:
-            uow.drafts.update(draft.key, at=self._clock.now(), **self._remember(draft, form))
+            changes = replace(
+                changes, flow=record.flow.name, flow_version=record.version, duration=None
+            )
+        return self._save(draft.key, user, changes)
 
     def select_all(
         self, *, draft_key: str, user: UserId, integration: str | None, form: FormInput
@@ -399,8 +403,8 @@ class RequestModalService:
         changes = self._remember(draft, form)
         found = self._current_bundle(draft, user)
         if found is None:
-            changes["notice"] = "Pick a bundle first."
-            return self._save(draft.key, user, **changes)
+            changes = replace(changes, notice="Pick a bundle first.")
+            return self._save(draft.key, user, changes)
         bundle, shares = found
         blocked = self._unavailable(s.integration for s in shares)
         with self._store.write() as uow:
@@ -415,21 +419,27 @@ class RequestModalService:
             else:
                 share = next((s for s in shares if s.integration == integration), None)
                 if share is None or integration in blocked:
-                    changes["notice"] = (
-                        f"{integration} is not part of this bundle."
-                        if share is None
-                        else unavailable_line(integration, blocked[integration])
+                    changes = replace(
+                        changes,
+                        notice=(
+                            f"{integration} is not part of this bundle."
+                            if share is None
+                            else unavailable_line(integration, blocked[integration])
+                        ),
                     )
-                    uow.drafts.update(draft.key, at=self._clock.now(), **changes)
+                    uow.drafts.update(draft.key, at=self._clock.now(), changes=changes)
                     return self.render(draft_key=draft_key, user=user)
                 open_shares = [share]
                 prospective = sum(current.values()) - current.get(integration, 0) + share.count
                 scope = f"{integration} has {share.count:,} objects in this bundle"
             if prospective > self.limit:
-                changes["notice"] = (
-                    f"Select all refused: {scope}, and one request can hold at most "
-                    f"{self.limit:,}. Select all of a single integration that fits, or add "
-                    "objects one by one with the search."
+                changes = replace(
+                    changes,
+                    notice=(
+                        f"Select all refused: {scope}, and one request can hold at most "
+                        f"{self.limit:,}. Select all of a single integration that fits, or add "
+                        "objects one by one with the search."
+                    ),
                 )
             elif integration is None and not blocked:
                 uow.drafts.add_from_bundle(draft.key, bundle_key=bundle.key, integration=None)
@@ -438,7 +448,7 @@ class RequestModalService:
                     uow.drafts.add_from_bundle(
                         draft.key, bundle_key=bundle.key, integration=each.integration
                     )
-            uow.drafts.update(draft.key, at=self._clock.now(), **changes)
+            uow.drafts.update(draft.key, at=self._clock.now(), changes=changes)
         return self.render(draft_key=draft_key, user=user)
 
     def _current_bundle(
@@ -464,16 +474,16 @@ class RequestModalService:
             )
             why = self._problem(obj.integration) if obj is not None else None
             if obj is None:
-                changes["notice"] = "That object is not part of the chosen bundle."
+                changes = replace(changes, notice="That object is not part of the chosen bundle.")
             elif why is not None:
-                changes["notice"] = unavailable_line(obj.integration, why)
+                changes = replace(changes, notice=unavailable_line(obj.integration, why))
             elif not uow.drafts.contains(draft.key, obj):
                 count = uow.drafts.count(draft.key)
                 if count + 1 > self.limit:
-                    changes["notice"] = too_many(count=count + 1, limit=self.limit)
+                    changes = replace(changes, notice=too_many(count=count + 1, limit=self.limit))
                 else:
                     uow.drafts.add(draft.key, [obj])
-            uow.drafts.update(draft.key, at=self._clock.now(), **changes)
+            uow.drafts.update(draft.key, at=self._clock.now(), changes=changes)
         return self.render(draft_key=draft_key, user=user)
 
     def clear(
@@ -482,7 +492,7 @@ class RequestModalService:
         draft = self._draft(draft_key, user)
         with self._store.write() as uow:
             uow.drafts.remove(draft.key, integration=integration)
-            uow.drafts.update(draft.key, at=self._clock.now(), **self._remember(draft, form))
+            uow.drafts.update(draft.key, at=self._clock.now(), changes=self._remember(draft, form))
         return self.render(draft_key=draft_key, user=user)
 
     # -- integrations mode --------------------------------------------------------------------
@@ -497,13 +507,19 @@ class RequestModalService:
         if not any(
             o.integration == integration for r in access.object_flows() for o in r.flow.objects
         ):
-            changes["notice"] = f"No active flow offers you objects in {integration}."
+            changes = replace(
+                changes, notice=f"No active flow offers you objects in {integration}."
+            )
         elif why is not None:
-            changes.update(integration=None, resource=None)
-            changes["notice"] = unavailable_line(integration, why)
+            changes = replace(
+                changes,
+                integration=None,
+                resource=None,
+                notice=unavailable_line(integration, why),
+            )
         else:
-            changes.update(integration=integration, resource=None)
-        return self._save(draft.key, user, **changes)
+            changes = replace(changes, integration=integration, resource=None)
+        return self._save(draft.key, user, changes)
 
     def pick_resource(
         self, *, draft_key: str, user: UserId, resource: str, form: FormInput
@@ -513,12 +529,12 @@ class RequestModalService:
         access = self._eligibility.access_for(user)
         why = self._problem(draft.integration) if draft.integration else None
         if draft.integration and why is not None:
-            changes["notice"] = unavailable_line(draft.integration, why)
+            changes = replace(changes, notice=unavailable_line(draft.integration, why))
         elif draft.integration and self._permissions_for(access, draft.integration, resource):
-            changes["resource"] = resource
+            changes = replace(changes, resource=resource)
         else:
-            changes["notice"] = "That resource is not offered to you."
-        return self._save(draft.key, user, **changes)
+            changes = replace(changes, notice="That resource is not offered to you.")
+        return self._save(draft.key, user, changes)
 
     def add_plain(self, *, draft_key: str, user: UserId, form: FormInput) -> RequestModal:
         draft = self._draft(draft_key, user)
@@ -527,13 +543,15 @@ class RequestModalService:
         permission = form.permission
         why = self._problem(draft.integration) if draft.integration else None
         if draft.integration is None or draft.resource is None:
-            changes["notice"] = "Choose an integration and a resource first."
+            changes = replace(changes, notice="Choose an integration and a resource first.")
         elif why is not None:
-            changes["notice"] = unavailable_line(draft.integration, why)
+            changes = replace(changes, notice=unavailable_line(draft.integration, why))
         elif permission is None or permission not in self._permissions_for(
             access, draft.integration, draft.resource
         ):
-            changes["notice"] = "Choose one of the permissions offered for this resource."
+            changes = replace(
+                changes, notice="Choose one of the permissions offered for this resource."
+            )
         else:
             obj = AccessObject(draft.integration, draft.resource, permission)
             with self._store.read() as uow:
@@ -541,17 +559,20 @@ class RequestModalService:
                 present = uow.drafts.contains(draft.key, obj)
                 items = uow.drafts.items(draft.key)
             if not present and count + 1 > self.limit:
-                changes["notice"] = too_many(count=count + 1, limit=self.limit)
+                changes = replace(changes, notice=too_many(count=count + 1, limit=self.limit))
             elif not present and not access.flows_for_objects([*items, obj]):
-                changes["notice"] = (
-                    "No single access flow offers this together with what you already "
-                    "selected; submit those first, then request this separately."
+                changes = replace(
+                    changes,
+                    notice=(
+                        "No single access flow offers this together with what you already "
+                        "selected; submit those first, then request this separately."
+                    ),
                 )
             elif not present:
                 with self._store.write() as uow:
                     uow.drafts.add(draft.key, [obj])
-                changes["resource"] = None
-        return self._save(draft.key, user, **changes)
+                changes = replace(changes, resource=None)
+        return self._save(draft.key, user, changes)
 
     def _permissions_for(
         self, access: UserAccess, integration: str, resource: str

@@ -9,6 +9,7 @@ from app.services.notifier import Notifier
 from domain.audit import AuditEvent, AuditKind
 from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.summary import RequestSummary
+from store.repositories.requests import NO_COLUMNS, RequestColumns
 from store.unit_of_work import UnitOfWork
 
 
@@ -34,16 +35,19 @@ class Transitions:
         request: AccessRequest,
         change: StatusChange,
         audit: dict[str, Any] | None = None,
-        **columns: Any,
+        columns: RequestColumns = NO_COLUMNS,
     ) -> RequestSummary:
-        """Raises ``ConcurrentChange`` (nothing written) when another transaction won."""
+        """Raises ``ConcurrentChange`` (nothing written) when another transaction won.
+
+        An end also sets ``ended_at`` and drops the lease, a grant sets ``granted_at``, unless
+        ``columns`` says otherwise."""
         if change.to_status.terminal:
-            columns.setdefault("ended_at", change.at)
-            columns.setdefault("lease_owner", None)
-            columns.setdefault("lease_until", None)
+            columns = columns.or_else(
+                RequestColumns(ended_at=change.at, lease_owner=None, lease_until=None)
+            )
         elif change.to_status is Status.ACTIVE:
-            columns.setdefault("granted_at", change.at)
-        uow.requests.apply(change=change, request=request, **columns)
+            columns = columns.or_else(RequestColumns(granted_at=change.at))
+        uow.requests.apply(change=change, request=request, columns=columns)
         uow.audit.append(
             AuditEvent(
                 kind=AuditKind.REQUEST_STATUS,

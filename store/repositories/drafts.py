@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import delete, exists, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -15,21 +16,56 @@ from sqlalchemy.orm import Session
 from domain.drafts import Draft, Mode
 from domain.objects import AccessObject
 from store.models import BundleObjectRow, DraftItemRow, DraftRow
+from store.repositories.unchanged import UNCHANGED, Unchanged
 
 _BATCH = 5_000
 
-_FIELDS = (
-    "mode",
-    "bundle",
-    "bundle_version",
-    "flow",
-    "flow_version",
-    "integration",
-    "resource",
-    "duration",
-    "justification",
-    "notice",
-)
+
+@dataclass(frozen=True, slots=True)
+class DraftChanges:
+    """What one write changes in a draft. A field not given is left as it is; ``None`` is a
+    value (it clears the field)."""
+
+    mode: Mode | Unchanged = UNCHANGED
+    bundle: str | Unchanged | None = UNCHANGED
+    bundle_version: int | Unchanged | None = UNCHANGED
+    flow: str | Unchanged | None = UNCHANGED
+    flow_version: int | Unchanged | None = UNCHANGED
+    integration: str | Unchanged | None = UNCHANGED
+    resource: str | Unchanged | None = UNCHANGED
+    duration: timedelta | Unchanged | None = UNCHANGED
+    justification: str | Unchanged | None = UNCHANGED
+    notice: str | Unchanged | None = UNCHANGED
+
+
+NO_CHANGES: Final = DraftChanges()
+
+
+def _value(mode: Mode | Unchanged) -> str | Unchanged:
+    return mode if isinstance(mode, Unchanged) else mode.value
+
+
+def _seconds(duration: timedelta | Unchanged | None) -> int | Unchanged | None:
+    if isinstance(duration, Unchanged):
+        return duration
+    return int(duration.total_seconds()) if duration else None
+
+
+def _given(changes: DraftChanges) -> dict[Any, object]:
+    """The fields given, as column values keyed by the model's attributes."""
+    pairs: tuple[tuple[Any, object], ...] = (
+        (DraftRow.mode, _value(changes.mode)),
+        (DraftRow.bundle, changes.bundle),
+        (DraftRow.bundle_version, changes.bundle_version),
+        (DraftRow.flow, changes.flow),
+        (DraftRow.flow_version, changes.flow_version),
+        (DraftRow.integration, changes.integration),
+        (DraftRow.resource, changes.resource),
+        (DraftRow.duration_seconds, _seconds(changes.duration)),
+        (DraftRow.justification, changes.justification),
+        (DraftRow.notice, changes.notice),
+    )
+    return {column: value for column, value in pairs if value is not UNCHANGED}
 
 
 def _to_domain(row: DraftRow) -> Draft:
@@ -69,19 +105,10 @@ class DraftRepository:
         row = self._session.get(DraftRow, key)
         return _to_domain(row) if row else None
 
-    def update(self, key: str, *, at: datetime, **changes: Any) -> None:
-        unknown = set(changes) - set(_FIELDS)
-        if unknown:
-            raise ValueError(f"not draft fields: {sorted(unknown)}")
-        values: dict[str, Any] = {"updated_at": at}
-        for name, value in changes.items():
-            if name == "duration":
-                values["duration_seconds"] = int(value.total_seconds()) if value else None
-            elif name == "mode":
-                values["mode"] = Mode(value).value
-            else:
-                values[name] = value
-        self._session.execute(update(DraftRow).where(DraftRow.key == key).values(**values))
+    def update(self, key: str, *, at: datetime, changes: DraftChanges = NO_CHANGES) -> None:
+        """Write ``changes`` and mark the draft as used at ``at``."""
+        values = {DraftRow.updated_at: at, **_given(changes)}
+        self._session.execute(update(DraftRow).where(DraftRow.key == key).values(values))
 
     # -- the selection --------------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.objects import AccessObject
 from domain.summary import Headline, IntegrationPart, Page, RequestSummary
 from store.models import ApprovalRow, DraftItemRow, RequestObjectRow, RequestRow, StatusChangeRow
+from store.repositories.unchanged import UNCHANGED, Unchanged, given_or
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,43 @@ class RequesterSnapshot:
     id: UserId
     name: str
     email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RequestColumns:
+    """The bookkeeping a status change writes besides the request itself. A column not given
+    is left as it is; ``None`` is a value (it clears the column)."""
+
+    granted_at: datetime | Unchanged = UNCHANGED
+    ended_at: datetime | Unchanged = UNCHANGED
+    lease_owner: str | Unchanged | None = UNCHANGED
+    lease_until: datetime | Unchanged | None = UNCHANGED
+    next_reminder_at: datetime | Unchanged | None = UNCHANGED
+
+    def or_else(self, defaults: RequestColumns) -> RequestColumns:
+        """These columns, and ``defaults``' for those not given here."""
+        return RequestColumns(
+            granted_at=given_or(self.granted_at, defaults.granted_at),
+            ended_at=given_or(self.ended_at, defaults.ended_at),
+            lease_owner=given_or(self.lease_owner, defaults.lease_owner),
+            lease_until=given_or(self.lease_until, defaults.lease_until),
+            next_reminder_at=given_or(self.next_reminder_at, defaults.next_reminder_at),
+        )
+
+
+NO_COLUMNS: Final = RequestColumns()
+
+
+def _given(columns: RequestColumns) -> dict[Any, object]:
+    """The columns given, keyed by the model's attributes."""
+    pairs: tuple[tuple[Any, object], ...] = (
+        (RequestRow.granted_at, columns.granted_at),
+        (RequestRow.ended_at, columns.ended_at),
+        (RequestRow.lease_owner, columns.lease_owner),
+        (RequestRow.lease_until, columns.lease_until),
+        (RequestRow.next_reminder_at, columns.next_reminder_at),
+    )
+    return {column: value for column, value in pairs if value is not UNCHANGED}
 
 
 def _to_domain(row: RequestRow) -> AccessRequest:
@@ -220,7 +258,13 @@ class RequestRepository:
         )
         return [AccessObject(*row) for row in rows]
 
-    def apply(self, *, change: StatusChange, request: AccessRequest, **columns: Any) -> None:
+    def apply(
+        self,
+        *,
+        change: StatusChange,
+        request: AccessRequest,
+        columns: RequestColumns = NO_COLUMNS,
+    ) -> None:
         """Write ``request`` (the state after ``change``) if the row still has the old status.
 
         ``columns`` sets extra bookkeeping (lease, reminder times, ...). Raises
@@ -228,21 +272,21 @@ class RequestRepository:
         """
         if change.from_status is None:
             raise ValueError("a submission is added, not applied")
-        values: dict[str, Any] = {
-            "status": change.to_status.value,
-            "last_actor": change.actor,
-            "last_change_at": change.at,
-            "reason": change.reason,
-            "decided_by": request.decided_by,
-            "decided_at": request.decided_at,
-            "expires_at": request.expires_at,
-            **columns,
+        values: dict[Any, object] = {
+            RequestRow.status: change.to_status.value,
+            RequestRow.last_actor: change.actor,
+            RequestRow.last_change_at: change.at,
+            RequestRow.reason: change.reason,
+            RequestRow.decided_by: request.decided_by,
+            RequestRow.decided_at: request.decided_at,
+            RequestRow.expires_at: request.expires_at,
+            **_given(columns),
         }
         result = self._session.execute(
             update(RequestRow)
             .where(RequestRow.id == change.request_id)
             .where(RequestRow.status == change.from_status.value)
-            .values(**values)
+            .values(values)
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -256,15 +300,6 @@ class RequestRepository:
                 at=change.at,
                 reason=change.reason,
             )
-        )
-
-    def set_columns(self, request_id: RequestId, **columns: Any) -> None:
-        """Bookkeeping that is not a status change (leases, reminder schedule)."""
-        self._session.execute(
-            update(RequestRow)
-            .where(RequestRow.id == request_id)
-            .values(**columns)
-            .execution_options(synchronize_session=False)
         )
 
     def summary(self, request_id: RequestId) -> RequestSummary | None:

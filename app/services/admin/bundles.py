@@ -25,6 +25,7 @@ from domain.catalog import Bundle, Source
 from domain.clock import Clock
 from domain.ids import UserId
 from domain.policy import BundleSpec, Name, ObjectSpec
+from store.repositories.drafts import DraftChanges
 from store.unit_of_work import Store, UnitOfWork
 
 _NAME = TypeAdapter(Name)
@@ -79,7 +80,9 @@ class BundleSaving:
             return Invalid(errors)
         with self._store.write() as uow:
             uow.drafts.update(
-                draft.key, at=self._clock.now(), bundle=target, justification=description
+                draft.key,
+                at=self._clock.now(),
+                changes=DraftChanges(bundle=target, justification=description),
             )
         added, removed = diff(before, after)
         counts: dict[str, int] = {}

@@ -29,6 +29,7 @@ from domain.drafts import Draft, Mode
 from domain.eligibility import is_pattern
 from domain.ids import UserId
 from domain.objects import AccessObject
+from store.repositories.drafts import DraftChanges
 from store.unit_of_work import Store, UnitOfWork
 
 RECENT: Final = 5
@@ -58,9 +59,11 @@ class BundleEditing:
                 uow.drafts.update(
                     draft.key,
                     at=now,
-                    bundle=current.name,
-                    bundle_version=current.version,
-                    justification=current.description,
+                    changes=DraftChanges(
+                        bundle=current.name,
+                        bundle_version=current.version,
+                        justification=current.description,
+                    ),
                 )
             draft = uow.drafts.get(draft.key) or draft
         return self._editor(draft)
@@ -123,7 +126,9 @@ class BundleEditing:
         if integration not in self._catalog.integrations:
             return self._editor(draft, notice=f"There is no integration {integration[:64]}.")
         with self._store.write() as uow:
-            uow.drafts.update(draft.key, at=self._clock.now(), integration=integration)
+            uow.drafts.update(
+                draft.key, at=self._clock.now(), changes=DraftChanges(integration=integration)
+            )
             draft = uow.drafts.get(draft.key) or draft
         return self._editor(draft)
 

@@ -20,7 +20,7 @@ from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.objects import AccessObject
 from domain.report_filters import parse_filters
 from store.models import GrantRow
-from store.repositories.requests import AskedApprover, RequesterSnapshot
+from store.repositories.requests import AskedApprover, RequestColumns, RequesterSnapshot
 from store.unit_of_work import Store
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -81,7 +81,9 @@ def _apply(
     request, change = moved
     with store.write() as uow:
         if ended:
-            uow.requests.apply(change=change, request=request, ended_at=change.at)
+            uow.requests.apply(
+                change=change, request=request, columns=RequestColumns(ended_at=change.at)
+            )
         else:
             uow.requests.apply(change=change, request=request)
     return request
