@@ -392,6 +392,7 @@ def build_application(
         sealer=sealer,
         clock=clock,
         per_channel_rate=channel_rate or settings.channel_rate,
+        lease=timedelta(seconds=settings.work_lease_seconds),
         report_writer=lambda filters, path: reports.write_file(
             spec=parse_filters(filters), path=path
         ),

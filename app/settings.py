@@ -57,8 +57,8 @@ class Settings(BaseSettings):
     work_lease_seconds: float = Field(
         default=60,
         gt=0,
-        description="How long a claim on a grant or revoke lasts unless renewed; an instance "
-        "that dies is replaced after at most this long.",
+        description="How long a claim on a grant, a revoke or a round of outgoing messages "
+        "lasts unless renewed; an instance that dies is replaced after at most this long.",
     )
     reconcile_seconds: float = Field(
         default=300,

@@ -95,8 +95,12 @@ class OutboxRelay:
         workers: int = 8,
         monotonic: Callable[[], float] = time.monotonic,
         report_writer: Callable[[str, Path], object] | None = None,
+        lease: timedelta = LEASE,
     ) -> None:
+        """``lease``: how long a claimed round stays with this relay; a relay that dies
+        mid-round leaves its messages to another after at most this long."""
         self._store = store
+        self._lease = lease
         self._client = client
         self._sealer = sealer
         self._clock = clock
@@ -152,7 +156,7 @@ class OutboxRelay:
             claimed = uow.outbox.claim(
                 owner=self._owner,
                 now=self._clock.now(),
-                lease=LEASE,
+                lease=self._lease,
                 limit=BATCH,
                 held_channels=held,
             )
