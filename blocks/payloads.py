@@ -1,16 +1,15 @@
 """What travels through Slack and comes back: small typed models, parsed before use.
 
 ``private_metadata`` carries a draft key, never the selection; button values carry a request ID.
+Each encodes to far less than :data:`blocks.limits.OPTION_VALUE` characters.
 Anything that does not parse is refused by the listener.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Final
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-
-MAX_VALUE_LENGTH: Final = 75
 
 DraftKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16,32}$")]
 RequestRef = Annotated[str, Field(pattern=r"^AR-[0-9A-Z]{6}$")]

@@ -15,15 +15,16 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from blocks import limits
 from blocks.admin.ids import AdminCallback
-from blocks.admin.limits import FILE_MARKER, MAX_OPTION_TEXT, MAX_TEXT, MAX_TITLE
+from blocks.admin.limits import FILE_MARKER
 from blocks.text import clip, escape, shorten
 from domain.catalog import Source
 from domain.objects import AccessObject
 
 
 def md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=clip(text, MAX_TEXT))
+    return MarkdownTextObject(text=clip(text, limits.SECTION_TEXT))
 
 
 def plain(text: str) -> PlainTextObject:
@@ -32,9 +33,9 @@ def plain(text: str) -> PlainTextObject:
 
 def option(text: str, value: str, description: str | None = None) -> Option:
     return Option(
-        text=plain(shorten(text, MAX_OPTION_TEXT)),
+        text=plain(shorten(text, limits.OPTION_TEXT)),
         value=value,
-        description=plain(clip(description, MAX_OPTION_TEXT)) if description else None,
+        description=plain(clip(description, limits.OPTION_TEXT)) if description else None,
     )
 
 
@@ -76,7 +77,7 @@ def modal(
     return View(
         type="modal",
         callback_id=callback_id,
-        title=plain(clip(title, MAX_TITLE)),
+        title=plain(clip(title, limits.VIEW_TITLE)),
         close=plain(close),
         submit=plain(submit) if submit else None,
         private_metadata=private_metadata,
