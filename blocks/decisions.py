@@ -1,4 +1,5 @@
-"""Views and replies around a decision: the deny-reason modal, refusals, the full object list."""
+"""Views and replies around a decision: the deny-reason modal, what the clicker is told (approved,
+canceled, revoking, already decided), the full object list."""
 
 from __future__ import annotations
 
@@ -52,6 +53,27 @@ def deny_modal(*, request_id: str, flow: str) -> dict[str, Any]:
         ],
     )
     return view.to_dict()
+
+
+REVOKE_USAGE: Final = "Usage: `/apono revoke AR-XXXXXX` (the request ID from its messages)."
+
+
+def approved(request_id: str) -> str:
+    return f"✅ You approved {request_id}."
+
+
+def canceled(request_id: str) -> str:
+    return f"↩️ You canceled {request_id}."
+
+
+def revoking(request_id: str) -> str:
+    return (
+        f"🔒 Revoking {request_id}: every object is being removed; you'll get a message when done."
+    )
+
+
+def nothing_to_revoke(summary: RequestSummary) -> str:
+    return f"{summary.id} is {summary.status.label}; there is nothing to revoke."
 
 
 def already_decided(summary: RequestSummary) -> str:

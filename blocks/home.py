@@ -33,6 +33,7 @@ from blocks.admin import AdminHome, admin_section
 from blocks.ids import ActionId, CallbackId, scoped
 from blocks.messages import STATUS_EMOJI, decision_line, parts_blocks
 from blocks.payloads import PageButton, RequestButton
+from blocks.simple import notice_modal
 from blocks.text import clip, date_token, escape, mention, plural
 from domain.durations import format_duration
 from domain.lifecycle import Status, StatusChange
@@ -262,6 +263,26 @@ def _timeline(history: tuple[StatusChange, ...]) -> str:
         who = mention(change.actor)
         lines.append(f"{emoji} {change.to_status.label} · {who} · {date_token(change.at)}{reason}")
     return "\n".join(lines)
+
+
+def row_canceled(request_id: str) -> str:
+    """What *Cancel request* in a row's menu answers once it is done."""
+    return f"↩️ {request_id} canceled."
+
+
+def row_outcome_modal(text: str) -> dict[str, Any]:
+    """The answer to a revoke or a cancel from a row's menu."""
+    return notice_modal(title="Your request", text=text)
+
+
+def hidden_request_modal() -> dict[str, Any]:
+    """In place of a request's details for someone who may not see them."""
+    return notice_modal(title="Request", text="You cannot see that request.")
+
+
+def request_again_refused(text: str) -> dict[str, Any]:
+    """In place of the pre-filled request modal when the earlier request cannot be reused."""
+    return notice_modal(title="Request again", text=text)
 
 
 def details_modal(

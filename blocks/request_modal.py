@@ -35,15 +35,19 @@ from blocks import limits
 from blocks.ids import ActionId, BlockId, CallbackId, scoped
 from blocks.inputs import permission_input
 from blocks.payloads import ModalMetadata, ObjectOption
+from blocks.simple import notice_modal
 from blocks.text import clip, escape, plural, shorten
 from domain.catalog import CatalogObject, IntegrationShare
 from domain.drafts import Mode
 from domain.durations import format_duration
+from domain.lifecycle import Status
 from domain.objects import AccessObject
 
 MAX_SHARES_SHOWN: Final = 20
 RECENT_SHOWN: Final = 5
 MAX_JUSTIFICATION: Final = 1_000
+MAX_APPROVERS_NAMED: Final = 10
+"""The confirmation names this many approvers at most."""
 TITLE: Final = "Request access"
 
 
@@ -537,7 +541,31 @@ def request_modal(model: RequestModal) -> dict[str, Any]:
     return view.to_dict()
 
 
-def request_submitted(*, request_id: str, summary: str, next_step: str) -> dict[str, Any]:
+def form_expired(text: str) -> dict[str, Any]:
+    """In place of the request modal when its form can no longer be used; ``text`` says why."""
+    return notice_modal(title=TITLE, text=text)
+
+
+def _next_step(status: Status, approvers: Sequence[str]) -> str:
+    if status is Status.APPROVED:
+        return "Approved automatically; your access details arrive in a DM shortly."
+    if status is Status.FAILED:
+        return "It could not be sent for approval: nobody but you could approve it."
+    named = ", ".join(f"<@{a}>" for a in approvers[:MAX_APPROVERS_NAMED])
+    return f"Waiting for approval by {named}. You'll get a DM at each change."
+
+
+def request_submitted(
+    *,
+    request_id: str,
+    object_count: int,
+    bundle: str | None,
+    status: Status,
+    approvers: Sequence[str],
+) -> dict[str, Any]:
+    """The modal once a request is submitted: what it holds and what happens next."""
+    summary = f"{object_count:,} objects" + (f" of bundle *{bundle}*" if bundle else "")
+    next_step = _next_step(status, approvers)
     view = View(
         type="modal",
         callback_id=CallbackId.REQUEST_DONE,

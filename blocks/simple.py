@@ -1,14 +1,24 @@
-"""Small generic views: a notice modal, an ephemeral line."""
+"""Small generic views and lines: a notice modal, an ephemeral line, a refusal."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from slack_sdk.models.blocks import MarkdownTextObject, PlainTextObject, SectionBlock
 from slack_sdk.models.views import View
 
 from blocks import limits
 from blocks.text import clip
+
+INVALID_FORM: Final = "Invalid form."
+"""What a form whose metadata does not parse is told."""
+INVALID_BUTTON: Final = "That button is not valid."
+"""What a click whose button value does not parse is told."""
+
+
+def refused(reason: str) -> str:
+    """A refusal, to the person refused only; ``reason`` is safe to show."""
+    return f"⛔ {reason}"
 
 
 def notice_modal(*, title: str, text: str) -> dict[str, Any]:

@@ -49,11 +49,21 @@ from blocks.admin.models import (
     Impact,
     IntegrationLine,
 )
-from blocks.admin.pieces import done_modal
+from blocks.admin.pieces import (
+    ADMIN_TITLE,
+    DELETE_TITLE,
+    SAVE_TITLE,
+    admin_notice,
+    changed_modal,
+    done_modal,
+    refused_modal,
+)
 from blocks.admin.review import bundle_review, delete_confirmation
 from blocks.admin.section import admin_list_modal, admin_section
 
 __all__ = [
+    "ADMIN_TITLE",
+    "DELETE_TITLE",
     "FILE_EDIT_NOTE",
     "FILE_MARKER",
     "HOME_ROWS",
@@ -67,6 +77,7 @@ __all__ = [
     "MAX_SECTION_BLOCKS",
     "MAX_SHARES_SHOWN",
     "RECENT_SHOWN",
+    "SAVE_TITLE",
     "AdminAction",
     "AdminBlock",
     "AdminCallback",
@@ -87,13 +98,16 @@ __all__ = [
     "IntegrationLine",
     "ListPage",
     "admin_list_modal",
+    "admin_notice",
     "admin_section",
     "bundle_editor",
     "bundle_options",
     "bundle_review",
+    "changed_modal",
     "delete_confirmation",
     "done_modal",
     "flow_modal",
+    "refused_modal",
     "removal_options",
     "resource_options",
     "row_action",

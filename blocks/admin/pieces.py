@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from slack_sdk.models.blocks import (
     Block,
@@ -18,6 +18,7 @@ from slack_sdk.models.views import View
 from blocks import limits
 from blocks.admin.ids import AdminCallback
 from blocks.admin.limits import FILE_MARKER
+from blocks.simple import notice_modal
 from blocks.text import clip, escape, shorten
 from domain.catalog import Source
 from domain.objects import AccessObject
@@ -84,6 +85,28 @@ def modal(
         clear_on_close=clear_on_close,
         blocks=list(blocks),
     ).to_dict()
+
+
+ADMIN_TITLE: Final = "Admin"
+SAVE_TITLE: Final = "Bundle"
+"""The title of what saving a bundle answers."""
+DELETE_TITLE: Final = "Delete bundle"
+"""The title of what deleting a bundle answers."""
+
+
+def admin_notice(text: str) -> dict[str, Any]:
+    """A refusal or a reason shown in place of an admin modal."""
+    return notice_modal(title=ADMIN_TITLE, text=text)
+
+
+def changed_modal(*, title: str, summary: str) -> dict[str, Any]:
+    """A save or delete that went through; ``summary`` says what was done ("saved ...")."""
+    return done_modal(title=title, text=f"✅ You {summary}")
+
+
+def refused_modal(*, title: str, reason: str, forbidden: bool) -> dict[str, Any]:
+    """A save or delete that did not go through: not allowed (⛔) or rejected (⚠️)."""
+    return done_modal(title=title, text=f"{'⛔' if forbidden else '⚠️'} {reason}")
 
 
 def done_modal(*, title: str, text: str) -> dict[str, Any]:
