@@ -1,4 +1,5 @@
-"""Views and replies around a decision: the deny-reason modal, refusals, the full object list."""
+"""Views and replies around a decision: the deny-reason modal, what the clicker is told (approved,
+canceled, revoking, already decided), the full object list."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from blocks import limits
 from blocks.ids import ActionId, BlockId, CallbackId, scoped
 from blocks.payloads import PageButton, RequestButton
 from blocks.text import clip, date_token, escape, mention
@@ -32,7 +34,7 @@ def deny_modal(*, request_id: str, flow: str) -> dict[str, Any]:
     view = View(
         type="modal",
         callback_id=CallbackId.DENY_REASON,
-        title=PlainTextObject(text=clip(f"Deny {request_id}", 24)),
+        title=PlainTextObject(text=clip(f"Deny {request_id}", limits.VIEW_TITLE)),
         submit=PlainTextObject(text="Deny all"),
         close=PlainTextObject(text="Back"),
         private_metadata=RequestButton(r=request_id, f=flow).encode(),
@@ -51,6 +53,27 @@ def deny_modal(*, request_id: str, flow: str) -> dict[str, Any]:
         ],
     )
     return view.to_dict()
+
+
+REVOKE_USAGE: Final = "Usage: `/apono revoke AR-XXXXXX` (the request ID from its messages)."
+
+
+def approved(request_id: str) -> str:
+    return f"✅ You approved {request_id}."
+
+
+def canceled(request_id: str) -> str:
+    return f"↩️ You canceled {request_id}."
+
+
+def revoking(request_id: str) -> str:
+    return (
+        f"🔒 Revoking {request_id}: every object is being removed; you'll get a message when done."
+    )
+
+
+def nothing_to_revoke(summary: RequestSummary) -> str:
+    return f"{summary.id} is {summary.status.label}; there is nothing to revoke."
 
 
 def already_decided(summary: RequestSummary) -> str:
@@ -73,10 +96,10 @@ def object_list_modal(
     blocks: list[Block] = []
     chunk: list[str] = []
     for line in lines:
-        if sum(len(x) + 1 for x in chunk) + len(line) > 2900:
+        if sum(len(x) + 1 for x in chunk) + len(line) > limits.OBJECT_LIST_SECTION:
             blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
             chunk = []
-        chunk.append(clip(line, 2900))
+        chunk.append(clip(line, limits.OBJECT_LIST_SECTION))
     if chunk:
         blocks.append(SectionBlock(text=MarkdownTextObject(text="\n".join(chunk))))
     blocks.append(
@@ -111,7 +134,7 @@ def object_list_modal(
     view = View(
         type="modal",
         callback_id=CallbackId.OBJECT_LIST,
-        title=PlainTextObject(text=clip(f"Objects of {summary.id}", 24)),
+        title=PlainTextObject(text=clip(f"Objects of {summary.id}", limits.VIEW_TITLE)),
         close=PlainTextObject(text="Close"),
         blocks=blocks,
     )

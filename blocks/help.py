@@ -1,4 +1,4 @@
-"""What `/apono help` answers."""
+"""What `/apono help`, an unknown verb and `/apono report` answer."""
 
 from __future__ import annotations
 
@@ -12,3 +12,14 @@ HELP: Final = """*Just-in-time access*
 • `/apono report [last 7d] [bundle NAME] [status STATUS] …` — CSV report in a DM (admins)
 • `/apono help` — this message
 Your requests, what waits for your approval and *Request again* are on the app's *Home* tab."""
+
+
+def unknown_command(verb: str) -> str:
+    """The answer to ``/apono VERB`` for a verb the bot does not know, with the help."""
+    return f"I don't know `{verb[:30]}`.\n\n{HELP}"
+
+
+def report_preparing(filters: str | None) -> str:
+    """The answer to ``/apono report``, before the CSV arrives."""
+    shown = f" (`{filters}`)" if filters else ""
+    return f"📄 Preparing your report{shown}; it arrives here as a CSV file."

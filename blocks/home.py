@@ -28,10 +28,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from blocks import limits
 from blocks.admin import AdminHome, admin_section
 from blocks.ids import ActionId, CallbackId, scoped
 from blocks.messages import STATUS_EMOJI, decision_line, parts_blocks
 from blocks.payloads import PageButton, RequestButton
+from blocks.simple import notice_modal
 from blocks.text import clip, date_token, escape, mention, plural
 from domain.durations import format_duration
 from domain.lifecycle import Status, StatusChange
@@ -83,7 +85,7 @@ class HomeModel:
 
 
 def _md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=clip(text, 3000))
+    return MarkdownTextObject(text=clip(text, limits.SECTION_TEXT))
 
 
 def _row_text(row: Headline, *, with_requester: bool) -> str:
@@ -185,7 +187,8 @@ def _filters(model: HomeModel) -> ActionsBlock:
         action: ActionId, placeholder: str, values: list[str], current: str | None
     ) -> StaticSelectElement:
         options = [Option(text=PlainTextObject(text="Any"), value=ANY)] + [
-            Option(text=PlainTextObject(text=clip(v, 75)), value=v) for v in values[:99]
+            Option(text=PlainTextObject(text=clip(v, limits.OPTION_TEXT)), value=v)
+            for v in values[: limits.HOME_FILTER_VALUES]
         ]
         initial = next((o for o in options if o.value == current), None)
         return StaticSelectElement(action_id=action, placeholder=placeholder, options=options,
@@ -262,6 +265,26 @@ def _timeline(history: tuple[StatusChange, ...]) -> str:
     return "\n".join(lines)
 
 
+def row_canceled(request_id: str) -> str:
+    """What *Cancel request* in a row's menu answers once it is done."""
+    return f"↩️ {request_id} canceled."
+
+
+def row_outcome_modal(text: str) -> dict[str, Any]:
+    """The answer to a revoke or a cancel from a row's menu."""
+    return notice_modal(title="Your request", text=text)
+
+
+def hidden_request_modal() -> dict[str, Any]:
+    """In place of a request's details for someone who may not see them."""
+    return notice_modal(title="Request", text="You cannot see that request.")
+
+
+def request_again_refused(text: str) -> dict[str, Any]:
+    """In place of the pre-filled request modal when the earlier request cannot be reused."""
+    return notice_modal(title="Request again", text=text)
+
+
 def details_modal(
     *,
     summary: RequestSummary,
@@ -284,7 +307,9 @@ def details_modal(
         SectionBlock(text=_md("*Timeline*\n" + _timeline(history))),
     ]
     if removal_problem:
-        blocks.insert(0, SectionBlock(text=_md(clip(f"⚠️ *{escape(removal_problem)}*", 3000))))
+        blocks.insert(
+            0, SectionBlock(text=_md(clip(f"⚠️ *{escape(removal_problem)}*", limits.SECTION_TEXT)))
+        )
     if approvers:
         blocks.append(
             ContextBlock(
@@ -306,7 +331,7 @@ def details_modal(
     return View(
         type="modal",
         callback_id=CallbackId.HOME_DETAIL,
-        title=PlainTextObject(text=clip(f"Request {summary.id}", 24)),
+        title=PlainTextObject(text=clip(f"Request {summary.id}", limits.VIEW_TITLE)),
         close=PlainTextObject(text="Close"),
         blocks=blocks,
     ).to_dict()

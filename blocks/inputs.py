@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
 
 from slack_sdk.models.blocks import InputBlock, Option, PlainTextObject, StaticSelectElement
 
+from blocks import limits
 from blocks.text import shorten
-
-MAX_OPTIONS: Final = 100
-MAX_OPTION_TEXT: Final = 75
 
 
 def permission_input(*, block_id: str, action_id: str, permissions: Sequence[str]) -> InputBlock:
     """A permission menu; a single permission is preselected (there is nothing to choose)."""
     options = [
-        Option(text=PlainTextObject(text=shorten(p, MAX_OPTION_TEXT)), value=p)
-        for p in permissions[:MAX_OPTIONS]
+        Option(text=PlainTextObject(text=shorten(p, limits.OPTION_TEXT)), value=p)
+        for p in permissions[: limits.MENU_OPTIONS]
     ]
     return InputBlock(
         block_id=block_id,

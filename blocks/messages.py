@@ -21,6 +21,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from blocks import limits
 from blocks.ids import ActionId
 from blocks.payloads import RequestButton
 from blocks.text import clip, date_token, escape, mention, plural
@@ -29,7 +30,6 @@ from domain.lifecycle import Status
 from domain.summary import IntegrationPart, RequestSummary
 
 MAX_PARTS_SHOWN: Final = 10
-SECTION_LIMIT: Final = 3_000
 RESOURCES_BUDGET: Final = 900
 
 STATUS_EMOJI: Final = {
@@ -49,18 +49,18 @@ Message = dict[str, Any]
 
 
 def _section(text: str, **kwargs: Any) -> SectionBlock:
-    return SectionBlock(text=MarkdownTextObject(text=clip(text, SECTION_LIMIT)), **kwargs)
+    return SectionBlock(text=MarkdownTextObject(text=clip(text, limits.SECTION_TEXT)), **kwargs)
 
 
 def _context(text: str) -> ContextBlock:
-    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, SECTION_LIMIT))])
+    return ContextBlock(elements=[MarkdownTextObject(text=clip(text, limits.SECTION_TEXT))])
 
 
 def _message(text: str, blocks: Sequence[Block]) -> Message:
     # Slack refuses a whole message (invalid_blocks) for one block with nothing in it; the
     # builders do not make such blocks, and this keeps one slip from silencing a message.
     built = [b.to_dict() for b in blocks]
-    return {"text": clip(text, 3_000), "blocks": [b for b in built if not _empty(b)]}
+    return {"text": clip(text, limits.MESSAGE_TEXT), "blocks": [b for b in built if not _empty(b)]}
 
 
 def _empty(block: dict[str, Any]) -> bool:
@@ -121,7 +121,9 @@ def _facts(summary: RequestSummary) -> SectionBlock:
         f"*Access flow*\n{escape(summary.flow)}",
         f"*Objects*\n{summary.object_count:,}",
     ]
-    return SectionBlock(fields=[MarkdownTextObject(text=clip(f, 2_000)) for f in fields])
+    return SectionBlock(
+        fields=[MarkdownTextObject(text=clip(f, limits.SECTION_FIELD_TEXT)) for f in fields]
+    )
 
 
 def _justification(summary: RequestSummary) -> SectionBlock:
@@ -144,7 +146,7 @@ def decision_line(summary: RequestSummary) -> str:
 
 def approval_message(*, summary: RequestSummary, reasons: Sequence[str]) -> Message:
     """One approver's copy. Once decided (``summary.status`` past pending) it has no buttons."""
-    header = HeaderBlock(text=clip(f"Access request {summary.id}", 150))
+    header = HeaderBlock(text=clip(f"Access request {summary.id}", limits.HEADER_TEXT))
     blocks: list[Block] = [
         header,
         _section(f"<@{summary.requester}> asks for {what(summary)}."),

@@ -1,6 +1,7 @@
 """What travels through Slack and comes back: small typed models, parsed before use.
 
 ``private_metadata`` carries a draft key, never the selection; button values carry a request ID.
+Each encodes to far less than :data:`blocks.limits.OPTION_VALUE` characters.
 Anything that does not parse is refused by the listener.
 """
 

@@ -31,21 +31,23 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from blocks import limits
 from blocks.ids import ActionId, BlockId, CallbackId, scoped
 from blocks.inputs import permission_input
 from blocks.payloads import ModalMetadata, ObjectOption
+from blocks.simple import notice_modal
 from blocks.text import clip, escape, plural, shorten
 from domain.catalog import CatalogObject, IntegrationShare
 from domain.drafts import Mode
 from domain.durations import format_duration
+from domain.lifecycle import Status
 from domain.objects import AccessObject
 
-MAX_STATIC_OPTIONS: Final = 100
-MAX_RADIO_OPTIONS: Final = 10
-MAX_OPTION_TEXT: Final = 75
 MAX_SHARES_SHOWN: Final = 20
 RECENT_SHOWN: Final = 5
 MAX_JUSTIFICATION: Final = 1_000
+MAX_APPROVERS_NAMED: Final = 10
+"""The confirmation names this many approvers at most."""
 TITLE: Final = "Request access"
 
 
@@ -99,8 +101,8 @@ class RequestModal:
     mode: Mode
     limit: int
     bundles: tuple[BundleChoice, ...] = ()
-    """The bundles listed in the menu (none when they are too many: then typeahead)."""
-    bundle_count: int = 0
+    """Every bundle offered to the person; the builder lists them in a static menu when they fit
+    in one, and serves them by typeahead when they do not."""
     bundle: BundleDetail | None = None
     integrations: tuple[str, ...] = ()
     integration: str | None = None
@@ -115,6 +117,10 @@ class RequestModal:
     justification: str | None = None
     notice: str | None = None
 
+    @property
+    def bundle_count(self) -> int:
+        return len(self.bundles)
+
 
 def _plain(text: str) -> PlainTextObject:
     return PlainTextObject(text=text, emoji=True)
@@ -122,9 +128,9 @@ def _plain(text: str) -> PlainTextObject:
 
 def _option(*, text: str, value: str, description: str | None = None) -> Option:
     return Option(
-        text=_plain(shorten(text, MAX_OPTION_TEXT)),
+        text=_plain(shorten(text, limits.OPTION_TEXT)),
         value=value,
-        description=_plain(clip(description, MAX_OPTION_TEXT)) if description else None,
+        description=_plain(clip(description, limits.OPTION_TEXT)) if description else None,
     )
 
 
@@ -153,7 +159,7 @@ def _bundle_menu(model: RequestModal) -> Block:
         else None
     )
     element: StaticSelectElement | ExternalDataSelectElement
-    if model.bundle_count <= MAX_STATIC_OPTIONS:
+    if model.bundle_count <= limits.MENU_OPTIONS:
         element = StaticSelectElement(
             action_id=ActionId.PICK_BUNDLE,
             placeholder="Choose a bundle",
@@ -182,7 +188,7 @@ def _bundle_menu(model: RequestModal) -> Block:
 
 def unavailable_text(integration: str, why: str) -> str:
     """One short line: which integration cannot be requested now, and why."""
-    return f"⚠️ *{escape(integration)}* is unavailable: {escape(shorten(why, 150))}"
+    return f"⚠️ *{escape(integration)}* is unavailable: {escape(shorten(why, limits.SHORT_LINE))}"
 
 
 def _bundle_detail(bundle: BundleDetail, selection: Selection) -> list[Block]:
@@ -195,7 +201,10 @@ def _bundle_detail(bundle: BundleDetail, selection: Selection) -> list[Block]:
         SectionBlock(
             block_id=BlockId.BUNDLE_SUMMARY,
             text=MarkdownTextObject(
-                text=clip(f"{head}\n{plural(bundle.total, 'object')} in {integrations}", 3000)
+                text=clip(
+                    f"{head}\n{plural(bundle.total, 'object')} in {integrations}",
+                    limits.SECTION_TEXT,
+                )
             ),
             accessory=(
                 ButtonElement(
@@ -237,7 +246,7 @@ def _bundle_detail(bundle: BundleDetail, selection: Selection) -> list[Block]:
         blocks.append(
             SectionBlock(
                 block_id=f"share.{share.integration}",
-                text=MarkdownTextObject(text=clip(line, 3000)),
+                text=MarkdownTextObject(text=clip(line, limits.SECTION_TEXT)),
                 accessory=button,
             )
         )
@@ -256,7 +265,7 @@ def _bundle_detail(bundle: BundleDetail, selection: Selection) -> list[Block]:
                         text=clip(
                             f"…and {plural(hidden, 'more integration')}{escape(more)}: "
                             "search below to pick objects from them.",
-                            3000,
+                            limits.SECTION_TEXT,
                         )
                     )
                 ]
@@ -270,7 +279,9 @@ def _unavailable_block(unavailable: Sequence[tuple[str, str]]) -> ContextBlock:
         block_id="unavailable",
         elements=[
             MarkdownTextObject(
-                text=clip("\n".join(unavailable_text(n, w) for n, w in unavailable), 3000)
+                text=clip(
+                    "\n".join(unavailable_text(n, w) for n, w in unavailable), limits.SECTION_TEXT
+                )
             )
         ],
     )
@@ -299,7 +310,7 @@ def _selection(model: RequestModal) -> list[Block]:
         text = f"*Selected: {selection.total:,}* of at most {model.limit:,} · {parts}"
     section = SectionBlock(
         block_id=BlockId.SELECTION,
-        text=MarkdownTextObject(text=clip(text, 3000)),
+        text=MarkdownTextObject(text=clip(text, limits.SECTION_TEXT)),
         accessory=(
             ButtonElement(text="Clear all", action_id=ActionId.CLEAR, value="all")
             if selection.total
@@ -315,14 +326,16 @@ def _selection(model: RequestModal) -> list[Block]:
         more = selection.total - len(selection.recent[:RECENT_SHOWN])
         if more > 0:
             recent += f" and {more:,} more"
-        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=clip(recent, 3000))]))
+        blocks.append(
+            ContextBlock(elements=[MarkdownTextObject(text=clip(recent, limits.SECTION_TEXT))])
+        )
     return blocks
 
 
 def _notice(text: str) -> ContextBlock:
     return ContextBlock(
         block_id=BlockId.NOTICE,
-        elements=[MarkdownTextObject(text=clip(f"⚠️ {text}", 3000))],
+        elements=[MarkdownTextObject(text=clip(f"⚠️ {text}", limits.SECTION_TEXT))],
     )
 
 
@@ -332,14 +345,14 @@ def _flow_blocks(model: RequestModal) -> list[Block]:
         options = [_option(text=f.name, value=f.name, description=f.summary) for f in model.flows]
         initial = next((o for o in options if model.flow and o.value == model.flow.name), None)
         element: RadioButtonsElement | StaticSelectElement
-        if len(options) <= MAX_RADIO_OPTIONS:
+        if len(options) <= limits.RADIO_OPTIONS:
             element = RadioButtonsElement(
                 action_id=ActionId.PICK_FLOW, options=options, initial_option=initial
             )
         else:
             element = StaticSelectElement(
                 action_id=ActionId.PICK_FLOW,
-                options=options[:MAX_STATIC_OPTIONS],
+                options=options[: limits.MENU_OPTIONS],
                 initial_option=initial,
                 placeholder="Choose an access flow",
             )
@@ -377,7 +390,7 @@ def _flow_blocks(model: RequestModal) -> list[Block]:
                 label="Duration",
                 element=StaticSelectElement(
                     action_id=ActionId.DURATION,
-                    options=options[:MAX_STATIC_OPTIONS],
+                    options=options[: limits.MENU_OPTIONS],
                     initial_option=initial,
                     placeholder="How long",
                 ),
@@ -465,7 +478,7 @@ def _integrations_mode(model: RequestModal) -> list[Block]:
             element=StaticSelectElement(
                 action_id=ActionId.PICK_INTEGRATION,
                 placeholder="Choose an integration",
-                options=integration_options[:MAX_STATIC_OPTIONS],
+                options=integration_options[: limits.MENU_OPTIONS],
                 initial_option=next(
                     (o for o in integration_options if o.value == model.integration), None
                 ),
@@ -528,7 +541,31 @@ def request_modal(model: RequestModal) -> dict[str, Any]:
     return view.to_dict()
 
 
-def request_submitted(*, request_id: str, summary: str, next_step: str) -> dict[str, Any]:
+def form_expired(text: str) -> dict[str, Any]:
+    """In place of the request modal when its form can no longer be used; ``text`` says why."""
+    return notice_modal(title=TITLE, text=text)
+
+
+def _next_step(status: Status, approvers: Sequence[str]) -> str:
+    if status is Status.APPROVED:
+        return "Approved automatically; your access details arrive in a DM shortly."
+    if status is Status.FAILED:
+        return "It could not be sent for approval: nobody but you could approve it."
+    named = ", ".join(f"<@{a}>" for a in approvers[:MAX_APPROVERS_NAMED])
+    return f"Waiting for approval by {named}. You'll get a DM at each change."
+
+
+def request_submitted(
+    *,
+    request_id: str,
+    object_count: int,
+    bundle: str | None,
+    status: Status,
+    approvers: Sequence[str],
+) -> dict[str, Any]:
+    """The modal once a request is submitted: what it holds and what happens next."""
+    summary = f"{object_count:,} objects" + (f" of bundle *{bundle}*" if bundle else "")
+    next_step = _next_step(status, approvers)
     view = View(
         type="modal",
         callback_id=CallbackId.REQUEST_DONE,
@@ -537,7 +574,10 @@ def request_submitted(*, request_id: str, summary: str, next_step: str) -> dict[
         blocks=[
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=clip(f"✅ Request *{request_id}* submitted.\n{summary}\n{next_step}", 3000)
+                    text=clip(
+                        f"✅ Request *{request_id}* submitted.\n{summary}\n{next_step}",
+                        limits.SECTION_TEXT,
+                    )
                 )
             )
         ],
@@ -548,14 +588,15 @@ def request_submitted(*, request_id: str, summary: str, next_step: str) -> dict[
 def bundle_suggestions(bundles: Sequence[BundleChoice]) -> list[dict[str, Any]]:
     return [
         _option(text=b.name, value=b.name, description=b.description or None).to_dict()
-        for b in bundles[:MAX_STATIC_OPTIONS]
+        for b in bundles[: limits.SUGGESTIONS]
     ]
 
 
 def object_suggestions(objects: Sequence[CatalogObject]) -> list[dict[str, Any]]:
-    """Typeahead answer, grouped by integration (at most 100 options in all)."""
+    """Typeahead answer, grouped by integration (at most :data:`limits.SUGGESTIONS` options in
+    all, so no group holds more than :data:`limits.GROUP_OPTIONS` either)."""
     groups: dict[str, list[Option]] = {}
-    for item in objects[:MAX_STATIC_OPTIONS]:
+    for item in objects[: limits.SUGGESTIONS]:
         groups.setdefault(item.object.integration, []).append(
             _option(
                 text=f"{item.object.resource} · {item.object.permission}",
@@ -563,12 +604,14 @@ def object_suggestions(objects: Sequence[CatalogObject]) -> list[dict[str, Any]]
             )
         )
     return [
-        OptionGroup(label=_plain(shorten(name, MAX_OPTION_TEXT)), options=options).to_dict()
+        OptionGroup(label=_plain(shorten(name, limits.GROUP_LABEL)), options=options).to_dict()
         for name, options in groups.items()
     ]
 
 
 def resource_suggestions(resources: Sequence[str]) -> list[dict[str, Any]]:
     return [
-        _option(text=r, value=r).to_dict() for r in resources[:MAX_STATIC_OPTIONS] if len(r) <= 75
+        _option(text=r, value=r).to_dict()
+        for r in resources[: limits.SUGGESTIONS]
+        if len(r) <= limits.OPTION_VALUE
     ]

@@ -15,10 +15,14 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from app.listeners.request_modal import update_view
-from app.listeners.state import input_block_ids, metadata, selected_value, text_value
+from app.listeners.state import metadata
 from app.services.admin import AdminService, Changed, FlowChanged, Invalid, Rejected
 from app.services.outcomes import NotAllowed
+from app.slack.payloads import Click, Submission, Suggestion, ViewPayload
 from blocks.admin import (
+    ADMIN_TITLE,
+    DELETE_TITLE,
+    SAVE_TITLE,
     AdminAction,
     AdminBlock,
     AdminCallback,
@@ -29,18 +33,21 @@ from blocks.admin import (
     FlowRef,
     ListPage,
     admin_list_modal,
+    admin_notice,
     bundle_editor,
     bundle_options,
     bundle_review,
+    changed_modal,
     delete_confirmation,
     done_modal,
     flow_modal,
+    refused_modal,
     removal_options,
     resource_options,
     row_key,
     row_matching,
 )
-from blocks.simple import notice_modal
+from blocks.simple import INVALID_FORM, refused
 from domain.ids import UserId
 
 _log = logging.getLogger(__name__)
@@ -51,32 +58,6 @@ HomeRefresher = Callable[[WebClient, UserId], None]
 _ERROR_BLOCKS = {"name": AdminBlock.NAME, "objects": AdminBlock.INTEGRATION}
 _ITEM = re.compile(r"[0-9]{1,18}")
 """A draft item ID, as the remove-one typeahead's option values carry it."""
-
-
-def _user(body: dict[str, Any]) -> UserId:
-    return UserId(body["user"]["id"])
-
-
-def _action(body: dict[str, Any]) -> dict[str, Any]:
-    actions = body.get("actions") or [{}]
-    return actions[0] if isinstance(actions[0], dict) else {}
-
-
-def _choice(action: dict[str, Any]) -> str:
-    """The picked option of a menu or select (or a button's value)."""
-    option = action.get("selected_option")
-    if isinstance(option, dict):
-        return str(option.get("value", ""))
-    return str(action.get("value", ""))
-
-
-def _view(body: dict[str, Any]) -> dict[str, Any]:
-    view = body.get("view")
-    return view if isinstance(view, dict) else {}
-
-
-def _in_modal(body: dict[str, Any]) -> bool:
-    return _view(body).get("type") == "modal"
 
 
 class AdminListeners:
@@ -117,20 +98,19 @@ class AdminListeners:
 
     # -- showing things ---------------------------------------------------------------------------
 
-    def _show(self, client: WebClient, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def _show(self, client: WebClient, click: Click, view: dict[str, Any]) -> None:
         """Open from Home; from a modal, stack on top of it (Slack allows three deep)."""
-        if _in_modal(body):
-            client.views_push(trigger_id=body["trigger_id"], view=view)
+        if click.in_modal:
+            client.views_push(trigger_id=click.trigger_id, view=view)
         else:
-            client.views_open(trigger_id=body["trigger_id"], view=view)
+            client.views_open(trigger_id=click.trigger_id, view=view)
 
-    def _tell(self, client: WebClient, body: dict[str, Any], text: str) -> None:
+    def _tell(self, client: WebClient, click: Click, text: str) -> None:
         """A refusal or a reason, to the clicker only: in the modal they act in, or privately."""
-        if _in_modal(body):
-            update_view(client, _view(body), notice_modal(title="Admin", text=text))
+        if click.view is not None and click.in_modal:
+            update_view(client, click.view, admin_notice(text))
             return
-        channel = (body.get("channel") or {}).get("id") or body["user"]["id"]
-        client.chat_postEphemeral(channel=channel, user=body["user"]["id"], text=text)
+        client.chat_postEphemeral(channel=click.reply_channel, user=click.user, text=text)
 
     def _refresh(self, client: WebClient, user: UserId) -> None:
         if self._refresh_home is not None:
@@ -140,28 +120,29 @@ class AdminListeners:
 
     def on_new_bundle(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        editor = self._admin.start_editing(by=_user(body), bundle=None)
+        click = Click.from_body(body)
+        editor = self._admin.start_editing(by=click.user, bundle=None)
         if isinstance(editor, NotAllowed):
-            self._tell(client, body, f"⛔ {editor.reason}")
+            self._tell(client, click, refused(editor.reason))
             return
-        self._show(client, body, bundle_editor(editor))
+        self._show(client, click, bundle_editor(editor))
 
     def on_bundle_menu(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        action = _action(body)
-        bundle = row_key(str(action.get("action_id", ""))) or ""
-        if _choice(action) == BundleChoice.DELETE:
-            plan = self._admin.delete_plan(by=_user(body), bundle=bundle)
+        click = Click.from_body(body)
+        bundle = row_key(click.action.action_id) or ""
+        if click.action.choice == BundleChoice.DELETE:
+            plan = self._admin.delete_plan(by=click.user, bundle=bundle)
             if isinstance(plan, NotAllowed):
-                self._tell(client, body, f"⛔ {plan.reason}")
+                self._tell(client, click, refused(plan.reason))
                 return
-            self._show(client, body, delete_confirmation(plan))
+            self._show(client, click, delete_confirmation(plan))
             return
-        editor = self._admin.start_editing(by=_user(body), bundle=bundle)
+        editor = self._admin.start_editing(by=click.user, bundle=bundle)
         if isinstance(editor, NotAllowed):
-            self._tell(client, body, f"⛔ {editor.reason}")
+            self._tell(client, click, refused(editor.reason))
             return
-        self._show(client, body, bundle_editor(editor))
+        self._show(client, click, bundle_editor(editor))
 
     def _list(self, user: UserId, page: ListPage) -> AdminList | NotAllowed:
         if page.k == "bundles":
@@ -170,73 +151,78 @@ class AdminListeners:
 
     def on_list(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        page = ListPage.parse(_choice(_action(body))) or ListPage(k="bundles")
-        found = self._list(_user(body), page)
+        click = Click.from_body(body)
+        page = ListPage.parse(click.action.choice) or ListPage(k="bundles")
+        found = self._list(click.user, page)
         if isinstance(found, NotAllowed):
-            self._tell(client, body, f"⛔ {found.reason}")
+            self._tell(client, click, refused(found.reason))
             return
-        self._show(client, body, admin_list_modal(found))
+        self._show(client, click, admin_list_modal(found))
 
     def on_list_page(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        page = ListPage.parse(_choice(_action(body)))
-        if page is None:
+        click = Click.from_body(body)
+        page = ListPage.parse(click.action.choice)
+        if click.view is None or page is None:
             return
-        found = self._list(_user(body), page)
+        found = self._list(click.user, page)
         if isinstance(found, NotAllowed):
-            self._tell(client, body, f"⛔ {found.reason}")
+            self._tell(client, click, refused(found.reason))
             return
-        update_view(client, _view(body), admin_list_modal(found))
+        update_view(client, click.view, admin_list_modal(found))
 
     def on_flow_menu(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        action = _action(body)
-        flow = row_key(str(action.get("action_id", ""))) or ""
-        user = _user(body)
-        choice = _choice(action)
+        click = Click.from_body(body)
+        flow = row_key(click.action.action_id) or ""
+        user = click.user
+        choice = click.action.choice
         if choice == FlowChoice.BUNDLES:
             editor = self._admin.flow_editor(by=user, flow=flow)
             if isinstance(editor, NotAllowed):
-                self._tell(client, body, f"⛔ {editor.reason}")
+                self._tell(client, click, refused(editor.reason))
                 return
-            self._show(client, body, flow_modal(editor))
+            self._show(client, click, flow_modal(editor))
             return
         outcome = self._admin.set_flow_active(
             by=user, flow=flow, active=choice == FlowChoice.ACTIVATE
         )
-        self._after_flow_change(client, body, outcome, in_flow_modal=False)
+        self._after_flow_change(client, click, outcome, in_flow_modal=False)
 
     # -- the bundle editor ------------------------------------------------------------------------
 
     def _editor_change(
-        self, body: dict[str, Any], client: WebClient, change: Callable[[str, UserId], Any]
+        self, click: Click, client: WebClient, change: Callable[[str, UserId], Any]
     ) -> None:
-        meta = metadata(_view(body))
-        if meta is None:
+        view = click.view
+        meta = metadata(view)
+        if view is None or meta is None:
             return
-        editor = change(meta.d, _user(body))
+        editor = change(meta.d, click.user)
         if isinstance(editor, NotAllowed):
-            update_view(client, _view(body), notice_modal(title="Admin", text=editor.reason))
+            update_view(client, view, admin_notice(editor.reason))
             return
-        update_view(client, _view(body), bundle_editor(editor))
+        update_view(client, view, bundle_editor(editor))
 
     def on_pick_integration(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        integration = _choice(_action(body))
+        click = Click.from_body(body)
+        integration = click.action.choice
         self._editor_change(
-            body,
+            click,
             client,
             lambda d, u: self._admin.pick_integration(draft_key=d, by=u, integration=integration),
         )
 
     def on_add(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        view = _view(body)
-        typed = (text_value(view, AdminAction.EDIT_PATTERN) or "").strip()
-        resource = typed or selected_value(view, AdminAction.EDIT_RESOURCE)
-        permission = selected_value(view, AdminAction.EDIT_PERMISSION)
+        click = Click.from_body(body)
+        view = click.view or ViewPayload()
+        typed = (view.text(AdminAction.EDIT_PATTERN) or "").strip()
+        resource = typed or view.selected(AdminAction.EDIT_RESOURCE)
+        permission = view.selected(AdminAction.EDIT_PERMISSION)
         self._editor_change(
-            body,
+            click,
             client,
             lambda d, u: self._admin.add_object(
                 draft_key=d, by=u, resource=resource, permission=permission
@@ -245,90 +231,88 @@ class AdminListeners:
 
     def on_remove(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        action = _action(body)
-        integration = (
-            None if action.get("action_id") == AdminAction.EDIT_CLEAR else _choice(action) or None
-        )
+        click = Click.from_body(body)
+        action = click.action
+        integration = None if action.action_id == AdminAction.EDIT_CLEAR else action.choice or None
         self._editor_change(
-            body,
+            click,
             client,
             lambda d, u: self._admin.remove_objects(draft_key=d, by=u, integration=integration),
         )
 
     def on_remove_one(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        item = _choice(_action(body))
+        click = Click.from_body(body)
+        item = click.action.choice
         if not _ITEM.fullmatch(item):
             return
         self._editor_change(
-            body,
+            click,
             client,
             lambda d, u: self._admin.remove_object(draft_key=d, by=u, item=int(item)),
         )
 
     def on_suggest_removals(self, ack: Ack, body: dict[str, Any]) -> None:
-        meta = metadata(_view(body))
+        typed = Suggestion.from_body(body)
+        meta = metadata(typed.view)
         if meta is None:
             ack(options=[])
             return
-        found = self._admin.suggest_removals(
-            draft_key=meta.d, by=_user(body), query=str(body.get("value", ""))
-        )
+        found = self._admin.suggest_removals(draft_key=meta.d, by=typed.user, query=typed.query)
         ack(options=removal_options(found))
 
     def on_suggest_resources(self, ack: Ack, body: dict[str, Any]) -> None:
-        meta = metadata(_view(body))
+        typed = Suggestion.from_body(body)
+        meta = metadata(typed.view)
         if meta is None:
             ack(options=[])
             return
-        found = self._admin.suggest_resources(
-            draft_key=meta.d, by=_user(body), query=str(body.get("value", ""))
-        )
+        found = self._admin.suggest_resources(draft_key=meta.d, by=typed.user, query=typed.query)
         ack(options=resource_options(found))
 
-    def on_review(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+    def on_review(self, ack: Ack, body: dict[str, Any]) -> None:
+        submitted = Submission.from_body(body)
+        view = submitted.view
         meta = metadata(view)
         if meta is None:
-            ack(response_action="update", view=notice_modal(title="Admin", text="Invalid form."))
+            ack(response_action="update", view=admin_notice(INVALID_FORM))
             return
         outcome = self._admin.review(
             draft_key=meta.d,
-            by=_user(body),
-            name=text_value(view, AdminAction.EDIT_NAME),
-            description=text_value(view, AdminAction.EDIT_DESCRIPTION),
+            by=submitted.user,
+            name=view.text(AdminAction.EDIT_NAME),
+            description=view.text(AdminAction.EDIT_DESCRIPTION),
         )
         if isinstance(outcome, NotAllowed):
-            ack(response_action="update", view=done_modal(title="Admin", text=outcome.reason))
+            ack(response_action="update", view=done_modal(title=ADMIN_TITLE, text=outcome.reason))
         elif isinstance(outcome, Invalid):
             ack(response_action="errors", errors=_errors(view, outcome.errors))
         else:
             ack(response_action="push", view=bundle_review(outcome))
 
-    def on_save(
-        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
-        meta = metadata(view)
-        user = _user(body)
+    def on_save(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        submitted = Submission.from_body(body)
+        meta = metadata(submitted.view)
+        user = submitted.user
         outcome = (
             self._admin.save(draft_key=meta.d, by=user)
             if meta is not None
-            else Rejected("Invalid form.")
+            else Rejected(INVALID_FORM)
         )
-        ack(response_action="update", view=_result_modal(outcome, title="Bundle"))
+        ack(response_action="update", view=_result_modal(outcome, title=SAVE_TITLE))
         if isinstance(outcome, Changed):
             self._refresh(client, user)
 
-    def on_delete(
-        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
-        ref = BundleRef.parse(view.get("private_metadata"))
-        user = _user(body)
+    def on_delete(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        submitted = Submission.from_body(body)
+        ref = BundleRef.parse(submitted.view.private_metadata)
+        user = submitted.user
         outcome = (
             self._admin.delete_bundle(by=user, bundle=ref.b)
             if ref is not None
-            else Rejected("Invalid form.")
+            else Rejected(INVALID_FORM)
         )
-        ack(response_action="update", view=_result_modal(outcome, title="Delete bundle"))
+        ack(response_action="update", view=_result_modal(outcome, title=DELETE_TITLE))
         if isinstance(outcome, Changed):
             self._refresh(client, user)
 
@@ -336,78 +320,82 @@ class AdminListeners:
 
     def on_flow_toggle(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        ref = FlowRef.parse(_choice(_action(body)))
+        click = Click.from_body(body)
+        ref = FlowRef.parse(click.action.choice)
         if ref is None or ref.on is None:
             return
-        outcome = self._admin.set_flow_active(by=_user(body), flow=ref.f, active=ref.on)
-        self._after_flow_change(client, body, outcome, in_flow_modal=True)
+        outcome = self._admin.set_flow_active(by=click.user, flow=ref.f, active=ref.on)
+        self._after_flow_change(client, click, outcome, in_flow_modal=True)
 
     def on_flow_add(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        ref = FlowRef.parse(_view(body).get("private_metadata"))
+        click = Click.from_body(body)
+        ref = FlowRef.parse(click.view.private_metadata if click.view else None)
         if ref is None:
             return
         outcome = self._admin.add_bundle_to_flow(
-            by=_user(body), flow=ref.f, bundle=_choice(_action(body))
+            by=click.user, flow=ref.f, bundle=click.action.choice
         )
-        self._after_flow_change(client, body, outcome, in_flow_modal=True)
+        self._after_flow_change(client, click, outcome, in_flow_modal=True)
 
     def on_flow_remove(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        ref = FlowRef.parse(_choice(_action(body)))
+        click = Click.from_body(body)
+        ref = FlowRef.parse(click.action.choice)
         if ref is None or ref.b is None:
             return
-        outcome = self._admin.remove_bundle_from_flow(by=_user(body), flow=ref.f, bundle=ref.b)
-        self._after_flow_change(client, body, outcome, in_flow_modal=True)
+        outcome = self._admin.remove_bundle_from_flow(by=click.user, flow=ref.f, bundle=ref.b)
+        self._after_flow_change(client, click, outcome, in_flow_modal=True)
 
     def on_suggest_bundles(self, ack: Ack, body: dict[str, Any]) -> None:
-        ref = FlowRef.parse(_view(body).get("private_metadata"))
+        typed = Suggestion.from_body(body)
+        ref = FlowRef.parse(typed.view.private_metadata if typed.view else None)
         if ref is None:
             ack(options=[])
             return
-        names = self._admin.suggest_bundles(
-            by=_user(body), flow=ref.f, query=str(body.get("value", ""))
-        )
+        names = self._admin.suggest_bundles(by=typed.user, flow=ref.f, query=typed.query)
         ack(options=bundle_options(names))
 
     def _after_flow_change(
         self,
         client: WebClient,
-        body: dict[str, Any],
+        click: Click,
         outcome: FlowChanged | Rejected | NotAllowed,
         *,
         in_flow_modal: bool,
     ) -> None:
-        user = _user(body)
+        user = click.user
         if isinstance(outcome, NotAllowed):
-            self._tell(client, body, f"⛔ {outcome.reason}")
+            self._tell(client, click, refused(outcome.reason))
             return
         if isinstance(outcome, Rejected):
-            self._tell(client, body, outcome.reason)
+            self._tell(client, click, outcome.reason)
             return
-        if in_flow_modal and _in_modal(body):
-            update_view(client, _view(body), flow_modal(outcome.editor))
-        elif _in_modal(body):
+        view = click.view
+        if in_flow_modal and view is not None and view.in_modal:
+            update_view(client, view, flow_modal(outcome.editor))
+        elif view is not None and view.in_modal:
             # A row of the flow list: show the list again, on the page it was on.
-            page = ListPage.parse(_view(body).get("private_metadata")) or ListPage(k="flows")
+            page = ListPage.parse(view.private_metadata) or ListPage(k="flows")
             found = self._admin.flow_list(by=user, page=page.p)
             if not isinstance(found, NotAllowed):
-                update_view(client, _view(body), admin_list_modal(found))
+                update_view(client, view, admin_list_modal(found))
         elif not outcome.changed:
-            self._tell(client, body, outcome.summary)
+            self._tell(client, click, outcome.summary)
         if outcome.changed:
             self._refresh(client, user)
 
 
 def _result_modal(outcome: Changed | Rejected | NotAllowed, *, title: str) -> dict[str, Any]:
     if isinstance(outcome, Changed):
-        return done_modal(title=title, text=f"✅ You {outcome.summary}")
-    prefix = "⛔" if isinstance(outcome, NotAllowed) else "⚠️"
-    return done_modal(title=title, text=f"{prefix} {outcome.reason}")
+        return changed_modal(title=title, summary=outcome.summary)
+    return refused_modal(
+        title=title, reason=outcome.reason, forbidden=isinstance(outcome, NotAllowed)
+    )
 
 
-def _errors(view: dict[str, Any], errors: dict[str, str]) -> dict[str, str]:
-    inputs = input_block_ids(view)
+def _errors(view: ViewPayload, errors: dict[str, str]) -> dict[str, str]:
+    inputs = view.input_block_ids
     placed: dict[str, str] = {}
     for field, message in errors.items():
         block = _ERROR_BLOCKS.get(field, AdminBlock.INTEGRATION).value

@@ -10,7 +10,8 @@ from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
 from app.services.request_modal import RequestModalService
-from blocks.help import HELP
+from app.slack.payloads import Command
+from blocks.help import HELP, unknown_command
 from blocks.request_modal import request_modal
 from domain.ids import UserId
 
@@ -32,18 +33,18 @@ class CommandListeners:
         app.command("/apono")(self.on_apono)
 
     def on_apono(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        text = str(body.get("text") or "").strip()
-        verb, _, rest = text.partition(" ")
+        command = Command.from_body(body)
+        verb, _, rest = command.text.strip().partition(" ")
         verb = verb.lower()
         if verb in ("", "request"):
             ack()
-            self.open_modal(client=client, user=UserId(body["user_id"]), trigger=body["trigger_id"])
+            self.open_modal(client=client, user=command.user, trigger=command.trigger_id or "")
         elif verb == "help":
             ack(text=HELP)
         elif verb in self._subcommands:
             self._subcommands[verb](ack, body, client, rest.strip())
         else:
-            ack(text=f"I don't know `{verb[:30]}`.\n\n{HELP}")
+            ack(text=unknown_command(verb))
 
     def open_modal(self, *, client: WebClient, user: UserId, trigger: str) -> None:
         # The trigger is valid for 3 s and only once: open first, then nothing slow.

@@ -14,33 +14,40 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from app.listeners.state import text_value
 from app.services.decisions import DecisionService
 from app.services.objects import ObjectListService
 from app.services.outcomes import AlreadyDecided, Done, NotAllowed, Outcome
-from blocks.decisions import OBJECTS_PER_PAGE, already_decided, deny_modal, object_list_modal
+from app.slack.payloads import Click, Submission
+from blocks.decisions import (
+    OBJECTS_PER_PAGE,
+    already_decided,
+    approved,
+    canceled,
+    deny_modal,
+    object_list_modal,
+)
 from blocks.ids import ActionId, CallbackId, matching
 from blocks.payloads import PageButton, RequestButton
+from blocks.simple import refused
 from domain.ids import RequestId, UserId
 
 _log = logging.getLogger(__name__)
 
 
-def _button(body: dict[str, Any]) -> RequestButton | None:
-    action = (body.get("actions") or [{}])[0]
-    return RequestButton.parse(action.get("value"))
+def _button(click: Click) -> RequestButton | None:
+    return RequestButton.parse(click.action.value)
 
 
-def _where(body: dict[str, Any]) -> str:
-    channel = body.get("channel") or {}
-    return str(channel.get("id") or body["user"]["id"])
+def _answer(outcome: Outcome, done: str) -> str:
+    """What the clicker is told: the refusal, who decided first, or ``done``."""
+    if isinstance(outcome, NotAllowed):
+        return refused(outcome.reason)
+    if isinstance(outcome, AlreadyDecided):
+        return already_decided(outcome.summary)
+    return done
 
 
 HomeRefresher = Callable[[WebClient, UserId], None]
-
-
-def _from_home(body: dict[str, Any]) -> bool:
-    return (body.get("view") or {}).get("type") == "home"
 
 
 class DecisionListeners:
@@ -64,19 +71,16 @@ class DecisionListeners:
         app.action(ActionId.SHOW_OBJECTS)(self.on_show_objects)
         app.action(matching(ActionId.OBJECTS_PAGE))(self.on_objects_page)
 
-    def _tell(self, client: WebClient, body: dict[str, Any], outcome: Outcome, done: str) -> None:
+    def _tell(self, client: WebClient, click: Click, outcome: Outcome, done: str) -> None:
         """Only the clicker sees this; the messages everyone sees come from the outbox."""
-        if isinstance(outcome, NotAllowed):
-            text = f"⛔ {outcome.reason}"
-        elif isinstance(outcome, AlreadyDecided):
-            text = already_decided(outcome.summary)
-        else:
-            text = done
-        client.chat_postEphemeral(channel=_where(body), user=body["user"]["id"], text=text)
+        client.chat_postEphemeral(
+            channel=click.reply_channel, user=click.user, text=_answer(outcome, done)
+        )
 
     def on_approve(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        button = _button(body)
-        clicker = UserId(body["user"]["id"])
+        click = Click.from_body(body)
+        button = _button(click)
+        clicker = click.user
         if button is None:
             outcome: Outcome = self._decisions.refuse_malformed(clicker=clicker)
         else:
@@ -84,33 +88,33 @@ class DecisionListeners:
                 request_id=RequestId(button.r), flow_claim=button.f, clicker=clicker, approve=True
             )
         ack()
-        self._tell(client, body, outcome, f"✅ You approved {button.r if button else ''}.")
-        if self._refresh_home is not None and _from_home(body):
+        self._tell(client, click, outcome, approved(button.r if button else ""))
+        if self._refresh_home is not None and click.from_home:
             self._refresh_home(client, clicker)
 
     def on_deny(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        button = _button(body)
-        clicker = UserId(body["user"]["id"])
+        click = Click.from_body(body)
+        button = _button(click)
+        clicker = click.user
         if button is None:
-            self._tell(client, body, self._decisions.refuse_malformed(clicker=clicker), "")
+            self._tell(client, click, self._decisions.refuse_malformed(clicker=clicker), "")
             return
         allowed = self._decisions.check_approver(
             request_id=RequestId(button.r), flow_claim=button.f, clicker=clicker
         )
         if not isinstance(allowed, Done):
-            self._tell(client, body, allowed, "")
+            self._tell(client, click, allowed, "")
             return
         client.views_open(
-            trigger_id=body["trigger_id"],
+            trigger_id=click.trigger_id,
             view=deny_modal(request_id=button.r, flow=allowed.summary.flow),
         )
 
-    def on_deny_reason(
-        self, ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient
-    ) -> None:
-        meta = RequestButton.parse(view.get("private_metadata"))
-        clicker = UserId(body["user"]["id"])
+    def on_deny_reason(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        submitted = Submission.from_body(body)
+        meta = RequestButton.parse(submitted.view.private_metadata)
+        clicker = submitted.user
         if meta is None:
             ack()
             return
@@ -119,51 +123,46 @@ class DecisionListeners:
             flow_claim=meta.f,
             clicker=clicker,
             approve=False,
-            reason=text_value(view, ActionId.DENY_REASON),
+            reason=submitted.view.text(ActionId.DENY_REASON),
         )
         ack()
         if not isinstance(outcome, Done):
-            text = (
-                f"⛔ {outcome.reason}"
-                if isinstance(outcome, NotAllowed)
-                else already_decided(outcome.summary)
-            )
-            client.chat_postEphemeral(channel=clicker, user=clicker, text=text)
+            client.chat_postEphemeral(channel=clicker, user=clicker, text=_answer(outcome, ""))
 
     def on_cancel(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        button = _button(body)
-        clicker = UserId(body["user"]["id"])
+        click = Click.from_body(body)
+        button = _button(click)
+        clicker = click.user
         if button is None:
             outcome: Outcome = self._decisions.refuse_malformed(clicker=clicker)
             ack()
-            self._tell(client, body, outcome, "")
+            self._tell(client, click, outcome, "")
             return
         outcome = self._decisions.cancel(
             request_id=RequestId(button.r), flow_claim=button.f, clicker=clicker
         )
         ack()
-        self._tell(client, body, outcome, f"↩️ You canceled {button.r}.")
+        self._tell(client, click, outcome, canceled(button.r))
 
     def on_show_objects(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        button = _button(body)
+        click = Click.from_body(body)
+        button = _button(click)
         if button is None:
             return
-        view = self._page(RequestId(button.r), UserId(body["user"]["id"]), 0)
+        view = self._page(RequestId(button.r), click.user, 0)
         if view is not None:
-            client.views_open(trigger_id=body["trigger_id"], view=view)
+            client.views_open(trigger_id=click.trigger_id, view=view)
 
     def on_objects_page(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        action = (body.get("actions") or [{}])[0]
-        page = PageButton.parse(action.get("value"))
-        if page is None or page.r is None:
+        click = Click.from_body(body)
+        page = PageButton.parse(click.action.value)
+        if click.view is None or page is None or page.r is None:
             return
-        view = self._page(RequestId(page.r), UserId(body["user"]["id"]), page.p)
+        view = self._page(RequestId(page.r), click.user, page.p)
         if view is not None:
-            client.views_update(
-                view_id=body["view"]["id"], hash=body["view"].get("hash"), view=view
-            )
+            client.views_update(view_id=click.view.id, hash=click.view.hash, view=view)
 
     def _page(self, request_id: RequestId, viewer: UserId, page: int) -> dict[str, Any] | None:
         found = self._objects.page(

@@ -15,17 +15,24 @@ from app.services.home import HomeService
 from app.services.outcomes import NotAllowed
 from app.services.request_modal import DraftNotFound, RequestModalService
 from app.services.revocation import RevocationService
-from blocks.home import ANY, HomeState, RowAction, details_modal, history_modal, home_view
+from app.slack.payloads import Click, Command, HomeOpened
+from blocks.home import (
+    ANY,
+    HomeState,
+    RowAction,
+    details_modal,
+    hidden_request_modal,
+    history_modal,
+    home_view,
+    request_again_refused,
+    row_canceled,
+    row_outcome_modal,
+)
 from blocks.ids import ActionId, matching
 from blocks.payloads import PageButton, RequestButton
 from blocks.request_modal import request_modal
-from blocks.simple import notice_modal
+from blocks.simple import refused
 from domain.ids import RequestId, UserId
-
-
-def _action(body: dict[str, Any]) -> dict[str, Any]:
-    actions = body.get("actions") or [{}]
-    return actions[0] if isinstance(actions[0], dict) else {}
 
 
 class HomeListeners:
@@ -63,58 +70,57 @@ class HomeListeners:
         )
 
     def on_home_opened(self, event: dict[str, Any], client: WebClient) -> None:
-        if event.get("tab", "home") == "home":
-            self.publish(client, UserId(event["user"]))
+        opened = HomeOpened.from_event(event)
+        if opened.tab == "home":
+            self.publish(client, opened.user)
 
-    def _state(self, body: dict[str, Any]) -> HomeState:
-        return HomeState.decode((body.get("view") or {}).get("private_metadata"))
+    def _state(self, click: Click) -> HomeState:
+        return HomeState.decode(click.view.private_metadata if click.view else None)
 
     def on_page(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        page = PageButton.parse(_action(body).get("value"))
-        state = self._state(body)
+        click = Click.from_body(body)
+        page = PageButton.parse(click.action.value)
+        state = self._state(click)
         if page is not None and page.f in ("mine", "activity"):
             state = state.model_copy(update={page.f: page.p})
-        self.publish(client, UserId(body["user"]["id"]), state)
+        self.publish(client, click.user, state)
 
     def on_filter(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        action = _action(body)
+        click = Click.from_body(body)
+        action = click.action
         field = {
             ActionId.HOME_FILTER_STATUS: "status",
             ActionId.HOME_FILTER_BUNDLE: "bundle",
             ActionId.HOME_FILTER_REQUESTER: "requester",
-        }[ActionId(action["action_id"])]
-        if field == "requester":
-            value = action.get("selected_user")
-        else:
-            value = (action.get("selected_option") or {}).get("value")
+        }[ActionId(action.action_id)]
+        value = action.selected_user if field == "requester" else action.selected
         try:
-            state = self._state(body).model_copy(
+            state = self._state(click).model_copy(
                 update={field: None if value in (None, ANY) else value, "activity": 0}
             )
             state = HomeState.model_validate(state.model_dump())
         except ValidationError:
             state = HomeState()
-        self.publish(client, UserId(body["user"]["id"]), state)
+        self.publish(client, click.user, state)
 
     def on_row(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        user = UserId(body["user"]["id"])
+        click = Click.from_body(body)
+        user = click.user
         try:
-            row = RowAction.model_validate_json(
-                (_action(body).get("selected_option") or {}).get("value", "")
-            )
+            row = RowAction.model_validate_json(click.action.selected or "")
         except ValidationError:
             ack()
             return
         request_id = RequestId(row.r)
         if row.a == "details":
             ack()
-            self._open_details(client, body, request_id)
+            self._open_details(client, click, request_id)
             return
         if row.a == "again":
             ack()
-            self._open_again(client, body, request_id)
+            self._open_again(client, click, request_id)
             return
         # A revoke or a cancel is recorded before the ack (Slack never resends an acked click).
         if row.a == "revoke":
@@ -124,24 +130,21 @@ class HomeListeners:
         else:
             outcome = self._decisions.cancel(request_id=request_id, flow_claim=None, clicker=user)
             text = (
-                f"⛔ {outcome.reason}"
-                if isinstance(outcome, NotAllowed)
-                else f"↩️ {row.r} canceled."
+                refused(outcome.reason) if isinstance(outcome, NotAllowed) else row_canceled(row.r)
             )
         ack()
-        client.views_open(
-            trigger_id=body["trigger_id"], view=notice_modal(title="Your request", text=text)
-        )
-        self.publish(client, user, self._state(body))
+        client.views_open(trigger_id=click.trigger_id, view=row_outcome_modal(text))
+        self.publish(client, user, self._state(click))
 
     def on_detail(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        button = RequestButton.parse(_action(body).get("value"))
+        click = Click.from_body(body)
+        button = RequestButton.parse(click.action.value)
         if button is not None:
-            self._open_details(client, body, RequestId(button.r))
+            self._open_details(client, click, RequestId(button.r))
 
-    def _open_details(self, client: WebClient, body: dict[str, Any], request_id: RequestId) -> None:
-        found = self._home.details(request_id=request_id, viewer=UserId(body["user"]["id"]))
+    def _open_details(self, client: WebClient, click: Click, request_id: RequestId) -> None:
+        found = self._home.details(request_id=request_id, viewer=click.user)
         view = (
             details_modal(
                 summary=found.summary,
@@ -150,43 +153,45 @@ class HomeListeners:
                 removal_problem=found.removal_problem,
             )
             if found
-            else notice_modal(title="Request", text="You cannot see that request.")
+            else hidden_request_modal()
         )
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+        client.views_open(trigger_id=click.trigger_id, view=view)
 
     # -- requesting ------------------------------------------------------------------------------
 
     def on_open_request(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        model = self._modal.open(user=UserId(body["user"]["id"]))
-        client.views_open(trigger_id=body["trigger_id"], view=request_modal(model))
+        click = Click.from_body(body)
+        model = self._modal.open(user=click.user)
+        client.views_open(trigger_id=click.trigger_id, view=request_modal(model))
 
     def on_request_again(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        button = RequestButton.parse(_action(body).get("value"))
+        click = Click.from_body(body)
+        button = RequestButton.parse(click.action.value)
         if button is not None:
-            self._open_again(client, body, RequestId(button.r))
+            self._open_again(client, click, RequestId(button.r))
 
-    def _open_again(self, client: WebClient, body: dict[str, Any], request_id: RequestId) -> None:
-        user = UserId(body["user"]["id"])
+    def _open_again(self, client: WebClient, click: Click, request_id: RequestId) -> None:
         try:
-            view = request_modal(self._modal.open_again(user=user, request_id=request_id))
-        except DraftNotFound as refused:
-            view = notice_modal(title="Request again", text=str(refused))
-        client.views_open(trigger_id=body["trigger_id"], view=view)
+            view = request_modal(self._modal.open_again(user=click.user, request_id=request_id))
+        except DraftNotFound as refusal:
+            view = request_again_refused(str(refusal))
+        client.views_open(trigger_id=click.trigger_id, view=view)
 
     # -- history -----------------------------------------------------------------------------------
 
     def on_history(self, ack: Ack, body: dict[str, Any], client: WebClient, argument: str) -> None:
         ack()
-        page = self._home.history(user=UserId(body["user_id"]), page=0)
-        client.views_open(trigger_id=body["trigger_id"], view=history_modal(page))
+        command = Command.from_body(body)
+        page = self._home.history(user=command.user, page=0)
+        client.views_open(trigger_id=command.trigger_id, view=history_modal(page))
 
     def on_history_page(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
-        page_button = PageButton.parse(_action(body).get("value"))
-        if page_button is None:
+        click = Click.from_body(body)
+        page_button = PageButton.parse(click.action.value)
+        if click.view is None or page_button is None:
             return
-        page = self._home.history(user=UserId(body["user"]["id"]), page=page_button.p)
-        view = body.get("view") or {}
-        client.views_update(view_id=view["id"], hash=view.get("hash"), view=history_modal(page))
+        page = self._home.history(user=click.user, page=page_button.p)
+        client.views_update(view_id=click.view.id, hash=click.view.hash, view=history_modal(page))

@@ -9,7 +9,9 @@ from slack_bolt import Ack
 from app.listeners.commands import CommandListeners
 from app.services.outcomes import NotAllowed
 from app.services.report_delivery import ReportRequests
-from domain.ids import UserId
+from app.slack.payloads import Command
+from blocks.help import report_preparing
+from blocks.simple import refused
 
 
 class ReportListeners:
@@ -20,9 +22,8 @@ class ReportListeners:
         commands.add("report", self.on_report)
 
     def on_report(self, ack: Ack, body: dict[str, Any], client: object, argument: str) -> None:
-        outcome = self._reports.request(by=UserId(body["user_id"]), text=argument)
+        outcome = self._reports.request(by=Command.from_body(body).user, text=argument)
         if isinstance(outcome, NotAllowed):
-            ack(text=f"⛔ {outcome.reason}")
+            ack(text=refused(outcome.reason))
             return
-        shown = f" (`{outcome.filters}`)" if outcome.filters else ""
-        ack(text=f"📄 Preparing your report{shown}; it arrives here as a CSV file.")
+        ack(text=report_preparing(outcome.filters))

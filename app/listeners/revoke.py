@@ -10,21 +10,21 @@ from slack_sdk import WebClient
 from app.listeners.commands import CommandListeners
 from app.services.outcomes import AlreadyDecided, NotAllowed, Outcome
 from app.services.revocation import RevocationService
+from app.slack.payloads import Click, Command
+from blocks.decisions import REVOKE_USAGE, nothing_to_revoke, revoking
 from blocks.ids import ActionId
 from blocks.payloads import RequestButton
-from domain.ids import RequestId, UserId, parse_request_id
+from blocks.simple import INVALID_BUTTON, refused
+from domain.ids import RequestId, parse_request_id
 
 
 def describe(outcome: Outcome, request_id: str) -> str:
+    """What the person who asked for a revoke is told (the sentences are in ``blocks/``)."""
     if isinstance(outcome, NotAllowed):
-        return f"⛔ {outcome.reason}"
+        return refused(outcome.reason)
     if isinstance(outcome, AlreadyDecided):
-        return (
-            f"{outcome.summary.id} is {outcome.summary.status.label}; there is nothing to revoke."
-        )
-    return (
-        f"🔒 Revoking {request_id}: every object is being removed; you'll get a message when done."
-    )
+        return nothing_to_revoke(outcome.summary)
+    return revoking(request_id)
 
 
 class RevokeListeners:
@@ -38,11 +38,11 @@ class RevokeListeners:
     def on_revoke_button(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         # Recorded before the ack: Slack never sends an acked click again, so a crash right
         # after acking must not lose it (the revoke ask is one short UPDATE).
-        action = (body.get("actions") or [{}])[0]
-        button = RequestButton.parse(action.get("value"))
-        user = UserId(body["user"]["id"])
+        click = Click.from_body(body)
+        button = RequestButton.parse(click.action.value)
+        user = click.user
         if button is None:
-            outcome: Outcome = NotAllowed("That button is not valid.")
+            outcome: Outcome = NotAllowed(INVALID_BUTTON)
             request_id = "?"
         else:
             request_id = button.r
@@ -50,17 +50,18 @@ class RevokeListeners:
                 request_id=RequestId(button.r), flow_claim=button.f, by=user
             )
         ack()
-        channel = (body.get("channel") or {}).get("id") or user
-        client.chat_postEphemeral(channel=channel, user=user, text=describe(outcome, request_id))
+        client.chat_postEphemeral(
+            channel=click.reply_channel, user=user, text=describe(outcome, request_id)
+        )
 
     def on_revoke_command(
         self, ack: Ack, body: dict[str, Any], client: WebClient, argument: str
     ) -> None:
         request_id = parse_request_id(argument) if argument else None
         if request_id is None:
-            ack(text="Usage: `/apono revoke AR-XXXXXX` (the request ID from its messages).")
+            ack(text=REVOKE_USAGE)
             return
         outcome = self._revocation.revoke(
-            request_id=request_id, flow_claim=None, by=UserId(body["user_id"])
+            request_id=request_id, flow_claim=None, by=Command.from_body(body).user
         )
         ack(text=describe(outcome, request_id))

@@ -1,70 +1,30 @@
-"""Reading what Slack sends back: view state and metadata, parsed into typed values."""
+"""Reading the bot's own values out of a parsed view: the request form, the draft key, and
+the input block an error belongs to. (Slack's shapes are parsed in :mod:`app.slack.payloads`.)"""
 
 from __future__ import annotations
 
-from typing import Any
-
 from app.services.request_modal import FormInput
+from app.slack.payloads import ViewPayload
 from blocks.ids import ActionId, BlockId
 from blocks.payloads import ModalMetadata
 
 
-def _values(view: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    state = view.get("state") or {}
-    values = state.get("values") or {}
-    return values if isinstance(values, dict) else {}
-
-
-def find_value(view: dict[str, Any], action_id: str) -> dict[str, Any] | None:
-    """The state entry of the element with ``action_id``, whatever block holds it."""
-    for block in _values(view).values():
-        if isinstance(block, dict) and action_id in block:
-            entry = block[action_id]
-            return entry if isinstance(entry, dict) else None
-    return None
-
-
-def selected_value(view: dict[str, Any], action_id: str) -> str | None:
-    entry = find_value(view, action_id)
-    if not entry:
-        return None
-    option = entry.get("selected_option")
-    value = option.get("value") if isinstance(option, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def text_value(view: dict[str, Any], action_id: str) -> str | None:
-    entry = find_value(view, action_id)
-    if not entry:
-        return None
-    value = entry.get("value")
-    return value if isinstance(value, str) else None
-
-
-def form_input(view: dict[str, Any]) -> FormInput:
+def form_input(view: ViewPayload) -> FormInput:
     return FormInput(
-        justification=text_value(view, ActionId.JUSTIFICATION),
-        duration=selected_value(view, ActionId.DURATION),
-        permission=selected_value(view, ActionId.PICK_PERMISSION),
+        justification=view.text(ActionId.JUSTIFICATION),
+        duration=view.selected(ActionId.DURATION),
+        permission=view.selected(ActionId.PICK_PERMISSION),
     )
 
 
-def metadata(view: dict[str, Any]) -> ModalMetadata | None:
-    raw = view.get("private_metadata")
-    return ModalMetadata.parse(raw if isinstance(raw, str) else None)
+def metadata(view: ViewPayload | None) -> ModalMetadata | None:
+    """The draft key a modal carries, if it carries a valid one."""
+    return ModalMetadata.parse(view.private_metadata) if view is not None else None
 
 
-def input_block_ids(view: dict[str, Any]) -> list[str]:
-    return [
-        b["block_id"]
-        for b in view.get("blocks") or []
-        if isinstance(b, dict) and b.get("type") == "input" and isinstance(b.get("block_id"), str)
-    ]
-
-
-def block_for(view: dict[str, Any], field: str) -> str | None:
+def block_for(view: ViewPayload, field: str) -> str | None:
     """The input block where an error about ``field`` belongs (errors only attach to inputs)."""
-    ids = input_block_ids(view)
+    ids = view.input_block_ids
     places: dict[str, list[str]] = {
         "bundle": [BlockId.BUNDLE, "add.", BlockId.INTEGRATION],
         "objects": ["add.", "resource.", BlockId.INTEGRATION, BlockId.BUNDLE],

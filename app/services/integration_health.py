@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Final
 
 from app.integrations.base import Integration, IntegrationError
+from blocks import limits
 from domain.clock import Clock
 
 _log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ RUN_WAIT_SECONDS: Final = 120.0
 """How long one run waits for its checks; slower ones finish and are recorded in the background."""
 STARTUP_WAIT_SECONDS: Final = 5.0
 """How long start-up waits for the first results before it connects to Slack."""
-SHORT_LINE: Final = 150
+SHORT_LINE: Final = limits.SHORT_LINE
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from typing import Final, Protocol
 
 from app.services.catalog import CatalogService
 from app.services.eligibility import EligibilityService, UserAccess
+from blocks.limits import SUGGESTIONS
 from blocks.request_modal import (
-    MAX_STATIC_OPTIONS,
     BundleChoice,
     BundleDetail,
     FlowChoice,
@@ -32,7 +32,8 @@ from domain.policy import AccessFlow
 from store.repositories.drafts import DraftChanges
 from store.unit_of_work import Store, UnitOfWork
 
-SUGGESTION_LIMIT: Final = 100
+SUGGESTION_LIMIT: Final = SUGGESTIONS
+"""At most as many suggestions as one typeahead answer may hold."""
 RECENT: Final = 5
 
 
@@ -269,16 +270,11 @@ class RequestModalService:
                         shares=shares,
                         unavailable=self._unavailable(s.integration for s in shares),
                     )
-            # Descriptions only show in a static menu; a longer list is served by typeahead.
-            descriptions = (
-                self._catalog.descriptions() if len(offered) <= MAX_STATIC_OPTIONS else {}
-            )
-            # A menu past Slack's 100 options is a typeahead: the names are not in the view.
-            listed = offered if len(offered) <= MAX_STATIC_OPTIONS else {}
+            # Every offered bundle; the builder decides between a menu and a typeahead.
+            descriptions = self._catalog.descriptions()
             return RequestModal(
                 mode=Mode.BUNDLE,
-                bundle_count=len(offered),
-                bundles=tuple(BundleChoice(n, descriptions.get(n, "")) for n in listed),
+                bundles=tuple(BundleChoice(n, descriptions.get(n, "")) for n in offered),
                 bundle=detail,
                 **common,  # type: ignore[arg-type]
             )

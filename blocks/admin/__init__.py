@@ -30,14 +30,10 @@ from blocks.admin.limits import (
     MAX_FLOW_BUNDLES_SHOWN,
     MAX_INTEGRATION_LINES,
     MAX_NAME,
-    MAX_OPTION_TEXT,
     MAX_RESOURCE,
     MAX_SAMPLES,
     MAX_SECTION_BLOCKS,
     MAX_SHARES_SHOWN,
-    MAX_STATIC_OPTIONS,
-    MAX_TEXT,
-    MAX_TITLE,
     RECENT_SHOWN,
 )
 from blocks.admin.models import (
@@ -53,11 +49,21 @@ from blocks.admin.models import (
     Impact,
     IntegrationLine,
 )
-from blocks.admin.pieces import done_modal
+from blocks.admin.pieces import (
+    ADMIN_TITLE,
+    DELETE_TITLE,
+    SAVE_TITLE,
+    admin_notice,
+    changed_modal,
+    done_modal,
+    refused_modal,
+)
 from blocks.admin.review import bundle_review, delete_confirmation
 from blocks.admin.section import admin_list_modal, admin_section
 
 __all__ = [
+    "ADMIN_TITLE",
+    "DELETE_TITLE",
     "FILE_EDIT_NOTE",
     "FILE_MARKER",
     "HOME_ROWS",
@@ -66,15 +72,12 @@ __all__ = [
     "MAX_FLOW_BUNDLES_SHOWN",
     "MAX_INTEGRATION_LINES",
     "MAX_NAME",
-    "MAX_OPTION_TEXT",
     "MAX_RESOURCE",
     "MAX_SAMPLES",
     "MAX_SECTION_BLOCKS",
     "MAX_SHARES_SHOWN",
-    "MAX_STATIC_OPTIONS",
-    "MAX_TEXT",
-    "MAX_TITLE",
     "RECENT_SHOWN",
+    "SAVE_TITLE",
     "AdminAction",
     "AdminBlock",
     "AdminCallback",
@@ -95,13 +98,16 @@ __all__ = [
     "IntegrationLine",
     "ListPage",
     "admin_list_modal",
+    "admin_notice",
     "admin_section",
     "bundle_editor",
     "bundle_options",
     "bundle_review",
+    "changed_modal",
     "delete_confirmation",
     "done_modal",
     "flow_modal",
+    "refused_modal",
     "removal_options",
     "resource_options",
     "row_action",

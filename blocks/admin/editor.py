@@ -23,15 +23,14 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
+from blocks import limits
 from blocks.admin.ids import AdminAction, AdminBlock, AdminCallback, row_action
 from blocks.admin.limits import (
     FILE_EDIT_NOTE,
     MAX_DESCRIPTION,
     MAX_NAME,
-    MAX_OPTION_TEXT,
     MAX_RESOURCE,
     MAX_SHARES_SHOWN,
-    MAX_STATIC_OPTIONS,
     RECENT_SHOWN,
 )
 from blocks.admin.models import BundleEditor
@@ -96,7 +95,7 @@ def _contents(model: BundleEditor) -> list[Block]:
 
 
 def _adder(model: BundleEditor) -> list[Block]:
-    options = [option(i, i) for i in model.integrations[:MAX_STATIC_OPTIONS]]
+    options = [option(i, i) for i in model.integrations[: limits.MENU_OPTIONS]]
     blocks: list[Block] = [
         InputBlock(
             block_id=AdminBlock.INTEGRATION,
@@ -215,8 +214,8 @@ def bundle_editor(model: BundleEditor) -> dict[str, Any]:
 def resource_options(resources: Sequence[tuple[str, str | None]]) -> list[dict[str, Any]]:
     """Typeahead answer: ``(resource, description)`` pairs; values are the resource names, so
     names longer than an option value may be are left to the plain text input."""
-    fitting = [(n, d) for n, d in resources if len(n) <= MAX_OPTION_TEXT]
-    return [option(n, n, d).to_dict() for n, d in fitting[:MAX_STATIC_OPTIONS]]
+    fitting = [(n, d) for n, d in resources if len(n) <= limits.OPTION_VALUE]
+    return [option(n, n, d).to_dict() for n, d in fitting[: limits.SUGGESTIONS]]
 
 
 def removal_options(items: Sequence[tuple[int, AccessObject]]) -> list[dict[str, Any]]:
@@ -224,5 +223,5 @@ def removal_options(items: Sequence[tuple[int, AccessObject]]) -> list[dict[str,
     is the item's ID, since an object (a resource of up to 200 characters) may not fit one."""
     return [
         option(o.resource, str(item), f"{o.permission} · {o.integration}").to_dict()
-        for item, o in items[:MAX_STATIC_OPTIONS]
+        for item, o in items[: limits.SUGGESTIONS]
     ]

@@ -16,8 +16,9 @@ from slack_sdk.models.blocks import (
     StaticSelectElement,
 )
 
+from blocks import limits
 from blocks.admin.ids import AdminAction, AdminCallback, FlowRef, row_action
-from blocks.admin.limits import FILE_EDIT_NOTE, MAX_FLOW_BUNDLES_SHOWN, MAX_STATIC_OPTIONS
+from blocks.admin.limits import FILE_EDIT_NOTE, MAX_FLOW_BUNDLES_SHOWN
 from blocks.admin.models import FlowEditor
 from blocks.admin.pieces import md, modal, notice, option
 from blocks.admin.rows import flow_text
@@ -61,7 +62,7 @@ def flow_modal(model: FlowEditor) -> dict[str, Any]:
         blocks.append(SectionBlock(text=md("This flow offers no bundle.")))
     if model.addable:
         picker: StaticSelectElement | ExternalDataSelectElement
-        if len(model.addable) <= MAX_STATIC_OPTIONS:
+        if len(model.addable) <= limits.MENU_OPTIONS:
             picker = StaticSelectElement(
                 action_id=AdminAction.FLOW_ADD_BUNDLE,
                 placeholder="Add a bundle",
@@ -87,4 +88,4 @@ def flow_modal(model: FlowEditor) -> dict[str, Any]:
 
 
 def bundle_options(bundles: Sequence[str]) -> list[dict[str, Any]]:
-    return [option(n, n).to_dict() for n in bundles[:MAX_STATIC_OPTIONS]]
+    return [option(n, n).to_dict() for n in bundles[: limits.SUGGESTIONS]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 from slack_sdk.models.blocks import (
     Block,
@@ -15,15 +15,17 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from blocks import limits
 from blocks.admin.ids import AdminCallback
-from blocks.admin.limits import FILE_MARKER, MAX_OPTION_TEXT, MAX_TEXT, MAX_TITLE
+from blocks.admin.limits import FILE_MARKER
+from blocks.simple import notice_modal
 from blocks.text import clip, escape, shorten
 from domain.catalog import Source
 from domain.objects import AccessObject
 
 
 def md(text: str) -> MarkdownTextObject:
-    return MarkdownTextObject(text=clip(text, MAX_TEXT))
+    return MarkdownTextObject(text=clip(text, limits.SECTION_TEXT))
 
 
 def plain(text: str) -> PlainTextObject:
@@ -32,9 +34,9 @@ def plain(text: str) -> PlainTextObject:
 
 def option(text: str, value: str, description: str | None = None) -> Option:
     return Option(
-        text=plain(shorten(text, MAX_OPTION_TEXT)),
+        text=plain(shorten(text, limits.OPTION_TEXT)),
         value=value,
-        description=plain(clip(description, MAX_OPTION_TEXT)) if description else None,
+        description=plain(clip(description, limits.OPTION_TEXT)) if description else None,
     )
 
 
@@ -76,13 +78,35 @@ def modal(
     return View(
         type="modal",
         callback_id=callback_id,
-        title=plain(clip(title, MAX_TITLE)),
+        title=plain(clip(title, limits.VIEW_TITLE)),
         close=plain(close),
         submit=plain(submit) if submit else None,
         private_metadata=private_metadata,
         clear_on_close=clear_on_close,
         blocks=list(blocks),
     ).to_dict()
+
+
+ADMIN_TITLE: Final = "Admin"
+SAVE_TITLE: Final = "Bundle"
+"""The title of what saving a bundle answers."""
+DELETE_TITLE: Final = "Delete bundle"
+"""The title of what deleting a bundle answers."""
+
+
+def admin_notice(text: str) -> dict[str, Any]:
+    """A refusal or a reason shown in place of an admin modal."""
+    return notice_modal(title=ADMIN_TITLE, text=text)
+
+
+def changed_modal(*, title: str, summary: str) -> dict[str, Any]:
+    """A save or delete that went through; ``summary`` says what was done ("saved ...")."""
+    return done_modal(title=title, text=f"✅ You {summary}")
+
+
+def refused_modal(*, title: str, reason: str, forbidden: bool) -> dict[str, Any]:
+    """A save or delete that did not go through: not allowed (⛔) or rejected (⚠️)."""
+    return done_modal(title=title, text=f"{'⛔' if forbidden else '⚠️'} {reason}")
 
 
 def done_modal(*, title: str, text: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import OverflowMenuElement, SectionBlock
 
+from blocks import limits
 from blocks.admin.ids import AdminAction, BundleChoice, FlowChoice, row_action
 from blocks.admin.models import BundleLine, FlowLine, HealthLine, IntegrationLine
 from blocks.admin.pieces import marker, md, names, option
@@ -20,7 +21,7 @@ def bundle_row(line: BundleLine) -> SectionBlock:
         f"{plural(line.objects, 'object')} in {plural(line.integrations, 'integration')} · {used}"
     )
     if line.description:
-        text += f"\n_{escape(clip(line.description, 150))}_"
+        text += f"\n_{escape(clip(line.description, limits.SHORT_LINE))}_"
     return SectionBlock(
         block_id=f"admin.bundle.{line.name}",
         text=md(text),

@@ -14,13 +14,13 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from blocks import limits
 from blocks.admin.ids import AdminAction, AdminCallback, ListPage, row_action
 from blocks.admin.limits import (
     FILE_MARKER,
     HOME_ROWS,
     MAX_INTEGRATION_LINES,
     MAX_SECTION_BLOCKS,
-    MAX_TEXT,
 )
 from blocks.admin.models import AdminHome, AdminList
 from blocks.admin.pieces import md, modal
@@ -103,7 +103,7 @@ def admin_section(model: AdminHome) -> list[Block]:
                     clip(
                         "*Admin logins* (an integration that fails offers nothing until it "
                         "passes)\n" + "\n".join(checks),
-                        MAX_TEXT,
+                        limits.SECTION_TEXT,
                     )
                 ),
             )

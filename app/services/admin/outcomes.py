@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import Final
 
 from blocks.admin import FlowEditor
+from blocks.limits import SUGGESTIONS as ANSWER_SIZE
 
 NOT_ADMIN: Final = "Only admins can manage bundles and access flows."
 EXPIRED: Final = "This editor has expired; open the bundle again from the Home tab."
-SUGGESTIONS: Final = 100
+SUGGESTIONS: Final = ANSWER_SIZE
 """The most options a typeahead answers with (Slack's limit)."""
 
 

@@ -62,7 +62,6 @@ def test_an_unavailable_share_has_no_select_button_and_says_why_in_one_line() ->
         draft_key="draft-key-0000000001",
         mode=Mode.BUNDLE,
         limit=5_000,
-        bundle_count=1,
         bundles=(BundleChoice("b", ""),),
         bundle=BundleDetail(
             name="b", description="", total=5, shares=shares, unavailable={"prod-pg": LACKS}
