@@ -129,18 +129,28 @@ class SubmissionService:
         requester = self._directory.person(user) or Person(id=user, name=user)
         flow = record.flow
         approvers = self._approvers.resolve(flow=flow, requester=requester)
-        return self._store_request(
-            draft=draft,
-            requester=requester,
-            record=record,
-            count=count,
-            duration=duration,
-            justification=justification,
-            approvers=[
-                AskedApprover(id=a.id, name=a.person.name, email=a.person.email, reasons=a.reasons)
-                for a in approvers
-            ],
-        )
+        try:
+            return self._insert(
+                draft=draft,
+                requester=requester,
+                record=record,
+                count=count,
+                duration=duration,
+                justification=justification,
+                approvers=[
+                    AskedApprover(
+                        id=a.id, name=a.person.name, email=a.person.email, reasons=a.reasons
+                    )
+                    for a in approvers
+                ],
+            )
+        except AlreadySubmitted:
+            # Another submission of this form won the race a moment ago: give its answer.
+            return self._made_by_form(draft.key, requester.id)
+        except EmptyRequest:
+            errors = {Field.OBJECTS: "Pick at least one object."}
+            self._audit_refusal(user=requester.id, draft=draft, errors=errors)
+            return Refused(errors)
 
     # -- checks -----------------------------------------------------------------------------------
 
@@ -260,35 +270,6 @@ class SubmissionService:
             )
 
     # -- storing --------------------------------------------------------------------------------
-
-    def _store_request(
-        self,
-        *,
-        draft: Draft,
-        requester: Person,
-        record: FlowRecord,
-        count: int,
-        duration: timedelta,
-        justification: str,
-        approvers: list[AskedApprover],
-    ) -> Submitted | Refused:
-        try:
-            return self._insert(
-                draft=draft,
-                requester=requester,
-                record=record,
-                count=count,
-                duration=duration,
-                justification=justification,
-                approvers=approvers,
-            )
-        except AlreadySubmitted:
-            # Another submission of this form won the race a moment ago: give its answer.
-            return self._made_by_form(draft.key, requester.id)
-        except EmptyRequest:
-            errors = {Field.OBJECTS: "Pick at least one object."}
-            self._audit_refusal(user=requester.id, draft=draft, errors=errors)
-            return Refused(errors)
 
     def _made_by_form(self, draft_key: str, user: UserId) -> Submitted | Refused:
         """The answer the submission that made this form's request got."""
