@@ -20,45 +20,52 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 
+from app.admin.audit import AdminAudit
+from app.admin.bundles import BundleSaving
+from app.admin.console import AdminConsole
+from app.admin.deletion import BundleDeletion
+from app.admin.discovery import DiscoveryService
+from app.admin.editor import BundleEditing
+from app.admin.flows import FlowAdmin
+from app.admin.gate import AdminGate
+from app.admin.listeners import AdminListeners
+from app.admin.views import AdminViews
+from app.approval.decisions import DecisionService
+from app.approval.listeners import DecisionListeners
+from app.approval.objects import ObjectListService
+from app.approval.pending import PendingSweeper
+from app.audit.forwarding import AuditForwarder, Webhook
+from app.core.admins import Admins
+from app.core.approvers import ApproverResolver
+from app.core.catalog import CatalogService
+from app.core.housekeeping import Housekeeping
+from app.core.notifier import Notifier
+from app.core.ports import Directory
+from app.core.removal_alerts import RemovalAlerts
+from app.core.sealing import Sealer
+from app.core.still_eligible import StillEligible
+from app.core.transitions import Transitions
+from app.expiry.ending import EndingService
+from app.granting.provisioning import ProvisioningService
+from app.home.listeners import HomeListeners
+from app.home.service import HomeService
 from app.integrations.base import Integration
+from app.integrations.health import IntegrationHealth
 from app.integrations.registry import build_integration
-from app.listeners.admin import AdminListeners
-from app.listeners.commands import CommandListeners
-from app.listeners.decisions import DecisionListeners
-from app.listeners.home import HomeListeners
-from app.listeners.reports import ReportListeners
-from app.listeners.request_modal import RequestModalListeners
-from app.listeners.revoke import RevokeListeners
-from app.services.admin import AdminService
-from app.services.admins import Admins
-from app.services.approvers import ApproverResolver
-from app.services.audit_forwarding import AuditForwarder, Webhook
-from app.services.catalog import CatalogService
-from app.services.decisions import DecisionService
-from app.services.discovery import DiscoveryService
-from app.services.eligibility import EligibilityService
-from app.services.ending import EndingService
-from app.services.home import HomeService
-from app.services.housekeeping import Housekeeping
-from app.services.integration_health import IntegrationHealth
-from app.services.notifier import Notifier
-from app.services.objects import ObjectListService
-from app.services.pending import PendingSweeper
-from app.services.policy_io import announce_conflicts
-from app.services.ports import Directory
-from app.services.provisioning import ProvisioningService
-from app.services.reconciler import Reconciler
-from app.services.removal_alerts import RemovalAlerts
-from app.services.report_delivery import ReportRequests, ScheduledReports
-from app.services.reports import ReportService
-from app.services.request_modal import RequestModalService
-from app.services.revocation import RevocationService
-from app.services.sealing import Sealer
-from app.services.still_eligible import StillEligible
-from app.services.submission import SubmissionService
-from app.services.transitions import Transitions
+from app.policy.exchange import announce_conflicts
+from app.reports.csv import ReportService
+from app.reports.delivery import ReportRequests, ScheduledReports
+from app.reports.listeners import ReportListeners
+from app.requesting.eligibility import EligibilityService
+from app.requesting.listeners import RequestModalListeners
+from app.requesting.modal import RequestModalService
+from app.requesting.submission import SubmissionService
+from app.revocation.listeners import RevokeListeners
+from app.revocation.reconciler import Reconciler
+from app.revocation.revoke import RevocationService
 from app.settings import Settings
 from app.slack.client import make_web_client
+from app.slack.commands import CommandRouter
 from app.slack.directory import SlackDirectory
 from app.slack.relay import OutboxRelay
 from app.workers import Trigger
@@ -104,7 +111,7 @@ class Services:
     objects: ObjectListService
     home: HomeService
     admins: Admins
-    admin: AdminService
+    admin: AdminConsole
     health: IntegrationHealth
 
 
@@ -322,13 +329,18 @@ def build_application(
         on_revoke=triggers["end"].fire,
     )
     discovery = DiscoveryService(catalog=catalog, integrations=integrations, clock=clock)
-    admin_console = AdminService(
-        store=store,
-        catalog=catalog,
-        admins=admins,
-        discovery=discovery,
-        notifier=notifier,
-        clock=clock,
+    gate = AdminGate(store=store, admins=admins, clock=clock)
+    admin_audit = AdminAudit(notifier=notifier, clock=clock)
+    admin_console = AdminConsole(
+        views=AdminViews(store=store, catalog=catalog, gate=gate, discovery=discovery),
+        editing=BundleEditing(store=store, catalog=catalog, gate=gate, clock=clock),
+        saving=BundleSaving(
+            store=store, catalog=catalog, gate=gate, audit=admin_audit, clock=clock
+        ),
+        deletion=BundleDeletion(
+            store=store, catalog=catalog, gate=gate, audit=admin_audit, clock=clock
+        ),
+        flows=FlowAdmin(store=store, catalog=catalog, gate=gate, audit=admin_audit, clock=clock),
     )
     services = Services(
         catalog=catalog,
@@ -351,7 +363,9 @@ def build_application(
         revocation=revocation,
         discovery=discovery,
         objects=ObjectListService(store=store, admins=admins),
-        home=HomeService(store=store, admins=admins, admin_console=admin_console, health=health),
+        home=HomeService(
+            store=store, admins=admins, admin_console=admin_console.views, health=health
+        ),
         admins=admins,
         admin=admin_console,
         health=health,
@@ -407,18 +421,23 @@ def build_application(
             max_workers=LISTENER_THREADS, thread_name_prefix="listener"
         ),
     )
-    commands = CommandListeners(modal=modal)
+    commands = CommandRouter()
     commands.register(bolt)
-    RequestModalListeners(modal=modal, submission=submission).register(bolt)
+    requesting = RequestModalListeners(modal=modal, submission=submission)
+    requesting.register(bolt, commands=commands)
+    # Home's rows offer what other features do; each feature lends its own answer.
+    revoking = RevokeListeners(revocation=revocation)
+    revoking.register(bolt, commands=commands)
+    deciding = DecisionListeners(decisions=decisions, objects=services.objects)
     home_listeners = HomeListeners(
-        home=services.home, modal=modal, decisions=decisions, revocation=revocation
+        home=services.home,
+        revoke=revoking.revoke_for,
+        cancel=deciding.cancel_for,
+        open_again=requesting.open_again,
     )
     home_listeners.register(bolt, commands=commands)
+    deciding.register(bolt, refresh_home=home_listeners.publish)
     AdminListeners(admin=admin_console, refresh_home=home_listeners.publish).register(bolt)
-    DecisionListeners(
-        decisions=decisions, objects=services.objects, refresh_home=home_listeners.publish
-    ).register(bolt)
-    RevokeListeners(revocation=revocation).register(bolt, commands=commands)
     ReportListeners(reports=ReportRequests(store=store, admins=admins, clock=clock)).register(
         commands=commands
     )

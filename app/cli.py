@@ -19,7 +19,7 @@ from typing import Final, TextIO
 from dotenv import dotenv_values
 from sqlalchemy.exc import OperationalError
 
-from app.policy_cli import add_commands as add_policy_commands
+from app.policy.cli import add_commands as add_policy_commands
 from store.repositories.audit import StoredEvent
 
 EXIT_USAGE: Final = 2
@@ -62,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str], *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     if list(argv[:1]) == ["report"]:
         # The report's own parser reads every word after `report` (filters and --options).
-        from app.report_cli import report_command
+        from app.reports.cli import report_command
 
         return report_command(list(argv[1:]), out=out, err=err, env=dict(os.environ))
     args = _parser().parse_args(argv)
@@ -97,8 +97,8 @@ def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _policy(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from app.policy.cli import run
     from app.policy.schema import schema_text
-    from app.policy_cli import run
 
     if args.policy_command == "schema":
         out.write(schema_text())

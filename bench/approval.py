@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Final
 
-from app.services.notifier import approval_ref
+from app.core.notifier import approval_ref
 from bench.approval_world import (
     APPROVERS,
     DECIDE,

@@ -22,7 +22,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy import Connection, insert, text
 
-from app.services.reports import ReportService
+from app.reports.csv import ReportService
 from domain.clock import SystemClock
 from domain.reports import ReportSpec
 from store.models import ApprovalRow, GrantRow, RequestObjectRow, RequestRow, StatusChangeRow

@@ -28,7 +28,7 @@ from typing import Any, Final
 import redis
 from sqlalchemy import func, select
 
-from app.services.notifier import approval_ref
+from app.core.notifier import approval_ref
 from bench.context import Context
 from bench.figures import Single
 from bench.instance import INSTANCES, LedgerSpec, app_instances

@@ -20,7 +20,7 @@ from domain.policy import IntegrationSpec, Policy
 
 if TYPE_CHECKING:
     from app.integrations.base import Integration
-    from app.services.integration_health import IntegrationStatus
+    from app.integrations.health import IntegrationStatus
 
 EXIT_VALID: Final = 0
 EXIT_INVALID: Final = 1
@@ -80,7 +80,7 @@ def check_connections(
     *, policy: Policy, env: Mapping[str, str], out: TextIO, build: Builder = build_from_spec
 ) -> int:
     """Build every integration and run its preflight (concurrently); one line per result."""
-    from app.services.integration_health import check_integration, run_bounded
+    from app.integrations.health import check_integration, run_bounded
     from domain.clock import SystemClock
 
     clock = SystemClock()

@@ -14,7 +14,7 @@ from typing import Any, Final
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from app.cache import TtlCache
+from app.core.cache import TtlCache
 from domain.eligibility import normalise_group
 from domain.ids import UserId
 from domain.people import Person

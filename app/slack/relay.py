@@ -26,8 +26,8 @@ from typing import Any, Final
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from app.services.notifier import POST, UPDATE, UPLOAD
-from app.services.sealing import Sealer, SealError
+from app.core.notifier import POST, UPDATE, UPLOAD
+from app.core.sealing import Sealer, SealError
 from domain.clock import Clock
 from store.repositories.outbox import OutboxMessage, PostedMessage
 from store.unit_of_work import Store

@@ -1,9 +1,4 @@
-"""Admins manage bundles and access flows from Slack, every change audited (issue 7).
-
-Until bootstrap wires the admin console in, the fixture builds it from the app's own parts,
-registers its listeners before the app connects, and composes the Admin section into the Home
-tab the way the Home service will; once wired, the app's own console and Home tab are used.
-"""
+"""Admins manage bundles and access flows from Slack, every change audited (issue 7)."""
 
 from __future__ import annotations
 
@@ -14,15 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from slack_sdk import WebClient
-from slack_sdk.models.blocks import DividerBlock
 
+from app.admin import AdminConsole, Changed
 from app.bootstrap import Application, build_application
 from app.integrations.base import Resource
-from app.listeners.admin import AdminListeners
-from app.services.admin import AdminService, Changed
-from blocks.admin import BundleEditor, BundleRef, BundleReview, FlowRef, admin_section
-from blocks.home import home_view
+from blocks.admin import BundleEditor, BundleRef, BundleReview, FlowRef
 from domain.audit import AuditKind
 from domain.catalog import Source
 from domain.ids import UserId
@@ -53,9 +44,7 @@ pytestmark = pytest.mark.e2e
 @dataclass
 class Console:
     bot: Bot
-    admin: AdminService
-    wired: bool
-    """Whether bootstrap builds the admin console and the Home service shows its section."""
+    admin: AdminConsole
 
     @property
     def sim(self) -> Simulator:
@@ -64,22 +53,6 @@ class Console:
     @property
     def app(self) -> Application:
         return self.bot.app
-
-
-def composed_home(app: Application, admin: AdminService) -> Callable[[WebClient, UserId], None]:
-    """The Home tab with the Admin section under it, as the wired Home service will show it."""
-
-    def publish(client: WebClient, user: UserId) -> None:
-        view = home_view(app.services.home.home_for(user=user))
-        section = admin.home_for(viewer=user)
-        if section is not None:
-            view["blocks"] += [
-                DividerBlock().to_dict(),
-                *(b.to_dict() for b in admin_section(section)),
-            ]
-        client.views_publish(user_id=user, view=view)
-
-    return publish
 
 
 @pytest.fixture
@@ -98,22 +71,10 @@ def console(slack_sim_factory: SimulatorFactory, tmp_path: Path) -> Iterator[Con
         channel_rate=1000.0,
     )
     app.prepare()
-    admin: AdminService | None = getattr(app.services, "admin", None)
-    wired = admin is not None
-    if admin is None:  # until bootstrap wires the console in: the same parts, built here
-        admin = AdminService(
-            store=app.store,
-            catalog=app.services.catalog,
-            admins=app.services.admins,
-            discovery=app.services.discovery,
-            notifier=app.services.notifier,
-            clock=app.clock,
-        )
-        AdminListeners(admin=admin, refresh_home=composed_home(app, admin)).register(app.bolt)
     app.run_now("discover")
     app.start(sweeps=False)
     sim.wait_for_connections()
-    yield Console(bot=Bot(sim=sim, app=app), admin=admin, wired=wired)
+    yield Console(bot=Bot(sim=sim, app=app), admin=app.services.admin)
     app.stop(wait_for_socket=False)
 
 
@@ -121,12 +82,7 @@ def console(slack_sim_factory: SimulatorFactory, tmp_path: Path) -> Iterator[Con
 
 
 def home(c: Console, user: str) -> View:
-    if c.wired:
-        return republished(c, user, lambda: c.sim.open_home(user))
-    composed_home(c.app, c.admin)(c.app.bolt.client, UserId(user))
-    view = c.sim.home(user)
-    assert view is not None
-    return view
+    return republished(c, user, lambda: c.sim.open_home(user))
 
 
 def republished(c: Console, user: str, act: Callable[[], object]) -> View:
@@ -425,7 +381,7 @@ def test_a_non_admin_sees_no_admin_section_and_forged_admin_actions_are_refused_
     console: Console,
 ) -> None:
     c = console
-    assert c.admin.home_for(viewer=UserId(DAVE)) is None
+    assert c.admin.views.home_for(viewer=UserId(DAVE)) is None
     assert "admin." not in json.dumps(home(c, DAVE).blocks)
 
     dm = c.sim.dm_channel(DAVE)
@@ -546,18 +502,18 @@ def test_removing_an_object_that_is_not_in_the_admins_own_draft_changes_nothing(
     console: Console,
 ) -> None:
     c = console
-    mine = c.admin.start_editing(by=UserId(CAROL), bundle="prod-incident")
+    mine = c.admin.editing.start_editing(by=UserId(CAROL), bundle="prod-incident")
     assert isinstance(mine, BundleEditor)
-    [(item, _)] = c.admin.suggest_removals(
+    [(item, _)] = c.admin.editing.suggest_removals(
         draft_key=mine.draft_key, by=UserId(CAROL), query="shop.orders"
     )
-    other = c.admin.start_editing(by=UserId(CAROL), bundle="finance-bundle")
+    other = c.admin.editing.start_editing(by=UserId(CAROL), bundle="finance-bundle")
     assert isinstance(other, BundleEditor)
-    again = c.admin.remove_object(draft_key=other.draft_key, by=UserId(CAROL), item=item)
+    again = c.admin.editing.remove_object(draft_key=other.draft_key, by=UserId(CAROL), item=item)
     assert isinstance(again, BundleEditor)
     assert again.total == other.total
     assert again.notice == "That is no longer in the bundle."
-    editor = c.admin.remove_object(draft_key=mine.draft_key, by=UserId(CAROL), item=item)
+    editor = c.admin.editing.remove_object(draft_key=mine.draft_key, by=UserId(CAROL), item=item)
     assert isinstance(editor, BundleEditor)
     assert editor.total == mine.total - 1
 
@@ -567,10 +523,12 @@ def test_a_bundle_save_and_its_audit_are_one_transaction(
 ) -> None:
     c = console
     carol = UserId(CAROL)
-    editor = c.admin.start_editing(by=carol, bundle="prod-incident")
+    editor = c.admin.editing.start_editing(by=carol, bundle="prod-incident")
     assert isinstance(editor, BundleEditor)
-    c.admin.remove_objects(draft_key=editor.draft_key, by=carol, integration="shop-mysql")
-    preview = c.admin.review(draft_key=editor.draft_key, by=carol, name=None, description="x")
+    c.admin.editing.remove_objects(draft_key=editor.draft_key, by=carol, integration="shop-mysql")
+    preview = c.admin.saving.review(
+        draft_key=editor.draft_key, by=carol, name=None, description="x"
+    )
     assert isinstance(preview, BundleReview)
     with c.app.store.read() as uow:
         before = uow.catalog.bundle("prod-incident")
@@ -581,13 +539,13 @@ def test_a_bundle_save_and_its_audit_are_one_transaction(
 
     monkeypatch.setattr(c.app.services.notifier, "audit_notice", audit_channel_down)
     with pytest.raises(RuntimeError, match="audit channel down"):
-        c.admin.save(draft_key=editor.draft_key, by=carol)
+        c.admin.saving.save(draft_key=editor.draft_key, by=carol)
     with c.app.store.read() as uow:
         assert uow.catalog.bundle("prod-incident") == before  # the save went with its audit
     assert events(c, AuditKind.ADMIN_CHANGE) == []
 
     monkeypatch.undo()
-    saved = c.admin.save(draft_key=editor.draft_key, by=carol)
+    saved = c.admin.saving.save(draft_key=editor.draft_key, by=carol)
     assert isinstance(saved, Changed)
     [change] = events(c, AuditKind.ADMIN_CHANGE)
     with c.app.store.read() as uow:

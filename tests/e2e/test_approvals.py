@@ -348,8 +348,8 @@ def test_messages_queued_before_a_restart_are_sent_by_the_restarted_app(
 
 def _submit_directly(bot: Bot, user: str, bundle: str) -> str:
     """Submit through the services (the modal is covered elsewhere) to keep rounds quick."""
-    from app.services.request_modal import FormInput
-    from app.services.submission import Submitted
+    from app.requesting.modal import FormInput
+    from app.requesting.submission import Submitted
     from domain.ids import UserId
 
     modal = bot.app.services.modal.open(user=UserId(user))

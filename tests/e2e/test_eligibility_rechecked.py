@@ -78,7 +78,7 @@ def test_an_approve_click_after_an_admin_deactivated_the_flow_denies_and_grants_
 ) -> None:
     request_id = request_bundle(bot, ALICE, "prod-incident")  # developers: Bob approves
     asked(bot, BOB, request_id)
-    bot.app.services.admin.set_flow_active(by=CAROL, flow="developers", active=False)  # type: ignore[arg-type]
+    bot.app.services.admin.flows.set_flow_active(by=CAROL, flow="developers", active=False)  # type: ignore[arg-type]
 
     click_approve(bot, BOB, request_id)
 

@@ -25,17 +25,17 @@ from redis.retry import Retry
 from sqlalchemy import delete
 
 from app.bootstrap import integrations_from
+from app.core.catalog import CatalogService
+from app.core.notifier import Notifier
+from app.core.ports import NobodyDirectory
+from app.core.removal_alerts import RemovalAlerts
+from app.core.sealing import Sealer
+from app.core.still_eligible import StillEligible
+from app.core.transitions import Transitions
+from app.expiry.ending import EndingService
+from app.granting.provisioning import ProvisioningService
 from app.integrations.base import AccessDetails, GrantItem, Integration, Resource
-from app.services.catalog import CatalogService
-from app.services.ending import EndingService
-from app.services.notifier import Notifier
-from app.services.ports import NobodyDirectory
-from app.services.provisioning import ProvisioningService
-from app.services.reconciler import Reconciler
-from app.services.removal_alerts import RemovalAlerts
-from app.services.sealing import Sealer
-from app.services.still_eligible import StillEligible
-from app.services.transitions import Transitions
+from app.revocation.reconciler import Reconciler
 from demo.targets import Targets, demo_targets
 from domain.clock import ManualClock, SystemClock
 from domain.ids import RequestId, UserId, account_name, new_request_id, request_of_account

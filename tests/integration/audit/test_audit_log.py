@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, select, update
 
+from app.audit.forwarding import AuditForwarder, Webhook
 from app.cli import main
-from app.services.audit_forwarding import AuditForwarder, Webhook
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import ManualClock
 from domain.ids import RequestId, UserId

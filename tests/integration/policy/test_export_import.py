@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from app.cli import main
+from app.core.catalog import CatalogService
 from app.policy.loader import load_policy
-from app.services.catalog import CatalogService
 from domain.catalog import Source
 from domain.clock import ManualClock
 from domain.policy import Policy

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import insert, update
 
-from app.services.reports import ReportService
+from app.reports.csv import ReportService
 from domain.clock import ManualClock
 from domain.ids import RequestId, UserId, new_request_id
 from domain.lifecycle import AccessRequest, Status, StatusChange

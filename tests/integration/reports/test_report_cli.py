@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.report_cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, report_command
+from app.reports.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, report_command
 from domain.clock import ManualClock
 from store.engine import make_engine
 from store.migrate import upgrade

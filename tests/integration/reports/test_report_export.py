@@ -7,7 +7,7 @@ import io
 from datetime import timedelta
 from pathlib import Path
 
-from app.services.reports import ReportService, report_filename
+from app.reports.csv import ReportService, report_filename
 from domain.clock import ManualClock
 from domain.lifecycle import Status
 from domain.report_filters import parse_filters

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from app.services.housekeeping import Housekeeping
+from app.core.housekeeping import Housekeeping
 from domain.clock import ManualClock
 from domain.drafts import Mode
 from domain.objects import AccessObject

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import delete, select
 
+from app.core.notifier import Notifier
+from app.core.removal_alerts import RemovalAlerts
+from app.core.sealing import Sealer
 from app.integrations.base import GrantItem
-from app.services.notifier import Notifier
-from app.services.reconciler import Reconciler
-from app.services.removal_alerts import RemovalAlerts
-from app.services.sealing import Sealer
+from app.revocation.reconciler import Reconciler
 from domain.audit import AuditKind
 from domain.clock import ManualClock
 from domain.ids import RequestId, UserId, account_name, new_request_id

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from app.integrations.base import IntegrationError
-from app.services.integration_health import NOT_CHECKED, IntegrationHealth
+from app.integrations.health import NOT_CHECKED, IntegrationHealth
 from app.workers import Trigger
 from domain.clock import ManualClock
 from tests.fakes import RecordingIntegration
@@ -183,7 +183,7 @@ def test_an_unhealthy_integration_is_logged_as_an_error_naming_it_and_what_is_mi
 ) -> None:
     pg = RecordingIntegration(name="prod-postgres", type_name="postgresql", missing=[LACKS_KILL])
     health = health_of(pg)
-    caplog.set_level(logging.INFO, logger="app.services.integration_health")
+    caplog.set_level(logging.INFO, logger="app.integrations.health")
 
     health.run()
     health.run()  # the same problem again: not repeated
@@ -197,7 +197,7 @@ def test_an_unhealthy_integration_is_logged_as_an_error_naming_it_and_what_is_mi
 def test_a_recovery_is_logged_at_info(caplog: pytest.LogCaptureFixture) -> None:
     pg = RecordingIntegration(name="prod-postgres", missing=[LACKS_KILL])
     health = health_of(pg)
-    caplog.set_level(logging.INFO, logger="app.services.integration_health")
+    caplog.set_level(logging.INFO, logger="app.integrations.health")
     health.run()
     caplog.clear()
 

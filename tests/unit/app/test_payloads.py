@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.listeners.state import block_for, form_input, metadata
+from app.requesting.form import block_for, form_input
 from app.slack.payloads import (
     Action,
     Click,
@@ -19,6 +19,7 @@ from app.slack.payloads import (
     Suggestion,
     ViewPayload,
 )
+from app.slack.views import metadata
 from blocks.ids import ActionId, BlockId
 from blocks.request_modal import FlowChoice, RequestModal, request_modal
 from domain.drafts import Mode

@@ -1,0 +1,1 @@
+"""Approving, denying and cancelling a request; its approvers' reminders and its timeout."""

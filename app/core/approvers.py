@@ -1,0 +1,89 @@
+"""Who is asked to approve a request, and why; resolved again at every click.
+
+The requester is never their own approver, and deactivated users and bots are skipped, so a
+group that only holds the requester yields nobody (and the request fails at once, rather than
+waiting for a decision that cannot come).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from app.core.ports import Directory
+from domain.ids import UserId
+from domain.people import Person
+from domain.policy import AccessFlow, Policy
+
+_MENTION: Final = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+_USER_ID: Final = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+@dataclass(frozen=True, slots=True)
+class Approver:
+    person: Person
+    reasons: tuple[str, ...]
+    """Why this person is asked, e.g. ``member of @db-owners, approvers of flow prod-db``."""
+
+    @property
+    def id(self) -> UserId:
+        return self.person.id
+
+
+class ApproverResolver:
+    def __init__(self, *, directory: Directory, policy: Policy) -> None:
+        self._directory = directory
+        self._policy = policy
+
+    def person_for(self, entry: str) -> Person | None:
+        """A user written as an ID, an email or a mention."""
+        entry = entry.strip()
+        mention = _MENTION.match(entry)
+        if mention:
+            entry = mention.group(1)
+        if _USER_ID.match(entry):
+            return self._directory.person(UserId(entry))
+        if "@" in entry:
+            return self._directory.person_by_email(entry)
+        return None
+
+    def manager_of(self, requester: Person) -> Person | None:
+        keys = [requester.id] + ([requester.email.lower()] if requester.email else [])
+        managers = {k.lower() if "@" in k else k: v for k, v in self._policy.managers.items()}
+        for key in keys:
+            if key in managers:
+                return self.person_for(managers[key])
+        if self._policy.manager_field:
+            value = self._directory.profile_field(requester.id, self._policy.manager_field)
+            if value:
+                return self.person_for(value)
+        return None
+
+    def resolve(self, *, flow: AccessFlow, requester: Person) -> list[Approver]:
+        if flow.approvers == "automatic":
+            return []
+        reasons: dict[UserId, list[str]] = {}
+        people: dict[UserId, Person] = {}
+
+        def add(person: Person | None, reason: str) -> None:
+            if person is None or person.id == requester.id or not person.can_act:
+                return
+            people[person.id] = person
+            reasons.setdefault(person.id, []).append(reason)
+
+        for entry in flow.approvers.users:
+            add(self.person_for(entry), f"listed as an approver of flow {flow.name}")
+        for group in flow.approvers.groups:
+            handle = group if group.startswith("@") or group.startswith("S") else f"@{group}"
+            for member in sorted(self._directory.group_members(group)):
+                add(
+                    self._directory.person(member),
+                    f"member of {handle}, approvers of flow {flow.name}",
+                )
+        if flow.approvers.manager:
+            add(self.manager_of(requester), f"manager of {requester.name}")
+        return [Approver(person=people[i], reasons=tuple(reasons[i])) for i in people]
+
+    def is_approver(self, *, flow: AccessFlow, requester: Person, user: UserId) -> bool:
+        return any(a.id == user for a in self.resolve(flow=flow, requester=requester))

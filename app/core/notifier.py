@@ -1,0 +1,165 @@
+"""Writes the Slack messages a change causes into the outbox, inside the change's transaction.
+
+Ordering keys are per request *and* recipient: one person's messages about one request arrive
+in order, while fifty approvers' DMs go out side by side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Final
+
+from app.core.sealing import Sealer
+from blocks.messages import (
+    approval_message,
+    credentials_message,
+    reminder_message,
+    status_message,
+)
+from blocks.simple import text_message
+from domain.lifecycle import StatusChange
+from domain.summary import RequestSummary
+from store.repositories.requests import AskedApprover
+from store.unit_of_work import UnitOfWork
+
+POST: Final = "post"
+UPDATE: Final = "update"
+UPLOAD: Final = "upload"
+
+
+def approval_ref(request_id: str, approver: str) -> str:
+    return f"approval:{request_id}:{approver}"
+
+
+class Notifier:
+    def __init__(self, *, audit_channel: str | None, sealer: Sealer) -> None:
+        self._audit_channel = audit_channel
+        self._sealer = sealer
+
+    def status_changed(
+        self, uow: UnitOfWork, *, summary: RequestSummary, change: StatusChange
+    ) -> None:
+        """Exactly one message to the requester and one to the audit channel."""
+        readers: list[tuple[str, bool]] = [(summary.requester, True)]
+        if self._audit_channel:
+            readers.append((self._audit_channel, False))
+        for channel, for_requester in readers:
+            uow.outbox.add(
+                at=change.at,
+                ordering_key=f"{summary.id}:{channel}",
+                channel=channel,
+                kind=POST,
+                payload=status_message(
+                    summary=summary,
+                    actor=change.actor,
+                    at=change.at,
+                    reason=change.reason,
+                    for_requester=for_requester,
+                ),
+            )
+
+    def ask_approvers(
+        self, uow: UnitOfWork, *, summary: RequestSummary, approvers: Sequence[AskedApprover]
+    ) -> None:
+        self._to_approvers(uow, summary=summary, approvers=approvers, at=summary.created_at)
+
+    def decision_made(
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        approvers: Sequence[AskedApprover],
+        at: datetime,
+    ) -> None:
+        """Every approver's copy now shows the decision, who made it and when, without buttons."""
+        self._to_approvers(uow, summary=summary, approvers=approvers, at=at, update=True)
+
+    def _to_approvers(
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        approvers: Sequence[AskedApprover],
+        at: datetime,
+        update: bool = False,
+    ) -> None:
+        # Fifty members of one group share one reason: build each distinct message once.
+        messages: dict[tuple[str, ...], dict[str, object]] = {}
+        for approver in approvers:
+            if approver.reasons not in messages:
+                messages[approver.reasons] = approval_message(
+                    summary=summary, reasons=approver.reasons
+                )
+            uow.outbox.add(
+                at=at,
+                ordering_key=f"{summary.id}:{approver.id}",
+                channel=approver.id,
+                kind=UPDATE if update else POST,
+                payload=messages[approver.reasons],
+                ref=approval_ref(summary.id, approver.id),
+            )
+
+    def remind(
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        approvers: Sequence[AskedApprover],
+        at: datetime,
+    ) -> None:
+        for approver in approvers:
+            uow.outbox.add(
+                at=at,
+                ordering_key=f"{summary.id}:{approver.id}",
+                channel=approver.id,
+                kind=POST,
+                payload=reminder_message(summary=summary, waiting_since=summary.created_at),
+            )
+
+    def audit_notice(self, uow: UnitOfWork, *, text: str, at: datetime) -> None:
+        """A line for the security team that is not about one request (admin changes, ...)."""
+        if self._audit_channel:
+            uow.outbox.add(
+                at=at,
+                ordering_key=f"notice:{self._audit_channel}",
+                channel=self._audit_channel,
+                kind=POST,
+                payload=text_message(text),
+            )
+
+    def alert(
+        self, uow: UnitOfWork, *, message: dict[str, Any], admins: Sequence[str], at: datetime
+    ) -> None:
+        """Something the security team and the admins must act on: the audit channel and a DM
+        to each admin."""
+        channels = [self._audit_channel, *admins] if self._audit_channel else list(admins)
+        for channel in dict.fromkeys(channels):
+            uow.outbox.add(
+                at=at,
+                ordering_key=f"alert:{channel}",
+                channel=channel,
+                kind=POST,
+                payload=message,
+            )
+
+    def credentials(
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        integration: str,
+        fields: Mapping[str, str],
+        valid_until: datetime | None,
+        at: datetime,
+    ) -> None:
+        message = credentials_message(
+            summary=summary, integration=integration, fields=fields, valid_until=valid_until
+        )
+        uow.outbox.add(
+            at=at,
+            ordering_key=f"{summary.id}:{summary.requester}",
+            channel=summary.requester,
+            kind=POST,
+            sealed=self._sealer.seal(message),
+        )

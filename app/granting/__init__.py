@@ -1,0 +1,1 @@
+"""Granting an approved request in every integration and delivering the credentials."""

@@ -1,0 +1,1 @@
+"""The App Home tab, ``/apono history`` and a request's details."""

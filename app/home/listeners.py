@@ -1,0 +1,168 @@
+"""The Home tab, ``/apono history`` and *Request again*: thin listeners over the home service."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from app.home.service import HomeService
+from app.slack.commands import CommandRouter
+from app.slack.payloads import Click, Command, HomeOpened
+from blocks.home import (
+    ANY,
+    HomeState,
+    RowAction,
+    details_modal,
+    hidden_request_modal,
+    history_modal,
+    home_view,
+    row_outcome_modal,
+)
+from blocks.ids import ActionId, matching
+from blocks.payloads import PageButton, RequestButton
+from domain.ids import RequestId, UserId
+
+
+class RowAnswer(Protocol):
+    """A row action another feature owns (revoke, cancel): does it, returns what to show."""
+
+    def __call__(self, *, request_id: RequestId, by: UserId) -> str: ...
+
+
+class OpenAgain(Protocol):
+    """*Request again*: the request form pre-filled from an earlier request (requesting)."""
+
+    def __call__(
+        self, client: WebClient, *, trigger_id: str | None, user: UserId, request_id: RequestId
+    ) -> None: ...
+
+
+class HomeListeners:
+    def __init__(
+        self, *, home: HomeService, revoke: RowAnswer, cancel: RowAnswer, open_again: OpenAgain
+    ) -> None:
+        self._home = home
+        self._rows: dict[str, RowAnswer] = {"revoke": revoke, "cancel": cancel}
+        self._open_again = open_again
+
+    def register(self, app: App, *, commands: CommandRouter) -> None:
+        app.event("app_home_opened")(self.on_home_opened)
+        app.action(matching(ActionId.HOME_PAGE))(self.on_page)
+        app.action(ActionId.HOME_FILTER_STATUS)(self.on_filter)
+        app.action(ActionId.HOME_FILTER_BUNDLE)(self.on_filter)
+        app.action(ActionId.HOME_FILTER_REQUESTER)(self.on_filter)
+        app.action(matching(ActionId.HOME_ROW))(self.on_row)
+        app.action(matching(ActionId.HOME_DETAIL))(self.on_detail)
+        app.action(matching(ActionId.HISTORY_PAGE))(self.on_history_page)
+        commands.add("history", self.on_history)
+
+    # -- the Home tab ---------------------------------------------------------------------------
+
+    def publish(self, client: WebClient, user: UserId, state: HomeState | None = None) -> None:
+        client.views_publish(
+            user_id=user, view=home_view(self._home.home_for(user=user, state=state))
+        )
+
+    def on_home_opened(self, event: dict[str, Any], client: WebClient) -> None:
+        opened = HomeOpened.from_event(event)
+        if opened.tab == "home":
+            self.publish(client, opened.user)
+
+    def _state(self, click: Click) -> HomeState:
+        return HomeState.decode(click.view.private_metadata if click.view else None)
+
+    def on_page(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        click = Click.from_body(body)
+        page = PageButton.parse(click.action.value)
+        state = self._state(click)
+        if page is not None and page.f in ("mine", "activity"):
+            state = state.model_copy(update={page.f: page.p})
+        self.publish(client, click.user, state)
+
+    def on_filter(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        click = Click.from_body(body)
+        action = click.action
+        field = {
+            ActionId.HOME_FILTER_STATUS: "status",
+            ActionId.HOME_FILTER_BUNDLE: "bundle",
+            ActionId.HOME_FILTER_REQUESTER: "requester",
+        }[ActionId(action.action_id)]
+        value = action.selected_user if field == "requester" else action.selected
+        try:
+            state = self._state(click).model_copy(
+                update={field: None if value in (None, ANY) else value, "activity": 0}
+            )
+            state = HomeState.model_validate(state.model_dump())
+        except ValidationError:
+            state = HomeState()
+        self.publish(client, click.user, state)
+
+    def on_row(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        click = Click.from_body(body)
+        user = click.user
+        try:
+            row = RowAction.model_validate_json(click.action.selected or "")
+        except ValidationError:
+            ack()
+            return
+        request_id = RequestId(row.r)
+        if row.a == "details":
+            ack()
+            self._open_details(client, click, request_id)
+            return
+        if row.a == "again":
+            ack()
+            self._open_again(client, trigger_id=click.trigger_id, user=user, request_id=request_id)
+            return
+        answer = self._rows.get(row.a)
+        if answer is None:
+            ack()
+            return
+        # A revoke or a cancel is recorded before the ack (Slack never resends an acked click).
+        text = answer(request_id=request_id, by=user)
+        ack()
+        client.views_open(trigger_id=click.trigger_id, view=row_outcome_modal(text))
+        self.publish(client, user, self._state(click))
+
+    def on_detail(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        click = Click.from_body(body)
+        button = RequestButton.parse(click.action.value)
+        if button is not None:
+            self._open_details(client, click, RequestId(button.r))
+
+    def _open_details(self, client: WebClient, click: Click, request_id: RequestId) -> None:
+        found = self._home.details(request_id=request_id, viewer=click.user)
+        view = (
+            details_modal(
+                summary=found.summary,
+                history=found.history,
+                approvers=tuple(a.id for a in found.approvers),
+                removal_problem=found.removal_problem,
+            )
+            if found
+            else hidden_request_modal()
+        )
+        client.views_open(trigger_id=click.trigger_id, view=view)
+
+    # -- history -----------------------------------------------------------------------------------
+
+    def on_history(self, ack: Ack, body: dict[str, Any], client: WebClient, argument: str) -> None:
+        ack()
+        command = Command.from_body(body)
+        page = self._home.history(user=command.user, page=0)
+        client.views_open(trigger_id=command.trigger_id, view=history_modal(page))
+
+    def on_history_page(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        click = Click.from_body(body)
+        page_button = PageButton.parse(click.action.value)
+        if click.view is None or page_button is None:
+            return
+        page = self._home.history(user=click.user, page=page_button.p)
+        client.views_update(view_id=click.view.id, hash=click.view.hash, view=history_modal(page))

@@ -1,0 +1,119 @@
+"""What a person's Home tab and history show: pages of requests, never all of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from app.core.admins import Admins
+from app.integrations.health import IntegrationHealth
+from blocks.admin import AdminHome, HealthLine
+from blocks.home import HomeModel, HomeState
+from domain.ids import RequestId, UserId
+from domain.lifecycle import Status, StatusChange
+from domain.summary import Page, RequestSummary
+from store.repositories.requests import AskedApprover
+from store.unit_of_work import Store
+
+PAGE_SIZE = 10
+WAITING_SIZE = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Details:
+    summary: RequestSummary
+    history: tuple[StatusChange, ...]
+    approvers: tuple[AskedApprover, ...]
+    removal_problem: str | None = None
+    """Why its access could not be removed yet, while that lasts."""
+
+
+class AdminSection(Protocol):
+    """The admin console's part of an admin's Home tab (the admin feature provides it)."""
+
+    def home_for(self, *, viewer: UserId) -> AdminHome | None: ...
+
+
+class HomeService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        admins: Admins,
+        admin_console: AdminSection | None = None,
+        health: IntegrationHealth | None = None,
+    ) -> None:
+        self._store = store
+        self._admins = admins
+        self._admin_console = admin_console
+        self._health = health
+
+    def home_for(self, *, user: UserId, state: HomeState | None = None) -> HomeModel:
+        state = state or HomeState()
+        admin = self._admins.is_admin(user)
+        with self._store.read() as uow:
+            mine = uow.requests.page(number=state.mine, size=PAGE_SIZE, requester=user)
+            waiting = uow.requests.page(number=0, size=WAITING_SIZE, waiting_for=user)
+            activity = (
+                uow.requests.page(
+                    number=state.activity,
+                    size=PAGE_SIZE,
+                    requester=UserId(state.requester) if state.requester else None,
+                    statuses=[Status(state.status)] if state.status else (),
+                    bundle=state.bundle,
+                )
+                if admin
+                else None
+            )
+            bundles = tuple(sorted(uow.requests.bundles_requested())) if admin else ()
+        console = (
+            self._admin_console.home_for(viewer=user)
+            if admin and self._admin_console is not None
+            else None
+        )
+        if console is not None and self._health is not None:
+            console = replace(console, health=self._health_lines())
+        return HomeModel(
+            user=user,
+            state=state,
+            mine=mine,
+            waiting=waiting,
+            activity=activity,
+            bundles=bundles,
+            admin=console,
+        )
+
+    def _health_lines(self) -> tuple[HealthLine, ...]:
+        assert self._health is not None
+        return tuple(
+            HealthLine(
+                name=s.name,
+                type=s.type_name,
+                problems=s.problems,
+                checked_at=s.checked_at,
+            )
+            for s in self._health.statuses()
+        )
+
+    def history(self, *, user: UserId, page: int) -> Page:
+        with self._store.read() as uow:
+            return uow.requests.page(number=max(page, 0), size=PAGE_SIZE, requester=user)
+
+    def details(self, *, request_id: RequestId, viewer: UserId) -> Details | None:
+        """The whole breakdown, for the requester, an approver asked, or an admin."""
+        with self._store.read() as uow:
+            summary = uow.requests.summary(request_id)
+            if summary is None:
+                return None
+            approvers = tuple(uow.requests.approvers(request_id))
+            history = tuple(uow.requests.history(request_id))
+            problem = uow.removals.get(request_id)
+        allowed = viewer == summary.requester or viewer in {a.id for a in approvers}
+        if not allowed and not self._admins.is_admin(viewer):
+            return None
+        return Details(
+            summary=summary,
+            history=history,
+            approvers=approvers,
+            removal_problem=problem.problem if problem else None,
+        )

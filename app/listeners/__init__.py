@@ -1,1 +1,0 @@
-"""Slack listeners: ack, parse, call one service, render with :mod:`blocks`, one Slack call."""

@@ -1,0 +1,1 @@
+"""CSV reports: ``/apono report``, scheduled reports and ``python -m app report``."""

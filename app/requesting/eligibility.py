@@ -1,0 +1,97 @@
+"""What one person may request right now, from the active flows and the directory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from app.core.cache import TtlCache
+from app.core.catalog import CatalogService
+from app.core.ports import Directory
+from domain.catalog import FlowRecord
+from domain.eligibility import Identity, is_grantee, normalise_group, offers_object
+from domain.ids import UserId
+from domain.objects import AccessObject
+
+
+@dataclass(frozen=True, slots=True)
+class UserAccess:
+    identity: Identity
+    flows: tuple[FlowRecord, ...]
+    """Active flows that count the person among their grantees."""
+    offered: dict[str, tuple[FlowRecord, ...]] = field(default_factory=dict)
+    """Bundle name → the flows offering it, sorted by name (computed once: asked per click)."""
+
+    @classmethod
+    def of(cls, *, identity: Identity, flows: tuple[FlowRecord, ...]) -> UserAccess:
+        offered: dict[str, list[FlowRecord]] = {}
+        for record in flows:
+            for bundle in record.flow.bundles:
+                offered.setdefault(bundle, []).append(record)
+        return cls(
+            identity=identity,
+            flows=flows,
+            offered={name: tuple(records) for name, records in sorted(offered.items())},
+        )
+
+    def bundles(self) -> dict[str, tuple[FlowRecord, ...]]:
+        return self.offered
+
+    def flows_for_bundle(self, bundle: str) -> list[FlowRecord]:
+        return list(self.offered.get(bundle, ()))
+
+    def object_flows(self) -> list[FlowRecord]:
+        return [r for r in self.flows if r.flow.objects]
+
+    def flows_for_objects(self, objects: Iterable[AccessObject]) -> list[FlowRecord]:
+        remaining = self.object_flows()
+        for obj in objects:
+            remaining = [r for r in remaining if offers_object(r.flow, obj)]
+            if not remaining:
+                break
+        return remaining
+
+    def flow(self, name: str) -> FlowRecord | None:
+        return next((r for r in self.flows if r.flow.name == name), None)
+
+
+ACCESS_TTL_SECONDS = 5.0
+
+
+class EligibilityService:
+    def __init__(self, *, catalog: CatalogService, directory: Directory) -> None:
+        self._catalog = catalog
+        self._directory = directory
+        # One click asks several times; the catalog generation in the key makes a flow change
+        # visible at once, and the directory behind it has its own (longer) cache.
+        self._access: TtlCache[tuple[UserId, int], UserAccess] = TtlCache(ttl=ACCESS_TTL_SECONDS)
+
+    def identity(self, user_id: UserId, *, groups: Iterable[str]) -> Identity:
+        person = self._directory.person(user_id)
+        member_of: set[str] = set()
+        for group in set(groups):
+            if user_id in self._directory.group_members(group):
+                member_of.add(normalise_group(group))
+                group_id = self._directory.group_id(group)
+                if group_id:
+                    member_of.add(group_id)
+        return Identity(
+            user_id=user_id,
+            email=person.email if person else None,
+            groups=frozenset(member_of),
+        )
+
+    def access_for(self, user_id: UserId, *, fresh: bool = False) -> UserAccess:
+        generation, flows = self._catalog.flows_with_generation(fresh=fresh)
+        return self._access.get((user_id, generation), lambda: self._compute(user_id, flows))
+
+    def _compute(self, user_id: UserId, flows: list[FlowRecord]) -> UserAccess:
+        active = [r for r in flows if r.flow.active]
+        groups = {g for r in active for g in r.flow.grantees.groups}
+        identity = self.identity(user_id, groups=groups)
+        person = self._directory.person(user_id)
+        if person is not None and not person.can_act:
+            return UserAccess.of(identity=identity, flows=())
+        return UserAccess.of(
+            identity=identity, flows=tuple(r for r in active if is_grantee(r.flow, identity))
+        )

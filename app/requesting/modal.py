@@ -1,0 +1,647 @@
+"""The request modal's use cases: every click changes the server-side draft, then the modal is
+rendered again from it. Nothing the modal sends is trusted: the draft must belong to the clicker,
+bundles and objects must be offered to them by an active flow, and the object limit holds at
+every step (and again at submission)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import suppress
+from dataclasses import dataclass, replace
+from typing import Final, Protocol
+
+from app.core.catalog import CatalogService
+from app.requesting.eligibility import EligibilityService, UserAccess
+from blocks.limits import SUGGESTIONS
+from blocks.request_modal import (
+    BundleChoice,
+    BundleDetail,
+    FlowChoice,
+    RequestModal,
+    Selection,
+)
+from domain.catalog import Bundle, CatalogObject, IntegrationShare
+from domain.clock import Clock
+from domain.drafts import Draft, Mode
+from domain.durations import DurationError, parse_duration
+from domain.eligibility import is_pattern, offers_object
+from domain.errors import DomainError
+from domain.ids import RequestId, UserId
+from domain.objects import MAX_OBJECTS_PER_REQUEST, AccessObject
+from domain.policy import AccessFlow
+from store.repositories.drafts import DraftChanges
+from store.unit_of_work import Store, UnitOfWork
+
+SUGGESTION_LIMIT: Final = SUGGESTIONS
+"""At most as many suggestions as one typeahead answer may hold."""
+RECENT: Final = 5
+
+
+class DraftNotFound(DomainError):
+    """The modal refers to a draft that does not exist or belongs to someone else."""
+
+
+class Availability(Protocol):
+    """Which integrations may be offered now (their admin login passed its check)."""
+
+    def problem(self, integration: str) -> str | None:
+        """Why ``integration`` is not offered now, in one short line; ``None`` if it is."""
+        ...
+
+
+def unavailable_line(integration: str, why: str) -> str:
+    return f"{integration} is unavailable until its admin login passes the check: {why}."
+
+
+@dataclass(frozen=True, slots=True)
+class FormInput:
+    """What the person typed or chose in inputs that do not dispatch actions."""
+
+    justification: str | None = None
+    duration: str | None = None
+    permission: str | None = None
+
+
+def too_many(*, count: int, limit: int) -> str:
+    return (
+        f"That would make {count:,} objects; one request can hold at most {limit:,}. "
+        "Select all of a single integration, or add objects one by one with the search."
+    )
+
+
+def describe_approvers(flow: AccessFlow) -> str:
+    if flow.approvers == "automatic":
+        return "nobody (automatic)"
+    parts = [f"<@{u}>" if u.startswith(("U", "W")) else u for u in flow.approvers.users]
+    parts += [g if g.startswith("@") else f"@{g}" for g in flow.approvers.groups]
+    if flow.approvers.manager:
+        parts.insert(0, "your manager")
+    return ", ".join(parts) or "nobody"
+
+
+def flow_choice(flow: AccessFlow) -> FlowChoice:
+    return FlowChoice(
+        name=flow.name,
+        automatic=flow.automatic,
+        approvers=describe_approvers(flow),
+        max_duration=flow.duration.max,
+        durations=tuple(flow.duration.offered()),
+        default_duration=flow.duration.default,
+        justification_required=flow.justification == "required",
+    )
+
+
+class RequestModalService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        catalog: CatalogService,
+        eligibility: EligibilityService,
+        clock: Clock,
+        limit: int = MAX_OBJECTS_PER_REQUEST,
+        health: Availability | None = None,
+    ) -> None:
+        self._store = store
+        self._catalog = catalog
+        self._eligibility = eligibility
+        self._clock = clock
+        self.limit = limit
+        self._health = health
+
+    def _unavailable(self, integrations: Iterable[str]) -> dict[str, str]:
+        """Of ``integrations``, those not offered now, and why (in one short line)."""
+        if self._health is None:
+            return {}
+        found = {name: self._health.problem(name) for name in sorted(set(integrations))}
+        return {name: why for name, why in found.items() if why is not None}
+
+    def _problem(self, integration: str) -> str | None:
+        return self._health.problem(integration) if self._health is not None else None
+
+    def unavailable(self, draft_key: str) -> str | None:
+        """Why the selection of ``draft_key`` may not be submitted now, or ``None``: it holds
+        objects of an integration whose admin login has not passed its check. (Every other
+        rule is the submission's.)"""
+        with self._store.read() as uow:
+            counts = uow.drafts.counts(draft_key)
+        blocked = self._unavailable(name for name, count in counts.items() if count)
+        if not blocked:
+            return None
+        if len(blocked) == 1:
+            ((name, why),) = blocked.items()
+            return (
+                f"{unavailable_line(name, why)} Remove its {counts[name]:,} selected objects, "
+                "or submit again once it is fixed."
+            )
+        names = ", ".join(f"{name} ({why})" for name, why in blocked.items())
+        return (
+            "These integrations are unavailable until their admin logins pass the check: "
+            f"{names}. Remove their objects, or submit again once they are fixed."
+        )
+
+    # -- opening and rendering ------------------------------------------------------------------
+
+    def open(self, *, user: UserId, mode: Mode | None = None) -> RequestModal:
+        access = self._eligibility.access_for(user)
+        if mode is None:
+            mode = (
+                Mode.BUNDLE if access.bundles() and not access.object_flows() else Mode.INTEGRATIONS
+            )
+        with self._store.write() as uow:
+            draft = uow.drafts.create(user_id=user, mode=mode, at=self._clock.now())
+        return self._model(draft, access, Selection(), [])
+
+    def open_again(self, *, user: UserId, request_id: RequestId) -> RequestModal:
+        """The modal pre-filled from an earlier request of ``user``: same bundle (or objects),
+        flow, duration and justification. What is no longer offered is left out, and said."""
+        with self._store.read() as uow:
+            earlier = uow.requests.get(request_id)
+            objects = uow.requests.objects(request_id) if earlier else []
+        if earlier is None or earlier.requester != user:
+            raise DraftNotFound("You can only request your own requests again.")
+        access = self._eligibility.access_for(user)
+        mode = Mode.BUNDLE if earlier.bundle else Mode.INTEGRATIONS
+        now = self._clock.now()
+        notice: str | None = None
+        with self._store.write() as uow:
+            draft = uow.drafts.create(user_id=user, mode=mode, at=now)
+            changes = DraftChanges(duration=earlier.duration, justification=earlier.justification)
+            if earlier.bundle is not None:
+                flows = access.flows_for_bundle(earlier.bundle)
+                bundle = uow.catalog.bundle(earlier.bundle) if flows else None
+                if bundle is None:
+                    notice = f"{earlier.bundle} is no longer offered to you."
+                else:
+                    still = set(uow.catalog.bundle_objects(bundle.key))
+                    blocked = self._unavailable(o.integration for o in objects)
+                    kept = [o for o in objects if o in still and o.integration not in blocked]
+                    uow.drafts.add(draft.key, kept)
+                    if blocked:
+                        notice = " ".join(unavailable_line(n, w) for n, w in blocked.items())
+                    elif len(kept) < len(objects):
+                        notice = (
+                            f"{len(objects) - len(kept):,} objects of {earlier.id} are no "
+                            f"longer in {bundle.name}; the rest is selected."
+                        )
+                    flow = next((r for r in flows if r.flow.name == earlier.flow), flows[0])
+                    changes = replace(
+                        changes,
+                        bundle=bundle.name,
+                        bundle_version=bundle.version,
+                        flow=flow.flow.name,
+                        flow_version=flow.version,
+                    )
+            else:
+                blocked = self._unavailable(o.integration for o in objects)
+                offered = [
+                    o
+                    for o in objects
+                    if o.integration not in blocked and access.flows_for_objects([o])
+                ]
+                uow.drafts.add(draft.key, offered)
+                if blocked:
+                    notice = " ".join(unavailable_line(n, w) for n, w in blocked.items())
+                elif len(offered) < len(objects):
+                    notice = (
+                        f"{len(objects) - len(offered):,} objects are no longer offered to you."
+                    )
+                changes = replace(changes, flow=earlier.flow)
+            uow.drafts.update(draft.key, at=now, changes=replace(changes, notice=notice))
+        return self.render(draft_key=draft.key, user=user)
+
+    def render(self, *, draft_key: str, user: UserId) -> RequestModal:
+        """Read the draft and its selection in one transaction, then build the view model."""
+        with self._store.read() as uow:
+            return self._render_in(uow, draft_key, user)
+
+    def _render_in(self, uow: UnitOfWork, draft_key: str, user: UserId) -> RequestModal:
+        """The model from inside a transaction: a click's change and its view in one go."""
+        draft = self._owned(uow, draft_key, user)
+        counts = uow.drafts.counts(draft.key)
+        selection = Selection(
+            total=sum(counts.values()),
+            per_integration=counts,
+            recent=tuple(uow.drafts.recent(draft.key, limit=RECENT)) if counts else (),
+        )
+        items = uow.drafts.items(draft.key) if draft.mode is Mode.INTEGRATIONS else []
+        return self._model(draft, self._eligibility.access_for(user), selection, items)
+
+    @staticmethod
+    def _owned(uow: UnitOfWork, key: str, user: UserId) -> Draft:
+        draft = uow.drafts.get(key)
+        if draft is None or draft.user_id != user:
+            raise DraftNotFound("This request form has expired; type /apono to start again.")
+        return draft
+
+    def _draft(self, key: str, user: UserId) -> Draft:
+        with self._store.read() as uow:
+            draft = uow.drafts.get(key)
+        if draft is None or draft.user_id != user:
+            raise DraftNotFound("This request form has expired; type /apono to start again.")
+        return draft
+
+    def _model(
+        self, draft: Draft, access: UserAccess, selection: Selection, items: list[AccessObject]
+    ) -> RequestModal:
+        flows = self._offered_flows(draft, access, items)
+        flow = next((f for f in flows if f.name == draft.flow), flows[0] if flows else None)
+        common = {
+            "draft_key": draft.key,
+            "limit": self.limit,
+            "selection": selection,
+            "flows": tuple(flow_choice(f) for f in flows),
+            "flow": flow_choice(flow) if flow else None,
+            "duration": draft.duration,
+            "justification": draft.justification,
+            "notice": draft.notice,
+        }
+        if draft.mode is Mode.BUNDLE:
+            offered = access.bundles()
+            detail = None
+            if draft.bundle in offered:
+                found = self._catalog.bundle(draft.bundle)
+                if found is not None:
+                    bundle, shares = found
+                    detail = BundleDetail(
+                        name=bundle.name,
+                        description=bundle.description,
+                        total=bundle.object_count,
+                        shares=shares,
+                        unavailable=self._unavailable(s.integration for s in shares),
+                    )
+            # Every offered bundle; the builder decides between a menu and a typeahead.
+            descriptions = self._catalog.descriptions()
+            return RequestModal(
+                mode=Mode.BUNDLE,
+                bundles=tuple(BundleChoice(n, descriptions.get(n, "")) for n in offered),
+                bundle=detail,
+                **common,  # type: ignore[arg-type]
+            )
+        offered_by_flows = {o.integration for r in access.object_flows() for o in r.flow.objects}
+        blocked = self._unavailable(offered_by_flows)
+        integrations = sorted(offered_by_flows - blocked.keys())
+        chosen = draft.integration if draft.integration in integrations else None
+        permissions: tuple[str, ...] = ()
+        if chosen and draft.resource:
+            permissions = self._permissions_for(access, chosen, draft.resource)
+        return RequestModal(
+            mode=Mode.INTEGRATIONS,
+            integrations=tuple(integrations),
+            integration=chosen,
+            resource=draft.resource if chosen else None,
+            permissions=permissions,
+            unavailable=tuple(blocked.items()),
+            **common,  # type: ignore[arg-type]
+        )
+
+    def _offered_flows(
+        self, draft: Draft, access: UserAccess, items: list[AccessObject]
+    ) -> list[AccessFlow]:
+        if draft.mode is Mode.BUNDLE:
+            if draft.bundle is None:
+                return []
+            return [r.flow for r in access.flows_for_bundle(draft.bundle)]
+        if not items:
+            return []
+        return [r.flow for r in access.flows_for_objects(items)]
+
+    # -- changes --------------------------------------------------------------------------------
+
+    def _save(self, key: str, user: UserId, changes: DraftChanges) -> RequestModal:
+        """Apply the changes and render the result, in one write transaction."""
+        with self._store.write() as uow:
+            uow.drafts.update(key, at=self._clock.now(), changes=changes)
+            return self._render_in(uow, key, user)
+
+    def _remember(self, draft: Draft, form: FormInput) -> DraftChanges:
+        """What the form's inputs say (a duration that does not parse is left as it was), and
+        the last notice cleared."""
+        changes = DraftChanges(notice=None)
+        if form.justification is not None:
+            changes = replace(changes, justification=form.justification)
+        if form.duration:
+            with suppress(DurationError):
+                changes = replace(changes, duration=parse_duration(form.duration))
+        return changes
+
+    def switch_mode(
+        self, *, draft_key: str, user: UserId, mode: Mode, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        if draft.mode is not mode:
+            # A request is either a bundle or single objects: the other mode starts empty.
+            with self._store.write() as uow:
+                uow.drafts.remove(draft.key)
+                uow.drafts.update(
+                    draft.key,
+                    at=self._clock.now(),
+                    changes=replace(
+                        self._remember(draft, form),
+                        mode=mode,
+                        bundle=None,
+                        bundle_version=None,
+                        flow=None,
+                        integration=None,
+                        resource=None,
+                    ),
+                )
+        return self.render(draft_key=draft_key, user=user)
+
+    def pick_bundle(
+        self, *, draft_key: str, user: UserId, bundle: str, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        access = self._eligibility.access_for(user)
+        flows = access.flows_for_bundle(bundle)
+        found = self._catalog.bundle(bundle) if flows else None
+        if found is None:
+            return self._save(
+                draft.key,
+                user,
+                DraftChanges(notice="That bundle is not offered to you by any active flow."),
+            )
+        header, _ = found
+        with self._store.write() as uow:
+            if draft.bundle != bundle:
+                uow.drafts.remove(draft.key)
+            uow.drafts.update(
+                draft.key,
+                at=self._clock.now(),
+                changes=replace(
+                    self._remember(draft, form),
+                    bundle=bundle,
+                    bundle_version=header.version,
+                    flow=flows[0].flow.name,
+                    flow_version=flows[0].version,
+                ),
+            )
+            return self._render_in(uow, draft_key, user)
+
+    def pick_flow(
+        self, *, draft_key: str, user: UserId, flow: str, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        record = self._eligibility.access_for(user).flow(flow)
+        changes = self._remember(draft, form)
+        if record is None:
+            changes = replace(changes, notice=f"The access flow {flow} is not available to you.")
+        else:
+            changes = replace(
+                changes, flow=record.flow.name, flow_version=record.version, duration=None
+            )
+        return self._save(draft.key, user, changes)
+
+    def select_all(
+        self, *, draft_key: str, user: UserId, integration: str | None, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        changes = self._remember(draft, form)
+        found = self._current_bundle(draft, user)
+        if found is None:
+            changes = replace(changes, notice="Pick a bundle first.")
+            return self._save(draft.key, user, changes)
+        bundle, shares = found
+        blocked = self._unavailable(s.integration for s in shares)
+        with self._store.write() as uow:
+            current = uow.drafts.counts(draft.key)
+            if integration is None:
+                open_shares = [s for s in shares if s.integration not in blocked]
+                # What stays selected of unavailable integrations, plus all of the others.
+                prospective = sum(current.get(i, 0) for i in blocked) + sum(
+                    s.count for s in open_shares
+                )
+                scope = f"This bundle has {prospective:,} objects you can select now"
+            else:
+                share = next((s for s in shares if s.integration == integration), None)
+                if share is None or integration in blocked:
+                    changes = replace(
+                        changes,
+                        notice=(
+                            f"{integration} is not part of this bundle."
+                            if share is None
+                            else unavailable_line(integration, blocked[integration])
+                        ),
+                    )
+                    uow.drafts.update(draft.key, at=self._clock.now(), changes=changes)
+                    return self.render(draft_key=draft_key, user=user)
+                open_shares = [share]
+                prospective = sum(current.values()) - current.get(integration, 0) + share.count
+                scope = f"{integration} has {share.count:,} objects in this bundle"
+            if prospective > self.limit:
+                changes = replace(
+                    changes,
+                    notice=(
+                        f"Select all refused: {scope}, and one request can hold at most "
+                        f"{self.limit:,}. Select all of a single integration that fits, or add "
+                        "objects one by one with the search."
+                    ),
+                )
+            elif integration is None and not blocked:
+                uow.drafts.add_from_bundle(draft.key, bundle_key=bundle.key, integration=None)
+            else:
+                for each in open_shares:
+                    uow.drafts.add_from_bundle(
+                        draft.key, bundle_key=bundle.key, integration=each.integration
+                    )
+            uow.drafts.update(draft.key, at=self._clock.now(), changes=changes)
+        return self.render(draft_key=draft_key, user=user)
+
+    def _current_bundle(
+        self, draft: Draft, user: UserId
+    ) -> tuple[Bundle, tuple[IntegrationShare, ...]] | None:
+        if draft.mode is not Mode.BUNDLE or draft.bundle is None:
+            return None
+        if not self._eligibility.access_for(user).flows_for_bundle(draft.bundle):
+            return None
+        return self._catalog.bundle(draft.bundle)
+
+    def add_object(
+        self, *, draft_key: str, user: UserId, object_key: int, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        changes = self._remember(draft, form)
+        found = self._current_bundle(draft, user)
+        with self._store.write() as uow:
+            obj = (
+                uow.catalog.bundle_object(bundle_key=found[0].key, object_key=object_key)
+                if found is not None
+                else None
+            )
+            why = self._problem(obj.integration) if obj is not None else None
+            if obj is None:
+                changes = replace(changes, notice="That object is not part of the chosen bundle.")
+            elif why is not None:
+                changes = replace(changes, notice=unavailable_line(obj.integration, why))
+            elif not uow.drafts.contains(draft.key, obj):
+                count = uow.drafts.count(draft.key)
+                if count + 1 > self.limit:
+                    changes = replace(changes, notice=too_many(count=count + 1, limit=self.limit))
+                else:
+                    uow.drafts.add(draft.key, [obj])
+            uow.drafts.update(draft.key, at=self._clock.now(), changes=changes)
+        return self.render(draft_key=draft_key, user=user)
+
+    def clear(
+        self, *, draft_key: str, user: UserId, integration: str | None, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        with self._store.write() as uow:
+            uow.drafts.remove(draft.key, integration=integration)
+            uow.drafts.update(draft.key, at=self._clock.now(), changes=self._remember(draft, form))
+        return self.render(draft_key=draft_key, user=user)
+
+    # -- integrations mode --------------------------------------------------------------------
+
+    def pick_integration(
+        self, *, draft_key: str, user: UserId, integration: str, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        changes = self._remember(draft, form)
+        access = self._eligibility.access_for(user)
+        why = self._problem(integration)
+        if not any(
+            o.integration == integration for r in access.object_flows() for o in r.flow.objects
+        ):
+            changes = replace(
+                changes, notice=f"No active flow offers you objects in {integration}."
+            )
+        elif why is not None:
+            changes = replace(
+                changes,
+                integration=None,
+                resource=None,
+                notice=unavailable_line(integration, why),
+            )
+        else:
+            changes = replace(changes, integration=integration, resource=None)
+        return self._save(draft.key, user, changes)
+
+    def pick_resource(
+        self, *, draft_key: str, user: UserId, resource: str, form: FormInput
+    ) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        changes = self._remember(draft, form)
+        access = self._eligibility.access_for(user)
+        why = self._problem(draft.integration) if draft.integration else None
+        if draft.integration and why is not None:
+            changes = replace(changes, notice=unavailable_line(draft.integration, why))
+        elif draft.integration and self._permissions_for(access, draft.integration, resource):
+            changes = replace(changes, resource=resource)
+        else:
+            changes = replace(changes, notice="That resource is not offered to you.")
+        return self._save(draft.key, user, changes)
+
+    def add_plain(self, *, draft_key: str, user: UserId, form: FormInput) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        changes = self._remember(draft, form)
+        access = self._eligibility.access_for(user)
+        permission = form.permission
+        why = self._problem(draft.integration) if draft.integration else None
+        if draft.integration is None or draft.resource is None:
+            changes = replace(changes, notice="Choose an integration and a resource first.")
+        elif why is not None:
+            changes = replace(changes, notice=unavailable_line(draft.integration, why))
+        elif permission is None or permission not in self._permissions_for(
+            access, draft.integration, draft.resource
+        ):
+            changes = replace(
+                changes, notice="Choose one of the permissions offered for this resource."
+            )
+        else:
+            obj = AccessObject(draft.integration, draft.resource, permission)
+            with self._store.read() as uow:
+                count = uow.drafts.count(draft.key)
+                present = uow.drafts.contains(draft.key, obj)
+                items = uow.drafts.items(draft.key)
+            if not present and count + 1 > self.limit:
+                changes = replace(changes, notice=too_many(count=count + 1, limit=self.limit))
+            elif not present and not access.flows_for_objects([*items, obj]):
+                changes = replace(
+                    changes,
+                    notice=(
+                        "No single access flow offers this together with what you already "
+                        "selected; submit those first, then request this separately."
+                    ),
+                )
+            elif not present:
+                with self._store.write() as uow:
+                    uow.drafts.add(draft.key, [obj])
+                changes = replace(changes, resource=None)
+        return self._save(draft.key, user, changes)
+
+    def _permissions_for(
+        self, access: UserAccess, integration: str, resource: str
+    ) -> tuple[str, ...]:
+        offered = {
+            spec.permission
+            for record in access.object_flows()
+            for spec in record.flow.objects
+            if offers_object(record.flow, AccessObject(integration, resource, spec.permission))
+        }
+        return tuple(sorted(offered))
+
+    # -- typeahead ------------------------------------------------------------------------------
+
+    def suggest_objects(self, *, draft_key: str, user: UserId, query: str) -> list[CatalogObject]:
+        draft = self._draft(draft_key, user)
+        found = self._current_bundle(draft, user)
+        if found is None:
+            return []
+        bundle, shares = found
+        blocked = self._unavailable(s.integration for s in shares)
+        with self._store.read() as uow:
+            if not blocked:
+                return uow.catalog.search_bundle(
+                    bundle_key=bundle.key, query=query[:100], limit=SUGGESTION_LIMIT
+                )
+            # Objects of unavailable integrations are not offered: search the others only.
+            suggestions: list[CatalogObject] = []
+            for share in shares:
+                if share.integration in blocked or len(suggestions) >= SUGGESTION_LIMIT:
+                    continue
+                suggestions += uow.catalog.search_bundle(
+                    bundle_key=bundle.key,
+                    query=query[:100],
+                    limit=SUGGESTION_LIMIT - len(suggestions),
+                    integration=share.integration,
+                )
+            return suggestions
+
+    def suggest_bundles(self, *, user: UserId, query: str) -> list[BundleChoice]:
+        offered = list(self._eligibility.access_for(user).bundles())
+        words = query.lower().split()
+        matching = [n for n in offered if all(w in n.lower() for w in words)]
+        descriptions = self._catalog.descriptions()
+        return [BundleChoice(n, descriptions.get(n, "")) for n in matching[:SUGGESTION_LIMIT]]
+
+    def suggest_resources(self, *, draft_key: str, user: UserId, query: str) -> list[str]:
+        draft = self._draft(draft_key, user)
+        if draft.integration is None or self._problem(draft.integration) is not None:
+            return []
+        access = self._eligibility.access_for(user)
+        specs = [
+            o
+            for r in access.object_flows()
+            for o in r.flow.objects
+            if o.integration == draft.integration
+        ]
+        words = query.lower().split()
+        literal = [s.resource for s in specs if all(w in s.resource.lower() for w in words)]
+        with self._store.read() as uow:
+            found = uow.catalog.search_resources(
+                integration=draft.integration, query=query[:100], limit=SUGGESTION_LIMIT * 5
+            )
+        candidates = list(dict.fromkeys([*literal, *found]))
+        offered = [
+            name
+            for name in candidates
+            if any(
+                offers_object(r.flow, AccessObject(draft.integration, name, s.permission))
+                for r in access.object_flows()
+                for s in r.flow.objects
+            )
+        ]
+        # Patterns first: "everything in sales" is the common ask.
+        offered.sort(key=lambda n: (not is_pattern(n), n))
+        return offered[:SUGGESTION_LIMIT]

@@ -1,0 +1,387 @@
+"""Submitting a request: every rule checked again on the server, then one request stored with
+its audit event and the messages it causes, in one transaction.
+
+One form makes at most one request: the request row carries the form's draft key under a
+unique index, so of two submissions racing (a double click, a retried envelope) the database
+lets exactly one in; the other is answered with the request the first one made."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from enum import StrEnum
+from typing import Final
+
+from app.core.approvers import ApproverResolver
+from app.core.catalog import CatalogService
+from app.core.notifier import Notifier
+from app.core.ports import Directory
+from app.core.transitions import Transitions, submission_change
+from app.requesting.eligibility import EligibilityService, UserAccess
+from app.requesting.modal import FormInput
+from blocks.request_modal import MAX_JUSTIFICATION
+from domain.audit import AuditEvent, AuditKind
+from domain.catalog import FlowRecord
+from domain.clock import Clock
+from domain.drafts import Draft, Mode
+from domain.durations import DurationError, format_duration, parse_duration
+from domain.ids import RequestId, UserId, new_request_id
+from domain.lifecycle import AccessRequest, Status
+from domain.objects import MAX_OBJECTS_PER_REQUEST, AccessObject
+from domain.people import Person
+from domain.policy import AccessFlow
+from store.repositories.requests import (
+    AlreadySubmitted,
+    AskedApprover,
+    EmptyRequest,
+    RequesterSnapshot,
+)
+from store.unit_of_work import Store, UnitOfWork
+
+_log = logging.getLogger(__name__)
+NO_APPROVER: Final = "no approver is available for this request (the requester cannot approve it)"
+
+
+class Field(StrEnum):
+    """Where an error is shown in the modal."""
+
+    BUNDLE = "bundle"
+    OBJECTS = "objects"
+    FLOW = "flow"
+    DURATION = "duration"
+    JUSTIFICATION = "justification"
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    errors: dict[Field, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    request_id: RequestId
+    status: Status
+    object_count: int
+    approvers: tuple[str, ...]
+    flow: str
+    bundle: str | None
+
+
+class SubmissionService:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        catalog: CatalogService,
+        eligibility: EligibilityService,
+        approvers: ApproverResolver,
+        directory: Directory,
+        notifier: Notifier,
+        transitions: Transitions,
+        clock: Clock,
+        unavailable: Callable[[str], str | None] = lambda draft_key: None,
+        on_approved: Callable[[], None] = lambda: None,
+        limit: int = MAX_OBJECTS_PER_REQUEST,
+    ) -> None:
+        """``unavailable``: why a draft's selection may not be submitted now (objects of an
+        integration whose admin login has not passed its check), from the request modal."""
+        self._store = store
+        self._catalog = catalog
+        self._eligibility = eligibility
+        self._approvers = approvers
+        self._directory = directory
+        self._notifier = notifier
+        self._transitions = transitions
+        self._clock = clock
+        self._unavailable = unavailable
+        self.on_approved = on_approved
+        self.limit = limit
+
+    def submit(self, *, draft_key: str, user: UserId, form: FormInput) -> Submitted | Refused:
+        with self._store.read() as uow:
+            earlier = uow.requests.by_form(draft_key)
+            draft = uow.drafts.get(draft_key)
+            count = uow.drafts.count(draft_key) if draft else 0
+            # Bundle selections are checked in SQL; single objects need their flows matched.
+            items = uow.drafts.items(draft_key) if draft and draft.mode is Mode.INTEGRATIONS else []
+        if earlier is not None:
+            return self._made_by_form(draft_key, user)
+        if draft is None or draft.user_id != user:
+            return Refused({Field.OBJECTS: "This form has expired; type /apono to start again."})
+        if (blocked := self._unavailable(draft_key)) is not None:
+            self._audit_refusal(user=user, draft=draft, errors={Field.OBJECTS: blocked})
+            return Refused({Field.OBJECTS: blocked})
+        # The modal may have shown a catalog half a second old; the submission may not use it.
+        access = self._eligibility.access_for(user, fresh=True)
+        errors: dict[Field, str] = {}
+        record = self._check_scope(draft, access, count, items, errors)
+        duration = self._check_duration(record.flow if record else None, form, errors)
+        justification = (form.justification or "").strip()
+        if len(justification) > MAX_JUSTIFICATION:
+            errors[Field.JUSTIFICATION] = f"At most {MAX_JUSTIFICATION:,} characters."
+        elif record and record.flow.justification == "required" and not justification:
+            errors[Field.JUSTIFICATION] = f"The access flow {record.flow.name} requires a reason."
+        if errors or record is None or duration is None:
+            self._audit_refusal(user=user, draft=draft, errors=errors)
+            return Refused(errors or {Field.OBJECTS: "Nothing to request."})
+        requester = self._directory.person(user) or Person(id=user, name=user)
+        flow = record.flow
+        approvers = self._approvers.resolve(flow=flow, requester=requester)
+        try:
+            return self._insert(
+                draft=draft,
+                requester=requester,
+                record=record,
+                count=count,
+                duration=duration,
+                justification=justification,
+                approvers=[
+                    AskedApprover(
+                        id=a.id, name=a.person.name, email=a.person.email, reasons=a.reasons
+                    )
+                    for a in approvers
+                ],
+            )
+        except AlreadySubmitted:
+            # Another submission of this form won the race a moment ago: give its answer.
+            return self._made_by_form(draft.key, requester.id)
+        except EmptyRequest:
+            errors = {Field.OBJECTS: "Pick at least one object."}
+            self._audit_refusal(user=requester.id, draft=draft, errors=errors)
+            return Refused(errors)
+
+    # -- checks -----------------------------------------------------------------------------------
+
+    def _check_scope(
+        self,
+        draft: Draft,
+        access: UserAccess,
+        count: int,
+        items: list[AccessObject],
+        errors: dict[Field, str],
+    ) -> FlowRecord | None:
+        if not count:
+            errors[Field.OBJECTS] = "Pick at least one object."
+        elif count > self.limit:
+            errors[Field.OBJECTS] = (
+                f"{count:,} objects selected; one request can hold at most {self.limit:,}."
+            )
+        if draft.mode is Mode.BUNDLE:
+            return self._check_bundle(draft, access, errors)
+        candidates = access.flows_for_objects(items) if items else []
+        record = next((r for r in candidates if r.flow.name == draft.flow), None)
+        if record is None and candidates:
+            record = candidates[0]
+        if items and record is None:
+            errors[Field.OBJECTS] = "No active access flow offers you all of these objects."
+        return record
+
+    def _check_bundle(
+        self, draft: Draft, access: UserAccess, errors: dict[Field, str]
+    ) -> FlowRecord | None:
+        if draft.bundle is None:
+            errors[Field.BUNDLE] = "Pick a bundle."
+            return None
+        flows = access.flows_for_bundle(draft.bundle)
+        if not flows:
+            was = next((r for r in self._catalog.flows() if r.flow.name == draft.flow), None)
+            if was is not None and not was.flow.active:
+                errors[Field.BUNDLE] = (
+                    f"The access flow {was.flow.name} was deactivated while you were choosing; "
+                    "this bundle is no longer offered to you."
+                )
+            else:
+                errors[Field.BUNDLE] = "This bundle is not offered to you by any active flow."
+            return None
+        with self._store.read() as uow:
+            header = uow.catalog.bundle_header(draft.bundle)
+            outside, sample = (
+                uow.drafts.missing_from_bundle(draft.key, bundle_key=header[0], limit=1)
+                if header is not None
+                else (0, [])
+            )
+        found = self._catalog.bundle(draft.bundle, fresh=True) if header is not None else None
+        bundle = found[0] if found else None
+        if bundle is None:
+            errors[Field.BUNDLE] = "This bundle no longer exists."
+            return None
+        if bundle.version != draft.bundle_version:
+            errors[Field.BUNDLE] = (
+                f"This bundle was edited while you were choosing (it now has "
+                f"{bundle.object_count:,} objects). Pick it again to see its current content."
+            )
+            return None
+        if outside:
+            errors[Field.OBJECTS] = (
+                f"{outside:,} selected objects are not part of {bundle.name}, e.g. {sample[0]}."
+            )
+        record = next((r for r in flows if r.flow.name == draft.flow), None)
+        if record is None:
+            if draft.flow is not None and len(flows) > 0:
+                errors[Field.FLOW] = (
+                    f"The access flow {draft.flow} no longer offers this bundle to you; "
+                    "choose another."
+                )
+                return None
+            record = flows[0]
+        return record
+
+    @staticmethod
+    def _check_duration(
+        flow: AccessFlow | None, form: FormInput, errors: dict[Field, str]
+    ) -> timedelta | None:
+        if flow is None:
+            return None
+        if not form.duration:
+            return flow.duration.default
+        try:
+            duration = parse_duration(form.duration)
+        except DurationError:
+            errors[Field.DURATION] = "Choose one of the offered durations."
+            return None
+        offered = flow.duration.offered()
+        if duration > flow.duration.max:
+            errors[Field.DURATION] = (
+                f"At most {format_duration(flow.duration.max)} in flow {flow.name}."
+            )
+            return None
+        if flow.duration.choices and duration not in offered:
+            errors[Field.DURATION] = "Choose one of: " + ", ".join(
+                format_duration(d) for d in offered
+            )
+            return None
+        return duration
+
+    def _audit_refusal(self, *, user: UserId, draft: Draft, errors: dict[Field, str]) -> None:
+        with self._store.write() as uow:
+            uow.audit.append(
+                AuditEvent(
+                    kind=AuditKind.SUBMISSION_REFUSED,
+                    at=self._clock.now(),
+                    actor=user,
+                    data={
+                        "bundle": draft.bundle,
+                        "flow": draft.flow,
+                        "errors": {k.value: v for k, v in errors.items()},
+                    },
+                )
+            )
+
+    # -- storing --------------------------------------------------------------------------------
+
+    def _made_by_form(self, draft_key: str, user: UserId) -> Submitted | Refused:
+        """The answer the submission that made this form's request got."""
+        with self._store.read() as uow:
+            request_id = uow.requests.by_form(draft_key)
+            request = uow.requests.get(request_id) if request_id else None
+            summary = uow.requests.summary(request_id) if request_id else None
+            asked = uow.requests.approvers(request_id) if request_id else []
+        if request is None or summary is None or request.requester != user:
+            return Refused({Field.OBJECTS: "This form has expired; type /apono to start again."})
+        if request.automatic:
+            status = Status.APPROVED
+        elif not asked:
+            status = Status.FAILED  # nobody but the requester could approve it
+        else:
+            status = Status.PENDING
+        return Submitted(
+            request_id=request.id,
+            status=status,
+            object_count=summary.object_count,
+            approvers=tuple(a.id for a in asked),
+            flow=request.flow,
+            bundle=request.bundle,
+        )
+
+    def _insert(
+        self,
+        *,
+        draft: Draft,
+        requester: Person,
+        record: FlowRecord,
+        count: int,
+        duration: timedelta,
+        justification: str,
+        approvers: list[AskedApprover],
+    ) -> Submitted:
+        flow = record.flow
+        now = self._clock.now()
+        with self._store.write() as uow:
+            request_id = _unused_id(uow)
+            request = AccessRequest(
+                id=request_id,
+                requester=requester.id,
+                flow=flow.name,
+                bundle=draft.bundle if draft.mode is Mode.BUNDLE else None,
+                duration=duration,
+                justification=justification,
+                status=Status.PENDING,
+                created_at=now,
+                automatic=flow.automatic,
+                last_actor=requester.id,
+                last_change_at=now,
+            )
+            uow.requests.add(
+                request=request,
+                requester=RequesterSnapshot(
+                    id=requester.id, name=requester.name, email=requester.email
+                ),
+                from_draft=draft.key,
+                bundle_version=draft.bundle_version if request.bundle else None,
+                timeout_at=None if flow.automatic else now + flow.approval_timeout,
+                next_reminder_at=(
+                    now + flow.remind_after
+                    if flow.remind_after and not flow.automatic and approvers
+                    else None
+                ),
+            )
+            uow.audit.append(
+                AuditEvent(
+                    kind=AuditKind.REQUEST_SUBMITTED,
+                    at=now,
+                    actor=requester.id,
+                    request_id=request_id,
+                    data={
+                        "flow": flow.name,
+                        "flow_version": record.version,
+                        "bundle": request.bundle,
+                        "objects": count,
+                        "duration": format_duration(duration),
+                        "approvers": [a.id for a in approvers],
+                    },
+                )
+            )
+            summary = uow.requests.summary(request_id)
+            assert summary is not None
+            self._notifier.status_changed(uow, summary=summary, change=submission_change(request))
+            final = request
+            if flow.automatic:
+                final, change = request.approve(by=None, at=now)
+                self._transitions.record(uow, request=final, change=change)
+            elif not approvers:
+                final, change = request.fail(at=now, reason=NO_APPROVER)
+                self._transitions.record(uow, request=final, change=change)
+            else:
+                uow.requests.add_approvers(request_id=request_id, approvers=approvers, at=now)
+                self._notifier.ask_approvers(uow, summary=summary, approvers=approvers)
+            uow.drafts.remove(draft.key)
+        if final.status is Status.APPROVED:
+            self.on_approved()
+        return Submitted(
+            request_id=request_id,
+            status=final.status,
+            object_count=count,
+            approvers=tuple(a.id for a in approvers),
+            flow=flow.name,
+            bundle=request.bundle,
+        )
+
+
+def _unused_id(uow: UnitOfWork) -> RequestId:
+    for _ in range(10):
+        candidate = new_request_id()
+        if not uow.requests.exists(candidate):
+            return candidate
+    raise RuntimeError("could not find an unused request ID")
