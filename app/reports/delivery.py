@@ -17,6 +17,7 @@ from app.core.admins import Admins
 from app.core.approvers import ApproverResolver
 from app.core.notifier import UPLOAD
 from app.core.outcomes import NotAllowed, refuse
+from blocks.refusals import REPORTS_FOR_ADMINS
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
 from domain.ids import UserId
@@ -69,7 +70,7 @@ class ReportRequests:
                 kind=AuditKind.REPORT_REFUSED,
                 actor=by,
                 request_id=None,
-                reason="Reports are for admins.",
+                reason=REPORTS_FOR_ADMINS,
                 detail=f"not an admin; filters: {text[:200]}",
             )
         try:
