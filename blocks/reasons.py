@@ -5,8 +5,12 @@ full stop. The services pick which one applies; the words are here."""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Final
 
 from domain.durations import format_duration
+
+NO_APPROVER: Final = "no approver is available for this request (the requester cannot approve it)"
+"""Why a submitted request failed at once: nobody but its requester could approve it."""
 
 # -- why a request may no longer be granted (app/core/still_eligible.py) ------------------------
 

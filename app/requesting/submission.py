@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import Final
 
 from app.core.approvers import ApproverResolver
 from app.core.catalog import CatalogService
@@ -21,6 +20,7 @@ from app.core.ports import Directory
 from app.core.transitions import Transitions, submission_change
 from app.requesting.eligibility import EligibilityService, UserAccess
 from app.requesting.modal import FormInput
+from blocks.reasons import NO_APPROVER
 from blocks.request_modal import MAX_JUSTIFICATION
 from blocks.request_notices import (
     BUNDLE_GONE,
@@ -60,7 +60,6 @@ from store.repositories.requests import (
 from store.unit_of_work import Store, UnitOfWork
 
 _log = logging.getLogger(__name__)
-NO_APPROVER: Final = "no approver is available for this request (the requester cannot approve it)"
 
 
 class Field(StrEnum):

@@ -42,8 +42,9 @@ _WORDS: Final = re.compile(r"[A-Za-z]+ [A-Za-z]+")
 
 
 def reads_like_a_sentence(text: str, *, formatted: bool) -> bool:
-    """A capitalised phrase ending like a sentence; in an f-string, two words side by side are
-    enough (a clause such as ``the access flow {name} was deactivated`` is read too)."""
+    """A capitalised phrase ending like a sentence, or a long one; in an f-string, a full stop or
+    two words side by side are enough (``{flow} offers {bundle} already.`` and a clause such as
+    ``the access flow {name} was deactivated`` are read too)."""
     stripped = text.strip()
     if " " not in stripped:
         return False
@@ -51,6 +52,8 @@ def reads_like_a_sentence(text: str, *, formatted: bool) -> bool:
     if first.isupper() and stripped[-1] in ".?!:":
         return True
     if first.isupper() and len(stripped.split()) >= 4:
+        return True
+    if formatted and stripped[-1] in ".?!":
         return True
     return formatted and _WORDS.search(stripped) is not None
 
