@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from app.core.notifier import Notifier
-from blocks.admin.notices import admin_change_line
+from blocks.admin import admin_change_line
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
 from domain.ids import UserId

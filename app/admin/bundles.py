@@ -19,11 +19,13 @@ from app.admin.gate import AdminGate
 from app.admin.outcomes import EXPIRED, Changed, Invalid, Rejected
 from app.core.catalog import CatalogService
 from app.core.outcomes import NotAllowed
-from blocks.admin import MAX_DESCRIPTION, MAX_SAMPLES, BundleReview
-from blocks.admin.notices import (
+from blocks.admin import (
     ADD_AN_OBJECT,
     BAD_NAME,
     EMPTY_NOT_SAVED,
+    MAX_DESCRIPTION,
+    MAX_SAMPLES,
+    BundleReview,
     bundle_saved,
     changed_meanwhile_not_saved,
     created_meanwhile_not_saved,

@@ -8,8 +8,7 @@ from app.admin.gate import AdminGate
 from app.admin.outcomes import Changed, Rejected
 from app.core.catalog import CatalogService
 from app.core.outcomes import NotAllowed
-from blocks.admin import DeletePlan
-from blocks.admin.notices import bundle_deleted, bundle_gone
+from blocks.admin import DeletePlan, bundle_deleted, bundle_gone
 from domain.catalog import Source
 from domain.clock import Clock
 from domain.ids import UserId

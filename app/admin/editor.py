@@ -21,12 +21,13 @@ from app.admin.gate import AdminGate
 from app.admin.outcomes import SUGGESTIONS
 from app.core.catalog import LEAF_KINDS, CatalogService
 from app.core.outcomes import NotAllowed
-from blocks.admin import MAX_RESOURCE, BundleEditor
-from blocks.admin.notices import (
+from blocks.admin import (
     AS_TYPED,
     CHOOSE_INTEGRATION,
+    MAX_RESOURCE,
     NO_LONGER_IN_BUNDLE,
     PICK_RESOURCE,
+    BundleEditor,
     already_in_bundle,
     bundle_gone,
     choose_offered_permission,

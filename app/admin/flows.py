@@ -15,8 +15,8 @@ from app.admin.outcomes import SUGGESTIONS, FlowChanged, Rejected
 from app.admin.views import flow_line
 from app.core.catalog import CatalogService
 from app.core.outcomes import NotAllowed
-from blocks.admin import FlowEditor
-from blocks.admin.notices import (
+from blocks.admin import (
+    FlowEditor,
     bundle_added_to_flow,
     bundle_removed_from_flow,
     flow_already,

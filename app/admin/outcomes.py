@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from blocks.admin import FlowEditor
-from blocks.admin.notices import EXPIRED, NOT_ADMIN
+from blocks.admin import EXPIRED, NOT_ADMIN, FlowEditor
 from blocks.limits import SUGGESTIONS as ANSWER_SIZE
 
 __all__ = [

@@ -16,8 +16,8 @@ from blocks.admin import (
     BundleLine,
     FlowLine,
     IntegrationLine,
+    durations_offered,
 )
-from blocks.admin.notices import durations_offered
 from domain.catalog import Bundle, FlowRecord
 from domain.ids import UserId
 from domain.policy import AccessFlow
