@@ -63,7 +63,7 @@ class BundleSaving:
         self, *, draft_key: str, by: UserId, name: str | None, description: str | None
     ) -> BundleReview | Invalid | NotAllowed:
         """Check the form and show what saving would change, before anything is saved."""
-        draft = self._gate.editing(draft_key, by, "review a bundle")
+        draft = self._gate.editing(draft_key, by, what="review a bundle")
         if isinstance(draft, NotAllowed):
             return draft
         new = draft.bundle_version is None
@@ -117,7 +117,7 @@ class BundleSaving:
 
     def save(self, *, draft_key: str, by: UserId) -> Changed | Rejected | NotAllowed:
         """Save the reviewed bundle, with its audit event and audit-channel line."""
-        draft = self._gate.editing(draft_key, by, "save a bundle")
+        draft = self._gate.editing(draft_key, by, what="save a bundle")
         if isinstance(draft, NotAllowed):
             return draft
         name = draft.bundle

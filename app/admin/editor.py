@@ -135,7 +135,7 @@ class BundleEditing:
     def pick_integration(
         self, *, draft_key: str, by: UserId, integration: str
     ) -> BundleEditor | NotAllowed:
-        draft = self._gate.editing(draft_key, by, "edit a bundle")
+        draft = self._gate.editing(draft_key, by, what="edit a bundle")
         if isinstance(draft, NotAllowed):
             return draft
         if integration not in self._catalog.integrations:
@@ -150,7 +150,7 @@ class BundleEditing:
     def add_object(
         self, *, draft_key: str, by: UserId, resource: str | None, permission: str | None
     ) -> BundleEditor | NotAllowed:
-        draft = self._gate.editing(draft_key, by, "edit a bundle")
+        draft = self._gate.editing(draft_key, by, what="edit a bundle")
         if isinstance(draft, NotAllowed):
             return draft
         integration = draft.integration
@@ -189,7 +189,7 @@ class BundleEditing:
         self, *, draft_key: str, by: UserId, integration: str | None
     ) -> BundleEditor | NotAllowed:
         """Remove every object of one integration (or all of them) from the bundle."""
-        draft = self._gate.editing(draft_key, by, "edit a bundle")
+        draft = self._gate.editing(draft_key, by, what="edit a bundle")
         if isinstance(draft, NotAllowed):
             return draft
         with self._store.write() as uow:
@@ -199,7 +199,7 @@ class BundleEditing:
 
     def remove_object(self, *, draft_key: str, by: UserId, item: int) -> BundleEditor | NotAllowed:
         """Remove one object, named by its draft item ID (as :meth:`suggest_removals` offers)."""
-        draft = self._gate.editing(draft_key, by, "edit a bundle")
+        draft = self._gate.editing(draft_key, by, what="edit a bundle")
         if isinstance(draft, NotAllowed):
             return draft
         with self._store.write() as uow:
@@ -212,7 +212,7 @@ class BundleEditing:
         self, *, draft_key: str, by: UserId, query: str
     ) -> list[tuple[int, AccessObject]]:
         """The bundle's objects matching every word typed, latest first."""
-        draft = self._gate.editing(draft_key, by, "search a bundle")
+        draft = self._gate.editing(draft_key, by, what="search a bundle")
         if isinstance(draft, NotAllowed):
             return []
         with self._store.read() as uow:
@@ -222,7 +222,7 @@ class BundleEditing:
         self, *, draft_key: str, by: UserId, query: str
     ) -> list[tuple[str, str | None]]:
         """What the admin typed first (a name or a pattern), then discovered resources."""
-        draft = self._gate.editing(draft_key, by, "search resources")
+        draft = self._gate.editing(draft_key, by, what="search resources")
         if isinstance(draft, NotAllowed) or draft.integration is None:
             return []
         typed = query.strip()[:MAX_RESOURCE]

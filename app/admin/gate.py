@@ -36,7 +36,7 @@ class AdminGate:
             detail=f"not an admin: {what}"[:200],
         )
 
-    def editing(self, key: str, by: UserId, what: str) -> Draft | NotAllowed:
+    def editing(self, key: str, by: UserId, *, what: str) -> Draft | NotAllowed:
         """The admin's own bundle editor draft ``key``; refused (and audited) for anyone else."""
         if not self.allows(by):
             return self.refuse(by, what=what)
