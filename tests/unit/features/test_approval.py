@@ -230,11 +230,11 @@ def test_a_request_left_pending_times_out_and_every_approvers_copy_is_updated(
 ) -> None:
     request_id = world.pending_request()
     world.clock.advance(timedelta(hours=2) - timedelta(seconds=1))
-    assert world.pending.time_out_due() == 0
+    assert world.pending.sweep()[0] == 0
 
     world.clock.advance(timedelta(seconds=1))
 
-    assert world.pending.time_out_due() == 1
+    assert world.pending.sweep()[0] == 1
     assert world.status(request_id) is Status.TIMED_OUT
     updates = [m.channel for m in world.outbox() if m.kind == "update"]
     assert sorted(updates) == [BOB.id, CAROL.id]

@@ -119,7 +119,10 @@ def test_someone_elses_form_cannot_be_submitted(world: World) -> None:
 
 
 def test_a_duration_over_the_flows_maximum_is_refused_and_audited(world: World) -> None:
-    assert refused_on(world.submit(world.bundle_form(), duration="8h")) == {Field.DURATION}
+    # self-serve offers no menu of choices: only its maximum (1h) bounds the duration.
+    draft_key = world.objects_form([ORDER_KEYS])
+
+    assert refused_on(world.submit(draft_key, duration="2h")) == {Field.DURATION}
 
     assert world.request_count() == 0
     [refusal] = world.events(AuditKind.SUBMISSION_REFUSED)
