@@ -18,6 +18,9 @@ from domain.policy_checks import check_policy
 BUILT_IN = ["read_only", "read_write", "admin"]
 NAMES = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}", fullmatch=True)
 TEXT = st.text(max_size=30)
+# A connection value holding "${" that opens no valid reference is an error of its own
+# (app/policy/connection_checks.py), so plain values never hold one.
+PLAIN = TEXT.filter(lambda text: "${" not in text)
 VARIABLES = st.from_regex(r"[A-Z_][A-Z0-9_]{0,12}", fullmatch=True)
 PORTS = st.integers(min_value=1, max_value=65535)
 USERS = st.one_of(st.from_regex(r"[UW][A-Z0-9]{8,10}", fullmatch=True), st.emails())
@@ -44,19 +47,24 @@ def connection(draw: Draw, kind: str, env: dict[str, str]) -> dict[str, Any]:
             "secret": secret(),
             "timeout_seconds": draw(st.floats(min_value=0.5, max_value=60)),
             "retries": draw(st.integers(min_value=0, max_value=10)),
-            "resources": draw(st.lists(TEXT, max_size=3)),
+            "resources": draw(st.lists(PLAIN, max_size=3)),
         }
     elif kind == "redis":
-        fields = {"url": "redis://127.0.0.1:6379/0", "username": draw(TEXT), "password": secret()}
+        fields = {"url": "redis://127.0.0.1:6379/0", "username": draw(PLAIN), "password": secret()}
     else:
-        fields = {"host": draw(TEXT), "port": draw(PORTS), "user": draw(TEXT), "password": secret()}
-        fields["database"] = draw(TEXT)
+        fields = {
+            "host": draw(PLAIN),
+            "port": draw(PORTS),
+            "user": draw(PLAIN),
+            "password": secret(),
+        }
+        fields["database"] = draw(PLAIN)
         if kind == "postgresql":
             fields["sslmode"] = draw(st.sampled_from(["disable", "prefer", "verify-full"]))
         else:
             fields["user_host"] = draw(st.sampled_from(["%", "10.0.0.%", "localhost"]))
     if kind != "webhook" and draw(st.booleans()):
-        fields |= {"public_host": draw(TEXT), "public_port": draw(PORTS)}
+        fields |= {"public_host": draw(PLAIN), "public_port": draw(PORTS)}
     return fields
 
 
