@@ -24,8 +24,9 @@ from store.models import AuditEventRow, RequestRow
 
 _PENDING: Final = "jit_metrics_pending"
 _MARKS: Final = "jit_metrics_savepoints"
-_AUDIT: Final = AuditEventRow.__table__
-_REQUESTS: Final = RequestRow.__table__
+# By name: the ORM hands the engine annotated copies of the tables.
+_AUDIT: Final = AuditEventRow.__tablename__
+_REQUESTS: Final = RequestRow.__tablename__
 _DECIDED: Final = {Status.APPROVED.value: "approved", Status.DENIED.value: "denied"}
 
 Count = Callable[[], None]
@@ -51,12 +52,12 @@ def count_committed(engine: Engine, *, metrics: Metrics) -> None:
         _options: Any,
         _result: Any,
     ) -> None:
-        if isinstance(statement, Insert) and statement.table is _AUDIT:
+        if isinstance(statement, Insert) and _table(statement) == _AUDIT:
             rows = list(multiparams) or [params]
             pending(conn).extend(c for row in rows if (c := _audit_count(row, metrics)))
         elif (
             isinstance(statement, Update)
-            and statement.table is _REQUESTS
+            and _table(statement) == _REQUESTS
             and (c := _end_count(statement, metrics)) is not None
         ):
             pending(conn).append(c)
@@ -88,6 +89,10 @@ def count_committed(engine: Engine, *, metrics: Metrics) -> None:
     def _rollback(conn: Connection) -> None:
         conn.info.pop(_PENDING, None)
         conn.info.pop(_MARKS, None)
+
+
+def _table(statement: Insert | Update) -> str | None:
+    return getattr(statement.table, "name", None)
 
 
 def _audit_count(row: Mapping[str, Any], metrics: Metrics) -> Count | None:

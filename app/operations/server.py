@@ -22,7 +22,7 @@ from app.operations.probes import Probe
 
 _log = logging.getLogger(__name__)
 
-JSON_HEADERS: Final = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+JSON_HEADERS: Final = (("Content-Type", "application/json"), ("Cache-Control", "no-store"))
 
 
 class _Server(ThreadingMixIn, WSGIServer):
@@ -95,5 +95,6 @@ class OperationsServer:
     @staticmethod
     def _verdict(probe: Probe, start_response: StartResponse) -> Iterable[bytes]:
         verdict = probe.run()
-        start_response("200 OK" if verdict.ok else "503 Service Unavailable", JSON_HEADERS)
+        # A fresh list: the server appends Content-Length to the one it is given.
+        start_response("200 OK" if verdict.ok else "503 Service Unavailable", list(JSON_HEADERS))
         return [json.dumps(verdict.body(), sort_keys=True).encode() + b"\n"]
