@@ -1,4 +1,5 @@
-"""Decisions, removals and expiry lateness count only what a transaction commits."""
+"""Decisions, removals and expiry lateness count only what a transaction commits (SQLite and
+PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -43,10 +44,10 @@ class Boom(Exception):
 
 
 def test_a_committed_approval_and_denial_are_counted_by_outcome(
-    sqlite_store: Store, metrics: Metrics
+    store: Store, metrics: Metrics
 ) -> None:
-    count_committed(sqlite_store.engine, metrics=metrics)
-    with sqlite_store.write() as uow:
+    count_committed(store.engine, metrics=metrics)
+    with store.write() as uow:
         uow.audit.append(decided("approved"))
         uow.audit.append(decided("denied"))
         uow.audit.append(AuditEvent(kind=AuditKind.DECISION_REFUSED, at=AT))
@@ -62,12 +63,12 @@ def test_a_committed_approval_and_denial_are_counted_by_outcome(
 
 
 def test_nothing_is_counted_before_the_commit_or_after_a_rollback(
-    sqlite_store: Store, metrics: Metrics
+    store: Store, metrics: Metrics
 ) -> None:
-    count_committed(sqlite_store.engine, metrics=metrics)
+    count_committed(store.engine, metrics=metrics)
 
     def approve_then_fail() -> None:
-        with sqlite_store.write() as uow:
+        with store.write() as uow:
             uow.audit.append(decided("approved"))
             assert sample(metrics, "jit_decisions_total", outcome="approved") == 0
             raise Boom
@@ -76,17 +77,15 @@ def test_nothing_is_counted_before_the_commit_or_after_a_rollback(
         approve_then_fail()
     assert sample(metrics, "jit_decisions_total", outcome="approved") == 0
     # The connection goes back to the pool clean: the next commit counts only its own.
-    with sqlite_store.write() as uow:
+    with store.write() as uow:
         uow.audit.append(removed("prod-redis"))
     assert sample(metrics, "jit_decisions_total", outcome="approved") == 0
     assert sample(metrics, "jit_reconciler_removals_total", integration="prod-redis") == 1
 
 
-def test_a_savepoint_rolled_back_takes_its_counts_with_it(
-    sqlite_store: Store, metrics: Metrics
-) -> None:
-    count_committed(sqlite_store.engine, metrics=metrics)
-    with sqlite_store.write() as uow:
+def test_a_savepoint_rolled_back_takes_its_counts_with_it(store: Store, metrics: Metrics) -> None:
+    count_committed(store.engine, metrics=metrics)
+    with store.write() as uow:
         uow.audit.append(removed("a"))
 
         def remove_then_fail() -> None:
@@ -106,14 +105,14 @@ def test_a_savepoint_rolled_back_takes_its_counts_with_it(
 
 
 def test_two_apps_in_one_process_count_only_their_own_commits(
-    sqlite_store: Store, metrics: Metrics, tmp_path: Path
+    store: Store, metrics: Metrics, tmp_path: Path
 ) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'other.db'}")
     upgrade(engine)
     other_store, other = Store(engine=engine), Metrics()
-    count_committed(sqlite_store.engine, metrics=metrics)
+    count_committed(store.engine, metrics=metrics)
     count_committed(other_store.engine, metrics=other)
-    with sqlite_store.write() as uow:
+    with store.write() as uow:
         uow.audit.append(decided("approved"))
     with other_store.write() as uow:
         uow.audit.append(decided("denied"))
@@ -125,16 +124,16 @@ def test_two_apps_in_one_process_count_only_their_own_commits(
 
 
 def test_an_expiry_observes_how_long_after_expires_at_the_end_was_recorded(
-    sqlite_store: Store, metrics: Metrics
+    store: Store, metrics: Metrics
 ) -> None:
-    count_committed(sqlite_store.engine, metrics=metrics)
+    count_committed(store.engine, metrics=metrics)
     transitions = Transitions(
         notifier=Notifier(audit_channel=None, sealer=Sealer.derived_from(secret="test"))
     )
-    request = active_request(sqlite_store, expires_at=AT)
+    request = active_request(store, expires_at=AT)
     assert request.expires_at == AT
     ended, change = request.expire(at=AT + timedelta(seconds=42))
-    with sqlite_store.write() as uow:
+    with store.write() as uow:
         transitions.record(uow, request=ended, change=change)
     assert sample(metrics, "jit_expiry_lateness_seconds_count") == 1
     assert sample(metrics, "jit_expiry_lateness_seconds_sum") == pytest.approx(42)
@@ -142,15 +141,15 @@ def test_an_expiry_observes_how_long_after_expires_at_the_end_was_recorded(
     assert sample(metrics, "jit_expiry_lateness_seconds_bucket", le="60.0") == 1
 
 
-def test_a_revoke_is_not_an_expiry(sqlite_store: Store, metrics: Metrics) -> None:
-    count_committed(sqlite_store.engine, metrics=metrics)
+def test_a_revoke_is_not_an_expiry(store: Store, metrics: Metrics) -> None:
+    count_committed(store.engine, metrics=metrics)
     transitions = Transitions(
         notifier=Notifier(audit_channel=None, sealer=Sealer.derived_from(secret="test"))
     )
-    request = active_request(sqlite_store, expires_at=AT)
+    request = active_request(store, expires_at=AT)
     ended, change = request.revoke(by=UserId("U0ALICE"), at=AT - timedelta(minutes=5))
-    with sqlite_store.write() as uow:
+    with store.write() as uow:
         transitions.record(uow, request=ended, change=change)
     assert sample(metrics, "jit_expiry_lateness_seconds_count") == 0
-    with sqlite_store.read() as uow:
+    with store.read() as uow:
         assert uow.requests.get(request.id).status is Status.REVOKED  # type: ignore[union-attr]
