@@ -52,6 +52,7 @@ from app.home.service import HomeService
 from app.integrations.base import Integration
 from app.integrations.health import IntegrationHealth
 from app.integrations.registry import build_integration
+from app.operations.wiring import Operations
 from app.policy.exchange import announce_conflicts
 from app.reports.csv import ReportService
 from app.reports.delivery import ReportRequests, ScheduledReports
@@ -129,6 +130,7 @@ class Application:
     integrations: Mapping[str, Integration] = field(default_factory=dict)
     intervals: dict[str, float] = field(default_factory=lambda: dict(INTERVALS))
     scheduler: BackgroundScheduler = field(default_factory=BackgroundScheduler)
+    operations: Operations | None = None
     _handler: SocketModeHandler | None = None
     _prepared: bool = False
 
@@ -157,6 +159,8 @@ class Application:
         ``sweeps=False`` leaves the periodic work to the caller (tests that move a manual clock
         run it with :meth:`run_now`)."""
         self.prepare()
+        if self.operations is not None:
+            self.operations.start()
         self.relay.start()
         # Before Slack: the first modal must find the admin logins checked (a few seconds at
         # most; slower servers are recorded when they answer).
@@ -174,6 +178,11 @@ class Application:
         gc.collect()
         gc.freeze()
         _log.info("connected to Slack in socket mode")
+
+    def slack_connected(self) -> bool:
+        """Socket Mode is connected right now (``/readyz`` asks)."""
+        handler = self._handler
+        return handler is not None and bool(handler.client.is_connected())
 
     def _schedule(self) -> None:
         # APScheduler only triggers; what is due lives in the database (docs/architecture.md,
@@ -200,6 +209,8 @@ class Application:
     def stop(self, *, wait_for_socket: bool = True) -> None:
         """Stop everything. The SDK's socket client takes up to its 3 s receive timeout to
         close; ``wait_for_socket=False`` lets that finish in the background (tests)."""
+        if self.operations is not None:
+            self.operations.stop()
         if self.scheduler.running:
             self.scheduler.shutdown(wait=True)
         handler, self._handler = self._handler, None
@@ -241,6 +252,7 @@ def build_application(
     clock = clock or SystemClock()
     if integrations is None:
         integrations = integrations_from(policy, env=os.environ)
+    given = integrations
     store = Store(engine=make_engine(settings.database_url))
 
     bot_token = settings.slack_bot_token.get_secret_value()
@@ -255,6 +267,17 @@ def build_application(
     notifier = Notifier(audit_channel=settings.audit_channel, sealer=sealer)
     transitions = Transitions(notifier=notifier)
     health = IntegrationHealth(integrations=integrations, clock=clock)
+    operations = None
+    if settings.http_port is not None:  # README, "Health and metrics"
+        operations = Operations(
+            host=settings.http_host,
+            port=settings.http_port,
+            store=store,
+            clock=clock,
+            health=health,
+        )
+        operations.count_calls(client, relay_client)
+        integrations = operations.timed(integrations)
     modal = RequestModalService(
         store=store, catalog=catalog, eligibility=eligibility, clock=clock, health=health
     )
@@ -442,7 +465,7 @@ def build_application(
         commands=commands
     )
 
-    return Application(
+    app = Application(
         settings=settings,
         policy=policy,
         store=store,
@@ -452,6 +475,14 @@ def build_application(
         services=services,
         directory=directory,
         triggers=triggers,
-        integrations=integrations,
+        integrations=given,
         intervals={**INTERVALS, "reconcile": settings.reconcile_seconds},
+        operations=operations,
     )
+    if operations is not None:
+        operations.watch(
+            threads={**{f"worker-{n}": t for n, t in triggers.items()}, "outbox-relay": relay},
+            scheduler=app.scheduler,
+            slack_connected=app.slack_connected,
+        )
+    return app

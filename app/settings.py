@@ -71,6 +71,16 @@ class Settings(BaseSettings):
         gt=0,
         description="Messages per second per Slack channel (Slack allows about one).",
     )
+    http_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Port of /healthz, /readyz and /metrics (Prometheus); off unless set.",
+    )
+    http_host: str = Field(
+        default="127.0.0.1",
+        description="Address the health and metrics port listens on (0.0.0.0: every interface).",
+    )
     log_level: LogLevel = "INFO"
     log_format: Literal["json", "text"] = "json"
 

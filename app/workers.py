@@ -29,6 +29,11 @@ class Trigger:
         self._thread = threading.Thread(target=self._loop, name=f"worker-{self.name}", daemon=True)
         self._thread.start()
 
+    @property
+    def alive(self) -> bool:
+        """Its thread was started and still runs (``/healthz`` asks)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def fire(self) -> None:
         self._fired.set()
 

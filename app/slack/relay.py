@@ -131,6 +131,11 @@ class OutboxRelay:
             self._thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
+    @property
+    def alive(self) -> bool:
+        """Its thread was started and still runs (``/healthz`` asks)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
         self._wake.set()
