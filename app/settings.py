@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     log_level: LogLevel = "INFO"
     log_format: Literal["json", "text"] = "json"
 
+    @field_validator("audit_key", "audit_checkpoint_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("audit_key")
     @classmethod
     def _audit_key_shape(cls, value: SecretStr | None) -> SecretStr | None:

@@ -48,7 +48,7 @@ class AuditEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-# --- The keyed chain (docs/architecture.md, "Audit log") -------------------------------------
+# --- The keyed chain (README, "Audit log") ---------------------------------------------------
 #
 # Each entry's link is HMAC-SHA256(key, previous link + canonical event), hex. The key is never
 # in the database; each entry names its key by a short fingerprint so the key can be rotated.

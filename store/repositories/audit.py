@@ -3,8 +3,8 @@
 A link is HMAC-SHA256 over the previous link and the canonical event, with a key the database
 does not hold (``domain.audit.AuditKey``); each row names its key by fingerprint (``key_id``).
 Rows from before the chain was keyed have no key ID and a plain SHA-256 link; they are accepted
-only below the ``audit_keyed_from`` marker the migration wrote (docs/architecture.md, "Audit
-log"). Editing, deleting or reordering any row breaks the chain at that row, which
+only below the ``audit_keyed_from`` marker the migration wrote (README, "Audit log").
+Editing, deleting or reordering any row breaks the chain at that row, which
 :func:`verify_chain` finds. Appends are serialised (SQLite's write lock; a transaction-scoped
 advisory lock on PostgreSQL) so two instances never chain onto the same predecessor.
 """

@@ -1,8 +1,7 @@
 """audit chain keyed: a key ID per row, and the marker below which rows may be unkeyed
 
 Rows written before this revision keep their plain SHA-256 links and no key ID; the marker
-``audit_keyed_from`` in ``meta`` is the first ID that must be keyed (docs/architecture.md,
-"Audit log"; README, "Audit log").
+``audit_keyed_from`` in ``meta`` is the first ID that must be keyed (README, "Audit log").
 
 Revision ID: 0009_audit_keyed
 Revises: 0008
