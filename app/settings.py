@@ -234,5 +234,7 @@ def describe(error: ValidationError) -> str:
     hint = (
         f"Create the Slack app from manifest.yml and put its tokens in .env or the environment "
         f"(see {INSTALL_DOCS})."
+        if any("SLACK_" in line for line in lines)
+        else "See README.md, section 'Settings'."
     )
     return "; ".join(lines) + ". " + hint

@@ -131,6 +131,7 @@ def test_settings_name_a_malformed_audit_key_and_never_show_it() -> None:
             _env_file=None, slack_bot_token="xoxb-1", slack_app_token="xapp-1", audit_key="abcd" * 4
         )
     assert "abcd" not in str(raised.value)
+    assert str(raised.value).endswith("See README.md, section 'Settings'.")
     with pytest.raises(SettingsError, match=r"^AUDIT_KEYS_OLD is malformed \("):
         load_settings(
             _env_file=None,
