@@ -34,7 +34,9 @@ from app.approval.decisions import DecisionService
 from app.approval.listeners import DecisionListeners
 from app.approval.objects import ObjectListService
 from app.approval.pending import PendingSweeper
+from app.audit.checkpoints import CheckpointPublisher, CheckpointTrigger
 from app.audit.forwarding import AuditForwarder, Webhook
+from app.audit.keys import audit_keys_for
 from app.core.admins import Admins
 from app.core.approvers import ApproverResolver
 from app.core.catalog import CatalogService
@@ -253,7 +255,8 @@ def build_application(
     if integrations is None:
         integrations = integrations_from(policy, env=os.environ)
     given = integrations
-    store = Store(engine=make_engine(settings.database_url))
+    audit_keys = audit_keys_for(settings)
+    store = Store(engine=make_engine(settings.database_url), audit_keys=audit_keys)
 
     bot_token = settings.slack_bot_token.get_secret_value()
     client = make_web_client(token=bot_token, base_url=settings.slack_api_url)
@@ -406,17 +409,24 @@ def build_application(
             ).run_due,
         ),
     )
-    if settings.audit_webhook_url:
-        secret = settings.audit_webhook_secret
-        forwarder = AuditForwarder(
-            store=store,
-            webhook=Webhook(
-                url=settings.audit_webhook_url,
-                secret=secret.get_secret_value() if secret else None,
-            ),
-            clock=clock,
-        )
+    secret = settings.audit_webhook_secret
+    webhook = (
+        Webhook(url=url, secret=secret.get_secret_value() if secret else None)
+        if (url := settings.audit_webhook_url)
+        else None
+    )
+    if webhook is not None:
+        forwarder = AuditForwarder(store=store, webhook=webhook, clock=clock)
         triggers["audit"] = Trigger(name="audit", work=forwarder.run)
+    checkpoints = CheckpointPublisher(
+        store=store,
+        keys=audit_keys,
+        notifier=notifier,
+        clock=clock,
+        webhook=webhook,
+        file=settings.audit_checkpoint_file,
+    )
+    triggers["checkpoint"] = CheckpointTrigger(name="checkpoint", work=checkpoints.run)
 
     reports = ReportService(
         store=store,
@@ -476,7 +486,11 @@ def build_application(
         directory=directory,
         triggers=triggers,
         integrations=given,
-        intervals={**INTERVALS, "reconcile": settings.reconcile_seconds},
+        intervals={
+            **INTERVALS,
+            "reconcile": settings.reconcile_seconds,
+            "checkpoint": settings.audit_checkpoint_seconds,
+        },
         operations=operations,
     )
     if operations is not None:

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final, TextIO
 
@@ -20,7 +20,6 @@ from dotenv import dotenv_values
 from sqlalchemy.exc import OperationalError
 
 from app.policy.cli import add_commands as add_policy_commands
-from store.repositories.audit import StoredEvent
 
 EXIT_USAGE: Final = 2
 _log = logging.getLogger("app")
@@ -65,7 +64,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     audit = commands.add_parser("audit", help="audit log tools")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    audit_commands.add_parser("verify", help="check the audit log's hash chain")
+    verify = audit_commands.add_parser(
+        "verify",
+        help="check the audit log's keyed chain, and against the latest checkpoint; exit 0 "
+        "intact, 1 broken",
+    )
+    verify.add_argument(
+        "--checkpoint",
+        metavar="FILE_OR_JSON",
+        help="a checkpoint (its JSON, or a JSON Lines file whose last line is one); default: "
+        "the last line of AUDIT_CHECKPOINT_FILE",
+    )
+    export = audit_commands.add_parser(
+        "export", help="write the audit log as JSON Lines with each entry's proof, for a SIEM"
+    )
+    export.add_argument(
+        "--since", type=int, default=1, metavar="SEQ", help="from this sequence number on"
+    )
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
     policy = commands.add_parser("policy", help="policy tools")
     policy_commands = policy.add_subparsers(dest="policy_command", required=True)
     policy_commands.add_parser("schema", help="print the policy's JSON Schema")
@@ -150,34 +166,55 @@ def _demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _audit(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from app.audit.export import export_log
+    from app.audit.verify import CheckpointError, read_checkpoint, verify_log
+    from app.settings import SettingsError, audit_keys_from_env
     from store.engine import make_engine
     from store.migrate import upgrade
-    from store.repositories.audit import verify_chain
     from store.unit_of_work import Store
 
+    try:
+        keys = audit_keys_from_env(os.environ)
+    except SettingsError as error:
+        err.write(f"error: {error}\n")
+        return EXIT_USAGE
     engine = make_engine(_database_url())
     try:
         upgrade(engine)
-        with Store(engine=engine).read() as uow:
-            count = 0
-
-            def counted() -> Iterator[StoredEvent]:
-                nonlocal count
-                for event in uow.audit.iter_all():
-                    count += 1
-                    yield event
-
-            broken = verify_chain(counted())
+        store = Store(engine=engine, audit_keys=keys)
+        if args.audit_command == "export":
+            if args.out is None:
+                count = export_log(store=store, since=args.since, out=out)
+            else:
+                with args.out.open("w", encoding="utf-8") as file:
+                    count = export_log(store=store, since=args.since, out=file)
+            err.write(f"exported {count:,} events\n")
+            return 0
+        source = args.checkpoint or _checkpoint_file()
+        verdict = verify_log(
+            store=store, keys=keys, checkpoint=read_checkpoint(source) if source else None
+        )
+    except CheckpointError as error:
+        err.write(f"checkpoint rejected: {error}\n")
+        return 1
     except OperationalError as error:
         err.write(f"cannot reach the database: {error.orig}\n")
         return 1
     finally:
         engine.dispose()
-    if broken is None:
-        out.write(f"audit log intact: {count:,} events\n")
+    notes = f" ({'; '.join(verdict.notes)})" if verdict.notes else ""
+    if verdict.broken is None:
+        out.write(f"audit log intact: {verdict.events:,} events{notes}\n")
         return 0
+    broken = verdict.broken
     err.write(f"audit log broken at event #{broken.event_id}: {broken.reason}\n")
     return 1
+
+
+def _checkpoint_file() -> str | None:
+    """The configured checkpoint file, when it is a file that exists (not standard output)."""
+    name = os.environ.get("AUDIT_CHECKPOINT_FILE") or _dotenv("AUDIT_CHECKPOINT_FILE")
+    return name if name and name != "-" and Path(name).exists() else None
 
 
 def _migrate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -6,11 +6,17 @@ new user does is start the bot before creating the Slack app.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from domain.audit import AuditKey, AuditKeys, parse_key
 
 INSTALL_DOCS: Final = "README.md, section 'Install the Slack app'"
 DEFAULT_DATABASE_URL: Final = "sqlite:///jit-access.db"
@@ -81,8 +87,58 @@ class Settings(BaseSettings):
         default="127.0.0.1",
         description="Address the health and metrics port listens on (0.0.0.0: every interface).",
     )
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Key of the audit log's chain and checkpoints: 32+ bytes as hex (64+ "
+        "digits) or base64. Unset: derived from SLACK_APP_TOKEN (warned at start-up).",
+    )
+    audit_keys_old: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated earlier audit keys (same format), still accepted for "
+        "verifying the entries and checkpoints they made; rotation in README, 'Audit log'.",
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="How often a signed checkpoint of the audit chain's head is published "
+        "(when the chain grew; also at start-up and shutdown).",
+    )
+    audit_checkpoint_file: str | None = Field(
+        default=None,
+        description="File that checkpoints are appended to as JSON Lines, or '-' for standard "
+        "output; `audit verify` reads the last one from the file.",
+    )
     log_level: LogLevel = "INFO"
     log_format: Literal["json", "text"] = "json"
+
+    @field_validator("audit_key", "audit_checkpoint_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("audit_key")
+    @classmethod
+    def _audit_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_key(value.get_secret_value())  # raises without echoing the value
+        return value
+
+    @field_validator("audit_keys_old", mode="before")
+    @classmethod
+    def _old_keys(cls, value: Any) -> Any:
+        keys = _split_list(value)
+        for key in keys if isinstance(keys, list) else []:
+            parse_key(key.get_secret_value() if isinstance(key, SecretStr) else str(key))
+        return keys
+
+    def audit_keys(self) -> AuditKeys:
+        keys = audit_keys_from(
+            audit_key=self.audit_key.get_secret_value() if self.audit_key else None,
+            old=[k.get_secret_value() for k in self.audit_keys_old],
+            app_token=self.slack_app_token.get_secret_value(),
+        )
+        assert keys is not None  # the app token is required, so a key always exists
+        return keys
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -117,6 +173,53 @@ def _require_prefix(value: SecretStr, *, prefix: str) -> SecretStr:
     return value
 
 
+_AUDIT_INFO: Final = b"jit-access-bot audit log v1"
+
+
+def derived_audit_key(*, app_token: str) -> AuditKey:
+    """The default audit key, derived from the app-level token as ``app/core/sealing.py``
+    derives its own (a different label, so the two keys are unrelated)."""
+    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_AUDIT_INFO).derive(
+        app_token.encode()
+    )
+    return AuditKey(secret=raw)
+
+
+def audit_keys_from(
+    *, audit_key: str | None, old: list[str], app_token: str | None
+) -> AuditKeys | None:
+    """The audit keys from their settings; ``None`` when there is nothing to key with.
+
+    Raises :class:`SettingsError` naming the malformed setting (never its value)."""
+    try:
+        current = parse_key(audit_key) if audit_key else None
+    except ValueError as error:
+        raise SettingsError(f"AUDIT_KEY is malformed ({error})") from None
+    try:
+        older = tuple(parse_key(k) for k in old)
+    except ValueError as error:
+        raise SettingsError(f"AUDIT_KEYS_OLD is malformed (a key {error})") from None
+    if current is None:
+        if not app_token:
+            return None
+        current = derived_audit_key(app_token=app_token)
+    return AuditKeys(current=current, old=older)
+
+
+def audit_keys_from_env(
+    env: Mapping[str, str], *, env_file: Path = Path(".env")
+) -> AuditKeys | None:
+    """The audit keys for the command-line tools: the environment, then ``.env``, as the bot
+    reads them (so ``policy import`` and ``audit verify`` use the bot's keys)."""
+    saved = dotenv_values(env_file) if env_file.exists() else {}
+    merged = {**{k: v for k, v in saved.items() if v is not None}, **env}
+    return audit_keys_from(
+        audit_key=merged.get("AUDIT_KEY") or None,
+        old=_split_list(merged.get("AUDIT_KEYS_OLD") or ""),
+        app_token=merged.get("SLACK_APP_TOKEN") or None,
+    )
+
+
 class SettingsError(Exception):
     """Settings are missing or malformed; ``str()`` is one line for a person to act on."""
 
@@ -141,5 +244,7 @@ def describe(error: ValidationError) -> str:
     hint = (
         f"Create the Slack app from manifest.yml and put its tokens in .env or the environment "
         f"(see {INSTALL_DOCS})."
+        if any("SLACK_" in line for line in lines)
+        else "See README.md, section 'Settings'."
     )
     return "; ".join(lines) + ". " + hint

@@ -157,6 +157,8 @@ class AuditEventRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    """Fingerprint of the key that made ``hash`` (never the key); ``None``: an unkeyed row."""
 
 
 class OutboxRow(Base):

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from domain.audit import AuditKeys
 from store.engine import WRITE
 from store.repositories.audit import AuditRepository
 from store.repositories.catalog import CatalogRepository
@@ -24,10 +25,10 @@ from store.repositories.requests import RequestRepository
 
 
 class UnitOfWork:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, audit_keys: AuditKeys | None = None) -> None:
         self.session = session
         self.requests = RequestRepository(session)
-        self.audit = AuditRepository(session)
+        self.audit = AuditRepository(session, keys=audit_keys)
         self.grants = GrantRepository(session)
         self.outbox = OutboxRepository(session)
         self.catalog = CatalogRepository(session)
@@ -39,8 +40,9 @@ class UnitOfWork:
 class Store:
     """The database, as the services see it."""
 
-    def __init__(self, *, engine: Engine) -> None:
+    def __init__(self, *, engine: Engine, audit_keys: AuditKeys | None = None) -> None:
         self.engine = engine
+        self.audit_keys = audit_keys
         self._reader = sessionmaker(bind=engine, expire_on_commit=False)
         self._writer = sessionmaker(
             bind=engine.execution_options(**{WRITE: True}), expire_on_commit=False
@@ -55,7 +57,7 @@ class Store:
     def write(self) -> Iterator[UnitOfWork]:
         with self._writer() as session:
             with session.begin():
-                uow = UnitOfWork(session)
+                uow = UnitOfWork(session, audit_keys=self.audit_keys)
                 yield uow
             if uow.outbox.added:
                 for callback in self._on_outbox:
@@ -64,7 +66,7 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:
         with self._reader() as session, session.begin():
-            yield UnitOfWork(session)
+            yield UnitOfWork(session, audit_keys=self.audit_keys)
             # Read sessions never write: end with a rollback, which is also cheaper.
             session.rollback()
 

@@ -33,7 +33,8 @@ BATCH: Final = 500
 
 
 def event_payload(stored: StoredEvent) -> dict[str, Any]:
-    """The event exactly as stored, chain fields included, so the receiver can verify it."""
+    """The event exactly as stored, chain fields included, so the receiver can verify it (the
+    link, and the ID of the key that made it; README, "Audit log")."""
     event = stored.event
     return {
         "id": stored.id,
@@ -44,6 +45,7 @@ def event_payload(stored: StoredEvent) -> dict[str, Any]:
         "data": event.data,
         "prev_hash": stored.prev_hash,
         "hash": stored.hash,
+        "key_id": stored.key_id,
     }
 
 

@@ -17,6 +17,7 @@ from app.core.sealing import Sealer
 from app.policy.exchange import apply_import, diff_policy, export_policy
 from app.policy.export import dump_policy
 from app.policy.loader import load_policy
+from app.settings import SettingsError, audit_keys_from_env
 from domain.clock import SystemClock
 from domain.policy import Policy
 from store.engine import make_engine
@@ -67,7 +68,8 @@ def run(
     engine = make_engine(database_url)
     try:
         upgrade(engine)
-        store = Store(engine=engine)
+        # The bot's audit keys, so the import's audit event continues the keyed chain.
+        store = Store(engine=engine, audit_keys=audit_keys_from_env(env))
         catalog = CatalogService(store=store, clock=SystemClock())
         catalog.sync_policy(running)
         if args.policy_command == "export":
@@ -109,6 +111,9 @@ def run(
         )
         out.write("applied\n")
         return 0
+    except SettingsError as error:
+        err.write(f"error: {error}\n")
+        return EXIT_USAGE
     except OperationalError as error:
         err.write(f"cannot reach the database: {error.orig}\n")
         return 1

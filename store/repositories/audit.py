@@ -1,5 +1,9 @@
-"""The audit log: append-only, each event chained to the previous one by a SHA-256 hash.
+"""The audit log: append-only, each event chained to the previous one by a keyed link.
 
+A link is HMAC-SHA256 over the previous link and the canonical event, with a key the database
+does not hold (``domain.audit.AuditKey``); each row names its key by fingerprint (``key_id``).
+Rows from before the chain was keyed have no key ID and a plain SHA-256 link; they are accepted
+only below the ``audit_keyed_from`` marker the migration wrote (README, "Audit log").
 Editing, deleting or reordering any row breaks the chain at that row, which
 :func:`verify_chain` finds. Appends are serialised (SQLite's write lock; a transaction-scoped
 advisory lock on PostgreSQL) so two instances never chain onto the same predecessor.
@@ -7,38 +11,27 @@ advisory lock on PostgreSQL) so two instances never chain onto the same predeces
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any, Final
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from domain.audit import AuditEvent, AuditKind
+from domain.audit import GENESIS, AuditEvent, AuditKeys, AuditKind, plain_link
 from domain.ids import RequestId, UserId
-from store.models import AuditEventRow
+from store.models import AuditEventRow, MetaRow
 
 _CHAIN_LOCK: Final = 0x6A69_7461  # any constant; names the advisory lock of the chain
-GENESIS: Final = "0" * 64
+KEYED_FROM: Final = "audit_keyed_from"
+"""Meta key: rows with this ID or a higher one must be keyed (written by migration 0009)."""
+
+__all__ = ["GENESIS", "KEYED_FROM", "AuditRepository", "ChainBreak", "StoredEvent", "verify_chain"]
 
 
 def event_digest(*, prev_hash: str, event: AuditEvent) -> str:
-    body = json.dumps(
-        {
-            "at": event.at.astimezone(UTC).isoformat(),
-            "kind": event.kind.value,
-            "actor": event.actor,
-            "request_id": event.request_id,
-            "data": event.data,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
-    return hashlib.sha256((prev_hash + body).encode()).hexdigest()
+    """The plain link of an unkeyed (pre-0009) row."""
+    return plain_link(prev=prev_hash, event=event)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +40,14 @@ class StoredEvent:
     event: AuditEvent
     prev_hash: str
     hash: str
+    key_id: str | None = None
 
 
 class AuditRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, keys: AuditKeys | None = None) -> None:
         self._session = session
+        # Without keys (tests, tools that only read) rows are written unkeyed, as before 0009.
+        self._keys = keys
         # Once this transaction holds the chain, its own last hash is the chain's last hash.
         self._last_hash: str | None = None
 
@@ -64,6 +60,12 @@ class AuditRepository:
             )
             self._last_hash = prev or GENESIS
         prev_hash = self._last_hash
+        key = self._keys.current if self._keys is not None else None
+        digest = (
+            key.link(prev=prev_hash, event=event)
+            if key is not None
+            else plain_link(prev=prev_hash, event=event)
+        )
         self._session.add(
             AuditEventRow(
                 at=event.at,
@@ -72,7 +74,8 @@ class AuditRepository:
                 request_id=event.request_id,
                 data=event.data,
                 prev_hash=prev_hash,
-                hash=(digest := event_digest(prev_hash=prev_hash, event=event)),
+                hash=digest,
+                key_id=key.key_id if key is not None else None,
             )
         )
         self._session.flush()
@@ -103,8 +106,42 @@ class AuditRepository:
                     event=_to_event(row),
                     prev_hash=row.prev_hash or "",
                     hash=row.hash or "",
+                    key_id=row.key_id,
                 )
             last_id = rows[-1].id
+
+    def head(self) -> StoredEvent | None:
+        """The last row of the chain, or ``None`` for an empty log."""
+        row = self._session.scalars(
+            select(AuditEventRow).order_by(AuditEventRow.id.desc()).limit(1)
+        ).first()
+        if row is None:
+            return None
+        return StoredEvent(
+            id=row.id,
+            event=_to_event(row),
+            prev_hash=row.prev_hash or "",
+            hash=row.hash or "",
+            key_id=row.key_id,
+        )
+
+    def link_of(self, event_id: int) -> str | None:
+        return self._session.scalar(select(AuditEventRow.hash).where(AuditEventRow.id == event_id))
+
+    def id_with_link(self, link: str) -> int | None:
+        """The row whose link is ``link`` (a scan; only used to explain a break)."""
+        return self._session.scalar(
+            select(func.min(AuditEventRow.id)).where(AuditEventRow.hash == link)
+        )
+
+    def keyed_from(self) -> int:
+        """Rows from this ID on must be keyed. A marker someone deleted counts as 1 (all keyed),
+        so removing it makes verification stricter, never looser."""
+        value = self._session.scalar(select(MetaRow.value).where(MetaRow.key == KEYED_FROM))
+        try:
+            return int(value) if value is not None else 1
+        except ValueError:
+            return 1
 
     def for_request(self, request_id: RequestId) -> list[AuditEvent]:
         rows = self._session.scalars(
@@ -138,15 +175,43 @@ class ChainBreak:
     reason: str
 
 
-def verify_chain(events: Iterable[StoredEvent]) -> ChainBreak | None:
-    """The first event whose hash or link does not hold, or ``None`` for an intact log."""
+NOT_LINKED: Final = "does not link to the event before it"
+
+
+def verify_chain(
+    events: Iterable[StoredEvent], *, keys: AuditKeys | None = None, keyed_from: int = 1
+) -> ChainBreak | None:
+    """The first event whose link does not hold, or ``None`` for an intact log.
+
+    With ``keys``, rows from ``keyed_from`` on must carry a key ID among ``keys`` and a link made
+    with that key; unkeyed rows are accepted only below it. Without keys (nothing configured),
+    the plain links are checked as before and a keyed row cannot be checked at all."""
     expected_prev = GENESIS
+    keyed_seen = False
     for stored in events:
         if stored.prev_hash != expected_prev:
-            return ChainBreak(
-                stored.id, "does not link to the event before it (deleted or reordered)"
-            )
-        if event_digest(prev_hash=stored.prev_hash, event=stored.event) != stored.hash:
-            return ChainBreak(stored.id, "content does not match its hash (edited)")
+            return ChainBreak(stored.id, f"{NOT_LINKED} (deleted or reordered)")
+        if stored.key_id is None:
+            if keys is not None and (keyed_seen or stored.id >= keyed_from):
+                return ChainBreak(
+                    stored.id,
+                    "is not keyed (written or rewritten without the audit key)",
+                )
+            if event_digest(prev_hash=stored.prev_hash, event=stored.event) != stored.hash:
+                return ChainBreak(stored.id, "content does not match its hash (edited)")
+        else:
+            keyed_seen = True
+            key = keys.find(stored.key_id) if keys is not None else None
+            if key is None:
+                return ChainBreak(
+                    stored.id,
+                    f"is keyed with key ID {stored.key_id}, which is not configured "
+                    "(AUDIT_KEY, AUDIT_KEYS_OLD)",
+                )
+            if key.link(prev=stored.prev_hash, event=stored.event) != stored.hash:
+                return ChainBreak(
+                    stored.id,
+                    "content does not match its keyed link (edited, or rewritten without the key)",
+                )
         expected_prev = stored.hash
     return None

@@ -26,6 +26,8 @@ NOT_SLACK: Final = (
     "app/cli.py",
     "app/settings.py",
     "app/reports/cli.py",  # `python -m app report`: command-line output
+    "app/audit/verify.py",  # `python -m app audit verify`: command-line output
+    "app/operations/",  # Prometheus HELP texts and probe answers, read by monitoring tools
 )
 
 # Strings that look like a sentence but must stay where they are: (path, text) → why.
