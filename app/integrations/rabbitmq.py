@@ -47,9 +47,11 @@ MAX_CONNECTIONS: Final = 10
 MAX_CHANNELS: Final = 100
 """User limits of every temporary user: it cannot use up the broker's connections or channels
 and lock out the applications (or the bot)."""
-CONFIRM_SECONDS: Final = 5.0
+CONFIRM_SECONDS: Final = 35.0
 CONFIRM_PAUSE_SECONDS: Final = 0.05
-"""RabbitMQ closes connections asynchronously; the confirmation looks again for this long."""
+"""How long the revoke waits for the user's connections to go. RabbitMQ closes a connection by
+asking the client to agree; one that never answers stays listed, ignored by the broker (it acts
+on nothing the client sends any more), until the broker's 30-second closing timeout ends it."""
 PAGE_SIZE: Final = 500
 CLOSE_REASON: Final = "access ended (jit-access-bot)"
 ADMIN_TAG: Final = "administrator"
@@ -338,7 +340,11 @@ class RabbitMQIntegration(Identity):
 
     def _remaining(self, api: _Api, account: str) -> str:
         """What of ``account`` is still on the server: '' once nothing is."""
-        if api.call("GET", f"users/{_q(account)}", gone_ok=True) is not None:
+        try:
+            user = api.call("GET", f"users/{_q(account)}", gone_ok=True)
+        except _Refused as exc:
+            return f"cannot tell whether the user is gone ({exc})"
+        if user is not None:
             return "the user still exists"
         if not self._settle(lambda: not self._connections_of(api, account)):
             return f"{len(self._connections_of(api, account))} of its connections are still open"

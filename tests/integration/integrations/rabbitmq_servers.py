@@ -66,6 +66,26 @@ def delete_vhosts(vhosts: Vhosts) -> None:
             api.delete(f"vhosts/{q(vhost)}")
 
 
+@contextmanager
+def scene() -> Iterator[Vhosts]:
+    """This run's two vhosts; in the main one, what an application would have declared:
+    ``orders.events`` and ``billing.events`` routing ``new`` to ``orders.inbox`` and
+    ``billing.inbox``. Everything goes with the vhosts at the end."""
+    made = vhosts_for_run()
+    create_vhosts(made)
+    try:
+        with admin_channel(made.main) as channel:
+            for prefix in ("orders", "billing"):
+                channel.exchange_declare(f"{prefix}.events", "direct", durable=True)
+                channel.queue_declare(f"{prefix}.inbox", durable=True)
+                channel.queue_bind(f"{prefix}.inbox", f"{prefix}.events", routing_key="new")
+        with admin_channel(made.other) as channel:
+            channel.queue_declare("orders.inbox", durable=True)
+        yield made
+    finally:
+        delete_vhosts(made)
+
+
 def delete_user(name: str) -> None:
     """Through the API, not revoke(): a broken revoke must not leave users behind."""
     with admin_api() as api:
@@ -157,16 +177,26 @@ def refusal(action: Callable[[], object]) -> int | None:
     return None
 
 
-def cut_off(connection: BlockingConnection, *, seconds: float = 5.0) -> BaseException | None:
-    """Waits until the broker closes ``connection``; what pika raised, or ``None`` if it stayed
-    open."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+class Answering:
+    """Keeps a connection answering the broker from a thread of its own, as a consuming client
+    does; records what ended it (pika connections belong to one thread: hand it over idle)."""
+
+    def __init__(self, connection: BlockingConnection) -> None:
+        self.connection = connection
+        self.ended_by: BaseException | None = None
+        self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
         try:
-            connection.process_data_events(time_limit=0.1)
-        except (pika.exceptions.ConnectionClosedByBroker, pika.exceptions.StreamLostError) as exc:
-            return exc
-    return None
+            while self.connection.is_open:
+                self.connection.process_data_events(time_limit=0.05)
+        except (pika.exceptions.AMQPConnectionError, pika.exceptions.StreamLostError) as exc:
+            self.ended_by = exc
+
+    def wait(self, *, seconds: float = 5.0) -> BaseException | None:
+        self._thread.join(timeout=seconds)
+        return self.ended_by
 
 
 # --- Loopback fakes of the management API ------------------------------------------------------

@@ -3,7 +3,7 @@ and being held to the granted vhost, pattern and level."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pika
 import pika.exceptions
@@ -25,16 +25,14 @@ from tests.integration.integrations.rabbitmq_servers import (
     amqp_login,
     answer_403,
     answer_500,
-    create_vhosts,
     delete_user,
-    delete_vhosts,
     fake_management_api,
     integration,
     never_answer,
     q,
     refusal,
+    scene,
     user_exists,
-    vhosts_for_run,
 )
 
 pytestmark = pytest.mark.integration
@@ -42,20 +40,8 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def vhosts() -> Iterator[Vhosts]:
-    """Two vhosts; in the main one, what an application would have declared."""
-    made = vhosts_for_run()
-    create_vhosts(made)
-    try:
-        with admin_channel(made.main) as channel:
-            for prefix in ("orders", "billing"):
-                channel.exchange_declare(f"{prefix}.events", "direct", durable=True)
-                channel.queue_declare(f"{prefix}.inbox", durable=True)
-                channel.queue_bind(f"{prefix}.inbox", f"{prefix}.events", routing_key="new")
-        with admin_channel(made.other) as channel:
-            channel.queue_declare("orders.inbox", durable=True)
+    with scene() as made:
         yield made
-    finally:
-        delete_vhosts(made)
 
 
 @pytest.fixture
@@ -89,7 +75,7 @@ def orders_rw(
 
 
 def drain(channel: BlockingChannel, queue: str) -> list[bytes]:
-    bodies = []
+    bodies: list[bytes] = []
     while True:
         _, _, body = channel.basic_get(queue, auto_ack=True)
         if body is None:
@@ -211,14 +197,15 @@ def test_a_configure_login_declares_binds_and_deletes_only_under_its_own_names(
     channel.queue_bind(mine, "orders.events", routing_key="new")
     channel.basic_publish("orders.events", "new", b"copied to mine")
     assert drain(channel, mine) == [b"copied to mine"]
-    for attempt in (
+    attempts: list[Callable[[BlockingChannel], object]] = [
         lambda c: c.queue_declare("orders.mine", durable=True),
         lambda c: c.queue_delete("orders.inbox"),
         lambda c: c.exchange_delete("orders.events"),
         lambda c: c.queue_declare("", durable=True),  # a server-named queue revoke cannot find
         lambda c: c.queue_declare("jit_someone.else"),
-    ):
-        assert refusal(lambda attempt=attempt: attempt(connection.channel())) == ACCESS_REFUSED
+    ]
+    for attempt in attempts:
+        assert refusal(lambda: attempt(connection.channel())) == ACCESS_REFUSED  # noqa: B023
     connection.close()
 
 
