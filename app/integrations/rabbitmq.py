@@ -15,7 +15,7 @@ no expiry for users, so the reconciler (``accounts``) is the backstop while the 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Final
@@ -346,8 +346,10 @@ class RabbitMQIntegration(Identity):
             return f"cannot tell whether the user is gone ({exc})"
         if user is not None:
             return "the user still exists"
-        if not self._settle(lambda: not self._connections_of(api, account)):
-            return f"{len(self._connections_of(api, account))} of its connections are still open"
+        # The revoke has already waited for them to go (CONFIRM_SECONDS).
+        open_connections = self._connections_of(api, account)
+        if open_connections:
+            return f"{len(open_connections)} of its connections are still open"
         objects = self._own_objects(api, account)
         if objects:
             shown = ", ".join(f"{kind} {vhost}/{name}" for kind, vhost, name in objects[:5])
@@ -355,7 +357,7 @@ class RabbitMQIntegration(Identity):
         return ""
 
     @staticmethod
-    def _settle(done: Any) -> bool:
+    def _settle(done: Callable[[], bool]) -> bool:
         deadline = time.monotonic() + CONFIRM_SECONDS
         while not done():
             if time.monotonic() > deadline:
