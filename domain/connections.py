@@ -18,6 +18,7 @@ from pydantic import (
     HttpUrl,
     ValidationInfo,
     WithJsonSchema,
+    field_validator,
 )
 
 ENV_REFERENCE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -120,6 +121,31 @@ class RedisConnection(_Connection):
     public_port: Annotated[int, Field(ge=1, le=65535)] | None = None
 
 
+def _distinct(vhosts: list[str]) -> list[str]:
+    if len(set(vhosts)) != len(vhosts):
+        raise ValueError("each vhost may be listed once")
+    return vhosts
+
+
+class RabbitMQConnection(_Connection):
+    # docs/integrations/rabbitmq.md: the admin login is managed over the management HTTP API.
+    management_url: HttpUrl = Field(
+        description="Base URL of the management HTTP API, e.g. http://rabbit.internal:15672."
+    )
+    user: str = Field(description="Admin login of the management API (tag administrator).")
+    password: SecretReference = Field(repr=False)
+    amqp_host: str = Field(description="AMQP host given to requesters.")
+    amqp_port: Annotated[int, Field(ge=1, le=65535)] = 5672
+    amqp_tls: bool = Field(default=False, description="Requesters connect with amqps (TLS).")
+    vhosts: Annotated[list[Annotated[str, Field(min_length=1)]], Field(min_length=1)] = Field(
+        description="Virtual hosts access may be granted in; a resource is VHOST or"
+        " VHOST:PATTERN with one of them."
+    )
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 10
+
+    _distinct_vhosts = field_validator("vhosts")(_distinct)
+
+
 class WebhookConnection(_Connection):
     url: HttpUrl
     secret: SecretReference = Field(
@@ -132,14 +158,17 @@ class WebhookConnection(_Connection):
     )
 
 
-Connection = PostgresConnection | MySQLConnection | RedisConnection | WebhookConnection
+Connection = (
+    PostgresConnection | MySQLConnection | RedisConnection | RabbitMQConnection | WebhookConnection
+)
 
-IntegrationType = Literal["postgresql", "mysql", "redis", "webhook"]
+IntegrationType = Literal["postgresql", "mysql", "redis", "rabbitmq", "webhook"]
 
 CONNECTION_MODELS: Final[dict[str, type[_Connection]]] = {
     "postgresql": PostgresConnection,
     "mysql": MySQLConnection,
     "redis": RedisConnection,
+    "rabbitmq": RabbitMQConnection,
     "webhook": WebhookConnection,
 }
 
@@ -147,6 +176,7 @@ OFFERED_PERMISSIONS: Final[dict[str, tuple[str, ...] | None]] = {
     "postgresql": ("read_only", "read_write", "admin"),
     "mysql": ("read_only", "read_write", "admin"),
     "redis": ("read_only", "read_write", "admin"),
+    "rabbitmq": ("read_only", "read_write", "configure"),
     # A webhook's permissions are whatever the integration lists in the policy.
     "webhook": None,
 }

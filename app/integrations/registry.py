@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from app.integrations.base import Integration
 from app.integrations.mysql import MySQLIntegration
 from app.integrations.postgresql import PostgresIntegration
+from app.integrations.rabbitmq import RabbitMQIntegration
 from app.integrations.redis import RedisIntegration
 from app.integrations.webhook import WebhookIntegration
 from domain.connections import (
@@ -14,6 +15,7 @@ from domain.connections import (
     Connection,
     MySQLConnection,
     PostgresConnection,
+    RabbitMQConnection,
     RedisConnection,
     WebhookConnection,
 )
@@ -39,6 +41,8 @@ def build_integration(
         return MySQLIntegration(name=name, connection=connection, permissions=permissions)
     if canonical == "redis" and isinstance(connection, RedisConnection):
         return RedisIntegration(name=name, connection=connection, permissions=permissions)
+    if canonical == "rabbitmq" and isinstance(connection, RabbitMQConnection):
+        return RabbitMQIntegration(name=name, connection=connection, permissions=permissions)
     if canonical == "webhook" and isinstance(connection, WebhookConnection):
         return WebhookIntegration(name=name, connection=connection, permissions=permissions or ())
     raise ValueError(

@@ -42,9 +42,10 @@ def test_the_example_loads_without_any_problem() -> None:
     assert result.policy is not None
 
 
-def test_the_example_needs_exactly_its_four_secrets() -> None:
+def test_the_example_needs_exactly_its_five_secrets() -> None:
     assert sorted(example_env()) == [
         "BILLING_WEBHOOK_SECRET",
+        "EVENTS_RABBITMQ_PASSWORD",
         "PROD_PG_PASSWORD",
         "PROD_REDIS_PASSWORD",
         "SHOP_DB_PASSWORD",
@@ -82,7 +83,13 @@ def test_every_field_of_every_model_in_the_schema_appears_in_the_example() -> No
 def test_the_example_has_every_integration_type_and_every_kind_of_approval() -> None:
     policy = example_policy()
 
-    assert {i.type for i in policy.integrations} == {"postgresql", "mysql", "redis", "webhook"}
+    assert {i.type for i in policy.integrations} == {
+        "postgresql",
+        "mysql",
+        "redis",
+        "rabbitmq",
+        "webhook",
+    }
     kinds = {
         "automatic" if flow.automatic else "manager" if flow.approvers.manager else "people"  # type: ignore[union-attr]
         for flow in policy.access_flows
