@@ -42,12 +42,13 @@ def test_the_example_loads_without_any_problem() -> None:
     assert result.policy is not None
 
 
-def test_the_example_needs_exactly_its_four_secrets() -> None:
+def test_the_example_needs_exactly_its_five_secrets() -> None:
     assert sorted(example_env()) == [
         "BILLING_WEBHOOK_SECRET",
         "PROD_PG_PASSWORD",
         "PROD_REDIS_PASSWORD",
         "SHOP_DB_PASSWORD",
+        "TICKETS_WEBHOOK_SECRET",
     ]
 
 
