@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final
@@ -30,6 +31,7 @@ from store.unit_of_work import Store, UnitOfWork
 _log = logging.getLogger(__name__)
 
 BATCH: Final = 100
+MAX_PARALLEL: Final = 8
 FIRST_RETRY: Final = timedelta(seconds=1)
 
 Poster = Callable[..., None]
@@ -107,8 +109,15 @@ class RequestWebhooks:
             _log.info("request webhook subscribed", extra={"webhook": name})
 
     def run(self) -> int:
-        """Deliver what is due for every subscription; returns how many events went out."""
-        return sum(self._run_one(s) for s in self._subscriptions)
+        """Deliver what is due for every subscription; returns how many events went out.
+
+        Subscriptions are served side by side: a receiver that is slow to answer holds back
+        only its own events."""
+        if len(self._subscriptions) <= 1:
+            return sum(self._run_one(s) for s in self._subscriptions)
+        workers = min(len(self._subscriptions), MAX_PARALLEL)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhooks") as pool:
+            return sum(pool.map(self._run_one, self._subscriptions))
 
     def cursors(self) -> dict[str, Cursor | None]:
         with self._store.read() as uow:

@@ -87,10 +87,11 @@ class RequestWebhookRepository:
         result = self._session.execute(
             update(RequestWebhookCursorRow)
             .where(RequestWebhookCursorRow.name == name)
+            # Not even the same owner twice: two threads of one instance (a timer and a wake-up)
+            # must not send for one subscription at once either.
             .where(
                 RequestWebhookCursorRow.lease_until.is_(None)
                 | (RequestWebhookCursorRow.lease_until < now)
-                | (RequestWebhookCursorRow.lease_owner == owner)
             )
             .where(
                 RequestWebhookCursorRow.next_attempt_at.is_(None)

@@ -3,19 +3,24 @@ revoke in Slack, access expires, and loopback receivers get each step, signed an
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from domain.clock import ManualClock
+from domain.clock import ManualClock, SystemClock
 from domain.ids import RequestId
 from domain.lifecycle import Status
+from slacksim.pytest_plugin import SimulatorFactory
+from tests.conftest import _reset_postgres
 from tests.e2e.conftest import StartBot
-from tests.e2e.harness import ALICE, BOB, OSCAR, Bot, standard_policy
+from tests.e2e.harness import ALICE, BOB, OSCAR, Bot, standard_policy, workspace
 from tests.e2e.messages import approval_requests, wait_status
 from tests.e2e.modal_steps import request_bundle
+from tests.e2e.test_two_instances import seed_active
+from tests.fakes import RecordingIntegration
 from tests.unit.webhooks.receiver import Receiver, receiving
 
 pytestmark = pytest.mark.e2e
@@ -160,3 +165,50 @@ def test_expiry_is_told_and_a_receiver_outage_delays_but_loses_nothing(
     expired = everything.events[-1]
     assert expired["request"]["times"]["ended_at"] == expired["occurred_at"]
     assert expired["request"]["times"]["expires_at"] is not None
+
+
+@pytest.mark.integration
+def test_two_instances_on_postgresql_tell_each_expiry_once_and_in_order(
+    start: StartBot,
+    slack_sim_factory: SimulatorFactory,
+    pg_database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    everything: Receiver,
+) -> None:
+    _reset_postgres(pg_database_url)
+    monkeypatch.setenv("E2E_HOOK_SECRET", SECRET)
+    sim = slack_sim_factory(workspace=workspace())
+    policy = standard_policy(
+        request_webhooks=[{"name": "all", "url": everything.url, "secret": "${E2E_HOOK_SECRET}"}]
+    )
+    redis = RecordingIntegration(name="prod-redis")
+    common: dict[str, Any] = {
+        "sim": sim,
+        "policy": policy,
+        "database_url": pg_database_url,
+        "integrations": {"prod-redis": redis},
+        "sweeps": False,
+        "request_webhooks_allow_http": True,
+    }
+    first = start(**common)
+    second = start(**common, connections=2)
+    ids = seed_active(first.app.store, redis, count=40, due=SystemClock().now())
+
+    def work(bot: Bot) -> None:
+        bot.app.services.ending.run_due()
+        for _ in range(5):
+            bot.app.run_now("webhooks")
+
+    racers = [threading.Thread(target=work, args=(bot,)) for bot in (first, second)]
+    for racer in racers:
+        racer.start()
+    for racer in racers:
+        racer.join()
+    sim.wait_for(lambda: len(everything.events) >= 40, timeout=30)
+
+    assert everything.problems == []
+    assert sorted(e["request"]["id"] for e in everything.events) == sorted(ids)
+    assert {e["type"] for e in everything.events} == {"request.expired"}
+    assert len(set(everything.ids())) == len(everything.events) == 40
+    sequences = [e["sequence"] for e in everything.events]
+    assert sequences == sorted(sequences)

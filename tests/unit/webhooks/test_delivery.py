@@ -4,6 +4,7 @@ request, nothing lost across an outage or a restart, duplicates only with the sa
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import timedelta
 from typing import Any
@@ -402,3 +403,44 @@ def test_two_instances_never_deliver_for_one_subscription_at_once(
 
     assert receiver.types_for(request_id) == ["request.created"]
     assert len(receiver.ids()) == 1
+
+
+def test_a_wake_up_of_the_same_instance_during_a_delivery_sends_nothing_twice(
+    world: World, receiver: Receiver
+) -> None:
+    webhooks = hooks(world, receiver.url)
+    request_id = world.submit()
+    world.move(request_id, Status.APPROVED)
+    receiver.on_event = lambda event: webhooks.run()  # the timer fires while a run is sending
+
+    webhooks.run()
+
+    assert receiver.types_for(request_id) == ["request.created", "request.approved"]
+    assert len(receiver.ids()) == 2
+
+
+def test_a_slow_receiver_holds_back_only_its_own_subscription(world: World) -> None:
+    with receiving(SECRET) as slow, receiving(SECRET) as quick:
+        webhooks = RequestWebhooks(
+            store=world.store,
+            subscriptions=subscriptions_from(
+                [spec("slow", slow.url), spec("quick", quick.url)],
+                env=ENV,
+                allow_http=True,
+                timeout=10,
+            ),
+            clock=world.clock,
+            lease=timedelta(seconds=60),
+            max_backoff=timedelta(seconds=30),
+        )
+        webhooks.prepare()
+        quick_got_it = threading.Event()
+        waited: list[bool] = []
+        slow.on_event = lambda event: waited.append(quick_got_it.wait(5))
+        quick.on_event = lambda event: quick_got_it.set()
+        request_id = world.submit()
+
+        webhooks.run()
+
+    assert waited == [True]  # the quick one was served while the slow one was still answering
+    assert slow.types_for(request_id) == quick.types_for(request_id) == ["request.created"]
