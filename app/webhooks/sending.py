@@ -137,13 +137,11 @@ class RequestWebhooks:
         stored = position = cursor.position
         try:
             while True:
-                batch = self._next(position)
+                batch = self._next(position, subscription.spec)
                 if not batch:
                     return sent
                 for entry, event in batch:
-                    if event is not None and subscription.spec.wants(
-                        event=str(event_name(entry)), flow=event["request"]["flow"]
-                    ):
+                    if event is not None:
                         try:
                             self._send(
                                 subscription.endpoint,
@@ -167,12 +165,14 @@ class RequestWebhooks:
             with self._store.write() as uow:
                 _repo(uow).release(name=name, owner=self._owner)
 
-    def _next(self, position: int) -> list[tuple[RequestEntry, dict[str, Any] | None]]:
-        """The next events with their payloads (``None``: nothing to tell, e.g. the request row
-        was deleted), read in one transaction."""
+    def _next(
+        self, position: int, spec: RequestWebhook
+    ) -> list[tuple[RequestEntry, dict[str, Any] | None]]:
+        """The next events with the payloads to send, ``None`` for those the subscription is not
+        told about (filtered out, or the request row was deleted), read in one transaction."""
         with self._store.read() as uow:
             entries = _repo(uow).entries_after(position, limit=BATCH)
-            return [(entry, _payload(uow, entry)) for entry in entries]
+            return [(entry, _wanted(uow, entry, spec)) for entry in entries]
 
     def _advance(self, name: str, position: int) -> bool:
         with self._store.write() as uow:
@@ -229,13 +229,14 @@ def _repo(uow: UnitOfWork) -> RequestWebhookRepository:
     return RequestWebhookRepository(uow.session)
 
 
-def _payload(uow: UnitOfWork, entry: RequestEntry) -> dict[str, Any] | None:
-    if event_name(entry) is None:
+def _wanted(uow: UnitOfWork, entry: RequestEntry, spec: RequestWebhook) -> dict[str, Any] | None:
+    name = event_name(entry)
+    if name is None or (spec.events and name not in spec.events):
         return None
     request_id = RequestId(entry.request_id)
     request = uow.requests.get(request_id)
     requester = uow.requests.requester(request_id)
-    if request is None or requester is None:
+    if request is None or requester is None or not spec.wants(event=name, flow=request.flow):
         return None
     facts = RequestFacts(
         request=request,
