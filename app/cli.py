@@ -34,11 +34,25 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("run", help="run the bot (the default)")
     check = commands.add_parser("check", help="validate a policy file and print every problem")
     check.add_argument("file", nargs="?", type=Path, help="policy file (default: POLICY_FILE)")
-    check.add_argument(
+    reach = check.add_mutually_exclusive_group()
+    reach.add_argument(
         "--connect",
         action="store_true",
         help="then connect to every integration and check that its admin login can grant and "
         "revoke (secrets from the environment)",
+    )
+    reach.add_argument(
+        "--offline",
+        action="store_true",
+        help="check without the secrets or the servers, as CI does: ${VAR} references count as "
+        "set and nothing connects",
+    )
+    check.add_argument(
+        "--format",
+        choices=("text", "json"),
+        default="text",
+        help="text: FILE:LINE:COL lines (the default); json: one JSON document, "
+        "docs/schemas/check-diagnostics.schema.json",
     )
     commands.add_parser("migrate", help="bring the database schema up to date")
     commands.add_parser(
@@ -91,8 +105,17 @@ def _dotenv(name: str) -> str | None:
 def _check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from app.policy.check import run_check
 
+    if args.connect and args.format == "json":
+        err.write("error: --connect prints text only; drop --format json\n")
+        return EXIT_USAGE
+    # Offline, the environment is not even handed over: nothing in it can change the result.
     return run_check(
-        path=_policy_path(args.file), env=dict(os.environ), out=out, connect=args.connect
+        path=_policy_path(args.file),
+        env={} if args.offline else dict(os.environ),
+        out=out,
+        connect=args.connect,
+        offline=args.offline,
+        output=args.format,
     )
 
 

@@ -32,3 +32,12 @@ def reconciled_message(*, integration: str, account: str, why: str) -> dict[str,
         f"🧹 Removed the leftover account `{escape(account)}` from {escape(integration)}: "
         f"{escape(why)}."
     )
+
+
+def policy_conflict(*, kind: str, name: str) -> str:
+    """A ``kind`` (bundle, flow) ``name`` edited both in the policy file and in Slack."""
+    return (
+        f"{kind} {name}: changed both in the policy file and in Slack; the Slack "
+        "version was kept. Export it (python -m app policy export) to update the file, or "
+        "import the file (python -m app policy import FILE) to replace it."
+    )

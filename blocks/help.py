@@ -23,3 +23,7 @@ def report_preparing(filters: str | None) -> str:
     """The answer to ``/apono report``, before the CSV arrives."""
     shown = f" (`{filters}`)" if filters else ""
     return f"📄 Preparing your report{shown}; it arrives here as a CSV file."
+
+
+REPORT_TITLE: Final = "Access report"
+"""The title of the CSV file `/apono report` sends."""

@@ -7,7 +7,7 @@ Anything that does not parse is refused by the listener.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -15,14 +15,17 @@ DraftKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{16,32}$")]
 RequestRef = Annotated[str, Field(pattern=r"^AR-[0-9A-Z]{6}$")]
 
 
-class _Payload(BaseModel):
+class Payload(BaseModel):
+    """A value the bot puts into Slack and reads back: encoded compactly, parsed strictly."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     def encode(self) -> str:
         return self.model_dump_json(exclude_none=True)
 
     @classmethod
-    def decode(cls, text: str | None) -> _Payload | None:
+    def parse(cls, text: str | None) -> Self | None:
+        """The value, or ``None`` for anything that does not parse (a forged or stale one)."""
         if not text:
             return None
         try:
@@ -31,17 +34,13 @@ class _Payload(BaseModel):
             return None
 
 
-class ModalMetadata(_Payload):
+class ModalMetadata(Payload):
     """``private_metadata`` of the request modal."""
 
     d: DraftKey
 
-    @classmethod
-    def parse(cls, text: str | None) -> ModalMetadata | None:
-        return cls.decode(text)  # type: ignore[return-value]
 
-
-class RequestButton(_Payload):
+class RequestButton(Payload):
     """Value of a button acting on one request (approve, deny, cancel, revoke, ...).
 
     ``f`` names the request's access flow: a click whose flow does not match the request's is
@@ -51,28 +50,16 @@ class RequestButton(_Payload):
     r: RequestRef
     f: Annotated[str, Field(max_length=64)] | None = None
 
-    @classmethod
-    def parse(cls, text: str | None) -> RequestButton | None:
-        return cls.decode(text)  # type: ignore[return-value]
 
-
-class PageButton(_Payload):
+class PageButton(Payload):
     """Value of a paging button: which request (if any) and which page."""
 
     r: RequestRef | None = None
     p: Annotated[int, Field(ge=0, le=100_000)]
     f: Annotated[str, Field(max_length=40)] | None = None
 
-    @classmethod
-    def parse(cls, text: str | None) -> PageButton | None:
-        return cls.decode(text)  # type: ignore[return-value]
 
-
-class ObjectOption(_Payload):
+class ObjectOption(Payload):
     """Option value of a bundle object in the typeahead: its catalog key."""
 
     o: Annotated[int, Field(ge=1)]
-
-    @classmethod
-    def parse(cls, text: str | None) -> ObjectOption | None:
-        return cls.decode(text)  # type: ignore[return-value]

@@ -287,12 +287,22 @@ def _unavailable_block(unavailable: Sequence[tuple[str, str]]) -> ContextBlock:
     )
 
 
-def _typeahead(*, action_id: ActionId, block_id: str, label: str, placeholder: str) -> InputBlock:
+def _typeahead(
+    *,
+    action_id: ActionId,
+    block_id: str,
+    label: str,
+    placeholder: str,
+    initial: Option | None = None,
+) -> InputBlock:
     return InputBlock(
         block_id=block_id,
         label=label,
         element=ExternalDataSelectElement(
-            action_id=action_id, placeholder=placeholder, min_query_length=1
+            action_id=action_id,
+            placeholder=placeholder,
+            min_query_length=1,
+            initial_option=initial,
         ),
         dispatch_action=True,
         optional=True,
@@ -489,17 +499,19 @@ def _integrations_mode(model: RequestModal) -> list[Block]:
     if model.unavailable:
         blocks.append(_unavailable_block(model.unavailable))
     if model.integration is not None:
-        resource_block = _typeahead(
-            action_id=ActionId.PICK_RESOURCE,
-            block_id=f"resource.{model.integration}",
-            label="Resource",
-            placeholder="Search resources",
-        )
-        if model.resource is not None:
-            resource_block.element.initial_option = _option(  # type: ignore[union-attr]
-                text=model.resource, value=model.resource
+        blocks.append(
+            _typeahead(
+                action_id=ActionId.PICK_RESOURCE,
+                block_id=f"resource.{model.integration}",
+                label="Resource",
+                placeholder="Search resources",
+                initial=(
+                    _option(text=model.resource, value=model.resource)
+                    if model.resource is not None
+                    else None
+                ),
             )
-        blocks.append(resource_block)
+        )
     if model.resource is not None and model.permissions:
         blocks.append(
             permission_input(

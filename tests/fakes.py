@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -14,6 +14,8 @@ from app.integrations.base import (
     IntegrationError,
     Resource,
 )
+from domain.ids import UserId
+from domain.people import Person
 
 
 @dataclass
@@ -86,3 +88,54 @@ class RecordingIntegration:
 
     def check(self) -> None:
         return None
+
+
+@dataclass
+class MemoryDirectory:
+    """The people and user groups of a workspace, in memory (the ``Directory`` port of
+    ``app/core/ports.py``): tests add and remove people and members as the story needs."""
+
+    people: dict[UserId, Person] = field(default_factory=dict)
+    groups: dict[str, set[UserId]] = field(default_factory=dict)
+    """Handle without ``@`` → members."""
+    group_ids: dict[str, str] = field(default_factory=dict)
+    """Handle without ``@`` → ``S…`` ID."""
+    fields: dict[tuple[UserId, str], str] = field(default_factory=dict)
+    on_person: Callable[[UserId], None] | None = None
+    """Called once, at the next :meth:`person` lookup (lets a test slip a change in between a
+    service's check and its write)."""
+
+    def add(self, person: Person, *, groups: Iterable[str] = ()) -> Person:
+        self.people[person.id] = person
+        for group in groups:
+            self.groups.setdefault(self._handle(group), set()).add(person.id)
+        return person
+
+    def leave(self, user_id: UserId, group: str) -> None:
+        self.groups.get(self._handle(group), set()).discard(user_id)
+
+    def _handle(self, group: str) -> str:
+        group = group.removeprefix("@")
+        by_id = {v: k for k, v in self.group_ids.items()}
+        return by_id.get(group, group)
+
+    def person(self, user_id: UserId) -> Person | None:
+        hook, self.on_person = self.on_person, None
+        if hook is not None:
+            hook(user_id)
+        return self.people.get(user_id)
+
+    def person_by_email(self, email: str) -> Person | None:
+        return next(
+            (p for p in self.people.values() if p.email and p.email.lower() == email.lower()),
+            None,
+        )
+
+    def group_members(self, group: str, *, fresh: bool = False) -> frozenset[UserId]:
+        return frozenset(self.groups.get(self._handle(group), set()))
+
+    def group_id(self, group: str) -> str | None:
+        return self.group_ids.get(self._handle(group))
+
+    def profile_field(self, user_id: UserId, label: str) -> str | None:
+        return self.fields.get((user_id, label))

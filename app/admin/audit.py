@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 from app.core.notifier import Notifier
+from blocks.admin import admin_change_line
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
 from domain.ids import UserId
@@ -50,7 +51,7 @@ class AdminAudit:
                 },
             )
         )
-        self._notifier.audit_notice(uow, text=f"🛠️ <@{by}> {summary}", at=now)
+        self._notifier.audit_notice(uow, text=admin_change_line(by=by, summary=summary), at=now)
 
 
 def audit_objects(objects: Sequence[AccessObject]) -> dict[str, Any]:
@@ -59,8 +60,3 @@ def audit_objects(objects: Sequence[AccessObject]) -> dict[str, Any]:
         counts[obj.integration] = counts.get(obj.integration, 0) + 1
     listed = [str(o) for o in objects] if len(objects) <= AUDIT_LIST_LIMIT else None
     return {"count": len(objects), "per_integration": counts, "objects": listed}
-
-
-def names_text(names: Iterable[str]) -> str:
-    """Names as an audit-channel line shows them."""
-    return ", ".join(f"*{n}*" for n in names) or "none"

@@ -13,14 +13,26 @@ from app.admin.audit import (
     AUDIT_LIST_LIMIT,
     AdminAudit,
     audit_objects,
-    names_text,
 )
 from app.admin.contents import diff, impact_in, impact_of, written
 from app.admin.gate import AdminGate
 from app.admin.outcomes import EXPIRED, Changed, Invalid, Rejected
 from app.core.catalog import CatalogService
 from app.core.outcomes import NotAllowed
-from blocks.admin import MAX_DESCRIPTION, MAX_SAMPLES, BundleReview, Impact
+from blocks.admin import (
+    ADD_AN_OBJECT,
+    BAD_NAME,
+    EMPTY_NOT_SAVED,
+    MAX_DESCRIPTION,
+    MAX_SAMPLES,
+    BundleReview,
+    bundle_saved,
+    changed_meanwhile_not_saved,
+    created_meanwhile_not_saved,
+    deleted_meanwhile,
+    deleted_meanwhile_not_saved,
+    name_taken,
+)
 from domain.catalog import Bundle, Source
 from domain.clock import Clock
 from domain.ids import UserId
@@ -51,7 +63,7 @@ class BundleSaving:
         self, *, draft_key: str, by: UserId, name: str | None, description: str | None
     ) -> BundleReview | Invalid | NotAllowed:
         """Check the form and show what saving would change, before anything is saved."""
-        draft = self._gate.editing(draft_key, by, "review a bundle")
+        draft = self._gate.editing(draft_key, by, what="review a bundle")
         if isinstance(draft, NotAllowed):
             return draft
         new = draft.bundle_version is None
@@ -66,16 +78,13 @@ class BundleSaving:
             try:
                 _NAME.validate_python(target)
             except ValidationError:
-                errors["name"] = (
-                    "Use 1 to 63 letters, digits, dots, dashes or underscores, starting with "
-                    "a letter or digit."
-                )
+                errors["name"] = BAD_NAME
             if current is not None:
-                errors["name"] = f"A bundle named {target} exists already."
+                errors["name"] = name_taken(target)
         elif current is None:
-            errors["objects"] = f"{target} was deleted meanwhile; nothing can be saved."
+            errors["objects"] = deleted_meanwhile(target)
         if not after:
-            errors["objects"] = "Add at least one object."
+            errors["objects"] = ADD_AN_OBJECT
         if errors:
             return Invalid(errors)
         with self._store.write() as uow:
@@ -108,7 +117,7 @@ class BundleSaving:
 
     def save(self, *, draft_key: str, by: UserId) -> Changed | Rejected | NotAllowed:
         """Save the reviewed bundle, with its audit event and audit-channel line."""
-        draft = self._gate.editing(draft_key, by, "save a bundle")
+        draft = self._gate.editing(draft_key, by, what="save a bundle")
         if isinstance(draft, NotAllowed):
             return draft
         name = draft.bundle
@@ -120,16 +129,13 @@ class BundleSaving:
             current = uow.catalog.bundle(name)
             before = written(uow, current) if current is not None else []
         if new and current is not None:
-            return Rejected(f"A bundle named {name} was created meanwhile; nothing was saved.")
+            return Rejected(created_meanwhile_not_saved(name))
         if not new and current is None:
-            return Rejected(f"{name} was deleted meanwhile; nothing was saved.")
+            return Rejected(deleted_meanwhile_not_saved(name))
         if current is not None and current.version != draft.bundle_version:
-            return Rejected(
-                f"{name} was changed by someone else since you opened it; nothing was saved. "
-                "Open it again to see their version."
-            )
+            return Rejected(changed_meanwhile_not_saved(name))
         if not after:
-            return Rejected("A bundle needs at least one object; nothing was saved.")
+            return Rejected(EMPTY_NOT_SAVED)
         description = draft.justification or ""
         spec = BundleSpec(
             name=name,
@@ -147,7 +153,7 @@ class BundleSaving:
             # event and the audit-channel line go in with it, or neither does.
             nonlocal summary
             impact = impact_in(uow, [r.flow for r in uow.catalog.flows()], name)
-            summary = _save_summary(
+            summary = bundle_saved(
                 name=name,
                 new=new,
                 was_file=current is not None and current.source is Source.FILE,
@@ -177,33 +183,3 @@ class BundleSaving:
 
         self._catalog.save_bundle(spec, by=by, also=audit)
         return Changed(summary=summary)
-
-
-def _save_summary(
-    *,
-    name: str,
-    new: bool,
-    was_file: bool,
-    written: int,
-    objects: int,
-    added: int,
-    removed: int,
-    impact: Impact,
-) -> str:
-    verb = "created" if new else "changed"
-    origin = " (defined in the policy file; Slack's version is now kept)" if was_file else ""
-    text = f"{verb} bundle *{name}*{origin}: {written:,} objects"
-    if objects != written:
-        text += f" as written, {objects:,} once patterns are expanded"
-    if not new:
-        text += f" (+{added:,} −{removed:,})"
-    if impact.flows:
-        text += f". Flows offering it now: {names_text(impact.flows)}"
-    else:
-        text += ". No flow offers it yet"
-    if impact.pending:
-        text += (
-            f". {impact.pending:,} pending request(s) made on the old content are checked "
-            "again at decision time"
-        )
-    return text + "."

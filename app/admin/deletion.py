@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from app.admin.audit import AdminAudit, audit_objects, names_text
+from app.admin.audit import AdminAudit, audit_objects
 from app.admin.contents import impact_of, left_empty, written
 from app.admin.gate import AdminGate
 from app.admin.outcomes import Changed, Rejected
 from app.core.catalog import CatalogService
 from app.core.outcomes import NotAllowed
-from blocks.admin import DeletePlan
+from blocks.admin import DeletePlan, bundle_deleted, bundle_gone
 from domain.catalog import Source
 from domain.clock import Clock
 from domain.ids import UserId
@@ -34,11 +34,11 @@ class BundleDeletion:
     def delete_plan(self, *, by: UserId, bundle: str) -> DeletePlan | NotAllowed:
         """What deleting ``bundle`` would do, for the confirmation."""
         if not self._gate.allows(by):
-            return self._gate.refuse(by, f"delete bundle {bundle}")
+            return self._gate.refuse(by, what=f"delete bundle {bundle}")
         with self._store.read() as uow:
             current = uow.catalog.bundle(bundle)
         if current is None:
-            return NotAllowed(f"The bundle {bundle} no longer exists.")
+            return NotAllowed(bundle_gone(bundle))
         holding = [r.flow for r in self._catalog.flows() if bundle in r.flow.bundles]
         return DeletePlan(
             name=current.name,
@@ -51,13 +51,13 @@ class BundleDeletion:
     def delete_bundle(self, *, by: UserId, bundle: str) -> Changed | Rejected | NotAllowed:
         """Delete a bundle and take it out of every flow, in one transaction with its audit."""
         if not self._gate.allows(by):
-            return self._gate.refuse(by, f"delete bundle {bundle}")
+            return self._gate.refuse(by, what=f"delete bundle {bundle}")
         impact = impact_of(store=self._store, catalog=self._catalog, bundle=bundle)
         now = self._clock.now()
         with self._store.write() as uow:
             current = uow.catalog.bundle(bundle)
             if current is None:
-                return Rejected(f"The bundle {bundle} no longer exists.")
+                return Rejected(bundle_gone(bundle))
             objects = written(uow, current)
             changed: list[str] = []
             deactivated: list[str] = []
@@ -77,19 +77,13 @@ class BundleDeletion:
                 uow.catalog.save_flow(flow=updated, source=Source.SLACK, at=now, by=by)
                 changed.append(flow.name)
             uow.catalog.delete_bundle(bundle)
-            summary = f"deleted bundle *{bundle}*"
-            if current.source is Source.FILE:
-                summary += " (defined in the policy file: it stays deleted until the file changes)"
-            summary += f"; removed from {names_text(changed)}" if changed else "; no flow held it"
-            if deactivated:
-                summary += (
-                    f"; deactivated, as they offer nothing else now: {names_text(deactivated)}"
-                )
-            if impact.pending:
-                summary += (
-                    f"; {impact.pending:,} pending request(s) of it can no longer be approved"
-                )
-            summary += "."
+            summary = bundle_deleted(
+                name=bundle,
+                was_file=current.source is Source.FILE,
+                flows=changed,
+                deactivated=deactivated,
+                pending=impact.pending,
+            )
             self._audit.record(
                 uow,
                 by=by,

@@ -21,7 +21,22 @@ from app.admin.gate import AdminGate
 from app.admin.outcomes import SUGGESTIONS
 from app.core.catalog import LEAF_KINDS, CatalogService
 from app.core.outcomes import NotAllowed
-from blocks.admin import MAX_RESOURCE, BundleEditor
+from blocks.admin import (
+    AS_TYPED,
+    CHOOSE_INTEGRATION,
+    MAX_RESOURCE,
+    NO_LONGER_IN_BUNDLE,
+    PICK_RESOURCE,
+    BundleEditor,
+    already_in_bundle,
+    bundle_gone,
+    choose_offered_permission,
+    no_integration,
+    pattern_matches,
+    pattern_suggestion,
+    removed_from_bundle,
+    resource_too_long,
+)
 from blocks.text import escape
 from domain.catalog import Bundle
 from domain.clock import Clock
@@ -47,12 +62,12 @@ class BundleEditing:
     def start_editing(self, *, by: UserId, bundle: str | None) -> BundleEditor | NotAllowed:
         """A fresh editor for ``bundle``, or for a new bundle when ``None``."""
         if not self._gate.allows(by):
-            return self._gate.refuse(by, f"edit bundle {bundle or '(new)'}")
+            return self._gate.refuse(by, what=f"edit bundle {bundle or '(new)'}")
         now = self._clock.now()
         with self._store.write() as uow:
             current = uow.catalog.bundle(bundle) if bundle is not None else None
             if bundle is not None and current is None:
-                return NotAllowed(f"The bundle {bundle} no longer exists.")
+                return NotAllowed(bundle_gone(bundle))
             draft = uow.drafts.create(user_id=by, mode=Mode.BUNDLE_EDIT, at=now)
             if current is not None:
                 self._copy_written(uow, draft.key, current)
@@ -120,11 +135,11 @@ class BundleEditing:
     def pick_integration(
         self, *, draft_key: str, by: UserId, integration: str
     ) -> BundleEditor | NotAllowed:
-        draft = self._gate.editing(draft_key, by, "edit a bundle")
+        draft = self._gate.editing(draft_key, by, what="edit a bundle")
         if isinstance(draft, NotAllowed):
             return draft
         if integration not in self._catalog.integrations:
-            return self._editor(draft, notice=f"There is no integration {integration[:64]}.")
+            return self._editor(draft, notice=no_integration(integration[:64]))
         with self._store.write() as uow:
             uow.drafts.update(
                 draft.key, at=self._clock.now(), changes=DraftChanges(integration=integration)
@@ -135,7 +150,7 @@ class BundleEditing:
     def add_object(
         self, *, draft_key: str, by: UserId, resource: str | None, permission: str | None
     ) -> BundleEditor | NotAllowed:
-        draft = self._gate.editing(draft_key, by, "edit a bundle")
+        draft = self._gate.editing(draft_key, by, what="edit a bundle")
         if isinstance(draft, NotAllowed):
             return draft
         integration = draft.integration
@@ -143,18 +158,18 @@ class BundleEditing:
         offered = self._catalog.permissions_of(integration) if integration else ()
         notice: str | None = None
         if integration is None or integration not in self._catalog.integrations:
-            notice = "Choose an integration first."
+            notice = CHOOSE_INTEGRATION
         elif not resource:
-            notice = "Pick a resource, or type a name or a pattern such as sales.*"
+            notice = PICK_RESOURCE
         elif len(resource) > MAX_RESOURCE:
-            notice = f"A resource is at most {MAX_RESOURCE} characters."
+            notice = resource_too_long(MAX_RESOURCE)
         elif not permission or (offered and permission not in offered):
-            notice = f"Choose one of the permissions {integration} offers."
+            notice = choose_offered_permission(integration)
         else:
             obj = AccessObject(integration, resource, permission)
             with self._store.write() as uow:
                 if uow.drafts.contains(draft.key, obj):
-                    notice = f"{obj} is already in the bundle."
+                    notice = already_in_bundle(str(obj))
                 else:
                     uow.drafts.add(draft.key, [obj])
                     notice = self._pattern_note(uow, obj)
@@ -168,16 +183,13 @@ class BundleEditing:
         if not names:
             return None
         matches = sum(1 for n in names if fnmatchcase(n, obj.resource))
-        return (
-            f"{obj.resource} matches {matches:,} discovered resources of {obj.integration} "
-            "now, and will match new ones as they are discovered."
-        )
+        return pattern_matches(pattern=obj.resource, matches=matches, integration=obj.integration)
 
     def remove_objects(
         self, *, draft_key: str, by: UserId, integration: str | None
     ) -> BundleEditor | NotAllowed:
         """Remove every object of one integration (or all of them) from the bundle."""
-        draft = self._gate.editing(draft_key, by, "edit a bundle")
+        draft = self._gate.editing(draft_key, by, what="edit a bundle")
         if isinstance(draft, NotAllowed):
             return draft
         with self._store.write() as uow:
@@ -187,20 +199,20 @@ class BundleEditing:
 
     def remove_object(self, *, draft_key: str, by: UserId, item: int) -> BundleEditor | NotAllowed:
         """Remove one object, named by its draft item ID (as :meth:`suggest_removals` offers)."""
-        draft = self._gate.editing(draft_key, by, "edit a bundle")
+        draft = self._gate.editing(draft_key, by, what="edit a bundle")
         if isinstance(draft, NotAllowed):
             return draft
         with self._store.write() as uow:
             removed = uow.drafts.remove_item(draft.key, item=item)
             uow.drafts.update(draft.key, at=self._clock.now())
-        said = f"Removed {escape(str(removed))}." if removed else "That is no longer in the bundle."
+        said = removed_from_bundle(escape(str(removed))) if removed else NO_LONGER_IN_BUNDLE
         return self._editor(draft, notice=said)
 
     def suggest_removals(
         self, *, draft_key: str, by: UserId, query: str
     ) -> list[tuple[int, AccessObject]]:
         """The bundle's objects matching every word typed, latest first."""
-        draft = self._gate.editing(draft_key, by, "search a bundle")
+        draft = self._gate.editing(draft_key, by, what="search a bundle")
         if isinstance(draft, NotAllowed):
             return []
         with self._store.read() as uow:
@@ -210,7 +222,7 @@ class BundleEditing:
         self, *, draft_key: str, by: UserId, query: str
     ) -> list[tuple[str, str | None]]:
         """What the admin typed first (a name or a pattern), then discovered resources."""
-        draft = self._gate.editing(draft_key, by, "search resources")
+        draft = self._gate.editing(draft_key, by, what="search resources")
         if isinstance(draft, NotAllowed) or draft.integration is None:
             return []
         typed = query.strip()[:MAX_RESOURCE]
@@ -220,12 +232,12 @@ class BundleEditing:
             if is_pattern(typed):
                 names = [n for n, _ in uow.catalog.resources(draft.integration)]
                 matches = [n for n in names if fnmatchcase(n, typed)]
-                head = (typed, f"pattern · matches {len(matches):,} discovered now")
+                head = (typed, pattern_suggestion(len(matches)))
                 return [head, *((m, None) for m in matches[: SUGGESTIONS - 1])]
             found = uow.catalog.search_resources(
                 integration=draft.integration, query=typed, limit=SUGGESTIONS
             )
         options: list[tuple[str, str | None]] = [(n, None) for n in found]
         if typed not in found:
-            options.insert(0, (typed, "as typed"))
+            options.insert(0, (typed, AS_TYPED))
         return options[:SUGGESTIONS]

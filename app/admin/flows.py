@@ -15,7 +15,18 @@ from app.admin.outcomes import SUGGESTIONS, FlowChanged, Rejected
 from app.admin.views import flow_line
 from app.core.catalog import CatalogService
 from app.core.outcomes import NotAllowed
-from blocks.admin import FlowEditor
+from blocks.admin import (
+    FlowEditor,
+    bundle_added_to_flow,
+    bundle_removed_from_flow,
+    flow_already,
+    flow_does_not_offer,
+    flow_gone,
+    flow_offers_already,
+    flow_offers_nothing,
+    flow_switched,
+    no_bundle,
+)
 from domain.catalog import Source
 from domain.clock import Clock
 from domain.ids import UserId
@@ -48,9 +59,9 @@ class FlowAdmin:
 
     def flow_editor(self, *, by: UserId, flow: str) -> FlowEditor | NotAllowed:
         if not self._gate.allows(by):
-            return self._gate.refuse(by, f"open flow {flow}")
+            return self._gate.refuse(by, what=f"open flow {flow}")
         editor = self._flow_editor(flow)
-        return editor or NotAllowed(f"The access flow {flow} no longer exists.")
+        return editor or NotAllowed(flow_gone(flow))
 
     def _flow_editor(self, flow: str, notice: str | None = None) -> FlowEditor | None:
         record = self._catalog.flow(flow)
@@ -67,7 +78,7 @@ class FlowAdmin:
     def suggest_bundles(self, *, by: UserId, flow: str, query: str) -> list[str]:
         """Bundles to add to ``flow`` (its menu turns into a typeahead past 100 bundles)."""
         if not self._gate.allows(by):
-            self._gate.refuse(by, f"search bundles for flow {flow}")
+            self._gate.refuse(by, what=f"search bundles for flow {flow}")
             return []
         record = self._catalog.flow(flow)
         held = set(record.flow.bundles) if record else set()
@@ -83,14 +94,16 @@ class FlowAdmin:
     ) -> FlowChanged | Rejected | NotAllowed:
         verb = "activate" if active else "deactivate"
         if not self._gate.allows(by):
-            return self._gate.refuse(by, f"{verb} flow {flow}")
+            return self._gate.refuse(by, what=f"{verb} flow {flow}")
 
         def change(current: AccessFlow) -> tuple[AccessFlow, str] | str:
             if current.active is active:
-                return f"{flow} is already {'active' if active else 'inactive'}."
+                return flow_already(flow=flow, active=active)
             if active and not _offers_something(current):
-                return f"{flow} offers nothing; add a bundle to it first."
-            return current.model_copy(update={"active": active}), f"{verb}d access flow *{flow}*."
+                return flow_offers_nothing(flow)
+            return current.model_copy(update={"active": active}), flow_switched(
+                flow=flow, active=active
+            )
 
         return self._change_flow(by=by, flow=flow, what=f"flow.{verb}", change=change)
 
@@ -98,17 +111,17 @@ class FlowAdmin:
         self, *, by: UserId, flow: str, bundle: str
     ) -> FlowChanged | Rejected | NotAllowed:
         if not self._gate.allows(by):
-            return self._gate.refuse(by, f"add bundle {bundle} to flow {flow}")
+            return self._gate.refuse(by, what=f"add bundle {bundle} to flow {flow}")
         with self._store.read() as uow:
             exists = uow.catalog.bundle_header(bundle) is not None
 
         def change(current: AccessFlow) -> tuple[AccessFlow, str] | str:
             if not exists:
-                return f"There is no bundle {bundle}."
+                return no_bundle(bundle)
             if bundle in current.bundles:
-                return f"{flow} offers {bundle} already."
+                return flow_offers_already(flow=flow, bundle=bundle)
             updated = current.model_copy(update={"bundles": [*current.bundles, bundle]})
-            return updated, f"added bundle *{bundle}* to access flow *{flow}*."
+            return updated, bundle_added_to_flow(flow=flow, bundle=bundle)
 
         return self._change_flow(by=by, flow=flow, what="flow.add_bundle", change=change)
 
@@ -116,11 +129,11 @@ class FlowAdmin:
         self, *, by: UserId, flow: str, bundle: str
     ) -> FlowChanged | Rejected | NotAllowed:
         if not self._gate.allows(by):
-            return self._gate.refuse(by, f"remove bundle {bundle} from flow {flow}")
+            return self._gate.refuse(by, what=f"remove bundle {bundle} from flow {flow}")
 
         def change(current: AccessFlow) -> tuple[AccessFlow, str] | str:
             if bundle not in current.bundles:
-                return f"{flow} does not offer {bundle}."
+                return flow_does_not_offer(flow=flow, bundle=bundle)
             empty = left_empty(current, bundle)
             updated = current.model_copy(
                 update={
@@ -128,10 +141,9 @@ class FlowAdmin:
                     "active": current.active and not empty,
                 }
             )
-            text = f"removed bundle *{bundle}* from access flow *{flow}*"
-            if empty and current.active:
-                text += f"; *{flow}* offers nothing else now, so it was deactivated"
-            return updated, text + "."
+            return updated, bundle_removed_from_flow(
+                flow=flow, bundle=bundle, deactivated=empty and current.active
+            )
 
         return self._change_flow(by=by, flow=flow, what="flow.remove_bundle", change=change)
 
@@ -142,7 +154,7 @@ class FlowAdmin:
         with self._store.write() as uow:
             record = next((r for r in uow.catalog.flows() if r.flow.name == flow), None)
             if record is None:
-                return Rejected(f"The access flow {flow} no longer exists.")
+                return Rejected(flow_gone(flow))
             outcome = change(record.flow)
             changed = not isinstance(outcome, str)
             if isinstance(outcome, str):
@@ -163,5 +175,5 @@ class FlowAdmin:
             self._catalog.invalidate()  # written past the catalog service: reload at once
         editor = self._flow_editor(flow, notice=said[:1].upper() + said[1:])
         if editor is None:
-            return Rejected(f"The access flow {flow} no longer exists.")
+            return Rejected(flow_gone(flow))
         return FlowChanged(editor=editor, summary=said, changed=changed)

@@ -25,7 +25,7 @@ class AdminGate:
     def allows(self, by: UserId) -> bool:
         return self._admins.is_admin(by)
 
-    def refuse(self, by: UserId, what: str) -> NotAllowed:
+    def refuse(self, by: UserId, *, what: str) -> NotAllowed:
         return refuse(
             self._store,
             at=self._clock.now(),
@@ -36,10 +36,10 @@ class AdminGate:
             detail=f"not an admin: {what}"[:200],
         )
 
-    def editing(self, key: str, by: UserId, what: str) -> Draft | NotAllowed:
+    def editing(self, key: str, by: UserId, *, what: str) -> Draft | NotAllowed:
         """The admin's own bundle editor draft ``key``; refused (and audited) for anyone else."""
         if not self.allows(by):
-            return self.refuse(by, what)
+            return self.refuse(by, what=what)
         with self._store.read() as uow:
             draft = uow.drafts.get(key)
         if draft is None or draft.user_id != by or draft.mode is not Mode.BUNDLE_EDIT:

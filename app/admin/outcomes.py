@@ -5,11 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from blocks.admin import FlowEditor
+from blocks.admin import EXPIRED, NOT_ADMIN, FlowEditor
 from blocks.limits import SUGGESTIONS as ANSWER_SIZE
 
-NOT_ADMIN: Final = "Only admins can manage bundles and access flows."
-EXPIRED: Final = "This editor has expired; open the bundle again from the Home tab."
+__all__ = [
+    "EXPIRED",
+    "NOT_ADMIN",
+    "SUGGESTIONS",
+    "Changed",
+    "FlowChanged",
+    "Invalid",
+    "Rejected",
+]
 SUGGESTIONS: Final = ANSWER_SIZE
 """The most options a typeahead answers with (Slack's limit)."""
 

@@ -16,20 +16,18 @@ from blocks.admin import (
     BundleLine,
     FlowLine,
     IntegrationLine,
+    durations_offered,
 )
 from domain.catalog import Bundle, FlowRecord
-from domain.durations import format_duration
 from domain.ids import UserId
 from domain.policy import AccessFlow
 from store.unit_of_work import Store
 
 
 def _durations(flow: AccessFlow) -> str:
-    offered = flow.duration.offered()
-    if len(offered) <= 1:
-        return f"{format_duration(flow.duration.max)} max"
-    menu = ", ".join(format_duration(d) for d in offered)
-    return f"{menu} (default {format_duration(flow.duration.default)})"
+    return durations_offered(
+        maximum=flow.duration.max, offered=flow.duration.offered(), default=flow.duration.default
+    )
 
 
 def flow_line(record: FlowRecord) -> FlowLine:
@@ -84,7 +82,7 @@ class AdminViews:
 
     def bundle_list(self, *, by: UserId, page: int) -> AdminList | NotAllowed:
         if not self._gate.allows(by):
-            return self._gate.refuse(by, "list bundles")
+            return self._gate.refuse(by, what="list bundles")
         bundles, flows = self._bundles_and_flows()
         page = max(0, min(page, (len(bundles) - 1) // LIST_ROWS))
         shown = bundles[page * LIST_ROWS : (page + 1) * LIST_ROWS]
@@ -97,7 +95,7 @@ class AdminViews:
 
     def flow_list(self, *, by: UserId, page: int) -> AdminList | NotAllowed:
         if not self._gate.allows(by):
-            return self._gate.refuse(by, "list flows")
+            return self._gate.refuse(by, what="list flows")
         flows = self._catalog.flows()
         page = max(0, min(page, (len(flows) - 1) // LIST_ROWS))
         shown = flows[page * LIST_ROWS : (page + 1) * LIST_ROWS]

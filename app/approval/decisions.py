@@ -23,6 +23,17 @@ from app.core.ports import Directory
 from app.core.still_eligible import Ineligible, StillEligible, audit_refusal
 from app.core.transitions import Transitions
 from blocks.decisions import MAX_DENY_REASON
+from blocks.refusals import (
+    BUTTON_OF_ANOTHER_REQUEST,
+    ONLY_REQUESTER_CANCELS,
+    OWN_REQUEST,
+    REQUEST_NOT_FOUND,
+    bundle_changed_since,
+    denied_as_ineligible,
+    eligibility_unchecked,
+    not_an_approver,
+)
+from blocks.simple import INVALID_BUTTON
 from domain.audit import AuditKind
 from domain.clock import Clock
 from domain.ids import RequestId, UserId
@@ -85,7 +96,7 @@ class DecisionService:
             kind=AuditKind.DECISION_REFUSED,
             clicker=clicker,
             request_id=None,
-            reason="That button is not valid.",
+            reason=INVALID_BUTTON,
             detail="malformed button value",
         )
 
@@ -107,7 +118,7 @@ class DecisionService:
                 kind=AuditKind.DECISION_REFUSED,
                 clicker=clicker,
                 request_id=None,
-                reason="That request does not exist.",
+                reason=REQUEST_NOT_FOUND,
                 detail=f"unknown request {request_id}",
             )
         request, summary = loaded
@@ -116,7 +127,7 @@ class DecisionService:
                 kind=AuditKind.DECISION_REFUSED,
                 clicker=clicker,
                 request_id=request.id,
-                reason="That button does not belong to this request.",
+                reason=BUTTON_OF_ANOTHER_REQUEST,
                 detail=f"flow mismatch: button says {flow_claim}, request has {request.flow}",
             )
         if clicker == request.requester:
@@ -124,7 +135,7 @@ class DecisionService:
                 kind=AuditKind.DECISION_REFUSED,
                 clicker=clicker,
                 request_id=request.id,
-                reason="You cannot decide on your own request.",
+                reason=OWN_REQUEST,
                 detail="requester clicked",
             )
         if request.status is not Status.PENDING:
@@ -147,7 +158,7 @@ class DecisionService:
                 kind=AuditKind.DECISION_REFUSED,
                 clicker=clicker,
                 request_id=request.id,
-                reason=f"You are not an approver of {request.id}.",
+                reason=not_an_approver(request.id),
                 detail="not a current approver",
             )
         return Done(summary)
@@ -177,10 +188,8 @@ class DecisionService:
                     kind=AuditKind.DECISION_REFUSED,
                     clicker=clicker,
                     request_id=request_id,
-                    reason=(
-                        f"The bundle changed after {request_id} was made: {len(stale):,} of its "
-                        f"objects are no longer in it ({sample}). Deny it, and the requester "
-                        "can request the current bundle again."
+                    reason=bundle_changed_since(
+                        request_id=request_id, gone=len(stale), sample=sample
                     ),
                     detail=f"bundle changed; {len(stale)} objects no longer in it",
                 )
@@ -216,10 +225,7 @@ class DecisionService:
                 kind=AuditKind.DECISION_REFUSED,
                 clicker=clicker,
                 request_id=request_id,
-                reason=(
-                    f"Could not check whether {request_id} may still be granted (Slack did not "
-                    "answer). Nothing was decided; try again in a minute."
-                ),
+                reason=eligibility_unchecked(request_id),
                 detail="eligibility check failed",
             )
         if found is None:
@@ -248,10 +254,7 @@ class DecisionService:
             "approval refused: no longer eligible",
             extra={"request": request_id, "actor": clicker, "detail": found.detail},
         )
-        return NotAllowed(
-            f"{request_id} cannot be approved: {found.reason}. It was denied, and the requester "
-            "was told why."
-        )
+        return NotAllowed(denied_as_ineligible(request_id=request_id, reason=found.reason))
 
     def _already(self, request_id: RequestId) -> Outcome:
         loaded = self._load(request_id)
@@ -265,7 +268,7 @@ class DecisionService:
                 kind=AuditKind.CANCEL_REFUSED,
                 clicker=clicker,
                 request_id=None if loaded is None else loaded[0].id,
-                reason="That request does not exist.",
+                reason=REQUEST_NOT_FOUND,
                 detail=f"unknown request or flow mismatch: {request_id}",
             )
         request, _ = loaded
@@ -274,7 +277,7 @@ class DecisionService:
                 kind=AuditKind.CANCEL_REFUSED,
                 clicker=clicker,
                 request_id=request.id,
-                reason="Only the requester can cancel a request.",
+                reason=ONLY_REQUESTER_CANCELS,
                 detail="not the requester",
             )
         now = self._clock.now()

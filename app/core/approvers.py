@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from app.core.ports import Directory
+from blocks.reasons import group_approver, listed_approver, manager_of
 from domain.ids import UserId
 from domain.people import Person
 from domain.policy import AccessFlow, Policy
@@ -73,16 +74,16 @@ class ApproverResolver:
             reasons.setdefault(person.id, []).append(reason)
 
         for entry in flow.approvers.users:
-            add(self.person_for(entry), f"listed as an approver of flow {flow.name}")
+            add(self.person_for(entry), listed_approver(flow.name))
         for group in flow.approvers.groups:
             handle = group if group.startswith("@") or group.startswith("S") else f"@{group}"
             for member in sorted(self._directory.group_members(group)):
                 add(
                     self._directory.person(member),
-                    f"member of {handle}, approvers of flow {flow.name}",
+                    group_approver(group=handle, flow=flow.name),
                 )
         if flow.approvers.manager:
-            add(self.manager_of(requester), f"manager of {requester.name}")
+            add(self.manager_of(requester), manager_of(requester.name))
         return [Approver(person=people[i], reasons=tuple(reasons[i])) for i in people]
 
     def is_approver(self, *, flow: AccessFlow, requester: Person, user: UserId) -> bool:

@@ -17,6 +17,7 @@ from typing import Final
 
 from pydantic import ValidationError
 
+from blocks.alerts import policy_conflict
 from domain.catalog import Bundle, FlowRecord, IntegrationShare, Source, spec_digest
 from domain.clock import Clock
 from domain.connections import OFFERED_PERMISSIONS
@@ -35,11 +36,7 @@ class Conflict:
     name: str
 
     def __str__(self) -> str:
-        return (
-            f"{self.kind} {self.name}: changed both in the policy file and in Slack; the Slack "
-            "version was kept. Export it (python -m app policy export) to update the file, or "
-            "import the file (python -m app policy import FILE) to replace it."
-        )
+        return policy_conflict(kind=self.kind, name=self.name)
 
 
 RECHECK_SECONDS: Final = 0.5

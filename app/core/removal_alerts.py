@@ -14,6 +14,7 @@ from typing import Final
 
 from app.core.notifier import Notifier
 from blocks.alerts import removal_failing_message, removal_recovered_message
+from blocks.reasons import not_removed_yet
 from domain.audit import AuditEvent, AuditKind
 from domain.ids import RequestId
 from store.unit_of_work import UnitOfWork
@@ -29,7 +30,7 @@ def describe(failures: Mapping[str, str]) -> str:
         error if error.startswith(f"{name}:") else f"{name}: {error}"
         for name, error in sorted(failures.items())
     )
-    text = f"access could not be removed yet: {parts}"
+    text = not_removed_yet(parts)
     return text if len(text) <= MAX_PROBLEM else text[: MAX_PROBLEM - 1] + "…"
 
 

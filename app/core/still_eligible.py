@@ -21,9 +21,18 @@ from datetime import datetime
 from app.core.catalog import CatalogService
 from app.core.ports import Directory
 from app.core.transitions import Transitions
+from blocks.reasons import (
+    bundle_changed_after_approval,
+    bundle_no_longer_offered,
+    duration_over_maximum,
+    flow_deactivated,
+    flow_gone,
+    holds_no_objects,
+    no_longer_grantee,
+    objects_no_longer_offered,
+)
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
-from domain.durations import format_duration
 from domain.eligibility import Identity, offers_object
 from domain.ids import RequestId, UserId
 from domain.lifecycle import AccessRequest, Status, TransitionError
@@ -65,40 +74,39 @@ class StillEligible:
         """Why ``request`` may no longer be granted, or ``None`` if it still may."""
         record = self._catalog.flow(request.flow, fresh=True)
         if record is None:
-            return Ineligible(
-                f"the access flow {request.flow} no longer exists", "flow no longer exists"
-            )
+            return Ineligible(reason=flow_gone(request.flow), detail="flow no longer exists")
         flow = record.flow
         if not flow.active:
-            return Ineligible(f"the access flow {flow.name} was deactivated", "flow deactivated")
+            return Ineligible(reason=flow_deactivated(flow.name), detail="flow deactivated")
         if not self._is_grantee(flow, request.requester):
             return Ineligible(
-                f"the requester is no longer a grantee of the access flow {flow.name}",
-                "requester no longer a grantee",
+                reason=no_longer_grantee(flow.name), detail="requester no longer a grantee"
             )
         if request.duration > flow.duration.max:
             return Ineligible(
-                f"{format_duration(request.duration)} is longer than the "
-                f"{format_duration(flow.duration.max)} the access flow {flow.name} now allows",
-                "duration over the flow's maximum",
+                reason=duration_over_maximum(
+                    duration=request.duration, maximum=flow.duration.max, flow=flow.name
+                ),
+                detail="duration over the flow's maximum",
             )
         if request.bundle is not None:
             if request.bundle not in flow.bundles:
                 return Ineligible(
-                    f"the access flow {flow.name} no longer offers the bundle {request.bundle}",
-                    "bundle no longer offered by the flow",
+                    reason=bundle_no_longer_offered(flow=flow.name, bundle=request.bundle),
+                    detail="bundle no longer offered by the flow",
                 )
             return None
         with self._store.read() as uow:
             objects = uow.requests.objects(request.id)
         if not objects:
-            return Ineligible(f"{request.id} holds no objects", "no objects")
+            return Ineligible(reason=holds_no_objects(request.id), detail="no objects")
         outside = [o for o in objects if not offers_object(flow, o)]
         if outside:
             return Ineligible(
-                f"the access flow {flow.name} no longer offers {len(outside):,} of its objects, "
-                f"e.g. {outside[0]}",
-                f"{len(outside)} objects no longer offered by the flow",
+                reason=objects_no_longer_offered(
+                    flow=flow.name, count=len(outside), example=str(outside[0])
+                ),
+                detail=f"{len(outside)} objects no longer offered by the flow",
             )
         return None
 
@@ -144,9 +152,10 @@ class StillEligible:
             stale = self.stale_bundle_objects(request_id)
             if stale:
                 found = Ineligible(
-                    f"the bundle {request.bundle} changed after approval: {len(stale):,} of its "
-                    f"objects are no longer in it, e.g. {stale[0]}",
-                    f"bundle changed; {len(stale)} objects no longer in it",
+                    reason=bundle_changed_after_approval(
+                        bundle=request.bundle, gone=len(stale), example=str(stale[0])
+                    ),
+                    detail=f"bundle changed; {len(stale)} objects no longer in it",
                 )
         if found is None:
             return None

@@ -25,6 +25,7 @@ from app.core.removal_alerts import RemovalAlerts
 from app.core.retry import with_retries
 from app.core.transitions import Transitions
 from app.integrations.base import Integration, IntegrationError
+from blocks.reasons import no_longer_configured
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
 from domain.errors import DomainError
@@ -106,10 +107,7 @@ class EndingService:
         for grant in grants:
             integration = self._integrations.get(grant.integration)
             if integration is None:
-                failures[grant.integration] = (
-                    f"{grant.integration} is no longer configured (removed from the policy?) "
-                    "but still holds this grant"
-                )
+                failures[grant.integration] = no_longer_configured(grant.integration)
                 continue
             try:
                 self._retry(

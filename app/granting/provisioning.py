@@ -29,6 +29,7 @@ from app.integrations.base import (
     Integration,
     IntegrationError,
 )
+from blocks.reasons import granting_failed, not_configured
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
 from domain.ids import RequestId, account_name
@@ -116,7 +117,7 @@ class ProvisioningService:
             integration = self._integrations.get(integration_name)
             try:
                 if integration is None:
-                    raise IntegrationError(f"{integration_name} is not configured")
+                    raise IntegrationError(not_configured(integration_name))
                 granted[integration_name] = self._grant(integration, account, items, until)
             except IntegrationError as error:
                 return self._roll_back(
@@ -217,7 +218,7 @@ class ProvisioningService:
             assert request is not None
             # The status message carries the reason: one message per change, nothing secret
             # (integration errors are written to be shown).
-            reason = f"granting failed in {failed}: {problem[:300]}"
+            reason = granting_failed(integration=failed, problem=problem[:300])
             failed_request, change = request.fail(at=now, reason=reason)
             for name in tried:
                 if name in left:

@@ -1,5 +1,10 @@
 """``python -m app check``: every problem of a policy file, one line each, as compilers do.
 
+With ``--offline`` the file is checked without its secrets or servers, as a CI job does: the
+environment is not read, so a ``${VAR}`` counts as set, and nothing connects; everything else
+(YAML, keys and types, ``${VAR}`` syntax, references, limits) is checked as without it. With
+``--format json`` the same problems are one JSON document (:mod:`app.policy.diagnostics`).
+
 With ``--connect``, a valid policy's integrations are then built (their ``${VAR}`` secrets taken
 from the environment) and each admin login is checked with its preflight: ``NAME: ok``, or one
 ``NAME: missing: <sentence>`` line per thing it lacks, or ``NAME: error: <why>``. No secret is
@@ -10,10 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TextIO
+from typing import TYPE_CHECKING, Final, Literal, TextIO
 
 from pydantic import ValidationError
 
+from app.policy.diagnostics import Mode, dumps, loaded_document, unreadable_document
 from app.policy.loader import LoadResult, load_policy
 from domain.connections import CONNECTION_MODELS, ENV_REFERENCE
 from domain.policy import IntegrationSpec, Policy
@@ -27,6 +33,9 @@ EXIT_INVALID: Final = 1
 EXIT_NOT_READY: Final = 1
 """``--connect``: the policy is valid but an admin login lacks something or cannot connect."""
 EXIT_UNREADABLE: Final = 2
+"""Also for a usage error (the command line's own parser exits 2 too)."""
+
+Format = Literal["text", "json"]
 
 Builder = Callable[[IntegrationSpec, Mapping[str, str]], "Integration"]
 """Builds the integration of a policy entry, its ``${VAR}`` references resolved from ``env``."""
@@ -49,31 +58,50 @@ def run_check(
     env: Mapping[str, str],
     out: TextIO,
     connect: bool = False,
+    offline: bool = False,
+    output: Format = "text",
     build: Builder = build_from_spec,
 ) -> int:
     """Print the problems of the policy at ``path``; 0 when it is valid (warnings allowed),
     1 when it has errors, 2 when it cannot be read. With ``connect``, a valid policy's admin
-    logins are checked too: 0 only when every one passes, 1 otherwise."""
+    logins are checked too: 0 only when every one passes, 1 otherwise. With ``offline``, ``env``
+    is not read at all. ``output="json"`` prints one JSON document instead of lines."""
+    if offline and connect:
+        raise ValueError("an offline check cannot connect")
+    if output == "json" and connect:
+        raise ValueError("connection checks are printed as text only")
     source = str(path)
+    mode: Mode = "offline" if offline else "online"
     try:
-        result = load_policy(path=path, env=env)
-    except FileNotFoundError:
-        out.write(f"{source}: error: no such file (pass a policy file or set POLICY_FILE)\n")
+        result = load_policy(path=path, env=None if offline else env)
+    except (OSError, UnicodeDecodeError) as exc:
+        message, hint = _unreadable(exc)
+        if output == "json":
+            document = unreadable_document(source=source, mode=mode, message=message, hint=hint)
+            out.write(dumps(document))
+        else:
+            out.write(f"{source}: error: {message}" + (f" ({hint})" if hint else "") + "\n")
         return EXIT_UNREADABLE
-    except UnicodeDecodeError:
-        out.write(f"{source}: error: not a UTF-8 text file\n")
-        return EXIT_UNREADABLE
-    except OSError as exc:
-        out.write(f"{source}: error: cannot read the file: {exc.strerror or exc}\n")
-        return EXIT_UNREADABLE
-    for problem in result.problems:
-        out.write(problem.format(source=source) + "\n")
-    out.write(summary(source=source, result=result) + "\n")
+    if output == "json":
+        out.write(dumps(loaded_document(source=source, result=result, mode=mode)))
+    else:
+        for problem in result.problems:
+            out.write(problem.format(source=source) + "\n")
+        out.write(summary(source=source, result=result, offline=offline) + "\n")
     if result.policy is None:
         return EXIT_INVALID
     if connect:
         return check_connections(policy=result.policy, env=env, out=out, build=build)
     return EXIT_VALID
+
+
+def _unreadable(exc: OSError | UnicodeDecodeError) -> tuple[str, str | None]:
+    """What is wrong with the file, and what to do about it when that is not obvious."""
+    if isinstance(exc, FileNotFoundError):
+        return "no such file", "pass a policy file or set POLICY_FILE"
+    if isinstance(exc, UnicodeDecodeError):
+        return "not a UTF-8 text file", None
+    return f"cannot read the file: {exc.strerror or exc}", None
 
 
 def check_connections(
@@ -145,7 +173,7 @@ def _masked(line: str, secrets: list[str]) -> str:
     return line
 
 
-def summary(*, source: str, result: LoadResult) -> str:
+def summary(*, source: str, result: LoadResult, offline: bool = False) -> str:
     """One line: what the file holds when valid, how many problems otherwise."""
     warnings = _count(len(result.warnings), "warning")
     if result.policy is None:
@@ -159,7 +187,7 @@ def summary(*, source: str, result: LoadResult) -> str:
             _count(len(policy.access_flows), "access flow"),
         )
     )
-    return f"{source}: valid ({held}; {warnings})"
+    return f"{source}: valid{' offline' if offline else ''} ({held}; {warnings})"
 
 
 def _count(number: int, noun: str) -> str:

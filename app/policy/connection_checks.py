@@ -3,6 +3,10 @@
 The policy model keeps ``connection`` as a plain mapping (its shape depends on ``type``), so this
 runs on the data as written, for every integration whose type is known, even when other parts of
 the file are wrong. A connection holds secrets: no message here ever quotes a value.
+
+Every ``${`` in a connection's text must open a ``${NAME}`` reference: anything else would reach
+the server as written (``${PG-HOST}`` as a host name), so it is an error whether or not the
+environment is looked at (``check --offline`` reports it too).
 """
 
 from __future__ import annotations
@@ -10,10 +14,10 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, Final
 
-from app.policy.validation import Issue, validated
-from domain.connections import CONNECTION_MODELS, TYPE_ALIASES
+from app.policy.validation import Issue, label_of, validated
+from domain.connections import CONNECTION_MODELS, ENV_REFERENCE, TYPE_ALIASES
 from domain.policy_checks import PolicyPath
 
 
@@ -38,6 +42,44 @@ def connection_issues(data: Any) -> Iterator[Issue]:
                 path=(*prefix, *issue.path),
                 hint=issue.hint or _secret_hint(issue, name),
             )
+        reported = {issue.path for issue in issues}
+        for where, text in _strings(connection, ()):
+            # A secret written wrongly is already reported by its model, with a better hint.
+            if where not in reported and _malformed_reference(text):
+                yield _reference_issue((*prefix, *where))
+
+
+_OPENING: Final = "${"
+
+
+def _malformed_reference(text: str) -> bool:
+    start = text.find(_OPENING)
+    while start != -1:
+        if ENV_REFERENCE.match(text, start) is None:
+            return True
+        start = text.find(_OPENING, start + len(_OPENING))
+    return False
+
+
+def _reference_issue(path: PolicyPath) -> Issue:
+    return Issue(
+        path=path,
+        code="bad-env-reference",
+        message=f"{label_of(path)}: '${{' does not open a valid ${{NAME}} reference",
+        hint="write ${NAME}: letters, digits and '_', not starting with a digit, closed by '}'",
+    )
+
+
+def _strings(value: Any, path: PolicyPath) -> Iterator[tuple[PolicyPath, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str):
+                yield from _strings(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, (*path, index))
 
 
 def _canonical(value: Any) -> str:

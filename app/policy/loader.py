@@ -1,8 +1,11 @@
 """Policy file → validated :class:`~domain.policy.Policy`, or every problem with its position.
 
-Four passes, each reporting all it finds: YAML structure (syntax, duplicate keys), the models
-(unknown keys, bad values), each integration's connection against its type, and the semantic
-checks of :mod:`domain.policy_checks` (run on the valid part when some of the file is not).
+Five passes, each reporting all it finds: YAML structure (syntax, duplicate keys), the models
+(unknown keys, bad values), each integration's connection against its type (and its ``${VAR}``
+syntax), the sizes of :mod:`app.policy.limits`, and the semantic checks of
+:mod:`domain.policy_checks` (run on the valid part when some of the file is not). None of them
+needs the environment's values except the last one's "is every ``${VAR}`` set", skipped when
+``env`` is ``None`` (``check --offline``).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app.policy.connection_checks import connection_issues
+from app.policy.limits import limit_issues
 from app.policy.problems import PolicyError, PolicyProblem
 from app.policy.salvage import Salvage, salvage
 from app.policy.validation import Issue
@@ -62,6 +66,7 @@ def parse_policy(*, text: str, env: Mapping[str, str] | None) -> LoadResult:
     salvaged = salvage(parsed.data)
     problems += _locate_issues(salvaged.issues, source_map)
     problems += _locate_issues(connection_issues(parsed.data), source_map)
+    problems += _locate_issues(limit_issues(parsed.data), source_map)
     if salvaged.policy is not None:
         found = check_policy(policy=salvaged.policy, env=env)
         problems += _locate_checks(found, salvaged, source_map)
@@ -81,6 +86,7 @@ def _locate_issues(issues: Iterable[Issue], source_map: SourceMap) -> list[Polic
                 column=column,
                 message=issue.message,
                 hint=issue.hint,
+                severity=issue.severity,
                 code=issue.code,
             )
         )

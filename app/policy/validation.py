@@ -17,7 +17,7 @@ from typing import Any, Final, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from app.policy.model_paths import alternatives, annotation_at, literals_in, models_in
-from domain.policy_checks import PolicyPath
+from domain.policy_checks import PolicyPath, Severity
 
 _NAME_RULE: Final = "letters, digits, '.', '_' and '-', starting with a letter or digit, ≤ 63 long"
 _MISSING: Final = object()
@@ -35,6 +35,7 @@ class Issue:
     hint: str = ""
     at_key: bool = False
     """Locate at the key rather than its value (an unknown key, a bad dictionary key)."""
+    severity: Severity = "error"
 
 
 def validated(
@@ -134,7 +135,7 @@ class _Describer:
 
     def __call__(self, error: _Raw) -> Issue:
         path, code = error.path, error.code
-        label = _label(path)
+        label = label_of(path)
         message, hint = f"{label}: {_lower_first(error.message)}", ""
         if code == "extra_forbidden":
             message, hint = f"unknown key {path[-1]!r}", self._allowed_keys(path)
@@ -185,7 +186,7 @@ class _Describer:
         return f"did you mean {close[0]!r}?" if close else ""
 
 
-def _label(path: PolicyPath) -> str:
+def label_of(path: PolicyPath) -> str:
     """The last key with any list indexes after it: ``default``, ``admins[2]``."""
     label = ""
     for part in reversed(path):

@@ -17,6 +17,8 @@ from app.core.admins import Admins
 from app.core.approvers import ApproverResolver
 from app.core.notifier import UPLOAD
 from app.core.outcomes import NotAllowed, refuse
+from blocks.help import REPORT_TITLE
+from blocks.refusals import REPORTS_FOR_ADMINS
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
 from domain.ids import UserId
@@ -69,7 +71,7 @@ class ReportRequests:
                 kind=AuditKind.REPORT_REFUSED,
                 actor=by,
                 request_id=None,
-                reason="Reports are for admins.",
+                reason=REPORTS_FOR_ADMINS,
                 detail=f"not an admin; filters: {text[:200]}",
             )
         try:
@@ -78,7 +80,7 @@ class ReportRequests:
             return NotAllowed(f"{error}\n{FILTER_HELP}")
         filters = format_filters(spec)
         with self._store.write() as uow:
-            _queue(uow, channel=by, filters=filters, at=now, title="Access report")
+            _queue(uow, channel=by, filters=filters, at=now, title=REPORT_TITLE)
             uow.audit.append(
                 AuditEvent(kind=AuditKind.REPORT_SENT, at=now, actor=by, data={"filters": filters})
             )

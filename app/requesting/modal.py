@@ -20,6 +20,32 @@ from blocks.request_modal import (
     RequestModal,
     Selection,
 )
+from blocks.request_notices import (
+    BUNDLE_NOT_OFFERED,
+    CHOOSE_INTEGRATION_AND_RESOURCE,
+    CHOOSE_OFFERED_PERMISSION,
+    FORM_EXPIRED,
+    NO_SINGLE_FLOW,
+    NOT_YOUR_REQUEST,
+    OBJECT_NOT_IN_BUNDLE,
+    PICK_BUNDLE_FIRST,
+    RESOURCE_NOT_OFFERED,
+    approvers_in_words,
+    flow_not_available,
+    integration_scope,
+    left_the_bundle,
+    no_flow_offers_objects_in,
+    no_longer_offered,
+    not_in_bundle,
+    objects_no_longer_offered,
+    select_all_refused,
+    too_many,
+    unavailable_line,
+    unavailable_lines,
+    unavailable_selected,
+    unavailable_several,
+    whole_bundle_scope,
+)
 from domain.catalog import Bundle, CatalogObject, IntegrationShare
 from domain.clock import Clock
 from domain.drafts import Draft, Mode
@@ -49,10 +75,6 @@ class Availability(Protocol):
         ...
 
 
-def unavailable_line(integration: str, why: str) -> str:
-    return f"{integration} is unavailable until its admin login passes the check: {why}."
-
-
 @dataclass(frozen=True, slots=True)
 class FormInput:
     """What the person typed or chose in inputs that do not dispatch actions."""
@@ -62,28 +84,11 @@ class FormInput:
     permission: str | None = None
 
 
-def too_many(*, count: int, limit: int) -> str:
-    return (
-        f"That would make {count:,} objects; one request can hold at most {limit:,}. "
-        "Select all of a single integration, or add objects one by one with the search."
-    )
-
-
-def describe_approvers(flow: AccessFlow) -> str:
-    if flow.approvers == "automatic":
-        return "nobody (automatic)"
-    parts = [f"<@{u}>" if u.startswith(("U", "W")) else u for u in flow.approvers.users]
-    parts += [g if g.startswith("@") else f"@{g}" for g in flow.approvers.groups]
-    if flow.approvers.manager:
-        parts.insert(0, "your manager")
-    return ", ".join(parts) or "nobody"
-
-
 def flow_choice(flow: AccessFlow) -> FlowChoice:
     return FlowChoice(
         name=flow.name,
         automatic=flow.automatic,
-        approvers=describe_approvers(flow),
+        approvers=approvers_in_words(flow),
         max_duration=flow.duration.max,
         durations=tuple(flow.duration.offered()),
         default_duration=flow.duration.default,
@@ -130,15 +135,8 @@ class RequestModalService:
             return None
         if len(blocked) == 1:
             ((name, why),) = blocked.items()
-            return (
-                f"{unavailable_line(name, why)} Remove its {counts[name]:,} selected objects, "
-                "or submit again once it is fixed."
-            )
-        names = ", ".join(f"{name} ({why})" for name, why in blocked.items())
-        return (
-            "These integrations are unavailable until their admin logins pass the check: "
-            f"{names}. Remove their objects, or submit again once they are fixed."
-        )
+            return unavailable_selected(integration=name, why=why, selected=counts[name])
+        return unavailable_several(blocked)
 
     # -- opening and rendering ------------------------------------------------------------------
 
@@ -159,7 +157,7 @@ class RequestModalService:
             earlier = uow.requests.get(request_id)
             objects = uow.requests.objects(request_id) if earlier else []
         if earlier is None or earlier.requester != user:
-            raise DraftNotFound("You can only request your own requests again.")
+            raise DraftNotFound(NOT_YOUR_REQUEST)
         access = self._eligibility.access_for(user)
         mode = Mode.BUNDLE if earlier.bundle else Mode.INTEGRATIONS
         now = self._clock.now()
@@ -171,18 +169,19 @@ class RequestModalService:
                 flows = access.flows_for_bundle(earlier.bundle)
                 bundle = uow.catalog.bundle(earlier.bundle) if flows else None
                 if bundle is None:
-                    notice = f"{earlier.bundle} is no longer offered to you."
+                    notice = no_longer_offered(earlier.bundle)
                 else:
                     still = set(uow.catalog.bundle_objects(bundle.key))
                     blocked = self._unavailable(o.integration for o in objects)
                     kept = [o for o in objects if o in still and o.integration not in blocked]
                     uow.drafts.add(draft.key, kept)
                     if blocked:
-                        notice = " ".join(unavailable_line(n, w) for n, w in blocked.items())
+                        notice = unavailable_lines(blocked)
                     elif len(kept) < len(objects):
-                        notice = (
-                            f"{len(objects) - len(kept):,} objects of {earlier.id} are no "
-                            f"longer in {bundle.name}; the rest is selected."
+                        notice = left_the_bundle(
+                            missing=len(objects) - len(kept),
+                            request_id=earlier.id,
+                            bundle=bundle.name,
                         )
                     flow = next((r for r in flows if r.flow.name == earlier.flow), flows[0])
                     changes = replace(
@@ -201,11 +200,9 @@ class RequestModalService:
                 ]
                 uow.drafts.add(draft.key, offered)
                 if blocked:
-                    notice = " ".join(unavailable_line(n, w) for n, w in blocked.items())
+                    notice = unavailable_lines(blocked)
                 elif len(offered) < len(objects):
-                    notice = (
-                        f"{len(objects) - len(offered):,} objects are no longer offered to you."
-                    )
+                    notice = objects_no_longer_offered(len(objects) - len(offered))
                 changes = replace(changes, flow=earlier.flow)
             uow.drafts.update(draft.key, at=now, changes=replace(changes, notice=notice))
         return self.render(draft_key=draft.key, user=user)
@@ -231,14 +228,14 @@ class RequestModalService:
     def _owned(uow: UnitOfWork, key: str, user: UserId) -> Draft:
         draft = uow.drafts.get(key)
         if draft is None or draft.user_id != user:
-            raise DraftNotFound("This request form has expired; type /apono to start again.")
+            raise DraftNotFound(FORM_EXPIRED)
         return draft
 
     def _draft(self, key: str, user: UserId) -> Draft:
         with self._store.read() as uow:
             draft = uow.drafts.get(key)
         if draft is None or draft.user_id != user:
-            raise DraftNotFound("This request form has expired; type /apono to start again.")
+            raise DraftNotFound(FORM_EXPIRED)
         return draft
 
     def _model(
@@ -246,16 +243,8 @@ class RequestModalService:
     ) -> RequestModal:
         flows = self._offered_flows(draft, access, items)
         flow = next((f for f in flows if f.name == draft.flow), flows[0] if flows else None)
-        common = {
-            "draft_key": draft.key,
-            "limit": self.limit,
-            "selection": selection,
-            "flows": tuple(flow_choice(f) for f in flows),
-            "flow": flow_choice(flow) if flow else None,
-            "duration": draft.duration,
-            "justification": draft.justification,
-            "notice": draft.notice,
-        }
+        choices = tuple(flow_choice(f) for f in flows)
+        chosen_flow = flow_choice(flow) if flow else None
         if draft.mode is Mode.BUNDLE:
             offered = access.bundles()
             detail = None
@@ -273,10 +262,17 @@ class RequestModalService:
             # Every offered bundle; the builder decides between a menu and a typeahead.
             descriptions = self._catalog.descriptions()
             return RequestModal(
+                draft_key=draft.key,
                 mode=Mode.BUNDLE,
+                limit=self.limit,
                 bundles=tuple(BundleChoice(n, descriptions.get(n, "")) for n in offered),
                 bundle=detail,
-                **common,  # type: ignore[arg-type]
+                selection=selection,
+                flows=choices,
+                flow=chosen_flow,
+                duration=draft.duration,
+                justification=draft.justification,
+                notice=draft.notice,
             )
         offered_by_flows = {o.integration for r in access.object_flows() for o in r.flow.objects}
         blocked = self._unavailable(offered_by_flows)
@@ -286,13 +282,20 @@ class RequestModalService:
         if chosen and draft.resource:
             permissions = self._permissions_for(access, chosen, draft.resource)
         return RequestModal(
+            draft_key=draft.key,
             mode=Mode.INTEGRATIONS,
+            limit=self.limit,
             integrations=tuple(integrations),
             integration=chosen,
             resource=draft.resource if chosen else None,
             permissions=permissions,
             unavailable=tuple(blocked.items()),
-            **common,  # type: ignore[arg-type]
+            selection=selection,
+            flows=choices,
+            flow=chosen_flow,
+            duration=draft.duration,
+            justification=draft.justification,
+            notice=draft.notice,
         )
 
     def _offered_flows(
@@ -359,7 +362,7 @@ class RequestModalService:
             return self._save(
                 draft.key,
                 user,
-                DraftChanges(notice="That bundle is not offered to you by any active flow."),
+                DraftChanges(notice=BUNDLE_NOT_OFFERED),
             )
         header, _ = found
         with self._store.write() as uow:
@@ -385,7 +388,7 @@ class RequestModalService:
         record = self._eligibility.access_for(user).flow(flow)
         changes = self._remember(draft, form)
         if record is None:
-            changes = replace(changes, notice=f"The access flow {flow} is not available to you.")
+            changes = replace(changes, notice=flow_not_available(flow))
         else:
             changes = replace(
                 changes, flow=record.flow.name, flow_version=record.version, duration=None
@@ -399,7 +402,7 @@ class RequestModalService:
         changes = self._remember(draft, form)
         found = self._current_bundle(draft, user)
         if found is None:
-            changes = replace(changes, notice="Pick a bundle first.")
+            changes = replace(changes, notice=PICK_BUNDLE_FIRST)
             return self._save(draft.key, user, changes)
         bundle, shares = found
         blocked = self._unavailable(s.integration for s in shares)
@@ -411,31 +414,27 @@ class RequestModalService:
                 prospective = sum(current.get(i, 0) for i in blocked) + sum(
                     s.count for s in open_shares
                 )
-                scope = f"This bundle has {prospective:,} objects you can select now"
+                scope = whole_bundle_scope(prospective)
             else:
                 share = next((s for s in shares if s.integration == integration), None)
                 if share is None or integration in blocked:
                     changes = replace(
                         changes,
                         notice=(
-                            f"{integration} is not part of this bundle."
+                            not_in_bundle(integration)
                             if share is None
-                            else unavailable_line(integration, blocked[integration])
+                            else unavailable_line(integration=integration, why=blocked[integration])
                         ),
                     )
                     uow.drafts.update(draft.key, at=self._clock.now(), changes=changes)
                     return self.render(draft_key=draft_key, user=user)
                 open_shares = [share]
                 prospective = sum(current.values()) - current.get(integration, 0) + share.count
-                scope = f"{integration} has {share.count:,} objects in this bundle"
+                scope = integration_scope(integration=integration, count=share.count)
             if prospective > self.limit:
                 changes = replace(
                     changes,
-                    notice=(
-                        f"Select all refused: {scope}, and one request can hold at most "
-                        f"{self.limit:,}. Select all of a single integration that fits, or add "
-                        "objects one by one with the search."
-                    ),
+                    notice=select_all_refused(scope=scope, limit=self.limit),
                 )
             elif integration is None and not blocked:
                 uow.drafts.add_from_bundle(draft.key, bundle_key=bundle.key, integration=None)
@@ -470,9 +469,11 @@ class RequestModalService:
             )
             why = self._problem(obj.integration) if obj is not None else None
             if obj is None:
-                changes = replace(changes, notice="That object is not part of the chosen bundle.")
+                changes = replace(changes, notice=OBJECT_NOT_IN_BUNDLE)
             elif why is not None:
-                changes = replace(changes, notice=unavailable_line(obj.integration, why))
+                changes = replace(
+                    changes, notice=unavailable_line(integration=obj.integration, why=why)
+                )
             elif not uow.drafts.contains(draft.key, obj):
                 count = uow.drafts.count(draft.key)
                 if count + 1 > self.limit:
@@ -503,15 +504,13 @@ class RequestModalService:
         if not any(
             o.integration == integration for r in access.object_flows() for o in r.flow.objects
         ):
-            changes = replace(
-                changes, notice=f"No active flow offers you objects in {integration}."
-            )
+            changes = replace(changes, notice=no_flow_offers_objects_in(integration))
         elif why is not None:
             changes = replace(
                 changes,
                 integration=None,
                 resource=None,
-                notice=unavailable_line(integration, why),
+                notice=unavailable_line(integration=integration, why=why),
             )
         else:
             changes = replace(changes, integration=integration, resource=None)
@@ -525,11 +524,13 @@ class RequestModalService:
         access = self._eligibility.access_for(user)
         why = self._problem(draft.integration) if draft.integration else None
         if draft.integration and why is not None:
-            changes = replace(changes, notice=unavailable_line(draft.integration, why))
+            changes = replace(
+                changes, notice=unavailable_line(integration=draft.integration, why=why)
+            )
         elif draft.integration and self._permissions_for(access, draft.integration, resource):
             changes = replace(changes, resource=resource)
         else:
-            changes = replace(changes, notice="That resource is not offered to you.")
+            changes = replace(changes, notice=RESOURCE_NOT_OFFERED)
         return self._save(draft.key, user, changes)
 
     def add_plain(self, *, draft_key: str, user: UserId, form: FormInput) -> RequestModal:
@@ -539,15 +540,15 @@ class RequestModalService:
         permission = form.permission
         why = self._problem(draft.integration) if draft.integration else None
         if draft.integration is None or draft.resource is None:
-            changes = replace(changes, notice="Choose an integration and a resource first.")
+            changes = replace(changes, notice=CHOOSE_INTEGRATION_AND_RESOURCE)
         elif why is not None:
-            changes = replace(changes, notice=unavailable_line(draft.integration, why))
+            changes = replace(
+                changes, notice=unavailable_line(integration=draft.integration, why=why)
+            )
         elif permission is None or permission not in self._permissions_for(
             access, draft.integration, draft.resource
         ):
-            changes = replace(
-                changes, notice="Choose one of the permissions offered for this resource."
-            )
+            changes = replace(changes, notice=CHOOSE_OFFERED_PERMISSION)
         else:
             obj = AccessObject(draft.integration, draft.resource, permission)
             with self._store.read() as uow:
@@ -557,13 +558,7 @@ class RequestModalService:
             if not present and count + 1 > self.limit:
                 changes = replace(changes, notice=too_many(count=count + 1, limit=self.limit))
             elif not present and not access.flows_for_objects([*items, obj]):
-                changes = replace(
-                    changes,
-                    notice=(
-                        "No single access flow offers this together with what you already "
-                        "selected; submit those first, then request this separately."
-                    ),
-                )
+                changes = replace(changes, notice=NO_SINGLE_FLOW)
             elif not present:
                 with self._store.write() as uow:
                     uow.drafts.add(draft.key, [obj])

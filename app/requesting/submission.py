@@ -12,7 +12,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
-from typing import Final
 
 from app.core.approvers import ApproverResolver
 from app.core.catalog import CatalogService
@@ -21,7 +20,27 @@ from app.core.ports import Directory
 from app.core.transitions import Transitions, submission_change
 from app.requesting.eligibility import EligibilityService, UserAccess
 from app.requesting.modal import FormInput
+from blocks.reasons import NO_APPROVER
 from blocks.request_modal import MAX_JUSTIFICATION
+from blocks.request_notices import (
+    BUNDLE_GONE,
+    CHOOSE_OFFERED_DURATION,
+    NO_FLOW_FOR_OBJECTS,
+    NOTHING_TO_REQUEST,
+    PICK_A_BUNDLE,
+    PICK_AN_OBJECT,
+    SUBMITTED_BUNDLE_NOT_OFFERED,
+    SUBMITTED_FORM_EXPIRED,
+    bundle_edited_meanwhile,
+    choose_a_duration,
+    duration_over_maximum,
+    flow_deactivated_meanwhile,
+    flow_no_longer_offers_bundle,
+    justification_too_long,
+    outside_bundle,
+    reason_required,
+    too_many_selected,
+)
 from domain.audit import AuditEvent, AuditKind
 from domain.catalog import FlowRecord
 from domain.clock import Clock
@@ -41,7 +60,6 @@ from store.repositories.requests import (
 from store.unit_of_work import Store, UnitOfWork
 
 _log = logging.getLogger(__name__)
-NO_APPROVER: Final = "no approver is available for this request (the requester cannot approve it)"
 
 
 class Field(StrEnum):
@@ -109,7 +127,7 @@ class SubmissionService:
         if earlier is not None:
             return self._made_by_form(draft_key, user)
         if draft is None or draft.user_id != user:
-            return Refused({Field.OBJECTS: "This form has expired; type /apono to start again."})
+            return Refused({Field.OBJECTS: SUBMITTED_FORM_EXPIRED})
         if (blocked := self._unavailable(draft_key)) is not None:
             self._audit_refusal(user=user, draft=draft, errors={Field.OBJECTS: blocked})
             return Refused({Field.OBJECTS: blocked})
@@ -120,12 +138,12 @@ class SubmissionService:
         duration = self._check_duration(record.flow if record else None, form, errors)
         justification = (form.justification or "").strip()
         if len(justification) > MAX_JUSTIFICATION:
-            errors[Field.JUSTIFICATION] = f"At most {MAX_JUSTIFICATION:,} characters."
+            errors[Field.JUSTIFICATION] = justification_too_long(MAX_JUSTIFICATION)
         elif record and record.flow.justification == "required" and not justification:
-            errors[Field.JUSTIFICATION] = f"The access flow {record.flow.name} requires a reason."
+            errors[Field.JUSTIFICATION] = reason_required(record.flow.name)
         if errors or record is None or duration is None:
             self._audit_refusal(user=user, draft=draft, errors=errors)
-            return Refused(errors or {Field.OBJECTS: "Nothing to request."})
+            return Refused(errors or {Field.OBJECTS: NOTHING_TO_REQUEST})
         requester = self._directory.person(user) or Person(id=user, name=user)
         flow = record.flow
         approvers = self._approvers.resolve(flow=flow, requester=requester)
@@ -148,7 +166,7 @@ class SubmissionService:
             # Another submission of this form won the race a moment ago: give its answer.
             return self._made_by_form(draft.key, requester.id)
         except EmptyRequest:
-            errors = {Field.OBJECTS: "Pick at least one object."}
+            errors = {Field.OBJECTS: PICK_AN_OBJECT}
             self._audit_refusal(user=requester.id, draft=draft, errors=errors)
             return Refused(errors)
 
@@ -163,11 +181,9 @@ class SubmissionService:
         errors: dict[Field, str],
     ) -> FlowRecord | None:
         if not count:
-            errors[Field.OBJECTS] = "Pick at least one object."
+            errors[Field.OBJECTS] = PICK_AN_OBJECT
         elif count > self.limit:
-            errors[Field.OBJECTS] = (
-                f"{count:,} objects selected; one request can hold at most {self.limit:,}."
-            )
+            errors[Field.OBJECTS] = too_many_selected(count=count, limit=self.limit)
         if draft.mode is Mode.BUNDLE:
             return self._check_bundle(draft, access, errors)
         candidates = access.flows_for_objects(items) if items else []
@@ -175,25 +191,22 @@ class SubmissionService:
         if record is None and candidates:
             record = candidates[0]
         if items and record is None:
-            errors[Field.OBJECTS] = "No active access flow offers you all of these objects."
+            errors[Field.OBJECTS] = NO_FLOW_FOR_OBJECTS
         return record
 
     def _check_bundle(
         self, draft: Draft, access: UserAccess, errors: dict[Field, str]
     ) -> FlowRecord | None:
         if draft.bundle is None:
-            errors[Field.BUNDLE] = "Pick a bundle."
+            errors[Field.BUNDLE] = PICK_A_BUNDLE
             return None
         flows = access.flows_for_bundle(draft.bundle)
         if not flows:
             was = next((r for r in self._catalog.flows() if r.flow.name == draft.flow), None)
             if was is not None and not was.flow.active:
-                errors[Field.BUNDLE] = (
-                    f"The access flow {was.flow.name} was deactivated while you were choosing; "
-                    "this bundle is no longer offered to you."
-                )
+                errors[Field.BUNDLE] = flow_deactivated_meanwhile(was.flow.name)
             else:
-                errors[Field.BUNDLE] = "This bundle is not offered to you by any active flow."
+                errors[Field.BUNDLE] = SUBMITTED_BUNDLE_NOT_OFFERED
             return None
         with self._store.read() as uow:
             header = uow.catalog.bundle_header(draft.bundle)
@@ -205,25 +218,19 @@ class SubmissionService:
         found = self._catalog.bundle(draft.bundle, fresh=True) if header is not None else None
         bundle = found[0] if found else None
         if bundle is None:
-            errors[Field.BUNDLE] = "This bundle no longer exists."
+            errors[Field.BUNDLE] = BUNDLE_GONE
             return None
         if bundle.version != draft.bundle_version:
-            errors[Field.BUNDLE] = (
-                f"This bundle was edited while you were choosing (it now has "
-                f"{bundle.object_count:,} objects). Pick it again to see its current content."
-            )
+            errors[Field.BUNDLE] = bundle_edited_meanwhile(bundle.object_count)
             return None
         if outside:
-            errors[Field.OBJECTS] = (
-                f"{outside:,} selected objects are not part of {bundle.name}, e.g. {sample[0]}."
+            errors[Field.OBJECTS] = outside_bundle(
+                count=outside, bundle=bundle.name, example=str(sample[0])
             )
         record = next((r for r in flows if r.flow.name == draft.flow), None)
         if record is None:
             if draft.flow is not None and len(flows) > 0:
-                errors[Field.FLOW] = (
-                    f"The access flow {draft.flow} no longer offers this bundle to you; "
-                    "choose another."
-                )
+                errors[Field.FLOW] = flow_no_longer_offers_bundle(draft.flow)
                 return None
             record = flows[0]
         return record
@@ -239,18 +246,16 @@ class SubmissionService:
         try:
             duration = parse_duration(form.duration)
         except DurationError:
-            errors[Field.DURATION] = "Choose one of the offered durations."
+            errors[Field.DURATION] = CHOOSE_OFFERED_DURATION
             return None
         offered = flow.duration.offered()
         if duration > flow.duration.max:
-            errors[Field.DURATION] = (
-                f"At most {format_duration(flow.duration.max)} in flow {flow.name}."
+            errors[Field.DURATION] = duration_over_maximum(
+                maximum=flow.duration.max, flow=flow.name
             )
             return None
         if flow.duration.choices and duration not in offered:
-            errors[Field.DURATION] = "Choose one of: " + ", ".join(
-                format_duration(d) for d in offered
-            )
+            errors[Field.DURATION] = choose_a_duration(offered)
             return None
         return duration
 
@@ -279,7 +284,7 @@ class SubmissionService:
             summary = uow.requests.summary(request_id) if request_id else None
             asked = uow.requests.approvers(request_id) if request_id else []
         if request is None or summary is None or request.requester != user:
-            return Refused({Field.OBJECTS: "This form has expired; type /apono to start again."})
+            return Refused({Field.OBJECTS: SUBMITTED_FORM_EXPIRED})
         if request.automatic:
             status = Status.APPROVED
         elif not asked:

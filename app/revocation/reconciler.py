@@ -22,6 +22,7 @@ from app.core.removal_alerts import RemovalAlerts
 from app.core.retry import with_retries
 from app.integrations.base import Integration, IntegrationError
 from blocks.alerts import reconciled_message
+from blocks.reasons import request_ended, request_unknown
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
 from domain.ids import RequestId, request_of_account
@@ -138,9 +139,9 @@ class Reconciler:
     ) -> None:
         request = uow.requests.get(request_id)
         if request is None:
-            why = f"its request {request_id} is not in the bot's database"
+            why = request_unknown(request_id)
         else:
-            why = f"its request {request_id} is {request.status.value}"
+            why = request_ended(request_id=request_id, status=request.status.value)
             for grant in uow.grants.live(request_id):
                 if grant.integration == integration:
                     uow.grants.record(

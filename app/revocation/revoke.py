@@ -11,6 +11,7 @@ from app.core.approvers import ApproverResolver
 from app.core.catalog import CatalogService
 from app.core.outcomes import AlreadyDecided, Done, NotAllowed, Outcome, refuse
 from app.core.ports import Directory
+from blocks.refusals import REVOKE_NOT_ALLOWED, no_request_to_revoke
 from domain.audit import AuditKind
 from domain.clock import Clock
 from domain.ids import RequestId, UserId
@@ -74,14 +75,14 @@ class RevocationService:
             return self._refuse(
                 by=by,
                 request_id=None if summary is None else summary.id,
-                reason=f"There is no request {request_id} to revoke.",
+                reason=no_request_to_revoke(request_id),
                 detail=f"unknown request or flow mismatch: {request_id}",
             )
         if not self.may_revoke(request_id=request_id, by=by):
             return self._refuse(
                 by=by,
                 request_id=summary.id,
-                reason="Only the requester, an approver of its flow or an admin can revoke it.",
+                reason=REVOKE_NOT_ALLOWED,
                 detail="not requester, approver or admin",
             )
         if summary.status is not Status.ACTIVE:

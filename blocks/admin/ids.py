@@ -6,8 +6,9 @@ import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 
+from blocks.payloads import Payload
 from domain.policy import Name
 
 
@@ -77,48 +78,20 @@ def row_key(action_id: str) -> str | None:
     return key if colon and key else None
 
 
-class _Payload(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    def encode(self) -> str:
-        return self.model_dump_json(exclude_none=True)
-
-
-class BundleRef(_Payload):
+class BundleRef(Payload):
     """A bundle named in a button value or in the delete confirmation's private_metadata."""
 
     b: Name
 
-    @classmethod
-    def parse(cls, text: str | None) -> BundleRef | None:
-        try:
-            return cls.model_validate_json(text or "")
-        except ValidationError:
-            return None
 
-
-class FlowRef(_Payload):
+class FlowRef(Payload):
     """A flow (and, for a bundle button, which bundle) or the state a toggle asks for."""
 
     f: Name
     b: Name | None = None
     on: bool | None = None
 
-    @classmethod
-    def parse(cls, text: str | None) -> FlowRef | None:
-        try:
-            return cls.model_validate_json(text or "")
-        except ValidationError:
-            return None
 
-
-class ListPage(_Payload):
+class ListPage(Payload):
     k: Literal["bundles", "flows"]
     p: Annotated[int, Field(ge=0, le=100_000)] = 0
-
-    @classmethod
-    def parse(cls, text: str | None) -> ListPage | None:
-        try:
-            return cls.model_validate_json(text or "")
-        except ValidationError:
-            return None

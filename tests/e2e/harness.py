@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -220,11 +219,6 @@ class Bot:
         action()
         self.sim.wait_for(lambda: len(self.sim.calls_to("views.update")) > before)
         return self.view(user)
-
-    def wait_messages(self, channel: str, count: int, *, timeout: float = 10) -> list[Any]:
-        self.sim.wait_for(lambda: len(self.sim.messages(channel)) >= count, timeout=timeout)
-        time.sleep(0.05)
-        return self.sim.messages(channel)
 
 
 def fake_integrations(policy: Policy) -> dict[str, RecordingIntegration]:

@@ -278,7 +278,13 @@ def test_revoking_twice_or_revoking_an_unknown_account_succeeds(
 
     mysql.revoke(account=mysql_account)
     mysql.revoke(account=mysql_account)
-    mysql.revoke(account=new_account())
+    unknown = new_account()
+    mysql.revoke(account=unknown)
+
+    left = mysql.accounts()
+    assert left is not None
+    assert mysql_account not in left
+    assert unknown not in left
 
 
 def test_granting_twice_leaves_one_account_that_only_takes_the_second_password(

@@ -245,7 +245,13 @@ def test_revoking_twice_or_revoking_an_unknown_account_succeeds(
 
     pg.revoke(account=pg_account)
     pg.revoke(account=pg_account)
-    pg.revoke(account=new_account())
+    unknown = new_account()
+    pg.revoke(account=unknown)
+
+    left = pg.accounts()
+    assert left is not None
+    assert pg_account not in left
+    assert unknown not in left
 
 
 def test_granting_twice_leaves_one_account_that_only_takes_the_second_password(

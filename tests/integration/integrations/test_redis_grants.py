@@ -190,7 +190,13 @@ def test_revoking_twice_or_revoking_an_unknown_user_succeeds(
 
     rds.revoke(account=redis_account)
     rds.revoke(account=redis_account)
-    rds.revoke(account=new_account())
+    unknown = new_account()
+    rds.revoke(account=unknown)
+
+    left = rds.accounts()
+    assert left is not None
+    assert redis_account not in left
+    assert unknown not in left
 
 
 def test_granting_twice_leaves_one_user_that_only_takes_the_second_password(
