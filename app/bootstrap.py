@@ -71,6 +71,7 @@ from app.slack.client import make_web_client
 from app.slack.commands import CommandRouter
 from app.slack.directory import SlackDirectory
 from app.slack.relay import OutboxRelay
+from app.webhooks.sending import RequestWebhooks, subscriptions_from
 from app.workers import Trigger
 from domain.clock import Clock, SystemClock
 from domain.policy import Policy
@@ -93,6 +94,7 @@ INTERVALS: Final = {
     "housekeeping": 3600.0,
     "reconcile": 300.0,
     "health": 60.0,
+    "webhooks": 5.0,
 }
 
 
@@ -130,6 +132,7 @@ class Application:
     directory: Directory
     triggers: dict[str, Trigger]
     integrations: Mapping[str, Integration] = field(default_factory=dict)
+    request_webhooks: RequestWebhooks | None = None
     intervals: dict[str, float] = field(default_factory=lambda: dict(INTERVALS))
     scheduler: BackgroundScheduler = field(default_factory=BackgroundScheduler)
     operations: Operations | None = None
@@ -152,6 +155,8 @@ class Application:
         )
         for conflict in conflicts:
             _log.warning("policy conflict", extra={"conflict": str(conflict)})
+        if self.request_webhooks is not None:
+            self.request_webhooks.prepare()  # before anything can change a request
         self._prepared = True
 
     def start(self, *, sweeps: bool = True) -> None:
@@ -428,6 +433,24 @@ def build_application(
     )
     triggers["checkpoint"] = CheckpointTrigger(name="checkpoint", work=checkpoints.run)
 
+    request_webhooks = None
+    if policy.request_webhooks:
+        request_webhooks = RequestWebhooks(
+            store=store,
+            subscriptions=subscriptions_from(
+                policy.request_webhooks,
+                env=os.environ,
+                allow_http=settings.request_webhooks_allow_http,
+                timeout=settings.request_webhook_timeout_seconds,
+            ),
+            clock=clock,
+            lease=lease,
+            max_backoff=timedelta(seconds=settings.request_webhook_max_backoff_seconds),
+        )
+        triggers["webhooks"] = Trigger(name="webhooks", work=request_webhooks.run)
+        # Every status change queues Slack messages, so their commit is the moment to look.
+        store.on_outbox_commit(triggers["webhooks"].fire)
+
     reports = ReportService(
         store=store,
         clock=clock,
@@ -486,6 +509,7 @@ def build_application(
         directory=directory,
         triggers=triggers,
         integrations=given,
+        request_webhooks=request_webhooks,
         intervals={
             **INTERVALS,
             "reconcile": settings.reconcile_seconds,

@@ -108,6 +108,21 @@ class Settings(BaseSettings):
         description="File that checkpoints are appended to as JSON Lines, or '-' for standard "
         "output; `audit verify` reads the last one from the file.",
     )
+    request_webhooks_allow_http: bool = Field(
+        default=False,
+        description="Let request webhooks use plain http:// URLs (local testing only).",
+    )
+    request_webhook_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        description="How long a request webhook's receiver has to answer one event.",
+    )
+    request_webhook_max_backoff_seconds: float = Field(
+        default=600,
+        gt=0,
+        description="Longest wait between two attempts to deliver a request webhook's event "
+        "(the wait doubles from 1 s while its receiver keeps failing).",
+    )
     log_level: LogLevel = "INFO"
     log_format: Literal["json", "text"] = "json"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
@@ -31,6 +31,7 @@ from domain.connections import (
     TYPE_ALIASES,
     Connection,
     IntegrationType,
+    SecretReference,
 )
 from domain.durations import format_duration, parse_duration
 from domain.report_filters import FilterError, parse_filters
@@ -238,6 +239,60 @@ class ScheduledReport(_Model):
         return value
 
 
+RequestEventName = Literal[
+    "created",
+    "approved",
+    "denied",
+    "granting",
+    "active",
+    "expired",
+    "revoked",
+    "canceled",
+    "timed_out",
+    "failed",
+    "extended",
+    "break_glass",
+]
+"""What a request webhook may subscribe to: the submission, each status it can reach, and two
+names reserved for extensions and break-glass access (nothing sends them yet)."""
+
+REQUEST_EVENT_NAMES: Final[tuple[str, ...]] = get_args(RequestEventName)
+
+_WEBHOOK_SCHEMES: Final = ("https://", "http://")
+
+
+class RequestWebhook(_Model):
+    """A URL told about requests as they change: signed, retried, in order per request."""
+
+    name: Name
+    url: str = Field(
+        description="https:// URL the events are POSTed to (http:// only where "
+        "REQUEST_WEBHOOKS_ALLOW_HTTP allows it); redirects are not followed."
+    )
+    secret: SecretReference = Field(
+        repr=False, description="HMAC-SHA256 key signing every call, as a ${ENV_VAR} reference."
+    )
+    events: list[RequestEventName] = Field(
+        default_factory=list, description="Only these events; empty or absent: every event."
+    )
+    flows: list[Name] = Field(
+        default_factory=list, description="Only requests of these access flows; empty: all."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        # The value is not quoted back: a URL may carry a token.
+        rest = value.partition("://")[2]
+        if not value.lower().startswith(_WEBHOOK_SCHEMES) or not rest.split("/")[0]:
+            raise ValueError("must be an absolute https:// URL, e.g. https://hooks.example.com/jit")
+        return value
+
+    def wants(self, *, event: str, flow: str) -> bool:
+        """Whether ``event`` about a request of ``flow`` passes this subscription's filters."""
+        return (not self.events or event in self.events) and (not self.flows or flow in self.flows)
+
+
 class Policy(_Model):
     """The whole policy file."""
 
@@ -253,6 +308,10 @@ class Policy(_Model):
         default=None,
         description="Label of a Slack profile field that holds the manager, used when "
         "`managers` has no entry for a requester.",
+    )
+    request_webhooks: list[RequestWebhook] = Field(
+        default_factory=list,
+        description="URLs told about every request as it changes (README, 'Request webhooks').",
     )
 
     def integration(self, name: str) -> IntegrationSpec | None:

@@ -59,6 +59,7 @@ def check_policy(*, policy: Policy, env: Mapping[str, str] | None) -> list[Probl
     problems += _flows(policy)
     problems += _unused_bundles(policy)
     problems += _identities(policy)
+    problems += _request_webhooks(policy)
     if env is not None:
         problems += _missing_variables(policy, env)
     return problems
@@ -93,6 +94,7 @@ def _duplicate_names(policy: Policy) -> Iterator[Problem]:
         ("integrations", "integration", policy.integrations),
         ("bundles", "bundle", policy.bundles),
         ("access_flows", "access flow", policy.access_flows),
+        ("request_webhooks", "request webhook", policy.request_webhooks),
     )
     for section, kind, items in sections:
         first: dict[str, int] = {}
@@ -299,6 +301,19 @@ def _unused_bundles(policy: Policy) -> Iterator[Problem]:
             )
 
 
+def _request_webhooks(policy: Policy) -> Iterator[Problem]:
+    flows = [f.name for f in policy.access_flows]
+    for index, hook in enumerate(policy.request_webhooks):
+        for position, name in enumerate(hook.flows):
+            if name not in flows:
+                yield Problem(
+                    path=("request_webhooks", index, "flows", position),
+                    message=f"unknown access flow {name!r}",
+                    hint=name_hint(name=name, known=flows, kind="access flows"),
+                    code="unknown-flow",
+                )
+
+
 # -- people -----------------------------------------------------------------------------------
 
 
@@ -368,6 +383,15 @@ def _missing_variables(policy: Policy, env: Mapping[str, str]) -> Iterator[Probl
                         hint=f"set {variable} in the bot's environment",
                         code="missing-env",
                     )
+    for index, hook in enumerate(policy.request_webhooks):
+        for match in ENV_REFERENCE.finditer(hook.secret):
+            if match.group(1) not in env:
+                yield Problem(
+                    path=("request_webhooks", index, "secret"),
+                    message=f"environment variable {match.group(1)} is not set",
+                    hint=f"set {match.group(1)} in the bot's environment",
+                    code="missing-env",
+                )
 
 
 def _strings(value: Any, path: PolicyPath) -> Iterator[tuple[PolicyPath, str]]:

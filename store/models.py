@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     ForeignKey,
     Index,
@@ -318,3 +319,26 @@ class RemovalProblemRow(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     alerts: Mapped[int] = mapped_column(Integer, default=0)
     next_alert_at: Mapped[datetime] = mapped_column(index=True)
+
+
+# -- request webhooks --------------------------------------------------------------------------
+
+
+class RequestWebhookCursorRow(Base):
+    """How far one request webhook subscription got in the audit log, and its retries.
+
+    Delivery follows the log in order and stops at the first failure, so the position alone says
+    what was delivered (docs/architecture.md, "Request webhooks")."""
+
+    __tablename__ = "request_webhook_cursors"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, default=0)
+    """The id of the last audit event delivered or passed over."""
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    created_at: Mapped[datetime]

@@ -49,6 +49,7 @@ def test_the_example_needs_exactly_its_five_secrets() -> None:
         "PROD_PG_PASSWORD",
         "PROD_REDIS_PASSWORD",
         "SHOP_DB_PASSWORD",
+        "TICKETS_WEBHOOK_SECRET",
     ]
 
 

@@ -1,0 +1,2 @@
+"""Request webhooks: subscribed URLs told about every request as it changes, signed, retried,
+in order (docs/architecture.md, "Request webhooks"; README, "Request webhooks")."""
