@@ -10,7 +10,8 @@ import gc
 import logging
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -197,23 +198,53 @@ class Application:
     def run_now(self, name: str) -> None:
         self.triggers[name].run_now()
 
-    def stop(self, *, wait_for_socket: bool = True) -> None:
-        """Stop everything. The SDK's socket client takes up to its 3 s receive timeout to
-        close; ``wait_for_socket=False`` lets that finish in the background (tests)."""
+    def stop(self, *, wait_for_socket: bool = True, within: float | None = None) -> None:
+        """Stop everything. The SDK's socket client
+        takes up to its 3 s receive timeout to close; ``wait_for_socket=False`` lets that
+        finish in the background (tests).
+
+        ``within`` seconds (``python -m app`` on SIGTERM passes SHUTDOWN_SECONDS) makes it a
+        graceful stop (docs/architecture.md, "Durable time"): no new work (no more fires, new
+        envelopes left unacked for another connection), half the time for work in progress,
+        then due messages are sent, the socket closed, and the claims of work still running
+        handed back to the next instance."""
+        began = time.monotonic()
+
+        def left(share: float) -> float:
+            return 10.0 if within is None else max(0.0, began + within * share - time.monotonic())
+
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=within is None)
         handler, self._handler = self._handler, None
         if handler is not None:
             handler.client.closed = True
             handler.client.auto_reconnect_enabled = False
-            closer = threading.Thread(target=handler.close, name="socket-close", daemon=True)
-            closer.start()
-            if wait_for_socket:
-                closer.join()
+            handler.client.socket_mode_request_listeners = []
         for trigger in self.triggers.values():
-            trigger.stop()
-        self.relay.stop()
+            trigger.stop_soon()
+        if within is not None:
+            if handler is not None:  # envelopes being handled still get their ack
+                _bounded(handler.client.message_workers.shutdown, timeout=left(0.5))
+            _bounded(self.bolt.listener_runner.listener_executor.shutdown, timeout=left(0.5))
+        busy = [t for t in self.triggers.values() if not t.stop(timeout=left(0.5))]
+        if within is None:
+            self.relay.stop()
+        else:
+            self.relay.drain(timeout=left(0.8))
+        if handler is not None:
+            _bounded(handler.close, timeout=left(0.95) if wait_for_socket else 0.0)
+        # Last, right before the process exits: nothing of ours writes after this.
+        for trigger in busy:
+            trigger.hand_back()
         self.store.dispose()
+        _log.info("stopped", extra={"handed_back": [t.name for t in busy]})
+
+
+def _bounded(work: Callable[[], object], *, timeout: float) -> None:
+    """Run ``work`` in a daemon thread and wait at most ``timeout`` for it."""
+    thread = threading.Thread(target=work, name="stopping", daemon=True)
+    thread.start()
+    thread.join(timeout)
 
 
 def integrations_from(policy: Policy, *, env: Mapping[str, str]) -> dict[str, Integration]:

@@ -71,8 +71,19 @@ class Settings(BaseSettings):
         gt=0,
         description="Messages per second per Slack channel (Slack allows about one).",
     )
+    shutdown_seconds: float = Field(
+        default=20,
+        gt=0,
+        description="How long a stop (SIGTERM, Ctrl-C) may take: work in progress finishes or "
+        "is handed to the next instance, due Slack messages are sent, then the bot exits 0; a "
+        "second signal, or this long passing, ends it at once with status 1.",
+    )
     log_level: LogLevel = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="json: one object per line; text: HH:MM:SS LEVEL logger [AR-…] message "
+        "key=value, for a terminal.",
+    )
 
     @field_validator("admins", mode="before")
     @classmethod

@@ -29,6 +29,7 @@ from app.integrations.base import (
     Integration,
     IntegrationError,
 )
+from app.logs import for_request
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
 from domain.ids import RequestId, account_name
@@ -90,6 +91,7 @@ class ProvisioningService:
             work=lambda request_id: self.provision(request_id) is not Status.GRANTING,
         )
 
+    @for_request
     def provision(self, request_id: RequestId) -> Status:
         # Eligibility may have gone since the approval: fail before any integration is called.
         if (ended := self._still_eligible.fail_if_ineligible(request_id)) is not None:
