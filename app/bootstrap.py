@@ -199,9 +199,8 @@ class Application:
         self.triggers[name].run_now()
 
     def stop(self, *, wait_for_socket: bool = True, within: float | None = None) -> None:
-        """Stop everything. The SDK's socket client
-        takes up to its 3 s receive timeout to close; ``wait_for_socket=False`` lets that
-        finish in the background (tests).
+        """Stop everything. The SDK's socket client takes up to its 3 s receive timeout to
+        close; ``wait_for_socket=False`` lets that finish in the background (tests).
 
         ``within`` seconds (``python -m app`` on SIGTERM passes SHUTDOWN_SECONDS) makes it a
         graceful stop (docs/architecture.md, "Durable time"): no new work (no more fires, new
@@ -222,17 +221,18 @@ class Application:
             handler.client.socket_mode_request_listeners = []
         for trigger in self.triggers.values():
             trigger.stop_soon()
+        if within is not None and handler is not None:  # envelopes being handled get their ack
+            _bounded(handler.client.message_workers.shutdown, timeout=left(0.5))
+        closer = None if handler is None else _bounded(handler.close, timeout=0.0)
         if within is not None:
-            if handler is not None:  # envelopes being handled still get their ack
-                _bounded(handler.client.message_workers.shutdown, timeout=left(0.5))
             _bounded(self.bolt.listener_runner.listener_executor.shutdown, timeout=left(0.5))
         busy = [t for t in self.triggers.values() if not t.stop(timeout=left(0.5))]
         if within is None:
             self.relay.stop()
         else:
             self.relay.drain(timeout=left(0.8))
-        if handler is not None:
-            _bounded(handler.close, timeout=left(0.95) if wait_for_socket else 0.0)
+        if closer is not None and wait_for_socket:
+            closer.join(left(0.95))
         # Last, right before the process exits: nothing of ours writes after this.
         for trigger in busy:
             trigger.hand_back()
@@ -240,11 +240,12 @@ class Application:
         _log.info("stopped", extra={"handed_back": [t.name for t in busy]})
 
 
-def _bounded(work: Callable[[], object], *, timeout: float) -> None:
+def _bounded(work: Callable[[], object], *, timeout: float) -> threading.Thread:
     """Run ``work`` in a daemon thread and wait at most ``timeout`` for it."""
     thread = threading.Thread(target=work, name="stopping", daemon=True)
     thread.start()
     thread.join(timeout)
+    return thread
 
 
 def integrations_from(policy: Policy, *, env: Mapping[str, str]) -> dict[str, Integration]:

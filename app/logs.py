@@ -181,5 +181,7 @@ def configure_logging(*, level: str, fmt: str = "json") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     # The SDK logs every request body at DEBUG; keep it quieter than our own code.
-    for noisy in ("slack_sdk", "slack_bolt", "urllib3", "apscheduler"):
+    for noisy in ("slack_sdk", "slack_bolt", "urllib3"):
         logging.getLogger(noisy).setLevel(max(logging.getLevelName(level), logging.INFO))
+    # APScheduler says "Running job" twice a second at INFO: only its problems are news.
+    logging.getLogger("apscheduler").setLevel(max(logging.getLevelName(level), logging.WARNING))

@@ -59,7 +59,7 @@ class Shift:
         returned: list[RequestId] = []
         for store, owner, ids in held:
             release(store=store, owner=owner, ids=ids)
-            returned += ids
+            returned += [i for i in ids if i not in returned]  # a batch and its kept() overlap
         for request_id in returned:
             with request_context(request_id):
                 _log.warning("stopping: claim handed back to the next instance")
