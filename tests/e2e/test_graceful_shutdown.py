@@ -27,9 +27,10 @@ from slacksim.pytest_plugin import SimulatorFactory
 from store.engine import make_engine
 from store.models import RequestRow
 from store.unit_of_work import Store
+from tests.e2e.conftest import StartBot
 from tests.e2e.credentials import credential_dms
 from tests.e2e.harness import AUDIT, OSCAR, Bot, workspace
-from tests.e2e.messages import status_messages, text_of
+from tests.e2e.messages import history, outbox_empty, status_messages, text_of
 from tests.e2e.modal_steps import request_bundle
 from tests.e2e.subprocess_app import AppProcess, start_app_process, write_policy
 
@@ -320,3 +321,16 @@ def test_a_second_sigterm_exits_at_once_and_the_lapsed_claim_is_finished_later(
     bots.launch(WORK_LEASE_SECONDS="3")
     bots.sim.wait_for(lambda: bots.status(request_id) is Status.ACTIVE, timeout=30)
     assert_every_message_once(bots, request_id, changes=4)
+
+
+def test_a_graceful_stop_sends_what_the_outbox_holds_before_it_returns(start: StartBot) -> None:
+    bot = start()
+    bot.sim.inject_delay("chat.postMessage", 0.5)  # Slack is slow: messages queue up
+    request_id = request_bundle(bot, OSCAR, "prod-incident")
+    assert not outbox_empty(bot)
+
+    bot.app.stop(within=10)
+
+    assert outbox_empty(bot)
+    changes = len(history(bot, request_id))
+    assert len(status_messages(bot, AUDIT, request_id)) == changes
