@@ -203,8 +203,8 @@ class Application:
         close; ``wait_for_socket=False`` lets that finish in the background (tests).
 
         ``within`` seconds (``python -m app`` on SIGTERM passes SHUTDOWN_SECONDS) makes it a
-        graceful stop (docs/architecture.md, "Durable time"): no new work (no more fires, new
-        envelopes left unacked for another connection), half the time for work in progress,
+        graceful stop (docs/architecture.md, "Durable time"): no new work (no more fires, no new
+        envelope read from the socket), half the time for work in progress,
         then due messages are sent, the socket closed, and the claims of work still running
         handed back to the next instance."""
         began = time.monotonic()

@@ -149,9 +149,13 @@ def work_through_claims(
                     release(store=store, owner=owner, ids=claimed[index:])
                     raise HandedBack(claimed[index:])
                 done += _work_on(
-                    store=store, clock=clock, owner=owner, lease=lease, request_id=request_id,
+                    store=store,
+                    clock=clock,
+                    owner=owner,
+                    lease=lease,
+                    request_id=request_id,
                     work=work,
-                )  # fmt: skip
+                )
     return done
 
 
