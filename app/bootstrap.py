@@ -10,7 +10,8 @@ import gc
 import logging
 import os
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -213,25 +214,56 @@ class Application:
     def run_now(self, name: str) -> None:
         self.triggers[name].run_now()
 
-    def stop(self, *, wait_for_socket: bool = True) -> None:
+    def stop(self, *, wait_for_socket: bool = True, within: float | None = None) -> None:
         """Stop everything. The SDK's socket client takes up to its 3 s receive timeout to
-        close; ``wait_for_socket=False`` lets that finish in the background (tests)."""
+        close; ``wait_for_socket=False`` lets that finish in the background (tests).
+
+        ``within`` seconds (``python -m app`` on SIGTERM passes SHUTDOWN_SECONDS) makes it a
+        graceful stop (docs/architecture.md, "Durable time"): no new work (no more fires, no new
+        envelope read from the socket), half the time for work in progress,
+        then due messages are sent, the socket closed, and the claims of work still running
+        handed back to the next instance."""
         if self.operations is not None:
             self.operations.stop()
+        began = time.monotonic()
+
+        def left(share: float) -> float:
+            return 10.0 if within is None else max(0.0, began + within * share - time.monotonic())
+
         if self.scheduler.running:
-            self.scheduler.shutdown(wait=True)
+            self.scheduler.shutdown(wait=within is None)
         handler, self._handler = self._handler, None
         if handler is not None:
             handler.client.closed = True
             handler.client.auto_reconnect_enabled = False
-            closer = threading.Thread(target=handler.close, name="socket-close", daemon=True)
-            closer.start()
-            if wait_for_socket:
-                closer.join()
+            handler.client.socket_mode_request_listeners = []
         for trigger in self.triggers.values():
-            trigger.stop()
-        self.relay.stop()
+            trigger.stop_soon()
+        if within is not None and handler is not None:  # envelopes being handled get their ack
+            _bounded(handler.client.message_workers.shutdown, timeout=left(0.5))
+        closer = None if handler is None else _bounded(handler.close, timeout=0.0)
+        if within is not None:
+            _bounded(self.bolt.listener_runner.listener_executor.shutdown, timeout=left(0.5))
+        busy = [t for t in self.triggers.values() if not t.stop(timeout=left(0.5))]
+        if within is None:
+            self.relay.stop()
+        else:
+            self.relay.drain(timeout=left(0.8))
+        if closer is not None and wait_for_socket:
+            closer.join(left(0.95))
+        # Last, right before the process exits: nothing of ours writes after this.
+        for trigger in busy:
+            trigger.hand_back()
         self.store.dispose()
+        _log.info("stopped", extra={"handed_back": [t.name for t in busy]})
+
+
+def _bounded(work: Callable[[], object], *, timeout: float) -> threading.Thread:
+    """Run ``work`` in a daemon thread and wait at most ``timeout`` for it."""
+    thread = threading.Thread(target=work, name="stopping", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return thread
 
 
 def integrations_from(policy: Policy, *, env: Mapping[str, str]) -> dict[str, Integration]:

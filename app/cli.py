@@ -14,14 +14,19 @@ import sys
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final, TextIO
+from typing import TYPE_CHECKING, Final, NoReturn, TextIO
 
 from dotenv import dotenv_values
 from sqlalchemy.exc import OperationalError
 
 from app.policy.cli import add_commands as add_policy_commands
 
+if TYPE_CHECKING:
+    from app.bootstrap import Application
+
 EXIT_USAGE: Final = 2
+EXIT_FORCED: Final = 1
+"""A stop cut short (a second signal, or SHUTDOWN_SECONDS passed); 0 is a graceful stop."""
 _log = logging.getLogger("app")
 
 
@@ -262,11 +267,39 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     except OperationalError as error:
         err.write(f"error: cannot reach the database: {error.orig}\n")
         return 1
-    stopped = threading.Event()
+    return _serve(application, bound=settings.shutdown_seconds)
+
+
+def _serve(application: Application, *, bound: float) -> NoReturn:
+    """Run until SIGTERM or SIGINT, then stop gracefully within ``bound`` seconds and exit 0;
+    a second signal, or the bound passing, exits at once with EXIT_FORCED (docs/architecture.md,
+    "Durable time", says why nothing is lost either way)."""
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if stopping.is_set():
+            _log.warning("second signal: exiting now", extra={"signal": signum})
+            _exit(EXIT_FORCED)
+        stopping.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stopped.set())
+        signal.signal(sig, on_signal)
     application.start()
     _log.info("running; press Ctrl-C to stop")
-    stopped.wait()
-    application.stop()
-    return 0
+    stopping.wait()
+    _log.info("stopping; a second Ctrl-C exits at once", extra={"within_seconds": bound})
+    # The stop runs on its own thread so this one stays free to take a second signal.
+    stopper = threading.Thread(target=application.stop, kwargs={"within": bound}, daemon=True)
+    stopper.start()
+    stopper.join(bound)
+    if stopper.is_alive():
+        _log.error("not stopped within SHUTDOWN_SECONDS: exiting now")
+        _exit(EXIT_FORCED)
+    _exit(0)
+
+
+def _exit(status: int) -> NoReturn:
+    # Not sys.exit: interpreter shutdown would wait for pool threads stuck in a slow call.
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(status)

@@ -123,8 +123,19 @@ class Settings(BaseSettings):
         description="Longest wait between two attempts to deliver a request webhook's event "
         "(the wait doubles from 1 s while its receiver keeps failing).",
     )
+    shutdown_seconds: float = Field(
+        default=20,
+        gt=0,
+        description="How long a stop (SIGTERM, Ctrl-C) may take: work in progress finishes or "
+        "is handed to the next instance, due Slack messages are sent, then the bot exits 0; a "
+        "second signal, or this long passing, ends it at once with status 1.",
+    )
     log_level: LogLevel = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    log_format: Literal["json", "text"] = Field(
+        default="json",
+        description="json: one object per line; text: HH:MM:SS LEVEL logger [AR-…] message "
+        "key=value, for a terminal.",
+    )
 
     @field_validator("audit_key", "audit_checkpoint_file", mode="before")
     @classmethod

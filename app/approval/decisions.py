@@ -22,6 +22,7 @@ from app.core.outcomes import AlreadyDecided, Done, NotAllowed, Outcome, refuse
 from app.core.ports import Directory
 from app.core.still_eligible import Ineligible, StillEligible, audit_refusal
 from app.core.transitions import Transitions
+from app.logs import for_request
 from blocks.decisions import MAX_DENY_REASON
 from blocks.refusals import (
     BUTTON_OF_ANOTHER_REQUEST,
@@ -165,6 +166,7 @@ class DecisionService:
 
     # -- decisions --------------------------------------------------------------------------------
 
+    @for_request
     def decide(
         self,
         *,
@@ -261,6 +263,7 @@ class DecisionService:
         assert loaded is not None
         return AlreadyDecided(loaded[1])
 
+    @for_request
     def cancel(self, *, request_id: RequestId, flow_claim: str | None, clicker: UserId) -> Outcome:
         loaded = self._load(request_id)
         if loaded is None or (flow_claim is not None and flow_claim != loaded[0].flow):

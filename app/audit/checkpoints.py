@@ -115,12 +115,13 @@ class CheckpointTrigger(Trigger):
         self._started = True
         super().start()
 
-    def stop(self, *, timeout: float = 10.0) -> None:
-        super().stop(timeout=timeout)
+    def stop(self, *, timeout: float = 10.0) -> bool:
+        finished = super().stop(timeout=timeout)
         if not self._started:
-            return
+            return finished
         self._started = False
         try:
             self.run_now()
         except Exception:
             _log.exception("audit checkpoint at shutdown failed")
+        return finished

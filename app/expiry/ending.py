@@ -25,6 +25,7 @@ from app.core.removal_alerts import RemovalAlerts
 from app.core.retry import with_retries
 from app.core.transitions import Transitions
 from app.integrations.base import Integration, IntegrationError
+from app.logs import for_request
 from blocks.reasons import no_longer_configured
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
@@ -97,6 +98,7 @@ class EndingService:
             lease=self._lease,
         )
 
+    @for_request
     def _revoke_everything(self, request_id: RequestId) -> list[Grant] | None:
         """Revoke every live grant of the request; ``None`` if something could not be revoked
         (the failure is recorded and announced, the claim stays, its lease lapses, and the
@@ -128,6 +130,7 @@ class EndingService:
             return None
         return grants
 
+    @for_request
     def _record_cleanup(self, request_id: RequestId) -> None:
         """Every leftover of an ended request is confirmed gone."""
         now = self._clock.now()
@@ -153,6 +156,7 @@ class EndingService:
                     uow.audit.forget_position()
         return ended
 
+    @for_request
     def _record_end(
         self, uow: UnitOfWork, request_id: RequestId, grants: list[Grant], now: datetime
     ) -> None:

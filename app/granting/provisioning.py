@@ -29,6 +29,7 @@ from app.integrations.base import (
     Integration,
     IntegrationError,
 )
+from app.logs import for_request
 from blocks.reasons import granting_failed, not_configured
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
@@ -91,6 +92,7 @@ class ProvisioningService:
             work=lambda request_id: self.provision(request_id) is not Status.GRANTING,
         )
 
+    @for_request
     def provision(self, request_id: RequestId) -> Status:
         # Eligibility may have gone since the approval: fail before any integration is called.
         if (ended := self._still_eligible.fail_if_ineligible(request_id)) is not None:

@@ -18,6 +18,7 @@ from app.core.catalog import CatalogService
 from app.core.notifier import Notifier
 from app.core.ports import Directory
 from app.core.transitions import Transitions, submission_change
+from app.logs import for_request, note_request
 from app.requesting.eligibility import EligibilityService, UserAccess
 from app.requesting.modal import FormInput
 from blocks.reasons import NO_APPROVER
@@ -117,6 +118,7 @@ class SubmissionService:
         self.on_approved = on_approved
         self.limit = limit
 
+    @for_request
     def submit(self, *, draft_key: str, user: UserId, form: FormInput) -> Submitted | Refused:
         with self._store.read() as uow:
             earlier = uow.requests.by_form(draft_key)
@@ -315,6 +317,7 @@ class SubmissionService:
         now = self._clock.now()
         with self._store.write() as uow:
             request_id = _unused_id(uow)
+            note_request(request_id)
             request = AccessRequest(
                 id=request_id,
                 requester=requester.id,

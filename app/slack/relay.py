@@ -7,6 +7,8 @@
   retrying cannot fix (``channel_not_found``, ``invalid_blocks``, ...), keeping the row.
 * Never sleeps inside a Web API call: its client has no retry handlers, and waiting happens
   on an event that a new outbox row (or ``stop()``) sets.
+* On shutdown, :meth:`OutboxRelay.drain` sends what is due before the bot exits, within a
+  bound; what is left stays in the outbox for the next instance.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from slack_sdk.errors import SlackApiError
 
 from app.core.notifier import POST, UPDATE, UPLOAD
 from app.core.sealing import Sealer, SealError
+from app.logs import request_context
 from domain.clock import Clock
+from domain.ids import REQUEST_ID_PREFIX, parse_request_id
 from store.repositories.outbox import OutboxMessage, PostedMessage
 from store.unit_of_work import Store
 
@@ -111,6 +115,7 @@ class OutboxRelay:
         self._owner = f"relay-{uuid.uuid4().hex[:12]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._draining = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="relay-send")
         self._paces: dict[str, _Pace] = {}
@@ -121,6 +126,7 @@ class OutboxRelay:
 
     def start(self) -> None:
         self._stop.clear()
+        self._draining.clear()
         self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
         self._thread.start()
 
@@ -136,6 +142,19 @@ class OutboxRelay:
         """Its thread was started and still runs (``/healthz`` asks)."""
         return self._thread is not None and self._thread.is_alive()
 
+    def drain(self, *, timeout: float) -> bool:
+        """Send whatever is due now, then stop (shutdown); ``True`` if the outbox had nothing
+        more due before ``timeout`` ran out. A round still sending then is left to its lease."""
+        self._draining.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        drained = self._thread is None or not self._thread.is_alive()
+        self._stop.set()
+        # A send stuck in a Slack call is not waited for: its round's lease hands it on.
+        self._pool.shutdown(wait=drained, cancel_futures=True)
+        return drained
+
     def wake(self) -> None:
         """Something was queued: look now rather than at the next poll."""
         self._wake.set()
@@ -147,6 +166,8 @@ class OutboxRelay:
             except Exception:
                 _log.exception("outbox relay round failed; retrying")
                 busy = False
+            if not busy and self._draining.is_set():
+                return
             if not busy:
                 self._wake.wait(timeout=0.5)
                 self._wake.clear()
@@ -182,7 +203,8 @@ class OutboxRelay:
         results: list[_Result] = []
         for index, message in enumerate(messages):
             self._await_token(message.channel)
-            outcome, not_before, error, posted = self._deliver(message)
+            with request_context(_request_of(message)):
+                outcome, not_before, error, posted = self._deliver(message)
             results.append(_Result(message, outcome, not_before, error, posted))
             if outcome == Delivery.RETRY:
                 # Later messages of this channel wait their turn.
@@ -207,14 +229,15 @@ class OutboxRelay:
                     uow.outbox.mark_sent(message_id=message.id, owner=self._owner, at=now)
                     self.sent += 1
                 elif result.outcome == Delivery.DEAD:
-                    _log.error(
-                        "giving up on a Slack message",
-                        extra={
-                            "outbox_id": message.id,
-                            "error": result.error,
-                            "channel": message.channel,
-                        },
-                    )
+                    with request_context(_request_of(message)):
+                        _log.error(
+                            "giving up on a Slack message",
+                            extra={
+                                "outbox_id": message.id,
+                                "error": result.error,
+                                "channel": message.channel,
+                            },
+                        )
                     uow.outbox.give_up(
                         message_id=message.id, owner=self._owner, error=result.error or ""
                     )
@@ -321,3 +344,9 @@ class OutboxRelay:
     def _backoff(self, message: OutboxMessage) -> datetime:
         delay = min(timedelta(seconds=2 ** min(message.attempts, 12)), MAX_BACKOFF)
         return self._clock.now() + delay
+
+
+def _request_of(message: OutboxMessage) -> str | None:
+    """The request a message is about: its ordering key starts with the request's ID."""
+    key = message.ordering_key.split(":", 1)[0]
+    return parse_request_id(key) if key.startswith(REQUEST_ID_PREFIX) else None
