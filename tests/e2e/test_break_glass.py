@@ -98,15 +98,18 @@ def test_break_glass_is_active_at_once_everyone_is_told_once_and_it_can_be_ackno
     for reader in (AUDIT, BOB, CAROL):
         [alarm] = alarms(bot, reader, request_id)
         shown = text_of(alarm)
-        assert REASON.split(":")[0] in shown and f"<@{ALICE}>" in shown
+        assert REASON.split(":")[0] in shown
+        assert f"<@{ALICE}>" in shown
         assert buttons(alarm) == ["break_glass.acknowledge", "request.revoke"]
     [used] = events(bot, AuditKind.BREAK_GLASS_USED)
-    assert used.request_id == request_id and used.actor == ALICE
+    assert used.request_id == request_id
+    assert used.actor == ALICE
     assert sorted(used.data["told"]) == sorted([AUDIT, BOB, CAROL])
     assert used.data["reason"] == REASON
     with bot.app.store.read() as uow:
         request = uow.requests.get(RequestId(request_id))
-        assert request is not None and request.trigger.value == "break_glass"
+        assert request is not None
+        assert request.trigger.value == "break_glass"
         assert request.duration == timedelta(hours=1)
 
     # Bob acknowledges from his copy: every copy then says so, and the log records him.
@@ -120,7 +123,8 @@ def test_break_glass_is_active_at_once_everyone_is_told_once_and_it_can_be_ackno
         assert f"<@{BOB}>" in text_of(copy).split("Acknowledged")[1]
         assert buttons(copy) == ["request.revoke"]
     [acknowledged] = events(bot, AuditKind.BREAK_GLASS_ACKNOWLEDGED)
-    assert acknowledged.actor == BOB and acknowledged.request_id == request_id
+    assert acknowledged.actor == BOB
+    assert acknowledged.request_id == request_id
 
     # Someone who is neither an approver nor an admin is refused, and that is audited too.
     bot.sim.send_envelope(
@@ -159,7 +163,8 @@ def test_over_the_daily_limit_break_glass_is_refused_and_audited_until_the_next_
     assert "daily limit" in json.dumps(refused.payload["errors"])
     [audited] = events(bot, AuditKind.BREAK_GLASS_REFUSED)
     assert audited.actor == ALICE
-    assert audited.data["used_today"] == 1 and audited.data["daily_limit"] == 1
+    assert audited.data["used_today"] == 1
+    assert audited.data["daily_limit"] == 1
 
     bot.sim.close_view(ALICE, view_id=bot.view(ALICE).id)
     clock.set(morning + timedelta(hours=16, minutes=1))  # 00:01 UTC, the next day
