@@ -240,7 +240,7 @@ def status_message(
         )
     if for_requester and status.terminal:
         buttons.append(_button("Request again", ActionId.REQUEST_AGAIN, summary))
-    if for_requester and (status in (Status.PENDING, Status.ACTIVE) or status.terminal):
+    if for_requester:
         buttons.append(_button("⭐ Save as favorite", ActionId.SAVE_FAVORITE, summary))
     if buttons:
         blocks.append(ActionsBlock(block_id="status_actions", elements=buttons))
