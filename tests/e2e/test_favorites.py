@@ -58,6 +58,7 @@ def request_id_in(ack: Any) -> str:
 
 def save_as_favorite(bot: Bot, user: str, request_id: str, *, name: str | None = None) -> str:
     """*Save as favorite* on the request's latest status DM; what the saved modal says."""
+
     def offering() -> list[Message]:
         found = status_messages(bot, user, request_id)
         return [m for m in found if "request.save_favorite" in buttons(m)]
