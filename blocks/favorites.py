@@ -145,7 +145,7 @@ def starts_blocks(starts: Starts) -> list[Block]:
 
 
 def _object_name(obj: AccessObject) -> str:
-    return f"{shorten(obj.resource, 60)} {obj.permission} ({obj.integration})"
+    return escape(f"{shorten(obj.resource, 60)} {obj.permission} ({obj.integration})")
 
 
 def favorite_objects_missing(*, name: str, missing: Sequence[AccessObject], total: int) -> str:
@@ -157,7 +157,7 @@ def favorite_objects_missing(*, name: str, missing: Sequence[AccessObject], tota
     verb = "is" if len(missing) == 1 else "are"
     rest = "the rest is pre-filled" if len(missing) < total else "nothing is left to pre-fill"
     return (
-        f"Favorite {name}: {len(missing):,} of {plural(total, 'object')} {verb} no longer "
+        f"Favorite {escape(name)}: {len(missing):,} of {plural(total, 'object')} {verb} no longer "
         f"offered to you: {named}; {rest}."
     )
 
@@ -165,15 +165,15 @@ def favorite_objects_missing(*, name: str, missing: Sequence[AccessObject], tota
 def favorite_bundle_gone(*, name: str, bundle: str) -> str:
     """A favorite's bundle is offered by no active flow of the person any more."""
     return (
-        f"Favorite {name}: the bundle {bundle} is no longer offered to you (it was removed, "
-        "or no active access flow of yours offers it). Pick another bundle."
+        f"Favorite {escape(name)}: the bundle {bundle} is no longer offered to you (it was "
+        "removed, or no active access flow of yours offers it). Pick another bundle."
     )
 
 
 def favorite_flow_replaced(*, name: str, flow: str, instead: str) -> str:
     """A favorite's access flow is gone or deactivated, and another one offers the same."""
     return (
-        f"Favorite {name}: the access flow {flow} is no longer available to you; "
+        f"Favorite {escape(name)}: the access flow {flow} is no longer available to you; "
         f"{instead} offers the same and is chosen instead."
     )
 

@@ -265,6 +265,8 @@ def test_the_stale_favorite_notice_reads_right_for_one_and_for_many() -> None:
     assert two.startswith("Favorite f: 2 of 5 objects are no longer offered to you: t0")
     assert two.endswith("; the rest is pre-filled.")
     assert "t4 read_only (db) and 2 more; the rest" in seven
+    typed = favorite_objects_missing(name="<!here>", missing=missing[:1], total=2)
+    assert typed.startswith("Favorite &lt;!here&gt;: 1 of 2 objects is")
 
 
 # -- recent requests and favorites at the top of the form -----------------------------------------
