@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from app.policy.export import dump_policy
 from app.policy.loader import load_policy, parse_policy
 from domain.break_glass import BREAK_GLASS_CAP
-from domain.policy import Policy
+from domain.policy import JUSTIFICATION_HINT_MAX, Policy
 from domain.policy_checks import check_policy
 
 BUILT_IN = ["read_only", "read_write", "admin"]
@@ -137,6 +137,7 @@ def flow(
         "approvers": approvers,
         "duration": durations,
         "justification": draw(st.sampled_from(["required", "optional"])),
+        "justification_hint": draw(st.text(max_size=JUSTIFICATION_HINT_MAX)),
         "approval_timeout": timedelta(seconds=timeout),
         "remind_after": reminder,
         "break_glass": break_glass(draw, durations["max"]) if approvers != "automatic" else None,
