@@ -1,6 +1,6 @@
 """Webhook: the bot tells another system to grant or revoke, and it does the work.
 
-Every call is ``POST <url>`` with a JSON body and three headers (``app/integrations/signing.py``)::
+Every call is ``POST <url>``, a JSON body and three headers (``app/integrations/signing.py``)::
 
     X-JIT-Event-Id: <the call's id, also the body's "id": the same on each retry of the call>
     X-JIT-Timestamp: <unix seconds when this attempt was sent>
@@ -9,13 +9,13 @@ Every call is ``POST <url>`` with a JSON body and three headers (``app/integrati
 Bodies: ``{"id", "action": "grant", "integration", "account", "items": [{"resource",
 "permission"}], "until": ISO 8601}``, ``{"id", "action": "revoke", "integration", "account"}``
 and ``{"id", "action": "check", "integration"}``. The ID is new for each call the bot decides to
-make and kept across that call's retries, so a receiver skips a retry it already applied; a
-grant made again later (after a revoke, or by the next instance) is a new call with a new ID.
+make and kept across that call's retries, so a receiver skips a retry of a call it completed;
+a grant made again later (after a revoke, or by the next instance) is a new call with a new ID.
 Receivers must treat grant and revoke as idempotent (a call is retried after a timeout and
 after 5xx) and answer 2xx, 404 or 410 when revoking an unknown account. Redirects are not
-followed: a 3xx answer is a refusal. A grant's 2xx answer may carry ``{"access_details": {"label": "value", ...},
-"secret_fields": ["password", ...]}``; values labelled like a password, secret or token are
-masked even when ``secret_fields`` forgets them.
+followed: a 3xx answer is a refusal. A grant's 2xx answer may carry ``{"access_details":
+{"label": "value", ...}, "secret_fields": ["password", ...]}``; values labelled like a password,
+secret or token are masked even when ``secret_fields`` forgets them.
 
 A grant is only a plain failure when it certainly was not applied: every attempt failed to
 connect, or the receiver refused it (a 4xx other than 408 and 429) with no earlier attempt that

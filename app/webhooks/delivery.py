@@ -68,9 +68,7 @@ def post(
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
             EVENT_TYPE_HEADER: event_type,
-            **signed_headers(
-                secret=endpoint.secret, event_id=event_id, timestamp=stamp, body=body
-            ),
+            **signed_headers(secret=endpoint.secret, event_id=event_id, timestamp=stamp, body=body),
         },
     )
     try:
