@@ -95,7 +95,7 @@ class Webhook:
             raise WebhookFailed(f"{where(self.url)} answered {error.code}{redirect}") from None
         except (urllib.error.URLError, HTTPException, OSError) as error:
             reason = getattr(error, "reason", None) or error
-            raise WebhookFailed(f"no answer from {where(self.url)}: {reason}") from None
+            raise WebhookFailed(f"{where(self.url)} unreachable: {reason}") from None
         if not 200 <= status < 300:
             raise WebhookFailed(f"{where(self.url)} answered {status}")
 
