@@ -488,7 +488,7 @@ def build_application(
             subscriptions=subscriptions_from(
                 policy.request_webhooks,
                 env=os.environ,
-                allow_http=settings.request_webhooks_allow_http,
+                allow_http=settings.request_webhooks_allow_http or settings.allow_insecure_webhooks,
                 timeout=settings.request_webhook_timeout_seconds,
             ),
             clock=clock,

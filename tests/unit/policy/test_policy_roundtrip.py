@@ -43,7 +43,7 @@ def connection(draw: Draw, kind: str, env: dict[str, str]) -> dict[str, Any]:
     if kind == "webhook":
         fields = {
             "url": draw(
-                st.sampled_from(["http://127.0.0.1:8088/jit", "https://billing.example/x"])
+                st.sampled_from(["https://127.0.0.1:8088/jit", "https://billing.example/x"])
             ),
             "secret": secret(),
             "timeout_seconds": draw(st.floats(min_value=0.5, max_value=60)),
