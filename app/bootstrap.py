@@ -324,7 +324,12 @@ def build_application(
         operations.count_calls(client, relay_client)
         integrations = operations.timed(integrations)
     modal = RequestModalService(
-        store=store, catalog=catalog, eligibility=eligibility, clock=clock, health=health
+        store=store,
+        catalog=catalog,
+        eligibility=eligibility,
+        clock=clock,
+        health=health,
+        approvers=approvers,
     )
     admins = Admins(entries=[*settings.admins, *policy.admins], directory=directory)
     still_eligible = StillEligible(

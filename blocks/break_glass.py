@@ -23,11 +23,16 @@ from slack_sdk.models.blocks import (
 
 from blocks import limits
 from blocks.ids import ActionId, BlockId
-from blocks.messages import STATUS_EMOJI, parts_blocks, what
+from blocks.messages import STATUS_EMOJI, everything, parts_blocks, what
 from blocks.payloads import RequestButton
-from blocks.text import clip, date_token, escape, mention
+from blocks.text import clip, date_token, escape, mention, plural
 from domain.durations import format_duration
 from domain.summary import RequestSummary
+
+
+def _uses(count: int) -> str:
+    return plural(count, "use")
+
 
 NORMAL_CHOICE: Final = "normal"
 BREAK_GLASS_CHOICE: Final = "break_glass"
@@ -63,7 +68,7 @@ def break_glass_input(*, flow: str, max_duration: timedelta, daily_limit: int) -
             action_id=ActionId.BREAK_GLASS, options=options, initial_option=options[0]
         ),
         hint=clip(
-            f"Break glass needs a reason below; {daily_limit} use(s) a day per person. The "
+            f"Break glass needs a reason below; {_uses(daily_limit)} a day per person. The "
             "audit channel, every approver and every admin are alerted at once.",
             limits.OPTION_TEXT * 2,
         ),
@@ -131,8 +136,8 @@ def break_glass_alarm(*, summary: RequestSummary) -> dict[str, Any]:
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text=f"{STATUS_EMOJI.get(status, '')} Now {status.label} · "
-                    f"{escape(summary.requester_email or summary.requester_name)}"
+                    text=f"{STATUS_EMOJI.get(status, '')} Now {status.label} · {requester}"
+                    + (f" ({escape(summary.requester_email)})" if summary.requester_email else "")
                 )
             ]
         )
@@ -152,7 +157,7 @@ def break_glass_alarm(*, summary: RequestSummary) -> dict[str, Any]:
                 style="danger",
                 confirm=ConfirmObject(
                     title="Revoke break-glass access?",
-                    text=f"All {summary.object_count:,} objects of {summary.id} will be removed.",
+                    text=f"{everything(summary.object_count)} of {summary.id} will be removed now.",
                     confirm="Revoke",
                     deny="Keep",
                 ),

@@ -22,7 +22,8 @@ from slack_sdk.models.views import View
 from blocks import limits
 from blocks.ids import ActionId, BlockId, CallbackId, scoped
 from blocks.payloads import PageButton, RequestButton
-from blocks.text import clip, date_token, escape, mention
+from blocks.text import clip, date_token, escape, mention, plural
+from domain.lifecycle import Status
 from domain.objects import AccessObject
 from domain.summary import RequestSummary
 
@@ -68,18 +69,45 @@ def canceled(request_id: str) -> str:
 
 def revoking(request_id: str) -> str:
     return (
-        f"🔒 Revoking {request_id}: every object is being removed; you'll get a message when done."
+        f"🔒 Revoking {request_id}: its access is being removed now; the requester gets a DM "
+        "when it's gone."
     )
 
 
+STATE: Final = {
+    Status.PENDING: "is still waiting for approval",
+    Status.APPROVED: "was approved",
+    Status.GRANTING: "is being granted",
+    Status.ACTIVE: "is active",
+    Status.EXPIRED: "has expired",
+    Status.REVOKED: "was revoked",
+    Status.DENIED: "was denied",
+    Status.CANCELED: "was canceled",
+    Status.TIMED_OUT: "timed out without a decision",
+    Status.FAILED: "failed",
+}
+"""Where a request stands, after its ID."""
+
+
 def nothing_to_revoke(summary: RequestSummary) -> str:
-    return f"{summary.id} is {summary.status.label}; there is nothing to revoke."
+    return f"{summary.id} {STATE[summary.status]}; there is nothing to revoke."
 
 
 def already_decided(summary: RequestSummary) -> str:
-    who = f" by {mention(summary.decided_by or None)}" if summary.decided_by else ""
-    when = f" {date_token(summary.decided_at)}" if summary.decided_at else ""
-    return f"{summary.id} was already {summary.status.label}{who}{when}. Nothing changed."
+    """What a second click on Approve or Deny is told: who decided first, and where it stands."""
+    status = summary.status
+    if summary.decided_at is None:  # canceled, timed out, failed before any decision
+        return f"{summary.id} {STATE[status]} already. Nothing changed."
+    if summary.decided_by:
+        who = f" by {mention(summary.decided_by)}"
+    else:
+        who = " automatically" if status is not Status.DENIED else " by the bot"
+    decision = "denied" if status is Status.DENIED else "approved"
+    now = "" if status in (Status.APPROVED, Status.DENIED) else f" and {STATE[status]} now"
+    return (
+        f"{summary.id} was already {decision}{who} {date_token(summary.decided_at)}{now}. "
+        "Nothing changed."
+    )
 
 
 def object_list_modal(
@@ -106,8 +134,8 @@ def object_list_modal(
         ContextBlock(
             elements=[
                 MarkdownTextObject(
-                    text=f"Page {page + 1} of {pages} · {summary.object_count:,} objects in "
-                    f"{len(summary.parts)} integrations"
+                    text=f"Page {page + 1} of {pages} · {plural(summary.object_count, 'object')} "
+                    f"in {plural(len(summary.parts), 'integration')}"
                 )
             ]
         )

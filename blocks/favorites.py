@@ -246,8 +246,9 @@ def favorite_saved_modal(*, name: str, count: int) -> dict[str, Any]:
     """Once saved: where to find it, and how many favorites the person now keeps."""
     return notice_modal(
         title=TITLE,
-        text=f"⭐ Saved *{escape(name)}*. You keep {plural(count, 'favorite')}: they are on the "
-        "Home tab and at the top of the request form.",
+        text=f"⭐ Saved *{escape(name)}*. You keep {plural(count, 'favorite')}: "
+        f"{'it is' if count == 1 else 'they are'} on the Home tab and at the top of the "
+        "request form.",
     )
 
 

@@ -20,9 +20,10 @@ def unknown_command(verb: str) -> str:
 
 
 def report_preparing(filters: str | None) -> str:
-    """The answer to ``/apono report``, before the CSV arrives."""
+    """The answer to ``/apono report``, before the CSV arrives (in the admin's DM with the bot,
+    wherever the command was typed: app/reports/delivery.py)."""
     shown = f" (`{filters}`)" if filters else ""
-    return f"📄 Preparing your report{shown}; it arrives here as a CSV file."
+    return f"📄 Preparing your report{shown}; I'll send it to you in a DM as a CSV file."
 
 
 REPORT_TITLE: Final = "Access report"

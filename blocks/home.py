@@ -33,7 +33,14 @@ from blocks.admin import AdminHome, admin_section
 from blocks.break_glass import BREAK_GLASS_MARK
 from blocks.favorites import FavoriteLine, favorites_section
 from blocks.ids import ActionId, CallbackId, scoped
-from blocks.messages import STATUS_EMOJI, decision_line, parts_blocks
+from blocks.messages import (
+    STATUS_EMOJI,
+    approve_label,
+    decision_line,
+    deny_label,
+    parts_blocks,
+    show_all_label,
+)
 from blocks.payloads import PageButton, RequestButton
 from blocks.simple import notice_modal
 from blocks.text import clip, date_token, escape, mention, plural
@@ -95,7 +102,8 @@ def _md(text: str) -> MarkdownTextObject:
 def _row_text(row: Headline, *, with_requester: bool) -> str:
     emoji = STATUS_EMOJI.get(row.status, "")
     who = f"<@{row.requester}> · " if with_requester else ""
-    line = f"{emoji} *{row.id}* · {who}{escape(row.what)} · {row.status.label}"
+    what = escape(row.bundle) if row.bundle else plural(row.object_count, "object")
+    line = f"{emoji} *{row.id}* · {who}{what} · {row.status.label}"
     if row.trigger is Trigger.BREAK_GLASS:
         line += f" · *{BREAK_GLASS_MARK}*"
     if row.status is Status.ACTIVE and row.expires_at:
@@ -176,27 +184,29 @@ def _waiting(page: Page) -> list[Block]:
             ActionsBlock(
                 block_id=f"decide.{row.id}",
                 elements=[
-                    ButtonElement(text="Approve all", style="primary", value=value,
-                                  action_id=scoped(ActionId.APPROVE, row.id)),
-                    ButtonElement(text="Deny all", style="danger", value=value,
-                                  action_id=scoped(ActionId.DENY, row.id)),
+                    ButtonElement(text=approve_label(row.object_count), style="primary",
+                                  value=value, action_id=scoped(ActionId.APPROVE, row.id)),
+                    ButtonElement(text=deny_label(row.object_count), style="danger",
+                                  value=value, action_id=scoped(ActionId.DENY, row.id)),
                     ButtonElement(text="Details", value=value,
                                   action_id=scoped(ActionId.HOME_DETAIL, row.id)),
                 ],
             )
         )  # fmt: skip
     if page.total > len(page.rows):
-        blocks.append(ContextBlock(elements=[_md(f"…and {page.total - len(page.rows)} more.")]))
+        hidden = plural(page.total - len(page.rows), "more request")
+        blocks.append(ContextBlock(elements=[_md(f"…and {hidden} waiting.")]))
     return blocks
 
 
 def _filters(model: HomeModel) -> ActionsBlock:
     def select(
-        action: ActionId, placeholder: str, values: list[str], current: str | None
+        action: ActionId, placeholder: str, values: list[tuple[str, str]], current: str | None
     ) -> StaticSelectElement:
+        """``values``: (what the option says, its value)."""
         options = [Option(text=PlainTextObject(text="Any"), value=ANY)] + [
-            Option(text=PlainTextObject(text=clip(v, limits.OPTION_TEXT)), value=v)
-            for v in values[: limits.HOME_FILTER_VALUES]
+            Option(text=PlainTextObject(text=clip(text, limits.OPTION_TEXT)), value=v)
+            for text, v in values[: limits.HOME_FILTER_VALUES]
         ]
         initial = next((o for o in options if o.value == current), None)
         return StaticSelectElement(action_id=action, placeholder=placeholder, options=options,
@@ -210,9 +220,17 @@ def _filters(model: HomeModel) -> ActionsBlock:
         block_id="filters",
         elements=[
             select(
-                ActionId.HOME_FILTER_STATUS, "Status", [s.value for s in Status], model.state.status
+                ActionId.HOME_FILTER_STATUS,
+                "Status",
+                [(s.label.capitalize(), s.value) for s in Status],
+                model.state.status,
             ),
-            select(ActionId.HOME_FILTER_BUNDLE, "Bundle", list(model.bundles), model.state.bundle),
+            select(
+                ActionId.HOME_FILTER_BUNDLE,
+                "Bundle",
+                [(b, b) for b in model.bundles],
+                model.state.bundle,
+            ),
             requester,
         ],
     )
@@ -275,8 +293,10 @@ def _timeline(history: tuple[StatusChange, ...]) -> str:
     for change in history:
         emoji = STATUS_EMOJI.get(change.to_status, "")
         reason = f" — {escape(change.reason)}" if change.reason else ""
-        who = mention(change.actor)
-        lines.append(f"{emoji} {change.to_status.label} · {who} · {date_token(change.at)}{reason}")
+        # The bot's own steps (granting, expiry, a timeout) have no actor to name.
+        who = f" by {mention(change.actor)}" if change.actor else ""
+        label = change.to_status.label.capitalize()
+        lines.append(f"{emoji} {label}{who} · {date_token(change.at)}{reason}")
     return "\n".join(lines)
 
 
@@ -352,7 +372,7 @@ def details_modal(
             block_id="details_actions",
             elements=[
                 ButtonElement(
-                    text=f"All {plural(summary.object_count, 'object')}",
+                    text=show_all_label(summary.object_count),
                     action_id=ActionId.SHOW_OBJECTS,
                     value=RequestButton(r=summary.id, f=summary.flow).encode(),
                 ),

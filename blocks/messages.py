@@ -144,6 +144,31 @@ def decision_line(summary: RequestSummary) -> str:
     return f"*{verb.strip()}*{who}{when}{reason}"
 
 
+def asked_because(reasons: Sequence[str]) -> str:
+    """Why this approver is asked: ``blocks.reasons`` clauses, joined as one sentence."""
+    clauses = [escape(r) for r in reasons]
+    joined = ", ".join(clauses[:-1]) + " and " + clauses[-1] if len(clauses) > 1 else clauses[0]
+    return f"You're asked because {joined}."
+
+
+def show_all_label(count: int) -> str:
+    """The button that opens a request's full object list."""
+    return "Show the object" if count == 1 else f"Show all {count:,} objects"
+
+
+def approve_label(count: int) -> str:
+    return "Approve" if count == 1 else "Approve all"
+
+
+def deny_label(count: int) -> str:
+    return "Deny" if count == 1 else "Deny all"
+
+
+def everything(count: int) -> str:
+    """A request's objects as the subject of a sentence: ``The object``, ``All 12 objects``."""
+    return "The object" if count == 1 else f"All {count:,} objects"
+
+
 def approval_message(*, summary: RequestSummary, reasons: Sequence[str]) -> Message:
     """One approver's copy. Once decided (``summary.status`` past pending) it has no buttons."""
     header = HeaderBlock(text=clip(f"Access request {summary.id}", limits.HEADER_TEXT))
@@ -155,20 +180,16 @@ def approval_message(*, summary: RequestSummary, reasons: Sequence[str]) -> Mess
         *parts_blocks(summary),
     ]
     if reasons:
-        blocks.append(_context("You are asked as " + "; ".join(escape(r) for r in reasons) + "."))
-    show_all = _button(f"Show all {summary.object_count:,} objects", ActionId.SHOW_OBJECTS, summary)
+        blocks.append(_context(asked_because(reasons)))
+    show_all = _button(show_all_label(summary.object_count), ActionId.SHOW_OBJECTS, summary)
+    count = summary.object_count
     if summary.status is Status.PENDING:
         blocks.append(
             ActionsBlock(
                 block_id="decision",
                 elements=[
-                    _button("Approve all", ActionId.APPROVE, summary, style="primary"),
-                    _button(
-                        "Deny all",
-                        ActionId.DENY,
-                        summary,
-                        style="danger",
-                    ),
+                    _button(approve_label(count), ActionId.APPROVE, summary, style="primary"),
+                    _button(deny_label(count), ActionId.DENY, summary, style="danger"),
                     show_all,
                 ],
             )
@@ -176,22 +197,63 @@ def approval_message(*, summary: RequestSummary, reasons: Sequence[str]) -> Mess
     else:
         blocks.append(_section(decision_line(summary)))
         blocks.append(ActionsBlock(block_id="details", elements=[show_all]))
-    text = f"{summary.requester_name} requests {summary.object_count:,} objects ({summary.id})"
+    text = (
+        f"{summary.requester_name} requests {plural(summary.object_count, 'object')} ({summary.id})"
+    )
     return _message(text, blocks)
 
 
 STATUS_SENTENCES: Final = {
-    Status.PENDING: "submitted and waits for approval",
-    Status.APPROVED: "approved",
-    Status.GRANTING: "approved; access is being granted",
-    Status.ACTIVE: "active",
+    Status.PENDING: "is waiting for approval",
+    Status.APPROVED: "was approved",
+    Status.GRANTING: "was approved; access is being granted",
+    Status.ACTIVE: "is active",
     Status.EXPIRED: "expired; access was removed",
-    Status.REVOKED: "revoked; access was removed",
-    Status.DENIED: "denied",
-    Status.CANCELED: "canceled",
+    Status.REVOKED: "was revoked; access was removed",
+    Status.DENIED: "was denied",
+    Status.CANCELED: "was canceled",
     Status.TIMED_OUT: "timed out without a decision",
     Status.FAILED: "failed",
 }
+"""What happened, after the request's ID: the notification text of a status message."""
+
+
+def _by(actor: str | None, *, you: str | None) -> str:
+    """`` by <@U…>``, or `` by you`` in the DM of the person who did it."""
+    if not actor:
+        return ""
+    return " by you" if actor == you else f" by {mention(actor)}"
+
+
+def status_line(
+    *, summary: RequestSummary, actor: str | None, at: datetime, for_requester: bool
+) -> str:
+    """The sentence of one status change: what happened, who did it and when."""
+    status = summary.status
+    subject = "Your request" if for_requester else f"<@{summary.requester}>'s request"
+    head = f"{STATUS_EMOJI.get(status, '')} {subject} *{summary.id}* for {what(summary)}"
+    you = summary.requester if for_requester else None
+    when = date_token(at)
+    if status is Status.PENDING:
+        return f"{head} was submitted {when} and is waiting for approval."
+    if status is Status.GRANTING:
+        # Shown in place of the approval's own message: who approved, and what happens now.
+        decided = date_token(summary.decided_at) if summary.decided_at else when
+        by = _by(summary.decided_by, you=you)
+        return f"{head} was approved{by} {decided}; access is being granted."
+    if status is Status.ACTIVE:
+        return f"{head} is active: access was granted {when}."
+    if status is Status.EXPIRED:
+        return f"{head} expired {when}; access was removed."
+    if status is Status.TIMED_OUT:
+        return f"{head} timed out {when} without a decision."
+    if status is Status.FAILED:
+        return f"{head} failed {when}."
+    verb = {Status.REVOKED: "was revoked", Status.DENIED: "was denied"}.get(
+        status, f"was {status.label}"
+    )
+    rest = "; access was removed." if status is Status.REVOKED else "."
+    return f"{head} {verb}{_by(actor, you=you)} {when}{rest}"
 
 
 def status_message(
@@ -204,22 +266,19 @@ def status_message(
 ) -> Message:
     """One status change, for the requester (with what they can do next) or the audit channel."""
     status = summary.status
-    emoji = STATUS_EMOJI.get(status, "")
-    subject = "Your request" if for_requester else f"<@{summary.requester}>'s request"
-    line = f"{emoji} {subject} *{summary.id}* for {what(summary)} is {STATUS_SENTENCES[status]}"
-    if actor and status is not Status.PENDING:  # a submission's actor is the requester
-        line += f" by {mention(actor)}"
-    line += f" {date_token(at)}."
+    line = status_line(summary=summary, actor=actor, at=at, for_requester=for_requester)
     details: list[str] = [f"Access flow *{escape(summary.flow)}*"]
     if status is Status.ACTIVE and summary.expires_at:
         details.append(f"until {date_token(summary.expires_at)}")
     elif status is Status.PENDING:
-        details.append(f"duration {format_duration(summary.duration)}")
+        details.append(f"for {format_duration(summary.duration)}")
     blocks: list[Block] = [_section(line), _context(" · ".join(details))]
     if reason:
         blocks.append(_section(f"*Reason*\n{escape(reason)}"))
     if not for_requester and summary.parts:
-        blocks.append(_context(", ".join(f"{p.integration} ({p.count:,})" for p in summary.parts)))
+        blocks.append(
+            _context(", ".join(f"{escape(p.integration)} ({p.count:,})" for p in summary.parts))
+        )
     buttons: list[ButtonElement] = []
     if for_requester and status is Status.PENDING:
         buttons.append(_button("Cancel request", ActionId.CANCEL, summary))
@@ -232,7 +291,7 @@ def status_message(
                 style="danger",
                 confirm=ConfirmObject(
                     title="Revoke access?",
-                    text=f"All {summary.object_count:,} objects of {summary.id} will be removed.",
+                    text=f"{everything(summary.object_count)} of {summary.id} will be removed now.",
                     confirm="Revoke",
                     deny="Keep",
                 ),
@@ -244,7 +303,7 @@ def status_message(
         buttons.append(_button("⭐ Save as favorite", ActionId.SAVE_FAVORITE, summary))
     if buttons:
         blocks.append(ActionsBlock(block_id="status_actions", elements=buttons))
-    plain = f"{summary.id} is {STATUS_SENTENCES[status]}"
+    plain = f"{summary.id} {STATUS_SENTENCES[status]}"
     return _message(plain, blocks)
 
 
@@ -263,7 +322,7 @@ def credentials_message(
     blocks: list[Block] = [
         _section(f"🔑 Access details for *{escape(integration)}* ({summary.id})"),
         _section("\n".join(lines)),
-        _context(f"{until} Keep these to yourself; they stop working when access ends."),
+        _context(f"{until} Keep them to yourself; they stop working when access ends.".strip()),
     ]
     return _message(f"Access details for {integration} ({summary.id})", blocks)
 
@@ -272,8 +331,8 @@ def reminder_message(*, summary: RequestSummary, waiting_since: datetime) -> Mes
     blocks: list[Block] = [
         _section(
             f"⏰ Reminder: <@{summary.requester}>'s request *{summary.id}* for {what(summary)} "
-            f"has waited for a decision since {date_token(waiting_since)}. "
+            f"has been waiting for your decision since {date_token(waiting_since)}. "
             "The buttons are on the original message above."
         )
     ]
-    return _message(f"Reminder: {summary.id} waits for your decision", blocks)
+    return _message(f"Reminder: {summary.id} is waiting for your decision", blocks)

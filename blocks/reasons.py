@@ -1,6 +1,6 @@
 """Clauses that say why: they are carried inside other sentences (a status message's reason,
-"You are asked as …", "X cannot be approved: …"), so they start in lower case and end without a
-full stop. The services pick which one applies; the words are here."""
+"You're asked because …", "X cannot be approved: …"), so they start in lower case and end
+without a full stop. The services pick which one applies; the words are here."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Final
 
 from domain.durations import format_duration
+from domain.lifecycle import Status
 
 NO_APPROVER: Final = "no approver is available for this request (the requester cannot approve it)"
 """Why a submitted request failed at once: nobody but its requester could approve it."""
@@ -53,19 +54,19 @@ def bundle_changed_after_approval(*, bundle: str | None, gone: int, example: str
     )
 
 
-# -- why an approver is asked (app/core/approvers.py; shown as "You are asked as …") -----------
+# -- why an approver is asked (app/core/approvers.py; shown as "You're asked because …") ------
 
 
 def listed_approver(flow: str) -> str:
-    return f"listed as an approver of flow {flow}"
+    return f"you're listed as an approver of flow {flow}"
 
 
 def group_approver(*, group: str, flow: str) -> str:
-    return f"member of {group}, approvers of flow {flow}"
+    return f"you're in {group}, the approvers of flow {flow}"
 
 
 def manager_of(requester: str) -> str:
-    return f"manager of {requester}"
+    return f"you're {requester}'s manager"
 
 
 # -- why granting failed or access is not gone yet (granting, expiry, app/core/removal_alerts.py)
@@ -99,4 +100,8 @@ def request_unknown(request_id: str) -> str:
 
 
 def request_ended(*, request_id: str, status: str) -> str:
-    return f"its request {request_id} is {status}"
+    """``status``: the request's status value (``expired``, ``timed_out``, ``pending``, ...)."""
+    known = Status(status)
+    if known.terminal:
+        return f"its request {request_id} has ended ({known.label})"
+    return f"its request {request_id} is {known.label}, not granting or active"

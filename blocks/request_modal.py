@@ -85,9 +85,21 @@ class FlowChoice:
     justification_hint: str = ""
     """Why the flow asks for a justification, as its policy says (shown under the input)."""
 
+    approvers_plain: str = ""
+    """The same people by display name, for plain_text (where mentions do not render)."""
+
     @property
     def summary(self) -> str:
-        how = "approved automatically" if self.automatic else f"approved by {self.approvers}"
+        """In mrkdwn: approvers mentioned."""
+        return self._summary(self.approvers)
+
+    @property
+    def plain_summary(self) -> str:
+        """In plain_text: approvers by name."""
+        return self._summary(self.approvers_plain or self.approvers)
+
+    def _summary(self, approvers: str) -> str:
+        how = "approved automatically" if self.automatic else f"approved by {approvers}"
         return f"{how} · up to {format_duration(self.max_duration)}"
 
 
@@ -215,26 +227,41 @@ def unavailable_text(integration: str, why: str) -> str:
     return f"⚠️ *{escape(integration)}* is unavailable: {escape(shorten(why, limits.SHORT_LINE))}"
 
 
-def _bundle_detail(bundle: BundleDetail, selection: Selection) -> list[Block]:
+def too_many_to_select(limit: int) -> str:
+    """Instead of a *Select all* that would be refused: what can work."""
+    return f"more than one request can hold ({limit:,}): pick objects with the search below"
+
+
+def _select_all_text(count: int) -> str:
+    return "Select it" if count == 1 else f"Select all {count:,}"
+
+
+def _bundle_detail(bundle: BundleDetail, selection: Selection, limit: int) -> list[Block]:
     head = f"*{escape(bundle.name)}*"
     if bundle.description:
         head += f" — {escape(bundle.description)}"
     integrations = plural(len(bundle.shares), "integration")
     selectable = bundle.selectable
+    # What Select all would leave selected (app/requesting/modal.py, select_all): a button that
+    # could only be refused is not offered; the line says what works instead.
+    kept = sum(selection.per_integration.get(name, 0) for name in bundle.unavailable)
+    fits = selectable + kept <= limit
+    summary = f"{head}\n{plural(bundle.total, 'object')} in {integrations}"
+    if selectable and not fits:
+        summary += f"; {too_many_to_select(limit)}"
+        if len(bundle.shares) > 1:
+            summary += " or select one integration at a time"
     blocks: list[Block] = [
         SectionBlock(
             block_id=BlockId.BUNDLE_SUMMARY,
             text=MarkdownTextObject(
-                text=clip(
-                    f"{head}\n{plural(bundle.total, 'object')} in {integrations}",
-                    limits.SECTION_TEXT,
-                )
+                text=clip(summary + ("." if not fits else ""), limits.SECTION_TEXT)
             ),
             accessory=(
                 ButtonElement(
-                    text=f"Select all {selectable:,}", action_id=ActionId.SELECT_ALL, value="all"
+                    text=_select_all_text(selectable), action_id=ActionId.SELECT_ALL, value="all"
                 )
-                if selectable
+                if selectable and fits
                 else None
             ),
         )
@@ -252,18 +279,21 @@ def _bundle_detail(bundle: BundleDetail, selection: Selection) -> list[Block]:
                 f"*{escape(share.integration)}* · {plural(share.count, 'object')} · "
                 f"{', '.join(share.permissions)}"
             )
+        share_fits = selection.total - chosen + share.count <= limit
+        if why is None and not share_fits and chosen < share.count:
+            line += f"\n{too_many_to_select(limit).capitalize()}."
         if chosen:
             line += f"\n✅ {chosen:,} selected"
         button: ButtonElement | None = None
-        if chosen and (chosen >= share.count or why is not None):
+        if chosen and (chosen >= share.count or why is not None or not share_fits):
             button = ButtonElement(
                 text="Clear",
                 action_id=scoped(ActionId.CLEAR_INTEGRATION, share.integration),
                 value=share.integration,
             )
-        elif why is None:
+        elif why is None and share_fits:
             button = ButtonElement(
-                text=f"Select all {share.count:,}",
+                text=_select_all_text(share.count),
                 action_id=scoped(ActionId.SELECT_INTEGRATION, share.integration),
                 value=share.integration,
             )
@@ -376,7 +406,9 @@ def _notice(text: str) -> ContextBlock:
 def _flow_blocks(model: RequestModal) -> list[Block]:
     blocks: list[Block] = []
     if len(model.flows) > 1:
-        options = [_option(text=f.name, value=f.name, description=f.summary) for f in model.flows]
+        options = [
+            _option(text=f.name, value=f.name, description=f.plain_summary) for f in model.flows
+        ]
         initial = next((o for o in options if model.flow and o.value == model.flow.name), None)
         element: RadioButtonsElement | StaticSelectElement
         if len(options) <= limits.RADIO_OPTIONS:
@@ -477,7 +509,7 @@ def _bundle_mode(model: RequestModal) -> list[Block]:
         if model.notice:
             blocks.append(_notice(model.notice))
         return blocks
-    blocks.extend(_bundle_detail(model.bundle, model.selection))
+    blocks.extend(_bundle_detail(model.bundle, model.selection, model.limit))
     if model.notice:
         blocks.append(_notice(model.notice))
     blocks.append(

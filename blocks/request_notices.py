@@ -4,11 +4,14 @@ applies (app/requesting/); the words are here."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Final
 
+from blocks.text import plural
 from domain.durations import format_duration
+from domain.people import Person
 from domain.policy import AccessFlow
 
 FORM_EXPIRED: Final = "This request form has expired; type /apono to start again."
@@ -37,11 +40,31 @@ CHOOSE_OFFERED_DURATION: Final = "Choose one of the offered durations."
 NOTHING_TO_REQUEST: Final = "Nothing to request."
 
 
-def approvers_in_words(flow: AccessFlow) -> str:
-    """Who approves ``flow``'s requests, as the modal's flow line says it."""
+_MENTION: Final = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
+
+
+def approvers_in_words(
+    flow: AccessFlow, *, people: Mapping[str, Person] | None = None, plain: bool = False
+) -> str:
+    """Who approves ``flow``'s requests, as the modal's flow line says it.
+
+    ``people``: the directory's person for each of the flow's users (written as an ID, a
+    mention or an email). People are mentioned (``plain=False``, mrkdwn) or named by their
+    display name (``plain=True``: plain_text, where mentions do not render), the same way the
+    confirmation names them; an email shows only when the directory knows nobody by it."""
     if flow.approvers == "automatic":
         return "nobody (automatic)"
-    parts = [f"<@{u}>" if u.startswith(("U", "W")) else u for u in flow.approvers.users]
+    found = people or {}
+    parts: list[str] = []
+    for entry in flow.approvers.users:
+        person = found.get(entry)
+        written = _MENTION.match(entry.strip())
+        user_id = person.id if person else (written.group(1) if written else entry.strip())
+        is_id = person is not None or (user_id.startswith(("U", "W")) and "@" not in user_id)
+        if plain:
+            parts.append(person.name if person else entry.strip())
+        else:
+            parts.append(f"<@{user_id}>" if is_id else entry.strip())
     parts += [g if g.startswith("@") else f"@{g}" for g in flow.approvers.groups]
     if flow.approvers.manager:
         parts.insert(0, "your manager")
@@ -60,9 +83,13 @@ def unavailable_lines(blocked: Mapping[str, str]) -> str:
 def unavailable_selected(*, integration: str, why: str, selected: int) -> str:
     """A submission holding ``selected`` objects of one unavailable integration."""
     return (
-        f"{unavailable_line(integration=integration, why=why)} Remove its {selected:,} "
-        "selected objects, or submit again once it is fixed."
+        f"{unavailable_line(integration=integration, why=why)} Remove its "
+        f"{_selected(selected)}, or submit again once it is fixed."
     )
+
+
+def _selected(count: int) -> str:
+    return "selected object" if count == 1 else f"{count:,} selected objects"
 
 
 def unavailable_several(blocked: Mapping[str, str]) -> str:
@@ -76,7 +103,7 @@ def unavailable_several(blocked: Mapping[str, str]) -> str:
 
 def too_many(*, count: int, limit: int) -> str:
     return (
-        f"That would make {count:,} objects; one request can hold at most {limit:,}. "
+        f"That would make {plural(count, 'object')}; one request can hold at most {limit:,}. "
         "Select all of a single integration, or add objects one by one with the search."
     )
 
@@ -88,10 +115,14 @@ def no_longer_offered(bundle: str) -> str:
 
 def left_the_bundle(*, missing: int, request_id: str, bundle: str) -> str:
     """*Request again*: ``missing`` objects of the earlier request are no longer in the bundle."""
+    if missing == 1:
+        return f"1 object of {request_id} is no longer in {bundle}; the rest is selected."
     return f"{missing:,} objects of {request_id} are no longer in {bundle}; the rest is selected."
 
 
 def objects_no_longer_offered(missing: int) -> str:
+    if missing == 1:
+        return "1 object is no longer offered to you."
     return f"{missing:,} objects are no longer offered to you."
 
 
@@ -101,12 +132,12 @@ def flow_not_available(flow: str) -> str:
 
 def whole_bundle_scope(selectable: int) -> str:
     """What *Select all* of the whole bundle would select (a clause of ``select_all_refused``)."""
-    return f"This bundle has {selectable:,} objects you can select now"
+    return f"This bundle has {plural(selectable, 'object')} you can select now"
 
 
 def integration_scope(*, integration: str, count: int) -> str:
     """What *Select all* of one integration would select (a clause of ``select_all_refused``)."""
-    return f"{integration} has {count:,} objects in this bundle"
+    return f"{integration} has {plural(count, 'object')} in this bundle"
 
 
 def select_all_refused(*, scope: str, limit: int) -> str:
@@ -134,7 +165,7 @@ def reason_required(flow: str) -> str:
 
 
 def too_many_selected(*, count: int, limit: int) -> str:
-    return f"{count:,} objects selected; one request can hold at most {limit:,}."
+    return f"{plural(count, 'object')} selected; one request can hold at most {limit:,}."
 
 
 def flow_deactivated_meanwhile(flow: str) -> str:
@@ -147,11 +178,13 @@ def flow_deactivated_meanwhile(flow: str) -> str:
 def bundle_edited_meanwhile(objects: int) -> str:
     return (
         f"This bundle was edited while you were choosing (it now has "
-        f"{objects:,} objects). Pick it again to see its current content."
+        f"{plural(objects, 'object')}). Pick it again to see what it holds now."
     )
 
 
 def outside_bundle(*, count: int, bundle: str, example: str) -> str:
+    if count == 1:
+        return f"1 selected object is not part of {bundle}: {example}."
     return f"{count:,} selected objects are not part of {bundle}, e.g. {example}."
 
 
@@ -164,4 +197,4 @@ def duration_over_maximum(*, maximum: timedelta, flow: str) -> str:
 
 
 def choose_a_duration(offered: Sequence[timedelta]) -> str:
-    return "Choose one of: " + ", ".join(format_duration(d) for d in offered)
+    return "Choose one of: " + ", ".join(format_duration(d) for d in offered) + "."

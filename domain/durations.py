@@ -26,12 +26,14 @@ def parse_duration(text: str) -> timedelta:
 
 
 def format_duration(value: timedelta) -> str:
-    """The shortest exact form: 3600 s → ``1h``, 5400 s → ``1h30m``."""
+    """The shortest exact form in days, hours, minutes and seconds: 3600 s → ``1h``, 5400 s →
+    ``1h30m``, a week → ``7d``. Weeks are read but never written: people write ``last 7d`` and
+    ``14d`` far more often than ``1w``, and are echoed in the unit they use."""
     seconds = int(value.total_seconds())
     if seconds <= 0:
         raise DurationError("a duration must be positive")
     parts: list[str] = []
-    for unit in ("w", "d", "h", "m", "s"):
+    for unit in ("d", "h", "m", "s"):
         count, seconds = divmod(seconds, _UNITS[unit])
         if count:
             parts.append(f"{count}{unit}")

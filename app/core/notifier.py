@@ -18,7 +18,7 @@ from blocks.messages import (
     status_message,
 )
 from blocks.simple import text_message
-from domain.lifecycle import StatusChange
+from domain.lifecycle import Status, StatusChange
 from domain.summary import RequestSummary
 from store.repositories.requests import AskedApprover
 from store.unit_of_work import UnitOfWork
@@ -32,6 +32,11 @@ def approval_ref(request_id: str, approver: str) -> str:
     return f"approval:{request_id}:{approver}"
 
 
+def decision_ref(request_id: str, requester: str) -> str:
+    """The requester's message about the approval, which granting then updates in place."""
+    return f"decision:{request_id}:{requester}"
+
+
 class Notifier:
     def __init__(self, *, audit_channel: str | None, sealer: Sealer) -> None:
         self._audit_channel = audit_channel
@@ -40,16 +45,22 @@ class Notifier:
     def status_changed(
         self, uow: UnitOfWork, *, summary: RequestSummary, change: StatusChange
     ) -> None:
-        """Exactly one message to the requester and one to the audit channel."""
+        """One message to the audit channel per change (its trail), and to the requester one per
+        change too, except that granting rewrites the approval's message in place: approval,
+        granting and active within a second are two DMs, not three (README, "Using it")."""
         readers: list[tuple[str, bool]] = [(summary.requester, True)]
         if self._audit_channel:
             readers.append((self._audit_channel, False))
         for channel, for_requester in readers:
+            kind, ref = POST, None
+            if for_requester and change.to_status in (Status.APPROVED, Status.GRANTING):
+                ref = decision_ref(summary.id, summary.requester)
+                kind = UPDATE if change.to_status is Status.GRANTING else POST
             uow.outbox.add(
                 at=change.at,
                 ordering_key=f"{summary.id}:{channel}",
                 channel=channel,
-                kind=POST,
+                kind=kind,
                 payload=status_message(
                     summary=summary,
                     actor=change.actor,
@@ -57,6 +68,7 @@ class Notifier:
                     reason=change.reason,
                     for_requester=for_requester,
                 ),
+                ref=ref,
             )
 
     def ask_approvers(

@@ -5,12 +5,13 @@ every step (and again at submission)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Final, Protocol
 
+from app.core.approvers import ApproverResolver
 from app.core.catalog import CatalogService
 from app.requesting.eligibility import EligibilityService, UserAccess
 from blocks.favorites import (
@@ -65,6 +66,7 @@ from domain.eligibility import is_pattern, offers_object
 from domain.errors import DomainError
 from domain.ids import RequestId, UserId
 from domain.objects import MAX_OBJECTS_PER_REQUEST, AccessObject
+from domain.people import Person
 from domain.policy import AccessFlow
 from store.repositories.drafts import DraftChanges
 from store.repositories.favorites import Favorite
@@ -113,11 +115,13 @@ class FormInput:
     """The requester chose to break the glass (README, "Break-glass")."""
 
 
-def flow_choice(flow: AccessFlow) -> FlowChoice:
+def flow_choice(flow: AccessFlow, *, people: Mapping[str, Person] | None = None) -> FlowChoice:
+    """``people``: the directory's person for each user the flow names as an approver."""
     return FlowChoice(
         name=flow.name,
         automatic=flow.automatic,
-        approvers=approvers_in_words(flow),
+        approvers=approvers_in_words(flow, people=people),
+        approvers_plain=approvers_in_words(flow, people=people, plain=True),
         max_duration=flow.duration.max,
         durations=tuple(flow.duration.offered()),
         default_duration=flow.duration.default,
@@ -149,13 +153,22 @@ class RequestModalService:
         clock: Clock,
         limit: int = MAX_OBJECTS_PER_REQUEST,
         health: Availability | None = None,
+        approvers: ApproverResolver | None = None,
     ) -> None:
+        self._approvers = approvers
+        """Finds the people a flow names, so the modal names them as the confirmation does."""
         self._store = store
         self._catalog = catalog
         self._eligibility = eligibility
         self._clock = clock
         self.limit = limit
         self._health = health
+
+    def _people(self, flow: AccessFlow) -> dict[str, Person]:
+        if self._approvers is None or flow.approvers == "automatic":
+            return {}
+        found = {entry: self._approvers.person_for(entry) for entry in flow.approvers.users}
+        return {entry: person for entry, person in found.items() if person is not None}
 
     def _unavailable(self, integrations: Iterable[str]) -> dict[str, str]:
         """Of ``integrations``, those not offered now, and why (in one short line)."""
@@ -415,8 +428,8 @@ class RequestModalService:
     ) -> RequestModal:
         flows = self._offered_flows(draft, access, items)
         flow = next((f for f in flows if f.name == draft.flow), flows[0] if flows else None)
-        choices = tuple(flow_choice(f) for f in flows)
-        chosen_flow = flow_choice(flow) if flow else None
+        choices = tuple(flow_choice(f, people=self._people(f)) for f in flows)
+        chosen_flow = flow_choice(flow, people=self._people(flow)) if flow else None
         remembered = (
             uow.requests.last_duration(requester=UserId(draft.user_id), flow=flow.name)
             if flow is not None and draft.duration is None

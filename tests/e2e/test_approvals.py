@@ -65,7 +65,7 @@ def test_an_approved_request_tells_everyone_exactly_once_per_change(bot: Bot) ->
         "read_write",
         "1h",
         "INC-42: orders stuck",
-        "manager of Alice Doe",
+        "You're asked because you're Alice Doe's manager.",
     ):
         assert fact in shown, fact
     assert buttons(ask)[:2] == ["request.approve", "request.deny"]
@@ -76,8 +76,18 @@ def test_an_approved_request_tells_everyone_exactly_once_per_change(bot: Bot) ->
 
     changes = history(bot, request_id)
     assert changes == [Status.PENDING, Status.APPROVED, Status.GRANTING, Status.ACTIVE]
-    assert len(status_messages(bot, ALICE, request_id)) == len(changes)
+    # The audit channel's trail holds one message per change. Alice hears of approval, granting
+    # and active (a second apart) twice: the approval's DM is rewritten once granting starts.
     assert len(status_messages(bot, AUDIT, request_id)) == len(changes)
+    submitted, approved, active = status_messages(bot, ALICE, request_id)
+    assert "was submitted" in text_of(submitted)
+    assert "is waiting for approval" in text_of(submitted)
+    assert f"was approved by <@{BOB}>" in text_of(approved)
+    assert "access is being granted" in text_of(approved)
+    [first_said] = approved.edits  # posted at the approval, updated once (no new DM)
+    assert first_said.text == f"{request_id} was approved"
+    assert "is active: access was granted" in text_of(active)
+    assert "request.revoke" in buttons(active)
     # Nobody else heard about it, and Bob's only copy now shows the decision, without buttons.
     for other in (CAROL, DAVE, ERIN, OSCAR, FRANK):
         assert bot.sim.messages(other) == []
@@ -224,7 +234,8 @@ def test_an_automatic_flow_approves_at_once_without_an_approval_message(bot: Bot
         Status.GRANTING,
         Status.ACTIVE,
     ]
-    assert len(status_messages(bot, OSCAR, request_id)) == 4
+    # Oscar: submitted, approved (rewritten when granting starts), active.
+    assert len(status_messages(bot, OSCAR, request_id)) == 3
     assert len(status_messages(bot, AUDIT, request_id)) == 4
     for person in (ALICE, BOB, CAROL, DAVE, ERIN, FRANK):
         assert approval_requests(bot, person, request_id) == []
@@ -318,7 +329,7 @@ def test_messages_survive_slack_being_down_then_rate_limiting(bot: Bot) -> None:
         for channel in (FRANK, AUDIT):
             said = [text_of(m) for m in status_messages(bot, channel, request_id)]
             assert len(said) == 2
-            assert "waits for approval" in said[0]
+            assert "is waiting for approval" in said[0]
             assert "canceled" in said[1]
     assert any(c.status == 429 for c in bot.sim.calls_to("chat.postMessage"))
     assert any(c.status == 503 for c in bot.sim.calls_to("chat.postMessage"))

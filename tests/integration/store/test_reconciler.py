@@ -139,9 +139,9 @@ def test_accounts_of_ended_requests_are_removed_and_their_grants_settled(store: 
         whys = sorted(e.data["why"] for e in uow.audit.kinds(kind=AuditKind.RECONCILED))
     assert whys == sorted(
         [
-            f"its request {expired} is expired",
-            f"its request {failed} is failed",
-            f"its request {never_recorded} is pending",
+            f"its request {expired} has ended (expired)",
+            f"its request {failed} has ended (failed)",
+            f"its request {never_recorded} is pending, not granting or active",
         ]
     )
 

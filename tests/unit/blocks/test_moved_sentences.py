@@ -60,7 +60,7 @@ def test_the_modal_says_why_select_all_and_a_submission_are_refused() -> None:
         "These integrations are unavailable until their admin logins pass the check: a (x), "
         "b (y). Remove their objects, or submit again once they are fixed."
     )
-    assert choose_a_duration([timedelta(hours=1), timedelta(hours=4)]) == "Choose one of: 1h, 4h"
+    assert choose_a_duration([timedelta(hours=1), timedelta(hours=4)]) == "Choose one of: 1h, 4h."
 
 
 def test_an_approver_is_told_why_an_approval_was_refused() -> None:

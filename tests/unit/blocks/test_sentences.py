@@ -52,10 +52,15 @@ def test_the_short_answers() -> None:
     assert approved("AR-7K3Q9M") == "✅ You approved AR-7K3Q9M."
     assert canceled("AR-7K3Q9M") == "↩️ You canceled AR-7K3Q9M."
     assert row_canceled("AR-7K3Q9M") == "↩️ AR-7K3Q9M canceled."
-    assert revoking("AR-7K3Q9M").startswith("🔒 Revoking AR-7K3Q9M: every object is being removed")
+    assert revoking("AR-7K3Q9M") == (
+        "🔒 Revoking AR-7K3Q9M: its access is being removed now; the requester gets a DM when "
+        "it's gone."
+    )
     assert REVOKE_USAGE.startswith("Usage: `/apono revoke AR-XXXXXX`")
     assert unknown_command("x" * 40) == f"I don't know `{'x' * 30}`.\n\n{HELP}"
-    assert report_preparing(None) == "📄 Preparing your report; it arrives here as a CSV file."
+    assert report_preparing(None) == (
+        "📄 Preparing your report; I'll send it to you in a DM as a CSV file."
+    )
     assert report_preparing("last 7d") == (
-        "📄 Preparing your report (`last 7d`); it arrives here as a CSV file."
+        "📄 Preparing your report (`last 7d`); I'll send it to you in a DM as a CSV file."
     )
