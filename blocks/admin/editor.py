@@ -70,7 +70,7 @@ def _contents(model: BundleEditor) -> list[Block]:
                 block_id=f"admin.share.{integration}",
                 text=md(f"*{escape(integration)}* · {plural(count, 'object')}"),
                 accessory=ButtonElement(
-                    text=f"Remove these {count:,}",
+                    text="Remove it" if count == 1 else f"Remove these {count:,}",
                     action_id=row_action(AdminAction.EDIT_REMOVE, integration),
                     value=integration,
                 ),

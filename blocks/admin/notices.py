@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Final
 
 from blocks.admin.models import Impact
+from blocks.text import plural
 from domain.durations import format_duration
 
 NOT_ADMIN: Final = "Only admins can manage bundles and access flows."
@@ -79,14 +80,14 @@ def removed_from_bundle(obj: str) -> str:
 
 def pattern_matches(*, pattern: str, matches: int, integration: str) -> str:
     return (
-        f"{pattern} matches {matches:,} discovered resources of {integration} "
+        f"{pattern} matches {plural(matches, 'discovered resource')} of {integration} "
         "now, and will match new ones as they are discovered."
     )
 
 
 def pattern_suggestion(matches: int) -> str:
     """The description of a pattern offered among the resource suggestions."""
-    return f"pattern · matches {matches:,} discovered now"
+    return f"pattern · matches {plural(matches, 'resource')} discovered now"
 
 
 def durations_offered(
@@ -167,7 +168,7 @@ def bundle_saved(
 ) -> str:
     verb = "created" if new else "changed"
     origin = " (defined in the policy file; Slack's version is now kept)" if was_file else ""
-    text = f"{verb} bundle *{name}*{origin}: {written:,} objects"
+    text = f"{verb} bundle *{name}*{origin}: {plural(written, 'object')}"
     if objects != written:
         text += f" as written, {objects:,} once patterns are expanded"
     if not new:
@@ -178,8 +179,8 @@ def bundle_saved(
         text += ". No flow offers it yet"
     if impact.pending:
         text += (
-            f". {impact.pending:,} pending request(s) made on the old content are checked "
-            "again at decision time"
+            f". {plural(impact.pending, 'pending request')} made on the old content "
+            f"{'is' if impact.pending == 1 else 'are'} checked again at decision time"
         )
     return text + "."
 
@@ -199,5 +200,5 @@ def bundle_deleted(
     if deactivated:
         text += f"; deactivated, as they offer nothing else now: {names_text(deactivated)}"
     if pending:
-        text += f"; {pending:,} pending request(s) of it can no longer be approved"
+        text += f"; {plural(pending, 'pending request')} of it can no longer be approved"
     return text + "."

@@ -23,6 +23,8 @@ from blocks.request_notices import (
     unavailable_selected,
     unavailable_several,
 )
+from domain.ids import UserId
+from domain.people import Person
 from domain.policy import AccessFlow
 
 
@@ -39,9 +41,29 @@ def _flow(approvers: object) -> AccessFlow:
 
 def test_the_modal_names_who_approves_a_flow_in_words() -> None:
     assert approvers_in_words(_flow("automatic")) == "nobody (automatic)"
-    assert approvers_in_words(
-        _flow({"users": ["U0000001", "ana@example.com"], "groups": ["db-owners"], "manager": True})
-    ) == ("your manager, <@U0000001>, ana@example.com, @db-owners")
+    flow = _flow(
+        {
+            "users": ["U0000001", "ana@example.com", "zed@example.com"],
+            "groups": ["db-owners"],
+            "manager": True,
+        }
+    )
+    # Nobody known: IDs are mentioned, an email is all there is to show.
+    assert approvers_in_words(flow) == (
+        "your manager, <@U0000001>, ana@example.com, zed@example.com, @db-owners"
+    )
+    # The directory knows Ana and U0000001: mentioned in mrkdwn, by name in plain_text (where
+    # mentions do not render), like the confirmation names them; Zed is unknown.
+    people = {
+        "U0000001": Person(id=UserId("U0000001"), name="Bob Stone"),
+        "ana@example.com": Person(id=UserId("U0000ANA"), name="Ana Lima", email="ana@example.com"),
+    }
+    assert approvers_in_words(flow, people=people) == (
+        "your manager, <@U0000001>, <@U0000ANA>, zed@example.com, @db-owners"
+    )
+    assert approvers_in_words(flow, people=people, plain=True) == (
+        "your manager, Bob Stone, Ana Lima, zed@example.com, @db-owners"
+    )
     assert approvers_in_words(_flow({"users": []})) == "nobody"
 
 
@@ -94,8 +116,27 @@ def test_the_audit_channel_is_told_what_an_admin_changed() -> None:
     ) == (
         "changed bundle *sales* (defined in the policy file; Slack's version is now kept): "
         "3 objects as written, 40 once patterns are expanded (+2 −1). Flows offering it now: "
-        "*oncall*. 2 pending request(s) made on the old content are checked again at decision "
+        "*oncall*. 2 pending requests made on the old content are checked again at decision "
         "time."
+    )
+    one = Impact(flows=(), inactive_flows=(), pending=1, active=0)
+    assert bundle_saved(
+        name="sales", new=True, was_file=False, written=1, objects=1, added=1, removed=0, impact=one
+    ) == (
+        "created bundle *sales*: 1 object. No flow offers it yet. 1 pending request made on the "
+        "old content is checked again at decision time."
+    )
+    assert bundle_deleted(
+        name="sales", was_file=False, flows=("a",), deactivated=(), pending=1
+    ) == (
+        "deleted bundle *sales*; removed from *a*; 1 pending request of it can no longer be "
+        "approved."
+    )
+    assert bundle_deleted(
+        name="sales", was_file=False, flows=("a",), deactivated=(), pending=3
+    ) == (
+        "deleted bundle *sales*; removed from *a*; 3 pending requests of it can no longer be "
+        "approved."
     )
     assert bundle_deleted(name="sales", was_file=False, flows=(), deactivated=(), pending=0) == (
         "deleted bundle *sales*; no flow held it."
