@@ -288,6 +288,21 @@ def history_modal(page: Page) -> dict[str, Any]:
     ).to_dict()
 
 
+TIMELINE_STEPS: Final = {
+    Status.PENDING: "Submitted",
+    Status.APPROVED: "Approved",
+    Status.GRANTING: "Granting started",
+    Status.ACTIVE: "Active",
+    Status.EXPIRED: "Expired",
+    Status.REVOKED: "Revoked",
+    Status.DENIED: "Denied",
+    Status.CANCELED: "Canceled",
+    Status.TIMED_OUT: "Timed out",
+    Status.FAILED: "Failed",
+}
+"""One step of a request's details timeline, before who took it and when."""
+
+
 def _timeline(history: tuple[StatusChange, ...]) -> str:
     lines = []
     for change in history:
@@ -295,8 +310,8 @@ def _timeline(history: tuple[StatusChange, ...]) -> str:
         reason = f" — {escape(change.reason)}" if change.reason else ""
         # The bot's own steps (granting, expiry, a timeout) have no actor to name.
         who = f" by {mention(change.actor)}" if change.actor else ""
-        label = change.to_status.label.capitalize()
-        lines.append(f"{emoji} {label}{who} · {date_token(change.at)}{reason}")
+        step = TIMELINE_STEPS[change.to_status]
+        lines.append(f"{emoji} {step}{who} · {date_token(change.at)}{reason}")
     return "\n".join(lines)
 
 

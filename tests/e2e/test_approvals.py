@@ -442,4 +442,4 @@ def test_the_manager_can_come_from_a_slack_profile_field(
     request_id = request_bundle(bot, DAVE, "prod-incident")
     bot.sim.wait_for(lambda: len(approval_requests(bot, CAROL, request_id)) == 1)
     [ask] = approval_requests(bot, CAROL, request_id)
-    assert "manager of Dave Null" in text_of(ask)
+    assert "You're asked because you're Dave Null's manager." in text_of(ask)

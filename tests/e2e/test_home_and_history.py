@@ -124,10 +124,10 @@ def test_opening_a_row_shows_the_full_breakdown_and_timeline(bot: Bot) -> None:
         "prod-redis",
         "shop-mysql",
         "INC-9",
-        "pending",
-        "approved",
-        "granting",
-        "active",
+        f"Submitted by <@{ALICE}>",
+        f"Approved by <@{BOB}>",
+        "Granting started",
+        "Active",
         f"<@{BOB}>",
     ):
         assert fact in shown, fact

@@ -304,9 +304,12 @@ def test_a_100000_object_bundle_opens_searches_and_is_partly_requested(bot: Bot)
     view = pick_bundle(bot, ALICE, "everything")
     assert "100,000 objects in 3 integrations" in text(view)
     assert len(view.blocks) < 30
-
-    view = select_all(bot, ALICE)
-    assert "This bundle has 100,000 objects" in text(view)
+    # Nothing in it can be selected all at once; the modal says to search instead.
+    assert '"modal.select_all"' not in json.dumps(view.blocks)
+    assert '"modal.select_integration:' not in json.dumps(view.blocks)
+    assert "More than one request can hold (1,000): pick objects with the search below." in text(
+        view
+    )
 
     found = search(bot, ALICE, "obj004242")
     assert {o["text"]["text"] for o in found} == {

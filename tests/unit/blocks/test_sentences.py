@@ -603,8 +603,8 @@ def test_a_details_timeline_names_who_did_each_step_and_nobody_for_the_bots_own(
     )  # fmt: skip
     view = details_modal(summary=summary, history=history, approvers=(UserId("U0BOB"),))
     shown = shown_of(view)
-    assert f"⏳ Pending by <@U0ALICE> · {WHEN}" in shown
-    assert f"🔧 Granting · {WHEN}" in shown
+    assert f"⏳ Submitted by <@U0ALICE> · {WHEN}" in shown
+    assert f"🔧 Granting started · {WHEN}" in shown
     assert "the system" not in shown
     assert "Show the object" in button_texts(view)
     fits(view)
