@@ -168,6 +168,9 @@ class OutboxRelay:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # A channel still sending was left out of this claim; only a claim made while none
+            # was in flight can tell a drain that nothing more is due.
+            sending_before = self._sending()
             try:
                 claimed = self.relay_once()
             except Exception:
@@ -175,7 +178,7 @@ class OutboxRelay:
                 claimed = False
             if claimed:
                 continue
-            if self._draining.is_set() and not self._sending():
+            if self._draining.is_set() and not sending_before:
                 return
             self._wake.wait(timeout=0.5)
             self._wake.clear()
