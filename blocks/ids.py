@@ -41,6 +41,10 @@ class ActionId(StrEnum):
     CANCEL = "request.cancel"
     REVOKE = "request.revoke"
     REQUEST_AGAIN = "request.again"
+    # extensions (README, "Extending access")
+    EXTEND = "request.extend"
+    EXTEND_APPROVE = "extension.approve"
+    EXTEND_DENY = "extension.deny"
     # home
     OPEN_REQUEST = "home.open_request"
     HOME_ROW = "home.row"

@@ -27,7 +27,8 @@ from domain.ids import RequestId, UserId
 
 
 class RowAnswer(Protocol):
-    """A row action another feature owns (revoke, cancel): does it, returns what to show."""
+    """A row action another feature owns (revoke, cancel, extend): does it, returns what to
+    show."""
 
     def __call__(self, *, request_id: RequestId, by: UserId) -> str: ...
 
@@ -42,10 +43,18 @@ class OpenAgain(Protocol):
 
 class HomeListeners:
     def __init__(
-        self, *, home: HomeService, revoke: RowAnswer, cancel: RowAnswer, open_again: OpenAgain
+        self,
+        *,
+        home: HomeService,
+        revoke: RowAnswer,
+        cancel: RowAnswer,
+        open_again: OpenAgain,
+        extend: RowAnswer | None = None,
     ) -> None:
         self._home = home
         self._rows: dict[str, RowAnswer] = {"revoke": revoke, "cancel": cancel}
+        if extend is not None:
+            self._rows["extend"] = extend
         self._open_again = open_again
 
     def register(self, app: App, *, commands: CommandRouter) -> None:
@@ -123,7 +132,8 @@ class HomeListeners:
         if answer is None:
             ack()
             return
-        # A revoke or a cancel is recorded before the ack (Slack never resends an acked click).
+        # A revoke, a cancel or an extension is recorded before the ack (Slack never resends an
+        # acked click).
         text = answer(request_id=request_id, by=user)
         ack()
         client.views_open(trigger_id=click.trigger_id, view=row_outcome_modal(text))
