@@ -244,7 +244,7 @@ def end_reminder_message(*, summary: RequestSummary, ends_at: datetime) -> Messa
             elements=[extend_button(summary), revoke_now_button(summary)],
         ),
     ]
-    return _message(f"{summary.id} ends {ends_at:%Y-%m-%d %H:%M} UTC", blocks)
+    return _message(f"Reminder: {summary.id} ends {ends_at:%Y-%m-%d %H:%M} UTC", blocks)
 
 
 VOID_ENDED: Final = "the request ended first"

@@ -50,7 +50,8 @@ class EndReminders:
             now = self._clock.now()
             with self._store.write() as uow:
                 for entry in unplanned:
-                    times = self._times(entry)
+                    # Only reminders still ahead of the end are ever sent.
+                    times = [t for t in self._times(entry) if now < entry.expires_at]
                     upcoming = [t for t in times if t > now]
                     if upcoming:
                         first: datetime | None = upcoming[0]
@@ -77,6 +78,8 @@ class EndReminders:
                     due=entry, next_at=later[0] if later else None
                 ):
                     continue  # another instance sent it
+                if now >= entry.expires_at:
+                    continue  # too late: the end is here, and the ending sweep takes over
                 summary = uow.requests.summary(entry.request_id)
                 assert summary is not None
                 uow.outbox.add(

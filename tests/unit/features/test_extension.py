@@ -499,3 +499,23 @@ def test_the_report_can_show_how_often_the_end_moved_and_the_final_end(ext: Exte
     assert rows[1:] == [
         [request_id, name, "1", final_end.strftime("%Y-%m-%dT%H:%M:%SZ")] for name in (CACHE, DB)
     ]
+
+
+def test_no_reminder_is_sent_once_the_end_has_come(ext: Extending) -> None:
+    world = ext.world
+    request_id = world.active_request()
+    world.clock.advance(timedelta(hours=1))  # first seen by the sweep at the very end
+
+    assert ext.reminders.sweep() == 0
+    assert reminders_to(world, request_id) == []
+
+
+def test_a_reminder_due_only_after_the_end_is_dropped(ext: Extending) -> None:
+    world = ext.world
+    request_id = world.active_request()
+    ext.reminders.sweep()  # planned for ten minutes before the end
+    world.clock.advance(timedelta(hours=1, seconds=1))  # the sweep was down until after it
+
+    assert ext.reminders.sweep() == 0
+    assert reminders_to(world, request_id) == []
+    assert world.request_row(request_id)["end_reminder_at"] is None
