@@ -38,6 +38,9 @@ from app.approval.pending import PendingSweeper
 from app.audit.checkpoints import CheckpointPublisher, CheckpointTrigger
 from app.audit.forwarding import AuditForwarder, Webhook
 from app.audit.keys import audit_keys_for
+from app.breakglass.acknowledge import AcknowledgeService
+from app.breakglass.alarm import BreakGlassAlarms
+from app.breakglass.listeners import AcknowledgeListeners
 from app.core.admins import Admins
 from app.core.approvers import ApproverResolver
 from app.core.catalog import CatalogService
@@ -122,6 +125,7 @@ class Services:
     objects: ObjectListService
     home: HomeService
     admins: Admins
+    acknowledging: AcknowledgeService
     admin: AdminConsole
     health: IntegrationHealth
     extensions: ExtensionService | None = None
@@ -374,6 +378,7 @@ def build_application(
         "end": Trigger(name="end", work=ending.run_due),
         "extend": Trigger(name="extend", work=extension_worker.run_due),
     }
+    alarms = BreakGlassAlarms(audit_channel=settings.audit_channel, admins=admins.user_ids)
     submission = SubmissionService(
         store=store,
         catalog=catalog,
@@ -385,6 +390,7 @@ def build_application(
         unavailable=modal.unavailable,
         on_approved=triggers["provision"].fire,
         clock=clock,
+        alarm=alarms,
     )
     decisions = DecisionService(
         store=store,
@@ -454,6 +460,15 @@ def build_application(
             store=store, admins=admins, admin_console=admin_console.views, health=health
         ),
         admins=admins,
+        acknowledging=AcknowledgeService(
+            store=store,
+            catalog=catalog,
+            approvers=approvers,
+            directory=directory,
+            admins=admins,
+            alarms=alarms,
+            clock=clock,
+        ),
         admin=admin_console,
         health=health,
         extensions=extensions,
@@ -545,6 +560,7 @@ def build_application(
     # Home's rows offer what other features do; each feature lends its own answer.
     revoking = RevokeListeners(revocation=revocation)
     revoking.register(bolt, commands=commands)
+    AcknowledgeListeners(acknowledging=services.acknowledging).register(bolt)
     deciding = DecisionListeners(decisions=decisions, objects=services.objects)
     extending = ExtensionListeners(extensions=extensions)
     extending.register(bolt, commands=commands)

@@ -83,6 +83,10 @@ class RequestRow(Base):
     extensions: Mapped[int] = mapped_column(Integer, default=0)
     end_reminder_at: Mapped[datetime | None]
     end_reminder_for: Mapped[datetime | None]
+    # domain.break_glass.Trigger; a break-glass request is acknowledged afterwards, once.
+    trigger: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32))
+    acknowledged_at: Mapped[datetime | None]
 
     __table_args__ = (
         # Home and history list one person's requests, newest first, a page at a time.

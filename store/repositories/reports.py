@@ -51,6 +51,7 @@ class _Head:
     approver_email: str | None
     extensions: int
     expires_at: datetime | None
+    trigger: str
 
 
 @dataclass(slots=True)
@@ -136,6 +137,7 @@ class ReportRepository:
                 ApprovalRow.approver_email,
                 RequestRow.extensions,
                 RequestRow.expires_at,
+                RequestRow.trigger,
             )
             # The approver who decided, among those asked; (request_id, approver_id) is unique.
             .outerjoin(
@@ -193,6 +195,7 @@ class ReportRepository:
                     decision_reason=reasons.get(head.id),
                     extensions=head.extensions,
                     final_end=head.expires_at,
+                    trigger=head.trigger,
                 )
 
     def _parts(
