@@ -68,6 +68,8 @@ DEFAULT_REMINDER: Final = timedelta(hours=1)
 DEFAULT_END_REMINDER: Final = timedelta(minutes=10)
 DAY_BEFORE: Final = timedelta(days=1)
 """Grants longer than this also get a reminder this long before their end."""
+JUSTIFICATION_HINT_MAX: Final = 150
+"""Characters of a flow's ``justification_hint``: one short line under the input."""
 
 
 class _Model(BaseModel):
@@ -226,6 +228,12 @@ class AccessFlow(_Model):
     approvers: Literal["automatic"] | Approvers
     duration: DurationPolicy
     justification: Literal["required", "optional"] = "optional"
+    justification_hint: str = Field(
+        default="",
+        max_length=JUSTIFICATION_HINT_MAX,
+        description="Why this flow asks for a justification, or what to write: shown under "
+        "the request modal's justification input, e.g. 'Link the incident (INC-1234)'.",
+    )
     approval_timeout: Duration = DEFAULT_APPROVAL_TIMEOUT
     remind_after: Duration | None = Field(
         default=DEFAULT_REMINDER,

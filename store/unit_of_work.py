@@ -18,6 +18,7 @@ from store.repositories.audit import AuditRepository
 from store.repositories.catalog import CatalogRepository
 from store.repositories.drafts import DraftRepository
 from store.repositories.extensions import ExtensionRepository
+from store.repositories.favorites import FavoriteRepository
 from store.repositories.grants import GrantRepository
 from store.repositories.meta import MetaRepository
 from store.repositories.outbox import OutboxRepository
@@ -37,6 +38,7 @@ class UnitOfWork:
         self.meta = MetaRepository(session)
         self.removals = RemovalProblemRepository(session)
         self.extensions = ExtensionRepository(session)
+        self.favorites = FavoriteRepository(session)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:
