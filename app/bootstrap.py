@@ -52,6 +52,9 @@ from app.core.sealing import Sealer
 from app.core.still_eligible import StillEligible
 from app.core.transitions import Transitions
 from app.expiry.ending import EndingService
+from app.extension.listeners import ExtensionListeners
+from app.extension.reminders import EndReminders
+from app.extension.service import ExtensionService, ExtensionWorker, Messages
 from app.granting.provisioning import ProvisioningService
 from app.home.listeners import HomeListeners
 from app.home.service import HomeService
@@ -100,6 +103,8 @@ INTERVALS: Final = {
     "reconcile": 300.0,
     "health": 60.0,
     "webhooks": 5.0,
+    "extend": 1.0,
+    "end_reminders": 30.0,
 }
 
 
@@ -124,6 +129,7 @@ class Services:
     acknowledging: AcknowledgeService
     admin: AdminConsole
     health: IntegrationHealth
+    extensions: ExtensionService | None = None
 
 
 @dataclass
@@ -360,9 +366,18 @@ def build_application(
     )
     # The workers that others wake are built first, so every service gets its wake-up call
     # at construction (nothing is patched afterwards).
+    extension_messages = Messages(audit_channel=settings.audit_channel)
+    extension_worker = ExtensionWorker(
+        store=store,
+        integrations=integrations,
+        messages=extension_messages,
+        clock=clock,
+        lease=lease,
+    )
     triggers = {
         "provision": Trigger(name="provision", work=provisioning.run_due),
         "end": Trigger(name="end", work=ending.run_due),
+        "extend": Trigger(name="extend", work=extension_worker.run_due),
     }
     alarms = BreakGlassAlarms(audit_channel=settings.audit_channel, admins=admins.user_ids)
     submission = SubmissionService(
@@ -397,6 +412,15 @@ def build_application(
         admins=admins,
         clock=clock,
         on_revoke=triggers["end"].fire,
+    )
+    extensions = ExtensionService(
+        store=store,
+        catalog=catalog,
+        approvers=approvers,
+        directory=directory,
+        messages=extension_messages,
+        clock=clock,
+        on_approved=triggers["extend"].fire,
     )
     discovery = DiscoveryService(catalog=catalog, integrations=integrations, clock=clock)
     gate = AdminGate(store=store, admins=admins, clock=clock)
@@ -448,6 +472,7 @@ def build_application(
         ),
         admin=admin_console,
         health=health,
+        extensions=extensions,
     )
     triggers.update(
         pending=Trigger(name="pending", work=services.pending.sweep),
@@ -455,6 +480,10 @@ def build_application(
         housekeeping=Trigger(name="housekeeping", work=Housekeeping(store=store, clock=clock).run),
         reconcile=Trigger(name="reconcile", work=reconciler.run),
         health=Trigger(name="health", work=health.run),
+        end_reminders=Trigger(
+            name="end_reminders",
+            work=EndReminders(store=store, catalog=catalog, clock=clock).sweep,
+        ),
         reports=Trigger(
             name="reports",
             work=ScheduledReports(
@@ -535,6 +564,8 @@ def build_application(
     revoking.register(bolt, commands=commands)
     AcknowledgeListeners(acknowledging=services.acknowledging).register(bolt)
     deciding = DecisionListeners(decisions=decisions, objects=services.objects)
+    extending = ExtensionListeners(extensions=extensions)
+    extending.register(bolt, commands=commands)
     home_listeners = HomeListeners(
         home=services.home,
         revoke=revoking.revoke_for,
@@ -542,6 +573,7 @@ def build_application(
         open_again=requesting.open_again,
         save_favorite=requesting.save_favorite,
         open_favorite=requesting.open_favorite,
+        extend=extending.extend_for,
     )
     home_listeners.register(bolt, commands=commands)
     requesting.register(bolt, commands=commands, refresh_home=home_listeners.publish)

@@ -224,6 +224,7 @@ def status_message(
     if for_requester and status is Status.PENDING:
         buttons.append(_button("Cancel request", ActionId.CANCEL, summary))
     if for_requester and status is Status.ACTIVE:
+        buttons.append(_button("Extend", ActionId.EXTEND, summary))
         buttons.append(
             _button(
                 "Revoke now",

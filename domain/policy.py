@@ -8,7 +8,7 @@ checked by :mod:`domain.policy_checks`, which reports every problem rather than 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Final, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -65,6 +65,9 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 
 DEFAULT_APPROVAL_TIMEOUT: Final = timedelta(hours=24)
 DEFAULT_REMINDER: Final = timedelta(hours=1)
+DEFAULT_END_REMINDER: Final = timedelta(minutes=10)
+DAY_BEFORE: Final = timedelta(days=1)
+"""Grants longer than this also get a reminder this long before their end."""
 JUSTIFICATION_HINT_MAX: Final = 150
 """Characters of a flow's ``justification_hint``: one short line under the input."""
 
@@ -168,6 +171,34 @@ class DurationPolicy(_Model):
         return sorted({d for d in options if d <= self.max})
 
 
+class ExtendPolicy(_Model):
+    """How a requester may ask for more time on an active request (README, "Extending access").
+
+    Every extension is checked against ``max_total``: the time from the grant to the new end.
+    """
+
+    max_total: Duration | None = Field(
+        default=None,
+        description="Longest access may last from its grant, extensions included; "
+        "absent: the flow's duration max.",
+    )
+    approval: Literal["required", "automatic"] | None = Field(
+        default=None,
+        description="required: the flow's approvers decide each extension; automatic: none "
+        "asked. Absent: required, or automatic on a flow whose approvers are automatic.",
+    )
+    automatic_up_to: Duration | None = Field(
+        default=None,
+        description="With approval required: extensions are automatic while the time added "
+        "by every extension of the request stays within this.",
+    )
+    step: Duration | None = Field(
+        default=None,
+        description="What the Extend button adds (up to max_total); absent: the flow's "
+        "default duration. /apono extend ID DURATION asks for any amount.",
+    )
+
+
 class BreakGlass(_Model):
     """Access at once, without an approver, for an emergency (README, "Break-glass")."""
 
@@ -208,6 +239,15 @@ class AccessFlow(_Model):
         default=DEFAULT_REMINDER,
         description="First reminder to approvers; later ones back off. null: no reminders.",
     )
+    extend: ExtendPolicy | None = Field(
+        default_factory=ExtendPolicy,
+        description="Extensions of active requests; null: access cannot be extended.",
+    )
+    remind_before_end: Duration | None = Field(
+        default=DEFAULT_END_REMINDER,
+        description="DM the requester this long before access ends (with Extend and Revoke "
+        "now); grants over a day also get one a day before. null: no reminders.",
+    )
     break_glass: BreakGlass | None = Field(
         default=None,
         description="Let requesters take access at once with a reason, telling everyone. "
@@ -217,6 +257,37 @@ class AccessFlow(_Model):
     @property
     def automatic(self) -> bool:
         return self.approvers == "automatic"
+
+    @property
+    def extension_max_total(self) -> timedelta:
+        """The longest access may last from its grant, extensions included."""
+        extend = self.extend
+        return extend.max_total if extend and extend.max_total else self.duration.max
+
+    def extension_automatic(self, *, added_before: timedelta, adding: timedelta) -> bool:
+        """Whether an extension adding ``adding`` (after ``added_before`` by earlier ones) needs
+        nobody's approval."""
+        extend = self.extend or ExtendPolicy()
+        approval = extend.approval or ("automatic" if self.automatic else "required")
+        if approval == "automatic":
+            return True
+        limit = extend.automatic_up_to
+        return limit is not None and added_before + adding <= limit
+
+    @property
+    def extension_step(self) -> timedelta:
+        extend = self.extend
+        return extend.step if extend and extend.step else self.duration.default
+
+    def end_reminders(self, *, granted_at: datetime, ends_at: datetime) -> list[datetime]:
+        """When the requester is reminded before ``ends_at``, earliest first."""
+        lead = self.remind_before_end
+        if lead is None:
+            return []
+        times = {ends_at - lead}
+        if ends_at - granted_at > DAY_BEFORE:
+            times.add(ends_at - DAY_BEFORE)
+        return sorted(t for t in times if granted_at < t < ends_at)
 
 
 class ReportDelivery(_Model):

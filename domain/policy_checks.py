@@ -202,6 +202,7 @@ def _flows(policy: Policy) -> Iterator[Problem]:
         yield from _flow_shape(flow, path)
         yield from _approvers(policy, flow, path)
         yield from _durations(flow, path)
+        yield from _extensions(flow, path)
         yield from _break_glass(flow, path)
 
 
@@ -281,6 +282,58 @@ def _durations(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
             hint="shorten `remind_after`, or write `remind_after: null` for no reminders",
             severity="warning",
             code="reminder-after-timeout",
+        )
+
+
+def _extensions(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
+    """Extensions and the reminders before the end (README, "Extending access")."""
+    if flow.remind_before_end is not None and flow.remind_before_end >= flow.duration.max:
+        yield Problem(
+            path=(*path, "remind_before_end"),
+            message=f"remind_before_end {_text(flow.remind_before_end)} is not shorter than the "
+            f"maximum duration {_text(flow.duration.max)}, so no reminder is ever sent",
+            hint="shorten `remind_before_end`, or write `remind_before_end: null`",
+            severity="warning",
+            code="end-reminder-too-early",
+        )
+    extend = flow.extend
+    if extend is None:
+        return
+    here: PolicyPath = (*path, "extend")
+    if extend.approval == "required" and flow.automatic:
+        yield Problem(
+            path=(*here, "approval"),
+            message="extensions need approval, but the flow's approvers are automatic, so "
+            "nobody could approve one",
+            hint="write `approval: automatic`, or name approvers for the flow",
+            code="extension-without-approvers",
+        )
+    if extend.max_total is not None and extend.max_total < flow.duration.max:
+        yield Problem(
+            path=(*here, "max_total"),
+            message=f"max_total {_text(extend.max_total)} is below the maximum duration "
+            f"{_text(flow.duration.max)}: it would shorten what the flow grants",
+            hint="raise `max_total` to at least the duration max, or lower `duration.max`",
+            code="extension-total-below-max",
+        )
+    if extend.automatic_up_to is not None and (
+        extend.approval == "automatic" or (extend.approval is None and flow.automatic)
+    ):
+        yield Problem(
+            path=(*here, "automatic_up_to"),
+            message="automatic_up_to has no effect: every extension of this flow is automatic",
+            hint="remove `automatic_up_to`, or write `approval: required`",
+            severity="warning",
+            code="extension-automatic-up-to-unused",
+        )
+    if extend.step is not None and extend.step >= flow.extension_max_total:
+        yield Problem(
+            path=(*here, "step"),
+            message=f"step {_text(extend.step)} is not shorter than max_total "
+            f"{_text(flow.extension_max_total)}, so the Extend button can never add all of it",
+            hint="shorten `step`",
+            severity="warning",
+            code="extension-step-too-long",
         )
 
 

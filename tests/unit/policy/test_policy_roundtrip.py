@@ -127,6 +127,7 @@ def flow(
     timeout = draw(SECONDS)
     # Any reminder would do; one before the timeout keeps the policy free of warnings too.
     reminder = draw(st.none() | st.integers(1, timeout).map(lambda s: timedelta(seconds=s)))
+    durations = duration(draw)
     return {
         "name": name,
         "active": draw(st.booleans()),
@@ -140,6 +141,15 @@ def flow(
         "justification_hint": draw(st.text(max_size=JUSTIFICATION_HINT_MAX)),
         "approval_timeout": timedelta(seconds=timeout),
         "remind_after": reminder,
+        "extend": extend(draw, ceiling=durations["max"], automatic=approvers == "automatic"),
+        "remind_before_end": draw(
+            st.none()
+            | st.integers(1, int(durations["max"].total_seconds()) - 1).map(
+                lambda s: timedelta(seconds=s)
+            )
+            if durations["max"] > timedelta(seconds=1)
+            else st.none()
+        ),
         "break_glass": break_glass(draw, durations["max"]) if approvers != "automatic" else None,
     }
 
@@ -153,6 +163,27 @@ def break_glass(draw: Draw, flow_max: timedelta) -> dict[str, Any] | None:
         "max_duration": timedelta(seconds=draw(st.integers(1, ceiling))),
         "daily_limit": draw(st.integers(1, 100)),
     }
+
+
+def extend(draw: Draw, *, ceiling: timedelta, automatic: bool) -> dict[str, Any] | None:
+    """Extension settings free of errors and warnings (max_total at least the duration max, no
+    approval asked on an automatic flow, a step shorter than the total)."""
+    if draw(st.booleans()):
+        return None
+    extra = draw(st.none() | st.integers(0, 7 * 24 * 3600))
+    max_total = None if extra is None else ceiling + timedelta(seconds=extra)
+    total = max_total or ceiling
+    approvals = ["automatic"] if automatic else ["automatic", "required"]
+    approval = draw(st.sampled_from([None, *approvals]))
+    asks = approval == "required" or (approval is None and not automatic)
+    up_to = draw(st.none() | SECONDS.map(lambda s: timedelta(seconds=s))) if asks else None
+    longest = int(total.total_seconds()) - 1
+    step = (
+        draw(st.none() | st.integers(1, longest).map(lambda s: timedelta(seconds=s)))
+        if longest
+        else None
+    )
+    return {"max_total": max_total, "approval": approval, "automatic_up_to": up_to, "step": step}
 
 
 @st.composite
