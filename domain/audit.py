@@ -37,6 +37,10 @@ class AuditKind(StrEnum):
     ADMIN_CHANGE = "admin.change"
     ADMIN_REFUSED = "admin.refused"
     POLICY_LOADED = "policy.loaded"
+    ACCESS_SHORTENED = "access.shortened_to_shift"
+    """Just before granting, a request was shortened to end with the requester's shift."""
+    ON_CALL_FALLBACK = "on_call.fallback"
+    """An on-call service could not be asked; the flow refused or asked its approvers."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from enum import StrEnum
 from app.core.approvers import ApproverResolver
 from app.core.catalog import CatalogService
 from app.core.notifier import Notifier
+from app.core.oncall.service import OnCall, OnCallAnswer
 from app.core.ports import Directory
 from app.core.transitions import Transitions, submission_change
 from app.logs import for_request, note_request
@@ -38,6 +39,7 @@ from blocks.request_notices import (
     flow_deactivated_meanwhile,
     flow_no_longer_offers_bundle,
     justification_too_long,
+    on_call_unknown,
     outside_bundle,
     reason_required,
     too_many_selected,
@@ -79,6 +81,17 @@ class Refused:
 
 
 @dataclass(frozen=True, slots=True)
+class Approval:
+    """How a submitted request is decided: on its own, or by the approvers, and why."""
+
+    automatic: bool
+    why: str
+    """For the audit event, e.g. ``outside the flow's windows``."""
+    fallback: OnCallAnswer | None = None
+    """The on-call answer that could not be had, when the flow fell back to its approvers."""
+
+
+@dataclass(frozen=True, slots=True)
 class Submitted:
     request_id: RequestId
     status: Status
@@ -103,6 +116,7 @@ class SubmissionService:
         unavailable: Callable[[str], str | None] = lambda draft_key: None,
         on_approved: Callable[[], None] = lambda: None,
         limit: int = MAX_OBJECTS_PER_REQUEST,
+        on_call: OnCall | None = None,
     ) -> None:
         """``unavailable``: why a draft's selection may not be submitted now (objects of an
         integration whose admin login has not passed its check), from the request modal."""
@@ -117,6 +131,7 @@ class SubmissionService:
         self._unavailable = unavailable
         self.on_approved = on_approved
         self.limit = limit
+        self._on_call = on_call
 
     @for_request
     def submit(self, *, draft_key: str, user: UserId, form: FormInput) -> Submitted | Refused:
@@ -148,7 +163,14 @@ class SubmissionService:
             return Refused(errors or {Field.OBJECTS: NOTHING_TO_REQUEST})
         requester = self._directory.person(user) or Person(id=user, name=user)
         flow = record.flow
-        approvers = self._approvers.resolve(flow=flow, requester=requester)
+        approval = self._approval(flow, access)
+        if approval is None:
+            errors = {Field.OBJECTS: on_call_unknown(flow.name)}
+            self._audit_refusal(user=user, draft=draft, errors=errors)
+            return Refused(errors)
+        approvers = (
+            [] if approval.automatic else self._approvers.resolve(flow=flow, requester=requester)
+        )
         try:
             return self._insert(
                 draft=draft,
@@ -157,6 +179,7 @@ class SubmissionService:
                 count=count,
                 duration=duration,
                 justification=justification,
+                approval=approval,
                 approvers=[
                     AskedApprover(
                         id=a.id, name=a.person.name, email=a.person.email, reasons=a.reasons
@@ -171,6 +194,45 @@ class SubmissionService:
             errors = {Field.OBJECTS: PICK_AN_OBJECT}
             self._audit_refusal(user=requester.id, draft=draft, errors=errors)
             return Refused(errors)
+
+    # -- automatic approval (README, "Conditions on automatic approval") -------------------------
+
+    def _approval(self, flow: AccessFlow, access: UserAccess) -> Approval | None:
+        """Automatic or by the approvers; ``None``: refused (an on-call service that cannot be
+        asked, and a flow whose ``on_call_unavailable`` is ``deny``)."""
+        granted_by = access.on_call.get(flow.name)
+        if granted_by is not None and granted_by.unknown:
+            # A grantee only through the fallback: the approvers decide (audited already).
+            return Approval(automatic=False, why="on-call service unknown", fallback=granted_by)
+        if flow.automatic:
+            return Approval(automatic=True, why="approvers: automatic")
+        conditions = flow.auto_approval
+        if conditions is None:
+            return Approval(automatic=False, why="approvers")
+        now = self._clock.now()
+        if conditions.windows and not any(w.contains(now) for w in conditions.windows):
+            return Approval(automatic=False, why="outside the automatic approval windows")
+        if conditions.requester_on_call:
+            answer = granted_by or (
+                self._on_call.status(flow.grantees.on_call, email=access.identity.email)
+                if self._on_call is not None
+                else None
+            )
+            if answer is None or not (answer.on or answer.unknown):
+                return Approval(automatic=False, why="requester not on call")
+            if answer.unknown:
+                assert self._on_call is not None
+                self._on_call.audit_fallback(
+                    flow=flow,
+                    user=access.identity.user_id,
+                    answer=answer,
+                    fallback=flow.on_call_unavailable,
+                    when="automatic approval",
+                )
+                if flow.on_call_unavailable == "deny":
+                    return None
+                return Approval(automatic=False, why="on-call service unknown", fallback=answer)
+        return Approval(automatic=True, why="automatic approval conditions hold")
 
     # -- checks -----------------------------------------------------------------------------------
 
@@ -311,9 +373,11 @@ class SubmissionService:
         count: int,
         duration: timedelta,
         justification: str,
+        approval: Approval,
         approvers: list[AskedApprover],
     ) -> Submitted:
         flow = record.flow
+        automatic = approval.automatic
         now = self._clock.now()
         with self._store.write() as uow:
             request_id = _unused_id(uow)
@@ -327,7 +391,7 @@ class SubmissionService:
                 justification=justification,
                 status=Status.PENDING,
                 created_at=now,
-                automatic=flow.automatic,
+                automatic=automatic,
                 last_actor=requester.id,
                 last_change_at=now,
             )
@@ -338,10 +402,10 @@ class SubmissionService:
                 ),
                 from_draft=draft.key,
                 bundle_version=draft.bundle_version if request.bundle else None,
-                timeout_at=None if flow.automatic else now + flow.approval_timeout,
+                timeout_at=None if automatic else now + flow.approval_timeout,
                 next_reminder_at=(
                     now + flow.remind_after
-                    if flow.remind_after and not flow.automatic and approvers
+                    if flow.remind_after and not automatic and approvers
                     else None
                 ),
             )
@@ -358,6 +422,8 @@ class SubmissionService:
                         "objects": count,
                         "duration": format_duration(duration),
                         "approvers": [a.id for a in approvers],
+                        "automatic": automatic,
+                        "approval": approval.why,
                     },
                 )
             )
@@ -365,7 +431,7 @@ class SubmissionService:
             assert summary is not None
             self._notifier.status_changed(uow, summary=summary, change=submission_change(request))
             final = request
-            if flow.automatic:
+            if automatic:
                 final, change = request.approve(by=None, at=now)
                 self._transitions.record(uow, request=final, change=change)
             elif not approvers:
