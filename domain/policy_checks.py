@@ -31,7 +31,7 @@ PolicyPath = tuple[str | int, ...]
 
 Severity = Literal["error", "warning"]
 
-DependencyKind = Literal["integration", "bundle", "bundle-use"]
+DependencyKind = Literal["integration", "bundle", "bundle-use", "on-call-provider"]
 
 USER_ID: Final = re.compile(r"^[UW][A-Z0-9]{2,}$")
 GROUP_ID: Final = re.compile(r"^S[A-Z0-9]{2,}$")
@@ -319,6 +319,7 @@ def _on_call(policy: Policy, flow: AccessFlow, path: PolicyPath) -> Iterator[Pro
                 hint=name_hint(name=ref.provider, known=known, kind="on-call providers")
                 + " (under `on_call.providers`)",
                 code="unknown-on-call-provider",
+                depends_on=("on-call-provider", ref.provider),
             )
         elif provider.type == "opsgenie" and ref.escalation_policy is not None:
             yield Problem(
