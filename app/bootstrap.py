@@ -326,7 +326,9 @@ def build_application(
         store=store,
         cache_seconds=settings.on_call_cache_seconds,
     )
-    eligibility = EligibilityService(catalog=catalog, directory=directory, on_call=on_call)
+    eligibility = EligibilityService(
+        catalog=catalog, directory=directory, on_call=on_call, clock=clock
+    )
     approvers = ApproverResolver(directory=directory, policy=policy, on_call=on_call)
     notifier = Notifier(audit_channel=settings.audit_channel, sealer=sealer)
     transitions = Transitions(notifier=notifier)

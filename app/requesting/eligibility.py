@@ -3,6 +3,7 @@ whose grantees include whoever is on call, the on-call services (README, "On cal
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -11,6 +12,7 @@ from app.core.catalog import CatalogService
 from app.core.oncall.service import OnCall, OnCallAnswer
 from app.core.ports import Directory
 from domain.catalog import FlowRecord
+from domain.clock import Clock
 from domain.eligibility import Identity, is_grantee, normalise_group, offers_object
 from domain.ids import UserId
 from domain.objects import AccessObject
@@ -72,14 +74,23 @@ ACCESS_TTL_SECONDS = 5.0
 
 class EligibilityService:
     def __init__(
-        self, *, catalog: CatalogService, directory: Directory, on_call: OnCall | None = None
+        self,
+        *,
+        catalog: CatalogService,
+        directory: Directory,
+        on_call: OnCall | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self._catalog = catalog
         self._directory = directory
         self._on_call = on_call
         # One click asks several times; the catalog generation in the key makes a flow change
-        # visible at once, and the directory behind it has its own (longer) cache.
-        self._access: TtlCache[tuple[UserId, int], UserAccess] = TtlCache(ttl=ACCESS_TTL_SECONDS)
+        # visible at once, and the directory behind it has its own (longer) cache. With a clock,
+        # the cache reads it, as the on-call cache does, so the two lapse on one time line.
+        self._access: TtlCache[tuple[UserId, int], UserAccess] = TtlCache(
+            ttl=ACCESS_TTL_SECONDS,
+            monotonic=time.monotonic if clock is None else (lambda: clock.now().timestamp()),
+        )
 
     def identity(self, user_id: UserId, *, groups: Iterable[str]) -> Identity:
         person = self._directory.person(user_id)
