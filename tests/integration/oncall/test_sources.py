@@ -106,7 +106,8 @@ def test_pagerduty_refuses_a_wrong_token_and_the_error_names_no_token(pd: Runnin
         pagerduty(pd, token="wrong-token-abcdef").on_call(SCHEDULE, at=NOW)
 
     assert caught.value.why == "HTTP 401: the API token was refused"
-    assert "abcdef" not in str(caught.value) and PAGERDUTY_TOKEN not in str(caught.value)
+    assert "abcdef" not in str(caught.value)
+    assert PAGERDUTY_TOKEN not in str(caught.value)
 
 
 def test_pagerduty_rate_limited_is_retried_once_then_unavailable(pd: RunningFake) -> None:
@@ -180,7 +181,8 @@ def test_opsgenie_on_calls_come_flat_with_each_shift_end_from_the_timeline(og: R
     assert shifts == [Shift(email="oscar@example.com", ends_at=end)]
     on_calls, timeline = og.api.calls
     assert on_calls.startswith("/v2/schedules/sre_schedule/on-calls?")
-    assert "scheduleIdentifierType=name" in on_calls and "flat=true" in on_calls
+    assert "scheduleIdentifierType=name" in on_calls
+    assert "flat=true" in on_calls
     assert timeline.startswith("/v2/schedules/sre_schedule/timeline?")
 
 

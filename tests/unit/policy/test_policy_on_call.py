@@ -92,13 +92,13 @@ def test_an_opsgenie_escalation_policy_is_an_error() -> None:
 def test_a_reference_naming_both_or_neither_is_an_error() -> None:
     text = VALID.replace("{provider: pd, schedule: PSCHED1}", "{provider: pd}")
 
-    [(line, column, message)] = found(text)
+    [(line, _column, message)] = found(text)
     assert line == 17
     assert "exactly one of `schedule` or `escalation_policy`" in message
 
 
 def test_a_bad_time_zone_is_an_error_at_its_value() -> None:
-    [(line, column, message)] = found(VALID.replace("Europe/Berlin", "Europe/Berlni"))
+    [(line, _column, message)] = found(VALID.replace("Europe/Berlin", "Europe/Berlni"))
 
     assert line == 25
     assert "unknown time zone 'Europe/Berlni'" in message

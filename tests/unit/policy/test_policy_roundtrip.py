@@ -206,7 +206,7 @@ def policies(draw: Draw) -> tuple[Policy, dict[str, str]]:
     managers = draw(st.dictionaries(USERS, USERS, max_size=2))
     manager_field = draw(st.none() | TEXT)
     managers_known = bool(managers) or manager_field is not None
-    providers = [
+    providers: list[dict[str, Any]] = [
         {
             "name": provider,
             "type": draw(st.sampled_from(["pagerduty", "opsgenie"])),
@@ -215,7 +215,7 @@ def policies(draw: Draw) -> tuple[Policy, dict[str, str]]:
         }
         for provider in draw(st.lists(NAMES, max_size=2, unique=True))
     ]
-    env |= {p["token"][2:-1]: draw(TEXT) for p in providers}
+    env |= {str(p["token"])[2:-1]: draw(TEXT) for p in providers}
     flow_names = draw(st.lists(NAMES, min_size=1, max_size=3, unique=True))
     flows = [
         flow(
