@@ -182,7 +182,7 @@ def test_pagerduty_down_denies_the_request_and_audits_the_fallback(
     assert {(f["flow"], f["fallback"], f["at"], f["actor"]) for f in fallbacks(bot)} == {
         ("pager", "deny", "request", OSCAR)
     }
-    assert fallbacks(bot)[0]["unreachable"] == ["pd schedule PSCHED1: HTTP 500"]
+    assert fallbacks(bot)[0]["unreachable"] == ["pd schedule PSCHED1: http 500"]
 
 
 def test_opsgenie_down_with_require_approval_asks_the_approvers_and_never_grants_at_once(

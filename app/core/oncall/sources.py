@@ -58,11 +58,12 @@ def _time(value: Any) -> datetime | None:
 
 
 def _status_why(status: int) -> str:
+    """What an error status means, for the log and the audit event (never shown in Slack)."""
     if status in (401, 403):
-        return f"HTTP {status}: the API token was refused"
+        return f"http {status}" + ", token refused"
     if status == 429:
-        return "HTTP 429: rate limited"
-    return f"HTTP {status}"
+        return "http 429, rate limited"
+    return f"http {status}"
 
 
 class PagerDutySource:
