@@ -3,6 +3,7 @@ zone (a manual clock at 17:59 and 18:01 in Berlin), and the requester being on c
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,7 @@ from domain.lifecycle import Status
 from tests.e2e.conftest import StartBot
 from tests.e2e.harness import ALICE, CAROL, Bot, standard_policy
 from tests.e2e.messages import approval_requests, status, wait_status
-from tests.e2e.modal_steps import request_bundle
+from tests.e2e.modal_steps import pick_bundle, request_bundle, select_all, submit
 from tests.fakes_oncall import PAGERDUTY_TOKEN, OnCallEntry, RunningFake, serving
 
 pytestmark = pytest.mark.e2e
@@ -111,3 +112,35 @@ def test_inside_the_window_only_a_requester_on_call_is_approved_at_once(
         assert status(bot, request_id) is Status.PENDING
         assert submitted(bot, request_id)["approval"] == "requester not on call"
     assert pd.api.call_count("/oncalls") >= 1
+
+
+def test_a_requester_on_call_condition_with_the_service_down_refuses_by_default(
+    start: StartBot, pd: RunningFake
+) -> None:
+    flow = office_flow(requester_on_call=True)
+    flow["grantees"]["on_call"] = [{"provider": "pd", "schedule": "PSCHED1"}]
+    pd.api.fail(401)
+    policy = standard_policy(
+        access_flows=[flow],
+        on_call={
+            "providers": [
+                {"name": "pd", "type": "pagerduty", "token": "${TEST_PD_TOKEN}", "url": pd.url}
+            ]
+        },
+    )
+    bot = start(policy=policy, clock=ManualClock(start=BERLIN_17_59), on_call_ca_file=pd.ca_file)
+
+    # Alice is a grantee through @developers; whether she is on call cannot be known.
+    bot.open_modal(ALICE)
+    pick_bundle(bot, ALICE, "prod-incident")
+    select_all(bot, ALICE)
+    done = submit(bot, ALICE)
+
+    assert done.payload is not None
+    assert done.payload["response_action"] == "errors"
+    assert "cannot be asked right now" in json.dumps(done.payload["errors"])
+    with bot.app.store.read() as uow:
+        assert uow.requests.count() == 0
+        [fallback] = uow.audit.kinds(kind=AuditKind.ON_CALL_FALLBACK)
+    assert (fallback.data["fallback"], fallback.data["at"]) == ("deny", "automatic approval")
+    assert fallback.data["unreachable"] == ["pd schedule PSCHED1: http 401, token refused"]
