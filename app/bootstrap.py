@@ -39,6 +39,9 @@ from app.approval.pending import PendingSweeper
 from app.audit.checkpoints import CheckpointPublisher, CheckpointTrigger
 from app.audit.forwarding import AuditForwarder, Webhook
 from app.audit.keys import audit_keys_for
+from app.breakglass.acknowledge import AcknowledgeService
+from app.breakglass.alarm import BreakGlassAlarms
+from app.breakglass.listeners import AcknowledgeListeners
 from app.core.admins import Admins
 from app.core.approvers import ApproverResolver
 from app.core.catalog import CatalogService
@@ -120,6 +123,7 @@ class Services:
     objects: ObjectListService
     home: HomeService
     admins: Admins
+    acknowledging: AcknowledgeService
     admin: AdminConsole
     health: IntegrationHealth
 
@@ -390,6 +394,7 @@ def build_application(
         "provision": Trigger(name="provision", work=provisioning.run_due),
         "end": Trigger(name="end", work=ending.run_due),
     }
+    alarms = BreakGlassAlarms(audit_channel=settings.audit_channel, admins=admins.user_ids)
     submission = SubmissionService(
         store=store,
         catalog=catalog,
@@ -402,6 +407,7 @@ def build_application(
         on_approved=triggers["provision"].fire,
         clock=clock,
         on_call=on_call,
+        alarm=alarms,
     )
     decisions = DecisionService(
         store=store,
@@ -462,6 +468,15 @@ def build_application(
             store=store, admins=admins, admin_console=admin_console.views, health=health
         ),
         admins=admins,
+        acknowledging=AcknowledgeService(
+            store=store,
+            catalog=catalog,
+            approvers=approvers,
+            directory=directory,
+            admins=admins,
+            alarms=alarms,
+            clock=clock,
+        ),
         admin=admin_console,
         health=health,
     )
@@ -548,6 +563,7 @@ def build_application(
     # Home's rows offer what other features do; each feature lends its own answer.
     revoking = RevokeListeners(revocation=revocation)
     revoking.register(bolt, commands=commands)
+    AcknowledgeListeners(acknowledging=services.acknowledging).register(bolt)
     deciding = DecisionListeners(decisions=decisions, objects=services.objects)
     home_listeners = HomeListeners(
         home=services.home,

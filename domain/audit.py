@@ -41,6 +41,10 @@ class AuditKind(StrEnum):
     """Just before granting, a request was shortened to end with the requester's shift."""
     ON_CALL_FALLBACK = "on_call.fallback"
     """An on-call service could not be asked; the flow refused or asked its approvers."""
+    BREAK_GLASS_USED = "break_glass.used"
+    """Access taken without an approver; its data names everyone told (README, "Break-glass")."""
+    BREAK_GLASS_REFUSED = "break_glass.refused"
+    BREAK_GLASS_ACKNOWLEDGED = "break_glass.acknowledged"
 
 
 @dataclass(frozen=True, slots=True)
