@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -46,6 +47,8 @@ from app.core.approvers import ApproverResolver
 from app.core.catalog import CatalogService
 from app.core.housekeeping import Housekeeping
 from app.core.notifier import Notifier
+from app.core.oncall.service import OnCall
+from app.core.oncall.sources import OnCallSource, build_sources
 from app.core.ports import Directory
 from app.core.removal_alerts import RemovalAlerts
 from app.core.sealing import Sealer
@@ -290,6 +293,21 @@ def integrations_from(policy: Policy, *, env: Mapping[str, str]) -> dict[str, In
     }
 
 
+def on_call_sources(
+    policy: Policy, *, settings: Settings, env: Mapping[str, str]
+) -> dict[str, OnCallSource]:
+    """One client per on-call provider of the policy, its ``${VAR}`` token taken from ``env``."""
+    verify: ssl.SSLContext | bool = True
+    if settings.on_call_ca_file is not None:
+        verify = ssl.create_default_context(cafile=str(settings.on_call_ca_file))
+    return build_sources(
+        policy.on_call.providers,
+        env=env,
+        timeout=settings.on_call_timeout_seconds,
+        verify=verify,
+    )
+
+
 def build_application(
     *,
     settings: Settings,
@@ -313,8 +331,16 @@ def build_application(
     sealer = Sealer.derived_from(secret=settings.slack_app_token.get_secret_value())
 
     catalog = CatalogService(store=store, clock=clock)
-    eligibility = EligibilityService(catalog=catalog, directory=directory)
-    approvers = ApproverResolver(directory=directory, policy=policy)
+    on_call = OnCall(  # README, "On call"
+        sources=on_call_sources(policy, settings=settings, env=os.environ),
+        clock=clock,
+        store=store,
+        cache_seconds=settings.on_call_cache_seconds,
+    )
+    eligibility = EligibilityService(
+        catalog=catalog, directory=directory, on_call=on_call, clock=clock
+    )
+    approvers = ApproverResolver(directory=directory, policy=policy, on_call=on_call)
     notifier = Notifier(audit_channel=settings.audit_channel, sealer=sealer)
     transitions = Transitions(notifier=notifier)
     health = IntegrationHealth(integrations=integrations, clock=clock)
@@ -334,7 +360,12 @@ def build_application(
     )
     admins = Admins(entries=[*settings.admins, *policy.admins], directory=directory)
     still_eligible = StillEligible(
-        store=store, catalog=catalog, directory=directory, transitions=transitions, clock=clock
+        store=store,
+        catalog=catalog,
+        directory=directory,
+        transitions=transitions,
+        clock=clock,
+        on_call=on_call,
     )
     lease = timedelta(seconds=settings.work_lease_seconds)
     alerts = RemovalAlerts(notifier=notifier, admins=admins.user_ids)
@@ -391,6 +422,7 @@ def build_application(
         unavailable=modal.unavailable,
         on_approved=triggers["provision"].fire,
         clock=clock,
+        on_call=on_call,
         alarm=alarms,
     )
     decisions = DecisionService(

@@ -116,6 +116,22 @@ class Settings(BaseSettings):
         description="File that checkpoints are appended to as JSON Lines, or '-' for standard "
         "output; `audit verify` reads the last one from the file.",
     )
+    on_call_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="How long PagerDuty or Opsgenie has to answer one on-call question; the "
+        "request modal waits for it, within Slack's 3 s.",
+    )
+    on_call_cache_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="How long an on-call answer is reused (a failure: at most 10 s).",
+    )
+    on_call_ca_file: Path | None = Field(
+        default=None,
+        description="PEM bundle of the CAs trusted for the on-call APIs (default: the system's).",
+    )
     request_webhooks_allow_http: bool = Field(
         default=False,
         description="Let request webhooks use plain http:// URLs (local testing only).",

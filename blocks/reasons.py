@@ -27,6 +27,14 @@ def no_longer_grantee(flow: str) -> str:
     return f"the requester is no longer a grantee of the access flow {flow}"
 
 
+def no_longer_on_call(flow: str) -> str:
+    return f"the requester is no longer on call for the access flow {flow}"
+
+
+def on_call_unreachable(flow: str) -> str:
+    return f"the on-call service of the access flow {flow} could not be asked"
+
+
 def duration_over_maximum(*, duration: timedelta, maximum: timedelta, flow: str) -> str:
     return (
         f"{format_duration(duration)} is longer than the "
@@ -62,6 +70,10 @@ def listed_approver(flow: str) -> str:
 
 def group_approver(*, group: str, flow: str) -> str:
     return f"member of {group}, approvers of flow {flow}"
+
+
+def on_call_approver(*, reference: str, flow: str) -> str:
+    return f"on call for {reference}, approvers of flow {flow}"
 
 
 def manager_of(requester: str) -> str:
