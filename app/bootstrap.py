@@ -45,11 +45,12 @@ from app.core.housekeeping import Housekeeping
 from app.core.notifier import Notifier
 from app.core.ports import Directory
 from app.core.removal_alerts import RemovalAlerts
-from app.core.sealing import Sealer
+from app.core.sealing import sealer_for
 from app.core.still_eligible import StillEligible
 from app.core.transitions import Transitions
 from app.expiry.ending import EndingService
 from app.granting.provisioning import ProvisioningService
+from app.granting.redelivery import CredentialsRedelivery
 from app.home.listeners import HomeListeners
 from app.home.service import HomeService
 from app.integrations.base import Integration
@@ -96,6 +97,7 @@ INTERVALS: Final = {
     "reconcile": 300.0,
     "health": 60.0,
     "webhooks": 5.0,
+    "redeliver": 30.0,
 }
 
 
@@ -299,7 +301,7 @@ def build_application(
     client = make_web_client(token=bot_token, base_url=settings.slack_api_url)
     relay_client = make_web_client(token=bot_token, base_url=settings.slack_api_url, retries=False)
     directory = directory or SlackDirectory(client=client)
-    sealer = Sealer.derived_from(secret=settings.slack_app_token.get_secret_value())
+    sealer = sealer_for(settings)  # README, "Keys"
 
     catalog = CatalogService(store=store, clock=clock)
     eligibility = EligibilityService(catalog=catalog, directory=directory)
@@ -355,9 +357,20 @@ def build_application(
     )
     # The workers that others wake are built first, so every service gets its wake-up call
     # at construction (nothing is patched afterwards).
+    redelivery = CredentialsRedelivery(
+        store=store,
+        integrations=integrations,
+        notifier=notifier,
+        transitions=transitions,
+        alerts=alerts,
+        admins=admins.user_ids,
+        clock=clock,
+        lease=lease,
+    )
     triggers = {
         "provision": Trigger(name="provision", work=provisioning.run_due),
         "end": Trigger(name="end", work=ending.run_due),
+        "redeliver": Trigger(name="redeliver", work=redelivery.run_due),
     }
     submission = SubmissionService(
         store=store,
@@ -495,6 +508,7 @@ def build_application(
         clock=clock,
         per_channel_rate=channel_rate or settings.channel_rate,
         lease=timedelta(seconds=settings.work_lease_seconds),
+        on_stranded=triggers["redeliver"].fire,
         report_writer=lambda filters, path: reports.write_file(
             spec=parse_filters(filters), path=path
         ),
