@@ -97,7 +97,9 @@ def test_old_keys_are_comma_separated_and_each_still_opens() -> None:
 
 def test_setting_a_key_for_the_first_time_still_opens_what_the_token_derived_key_sealed() -> None:
     sealed_before = sealer_for(settings(slack_app_token="xapp-1-same")).seal(PAYLOAD)
-    keyed = sealer_for(settings(credentials_key=secrets.token_hex(32), slack_app_token="xapp-1-same"))
+    keyed = sealer_for(
+        settings(credentials_key=secrets.token_hex(32), slack_app_token="xapp-1-same")
+    )
     assert keyed.open(sealed_before) == PAYLOAD
     # ...but it seals with the key: the token alone opens nothing new.
     with pytest.raises(SealError):

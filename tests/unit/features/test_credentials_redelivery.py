@@ -41,7 +41,7 @@ class Slack:
     def chat_postMessage(self, *, channel: str, **payload: Any) -> dict[str, Any]:  # noqa: N802
         if channel in self.refuse:
             data = {"ok": False, "error": self.refuse[channel]}
-            raise SlackApiError(
+            raise SlackApiError(  # type: ignore[no-untyped-call]
                 message=self.refuse[channel],
                 response=SlackResponse(
                     client=None,
@@ -319,4 +319,3 @@ def test_a_grant_that_is_reset_keeps_exactly_the_requested_objects(
     send_all(world, slack, relays, sealer=Sealer.derived_from(secret="xapp-rotated"))
     redelivery(world).run_due()
     assert {n: i.granted[account] for n, i in world.integrations.items()} == before
-
