@@ -129,7 +129,7 @@ def delivered(bot: Bot, request_id: str) -> tuple[AccessDetails, str]:
 
 def password_in(sealed: bytes, sealer: Sealer) -> str:
     """What the queued message would have told the requester (the test holds the old key)."""
-    fields = dict(FIELD.findall(" ".join(texts_of(sealer.open(sealed)["blocks"]))))
+    fields: dict[str, str] = dict(FIELD.findall(" ".join(texts_of(sealer.open(sealed)["blocks"]))))
     return fields["Password"]
 
 
@@ -302,13 +302,11 @@ def test_a_reset_that_fails_ends_the_request_and_tells_the_requester_and_the_adm
     )
     assert "prod-redis: refused the grant" in told[0]
     for channel in (CAROL, AUDIT):
-        alerts = second.sim.wait_for(
-            lambda c=channel: [
-                t for m in second.sim.messages(c) if "never reached" in (t := text_of(m))
-            ],
-            timeout=30,
-        )
-        assert request_id in alerts[0]
+
+        def alerts(c: str = channel) -> list[str]:
+            return [t for m in second.sim.messages(c) if "never reached" in (t := text_of(m))]
+
+        assert request_id in second.sim.wait_for(alerts, timeout=30)[0]
     # Each stranded message is dealt with as the relay gives up on it: one sent again before
     # the failing reset no longer works either, since every account is gone (asserted above).
     assert "prod-redis" not in credential_dms(second.sim.messages(OSCAR), request_id)
