@@ -5,7 +5,7 @@ waiting in silence (README, "Keys")."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, cast
@@ -65,13 +65,20 @@ def slack() -> Slack:
     return Slack()
 
 
-def relay_for(world: World, slack: Slack, *, sealer: Sealer = WORLD_SEALER) -> OutboxRelay:
+def relay_for(
+    world: World,
+    slack: Slack,
+    *,
+    sealer: Sealer = WORLD_SEALER,
+    on_stranded: Callable[[], None] = lambda: None,
+) -> OutboxRelay:
     return OutboxRelay(
         store=world.store,
         client=cast(WebClient, slack),
         sealer=sealer,
         clock=world.clock,
         per_channel_rate=1000.0,
+        on_stranded=on_stranded,
     )
 
 
@@ -84,12 +91,16 @@ def relays(world: World, slack: Slack) -> Iterator[list[OutboxRelay]]:
 
 
 def send_all(world: World, slack: Slack, relays: list[OutboxRelay], **kw: Any) -> None:
-    relay = relay_for(world, slack, **kw)
-    relays.append(relay)
-    # One round sends each recipient's next message (in order): a few rounds empty it.
+    """Send everything queued, as the relay does before the bot exits (a drain may leave a
+    message that became due just as it ended: drain again until nothing is pending)."""
     for _ in range(20):
-        if not relay.relay_once():
-            return
+        relay = relay_for(world, slack, **kw)
+        relays.append(relay)
+        relay.start()
+        relay.drain(timeout=30)
+        with world.store.read() as uow:
+            if uow.outbox.pending_count() == 0:
+                return
     raise AssertionError("the outbox never emptied")
 
 
@@ -132,18 +143,13 @@ def test_credentials_no_key_opens_are_stranded_audited_and_the_worker_is_woken(
 ) -> None:
     request_id = world.active_request()
     woken: list[int] = []
-    relay = OutboxRelay(
-        store=world.store,
-        client=cast(WebClient, slack),
+    send_all(
+        world,
+        slack,
+        relays,
         sealer=Sealer.derived_from(secret="xapp-rotated"),
-        clock=world.clock,
-        per_channel_rate=1000.0,
         on_stranded=lambda: woken.append(1),
     )
-    relays.append(relay)
-    for _ in range(20):
-        if not relay.relay_once():
-            break
 
     stranded = credentials_rows(world, request_id)
     assert {r.status for r in stranded} == {STRANDED}

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from app.policy.export import dump_policy
 from app.policy.loader import load_policy, parse_policy
-from domain.policy import Policy
+from domain.break_glass import BREAK_GLASS_CAP
+from domain.policy import JUSTIFICATION_HINT_MAX, Policy
 from domain.policy_checks import check_policy
 
 BUILT_IN = ["read_only", "read_write", "admin"]
@@ -42,7 +43,7 @@ def connection(draw: Draw, kind: str, env: dict[str, str]) -> dict[str, Any]:
     if kind == "webhook":
         fields = {
             "url": draw(
-                st.sampled_from(["http://127.0.0.1:8088/jit", "https://billing.example/x"])
+                st.sampled_from(["https://127.0.0.1:8088/jit", "https://billing.example/x"])
             ),
             "secret": secret(),
             "timeout_seconds": draw(st.floats(min_value=0.5, max_value=60)),
@@ -122,6 +123,7 @@ def flow(
             "groups": draw(st.lists(GROUPS, max_size=2)),
             "manager": manager,
         }
+    durations = duration(draw)
     timeout = draw(SECONDS)
     # Any reminder would do; one before the timeout keeps the policy free of warnings too.
     reminder = draw(st.none() | st.integers(1, timeout).map(lambda s: timedelta(seconds=s)))
@@ -133,10 +135,23 @@ def flow(
         "bundles": chosen,
         "objects": objects,
         "approvers": approvers,
-        "duration": duration(draw),
+        "duration": durations,
         "justification": draw(st.sampled_from(["required", "optional"])),
+        "justification_hint": draw(st.text(max_size=JUSTIFICATION_HINT_MAX)),
         "approval_timeout": timedelta(seconds=timeout),
         "remind_after": reminder,
+        "break_glass": break_glass(draw, durations["max"]) if approvers != "automatic" else None,
+    }
+
+
+def break_glass(draw: Draw, flow_max: timedelta) -> dict[str, Any] | None:
+    """Off, or a ceiling within the flow's maximum and the bot's, and a daily limit."""
+    if not draw(st.booleans()):
+        return None
+    ceiling = int(min(flow_max, BREAK_GLASS_CAP).total_seconds())
+    return {
+        "max_duration": timedelta(seconds=draw(st.integers(1, ceiling))),
+        "daily_limit": draw(st.integers(1, 100)),
     }
 
 
