@@ -51,7 +51,7 @@ from app.core.oncall.service import OnCall
 from app.core.oncall.sources import OnCallSource, build_sources
 from app.core.ports import Directory
 from app.core.removal_alerts import RemovalAlerts
-from app.core.sealing import Sealer
+from app.core.sealing import sealer_for
 from app.core.still_eligible import StillEligible
 from app.core.transitions import Transitions
 from app.expiry.ending import EndingService
@@ -59,6 +59,7 @@ from app.extension.listeners import ExtensionListeners
 from app.extension.reminders import EndReminders
 from app.extension.service import ExtensionService, ExtensionWorker, Messages
 from app.granting.provisioning import ProvisioningService
+from app.granting.redelivery import CredentialsRedelivery
 from app.home.listeners import HomeListeners
 from app.home.service import HomeService
 from app.integrations.base import Integration
@@ -108,6 +109,7 @@ INTERVALS: Final = {
     "webhooks": 5.0,
     "extend": 1.0,
     "end_reminders": 30.0,
+    "redeliver": 30.0,
 }
 
 
@@ -328,7 +330,7 @@ def build_application(
     client = make_web_client(token=bot_token, base_url=settings.slack_api_url)
     relay_client = make_web_client(token=bot_token, base_url=settings.slack_api_url, retries=False)
     directory = directory or SlackDirectory(client=client)
-    sealer = Sealer.derived_from(secret=settings.slack_app_token.get_secret_value())
+    sealer = sealer_for(settings)  # README, "Keys"
 
     catalog = CatalogService(store=store, clock=clock)
     on_call = OnCall(  # README, "On call"
@@ -405,10 +407,21 @@ def build_application(
         clock=clock,
         lease=lease,
     )
+    redelivery = CredentialsRedelivery(
+        store=store,
+        integrations=integrations,
+        notifier=notifier,
+        transitions=transitions,
+        alerts=alerts,
+        admins=admins.user_ids,
+        clock=clock,
+        lease=lease,
+    )
     triggers = {
         "provision": Trigger(name="provision", work=provisioning.run_due),
         "end": Trigger(name="end", work=ending.run_due),
         "extend": Trigger(name="extend", work=extension_worker.run_due),
+        "redeliver": Trigger(name="redeliver", work=redelivery.run_due),
     }
     alarms = BreakGlassAlarms(audit_channel=settings.audit_channel, admins=admins.user_ids)
     submission = SubmissionService(
@@ -572,6 +585,7 @@ def build_application(
         clock=clock,
         per_channel_rate=channel_rate or settings.channel_rate,
         lease=timedelta(seconds=settings.work_lease_seconds),
+        on_stranded=triggers["redeliver"].fire,
         report_writer=lambda filters, path: reports.write_file(
             spec=parse_filters(filters), path=path
         ),

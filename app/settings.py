@@ -105,6 +105,17 @@ class Settings(BaseSettings):
         description="Comma-separated earlier audit keys (same format), still accepted for "
         "verifying the entries and checkpoints they made; rotation in README, 'Audit log'.",
     )
+    credentials_key: SecretStr | None = Field(
+        default=None,
+        description="Key sealing credentials while they wait to be sent: 32+ random bytes as "
+        "hex (64+ digits) or base64, e.g. a Fernet key. Unset: derived from SLACK_APP_TOKEN "
+        "(warned at start-up). README, 'Keys'.",
+    )
+    credentials_keys_old: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated earlier credentials keys (same format), still accepted "
+        "for opening what they sealed; rotation in README, 'Keys'.",
+    )
     audit_checkpoint_seconds: float = Field(
         default=300,
         gt=0,
@@ -196,19 +207,19 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("audit_key", "audit_checkpoint_file", mode="before")
+    @field_validator("audit_key", "credentials_key", "audit_checkpoint_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("audit_key")
+    @field_validator("audit_key", "credentials_key")
     @classmethod
-    def _audit_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+    def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             parse_key(value.get_secret_value())  # raises without echoing the value
         return value
 
-    @field_validator("audit_keys_old", mode="before")
+    @field_validator("audit_keys_old", "credentials_keys_old", mode="before")
     @classmethod
     def _old_keys(cls, value: Any) -> Any:
         keys = _split_list(value)
@@ -224,6 +235,13 @@ class Settings(BaseSettings):
         )
         assert keys is not None  # the app token is required, so a key always exists
         return keys
+
+    def credentials_secrets(self) -> tuple[bytes | None, list[bytes]]:
+        """The raw bytes of ``CREDENTIALS_KEY`` (``None``: unset) and of each older key, parsed
+        as the audit keys are (``domain.audit.parse_key``: the same format, checked above)."""
+        key = self.credentials_key
+        current = parse_key(key.get_secret_value()).secret if key is not None else None
+        return current, [parse_key(k.get_secret_value()).secret for k in self.credentials_keys_old]
 
     @field_validator("admins", mode="before")
     @classmethod

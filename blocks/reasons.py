@@ -87,6 +87,18 @@ def granting_failed(*, integration: str, problem: str) -> str:
     return f"granting failed in {integration}: {problem}"
 
 
+def credentials_undeliverable(*, integration: str, problem: str) -> str:
+    """Why a request ended: its credentials never reached the requester (README, "Keys")."""
+    return (
+        f"your access details for {integration} could not be delivered, and new ones could not "
+        f"be issued ({problem}); the access was removed, request it again if you still need it"
+    )
+
+
+def delivery_gave_up(attempts: int) -> str:
+    return f"still not delivered after {attempts} attempts"
+
+
 def not_configured(integration: str) -> str:
     return f"{integration} is not configured"
 
