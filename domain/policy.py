@@ -536,8 +536,8 @@ RequestEventName = Literal[
     "extended",
     "break_glass",
 ]
-"""What a request webhook may subscribe to: the submission, each status it can reach, and two
-names reserved for extensions and break-glass access (nothing sends them yet)."""
+"""What a request webhook may subscribe to: the submission, each status it can reach, an end
+moved by an extension, and break-glass access taken."""
 
 REQUEST_EVENT_NAMES: Final[tuple[str, ...]] = get_args(RequestEventName)
 
