@@ -256,7 +256,8 @@ class SubmissionService:
                 maximum=flow.duration.max, flow=flow.name
             )
             return None
-        if flow.duration.choices and duration not in offered:
+        # Only what the menu offered: a forged value between two options is not one of them.
+        if duration not in offered:
             errors[Field.DURATION] = choose_a_duration(offered)
             return None
         return duration

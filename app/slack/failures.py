@@ -1,0 +1,78 @@
+"""Whatever arrives over Socket Mode is acked, and a failure reaches the log, never a person.
+
+Bolt leaves an envelope unacked when no listener matches it (status 404) or when a listener
+raised before acking (status 500): its Socket Mode adapter only acks a 200. Slack then retries
+the envelope and shows the person an error. So every such failure is answered with an empty 200
+(:func:`acknowledge_failure`, the app's global error handler, with
+``raise_error_for_unhandled_request=True`` so unmatched requests come here too), and the socket
+handler acks an envelope itself should Bolt fail before any listener (:class:`AckingHandler`).
+
+Logs name the payload's type and where the code failed, never the payload or the exception's
+message, which may quote what a person typed (docs/architecture.md, "Slack's limits").
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from typing import Final
+
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.request import BoltRequest
+from slack_bolt.response import BoltResponse
+from slack_sdk.socket_mode.builtin.client import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
+
+_log = logging.getLogger(__name__)
+_MAX_KIND: Final = 40
+
+
+def payload_kind(body: object) -> str:
+    """``view_submission``, ``block_actions``, ``event_callback``, ``/apono``: what kind of
+    payload it was, safe to log (cut short, only what Slack's own names are made of)."""
+    if not isinstance(body, dict):
+        return "not-a-mapping"
+    kind = body.get("type") or body.get("command") or "unknown"
+    text = str(kind)[:_MAX_KIND]
+    return "".join(c for c in text if c.isascii() and (c.isalnum() or c in "_/-.")) or "unknown"
+
+
+def where(error: BaseException) -> str:
+    """``app/requesting/listeners.py:212`` of the innermost frame: enough to find the bug."""
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return "unknown"
+    last = frames[-1]
+    return f"{last.filename.rsplit('/app/', 1)[-1]}:{last.lineno}"
+
+
+def acknowledge_failure(
+    error: Exception, request: BoltRequest, response: BoltResponse | None
+) -> BoltResponse | None:
+    """Bolt's global error handler: log without the payload, and ack if nothing has yet."""
+    kind = payload_kind(request.body)
+    if isinstance(error, BoltUnhandledRequestError):
+        _log.info("no listener for this payload; acked", extra={"payload_type": kind})
+    else:
+        _log.error(
+            "a listener failed; acked",
+            extra={"payload_type": kind, "error": type(error).__name__, "at": where(error)},
+        )
+    # A listener that acked before failing has no response left to change (Bolt passes None).
+    return None if response is None else BoltResponse(status=200, body="")
+
+
+class AckingHandler(SocketModeHandler):
+    """Bolt's Socket Mode handler, acking the envelope even if Bolt itself fails on it."""
+
+    def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        try:
+            super().handle(client, req)
+        except Exception as error:
+            _log.error(
+                "a Socket Mode envelope could not be handled; acked",
+                extra={"payload_type": payload_kind(req.payload), "error": type(error).__name__},
+            )
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
