@@ -26,6 +26,7 @@ from blocks.request_modal import MAX_JUSTIFICATION
 from blocks.request_notices import (
     BUNDLE_GONE,
     CHOOSE_OFFERED_DURATION,
+    MANAGER_IS_YOURSELF,
     NO_FLOW_FOR_OBJECTS,
     NOTHING_TO_REQUEST,
     PICK_A_BUNDLE,
@@ -148,7 +149,14 @@ class SubmissionService:
             return Refused(errors or {Field.OBJECTS: NOTHING_TO_REQUEST})
         requester = self._directory.person(user) or Person(id=user, name=user)
         flow = record.flow
-        approvers = self._approvers.resolve(flow=flow, requester=requester)
+        if self._approvers.names_self(flow=flow, requester=requester):
+            errors = {Field.FLOW: MANAGER_IS_YOURSELF}
+            self._audit_refusal(user=user, draft=draft, errors=errors)
+            return Refused(errors)
+        # Read the manager's profile field now: the manager recorded here is the one who may
+        # decide as the manager (app/approval/decisions.py).
+        approvers = self._approvers.resolve(flow=flow, requester=requester, fresh=True)
+        manager = next((a.id for a in approvers if "manager" in a.grounds), None)
         try:
             return self._insert(
                 draft=draft,
@@ -157,6 +165,7 @@ class SubmissionService:
                 count=count,
                 duration=duration,
                 justification=justification,
+                manager=manager,
                 approvers=[
                     AskedApprover(
                         id=a.id, name=a.person.name, email=a.person.email, reasons=a.reasons
@@ -312,6 +321,7 @@ class SubmissionService:
         count: int,
         duration: timedelta,
         justification: str,
+        manager: UserId | None,
         approvers: list[AskedApprover],
     ) -> Submitted:
         flow = record.flow
@@ -359,6 +369,7 @@ class SubmissionService:
                         "objects": count,
                         "duration": format_duration(duration),
                         "approvers": [a.id for a in approvers],
+                        **({"manager": manager} if manager else {}),
                     },
                 )
             )
