@@ -15,18 +15,25 @@ from __future__ import annotations
 
 import logging
 import traceback
-from typing import Final
+from pathlib import Path
+from typing import Any, Final
 
+from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.builtin.client import SocketModeClient
+from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+from app.slack.payloads import MalformedPayload
+
 _log = logging.getLogger(__name__)
 _MAX_KIND: Final = 40
+_ROOT: Final = Path(__file__).resolve().parents[2]
+_RECEIVE_BUFFER: Final = 64 * 1024
 
 
 def payload_kind(body: object) -> str:
@@ -45,7 +52,12 @@ def where(error: BaseException) -> str:
     if not frames:
         return "unknown"
     last = frames[-1]
-    return f"{last.filename.rsplit('/app/', 1)[-1]}:{last.lineno}"
+    path = Path(last.filename)
+    if path.is_relative_to(_ROOT):
+        shown = str(path.relative_to(_ROOT))
+    else:
+        shown = last.filename.rsplit("site-packages/", 1)[-1]
+    return f"{shown}:{last.lineno}"
 
 
 def acknowledge_failure(
@@ -55,6 +67,8 @@ def acknowledge_failure(
     kind = payload_kind(request.body)
     if isinstance(error, BoltUnhandledRequestError):
         _log.info("no listener for this payload; acked", extra={"payload_type": kind})
+    elif isinstance(error, MalformedPayload):
+        _log.warning("a payload naming no user; acked", extra={"payload_type": kind})
     else:
         _log.error(
             "a listener failed; acked",
@@ -64,8 +78,30 @@ def acknowledge_failure(
     return None if response is None else BoltResponse(status=200, body="")
 
 
+def _ack_what_the_sdk_drops(
+    client: BaseSocketModeClient, message: dict[str, Any], raw_message: str | None
+) -> None:
+    envelope_id = message.get("envelope_id")
+    if not isinstance(envelope_id, str):
+        return  # hello, disconnect: not an envelope
+    if all(k in message for k in ("type", "payload")) and isinstance(
+        message["payload"], dict | str
+    ):
+        return  # one the SDK hands to Bolt (SocketModeRequest.from_dict takes these)
+    _log.info("an envelope without a type or a usable payload; acked")
+    client.send_socket_mode_response(SocketModeResponse(envelope_id=envelope_id))
+
+
 class AckingHandler(SocketModeHandler):
-    """Bolt's Socket Mode handler, acking the envelope even if Bolt itself fails on it."""
+    """Bolt's Socket Mode handler, acking the envelope even if Bolt itself fails on it, and
+    acking an envelope the SDK drops (one lacking its ``type``, or whose ``payload`` is neither
+    a mapping nor a string)."""
+
+    def __init__(self, app: App, app_token: str) -> None:
+        # The SDK reads 1 KiB per call by default, which makes a forged 1 MB envelope take
+        # seconds to arrive, past Slack's 3 s; 64 KiB reads take it in milliseconds.
+        super().__init__(app, app_token, receive_buffer_size=_RECEIVE_BUFFER)
+        self.client.message_listeners.append(_ack_what_the_sdk_drops)
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
         try:
@@ -73,6 +109,10 @@ class AckingHandler(SocketModeHandler):
         except Exception as error:
             _log.error(
                 "a Socket Mode envelope could not be handled; acked",
-                extra={"payload_type": payload_kind(req.payload), "error": type(error).__name__},
+                extra={
+                    "payload_type": payload_kind(req.payload),
+                    "error": type(error).__name__,
+                    "at": where(error),
+                },
             )
             client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))

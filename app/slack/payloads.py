@@ -7,12 +7,13 @@ a listener and keeps only what the bot reads. Anything missing or of the wrong t
 empty (``None``, ``""``); only a body without the user it comes from is refused, with
 :class:`MalformedPayload`, since nothing can be answered without knowing whom to answer.
 
-Sizes are bounded too, by what Slack itself ever sends (docs/architecture.md, "Slack's limits"):
-an identifier, an option's value, a button's value or ``private_metadata`` longer than Slack
-allows is forged and parses as absent (a user ID too long, as :class:`MalformedPayload`); free
-text (a text input, a command's text, a typeahead query) is cut to one character over its limit,
-so a length check downstream still refuses it but a megabyte never travels further. A view's
-state is read from its first :data:`~blocks.limits.VIEW_BLOCKS` blocks only.
+Sizes are bounded too, by what Slack itself ever sends (docs/architecture.md, "Slack's limits").
+A name (``action_id``, ``block_id``, ``callback_id``) longer than Slack allows is forged and
+parses as absent (a user ID too long, as :class:`MalformedPayload`). A value (an option's, a
+button's, ``private_metadata``, a text input, a command's text) is cut to one character over its
+limit: still present, so a forged value is refused by the check of its meaning rather than
+replaced by a default, but a megabyte never travels further. A view's state is read from its
+first :data:`~blocks.limits.VIEW_BLOCKS` blocks only.
 
 The meaning of values (request IDs, draft keys, which action is which) is the listeners' and
 ``blocks/``'s business; this module knows Slack's shapes only.
@@ -54,7 +55,7 @@ def _str(value: object, limit: int = MAX_ID) -> str | None:
 
 
 def _text(value: object, limit: int) -> str | None:
-    """Free text, cut to one character over ``limit`` so that a length check still refuses it."""
+    """A value, cut to one character over ``limit`` so that a check of it still refuses it."""
     return value[: limit + 1] if isinstance(value, str) else None
 
 
@@ -65,7 +66,7 @@ def _user(user_id: object) -> UserId:
 
 
 def _option_value(option: object) -> str | None:
-    return _str(option.get("value"), SLACK_OPTION_VALUE) if isinstance(option, Mapping) else None
+    return _text(option.get("value"), SLACK_OPTION_VALUE) if isinstance(option, Mapping) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +95,7 @@ class Action:
         return cls(
             action_id=_str(action.get("action_id")) or "",
             block_id=_str(action.get("block_id")),
-            value=_str(action.get("value"), MAX_BUTTON_VALUE),
+            value=_text(action.get("value"), MAX_BUTTON_VALUE),
             selected=_option_value(action.get("selected_option")),
             selected_user=_str(action.get("selected_user"), MAX_USER_ID),
         )
@@ -168,7 +169,7 @@ class ViewPayload:
             hash=_str(view.get("hash")),
             type=_str(view.get("type")),
             callback_id=_str(view.get("callback_id")),
-            private_metadata=_str(view.get("private_metadata"), PRIVATE_METADATA),
+            private_metadata=_text(view.get("private_metadata"), PRIVATE_METADATA),
             state=state,
             input_block_ids=inputs,
         )
