@@ -71,7 +71,7 @@ from app.settings import Settings
 from app.slack.client import make_web_client
 from app.slack.commands import CommandRouter
 from app.slack.directory import SlackDirectory
-from app.slack.failures import AckingHandler, acknowledge_failure
+from app.slack.failures import AckingHandler, GuardedApp, acknowledge_failure
 from app.slack.relay import OutboxRelay
 from app.webhooks.sending import RequestWebhooks, subscriptions_from
 from app.workers import Trigger
@@ -500,7 +500,7 @@ def build_application(
     )
     store.on_outbox_commit(relay.wake)
 
-    bolt = App(
+    bolt = GuardedApp(
         client=client,
         name="jit-access-bot",
         request_verification_enabled=False,

@@ -4,8 +4,9 @@ Bolt leaves an envelope unacked when no listener matches it (status 404) or when
 raised before acking (status 500): its Socket Mode adapter only acks a 200. Slack then retries
 the envelope and shows the person an error. So every such failure is answered with an empty 200
 (:func:`acknowledge_failure`, the app's global error handler, with
-``raise_error_for_unhandled_request=True`` so unmatched requests come here too), and the socket
-handler acks an envelope itself should Bolt fail before any listener (:class:`AckingHandler`).
+``raise_error_for_unhandled_request=True`` so unmatched requests come here too); a listener that
+fails after acking keeps its ack (:class:`GuardedApp`); and the socket handler acks an envelope
+itself should Bolt fail before any listener, or the SDK drop it (:class:`AckingHandler`).
 
 Logs name the payload's type and where the code failed, never the payload or the exception's
 message, which may quote what a person typed (docs/architecture.md, "Slack's limits").
@@ -13,14 +14,18 @@ message, which may quote what a person typed (docs/architecture.md, "Slack's lim
 
 from __future__ import annotations
 
+import functools
 import logging
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from slack_bolt import App
+from slack_bolt import Ack, App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltUnhandledRequestError
+from slack_bolt.listener_matcher import ListenerMatcher
+from slack_bolt.middleware import Middleware
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.socket_mode.builtin.client import SocketModeClient
@@ -60,20 +65,26 @@ def where(error: BaseException) -> str:
     return f"{shown}:{last.lineno}"
 
 
-def acknowledge_failure(
-    error: Exception, request: BoltRequest, response: BoltResponse | None
-) -> BoltResponse | None:
-    """Bolt's global error handler: log without the payload, and ack if nothing has yet."""
-    kind = payload_kind(request.body)
-    if isinstance(error, BoltUnhandledRequestError):
-        _log.info("no listener for this payload; acked", extra={"payload_type": kind})
-    elif isinstance(error, MalformedPayload):
+def _report(error: Exception, body: object) -> None:
+    kind = payload_kind(body)
+    if isinstance(error, MalformedPayload):
         _log.warning("a payload naming no user; acked", extra={"payload_type": kind})
     else:
         _log.error(
             "a listener failed; acked",
             extra={"payload_type": kind, "error": type(error).__name__, "at": where(error)},
         )
+
+
+def acknowledge_failure(
+    error: Exception, request: BoltRequest, response: BoltResponse | None
+) -> BoltResponse | None:
+    """Bolt's global error handler: log without the payload, and ack if nothing has yet."""
+    if isinstance(error, BoltUnhandledRequestError):
+        kind = payload_kind(request.body)
+        _log.info("no listener for this payload; acked", extra={"payload_type": kind})
+    else:
+        _report(error, request.body)
     # A listener that acked before failing has no response left to change (Bolt passes None).
     return None if response is None else BoltResponse(status=200, body="")
 
@@ -90,6 +101,48 @@ def _ack_what_the_sdk_drops(
         return  # one the SDK hands to Bolt (SocketModeRequest.from_dict takes these)
     _log.info("an envelope without a type or a usable payload; acked")
     client.send_socket_mode_response(SocketModeResponse(envelope_id=envelope_id))
+
+
+def _guarded(listener: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(listener)
+    def run(**kwargs: Any) -> Any:
+        try:
+            return listener(**kwargs)
+        except Exception as error:
+            ack = kwargs.get("ack")
+            if not isinstance(ack, Ack) or ack.response is None:
+                raise  # not acked yet: acknowledge_failure acks it
+            _report(error, kwargs.get("body"))
+            return None
+
+    return run
+
+
+class GuardedApp(App):
+    """Bolt's app, except that a listener failing after its ``ack()`` keeps that ack.
+
+    Bolt (1.x) answers a listener that raised after acking by setting its ack to none, so the
+    envelope waits for the 3 s ack timeout and is then acked late, as unhandled. Every listener
+    is wrapped to log such a failure (as :func:`acknowledge_failure` does) and return instead.
+    """
+
+    def _register_listener(
+        self,
+        functions: Sequence[Callable[..., BoltResponse | None]],
+        primary_matcher: ListenerMatcher,
+        matchers: Sequence[Callable[..., bool]] | None,
+        middleware: Sequence[Callable[..., Any] | Middleware] | None,
+        auto_acknowledgement: bool = False,
+        ack_timeout: int = 3,
+    ) -> Callable[..., BoltResponse | None] | None:
+        return super()._register_listener(
+            [_guarded(f) for f in functions],
+            primary_matcher,
+            matchers,
+            middleware,
+            auto_acknowledgement,
+            ack_timeout,
+        )
 
 
 class AckingHandler(SocketModeHandler):
