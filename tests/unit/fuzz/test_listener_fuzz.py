@@ -232,13 +232,14 @@ def _counts(bot: Bot) -> dict[str, int]:
     with bot.app.store.engine.connect() as connection:
         return {
             t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in WRITTEN
-        }  # noqa: S608 - fixed names
+        }
 
 
 def _drain(bot: Bot) -> None:
     """Wait until every listener started so far has finished: the pool's queue is first in,
     first out, so once a task holds each of its threads, nothing submitted earlier still runs."""
-    executor = bot.app.bolt._listener_runner.listener_executor  # noqa: SLF001 - no public handle
+    # Bolt offers no public handle on its listener pool.
+    executor = bot.app.bolt._listener_runner.listener_executor
     barrier = threading.Barrier(LISTENER_THREADS + 1, timeout=30)
     for _ in range(LISTENER_THREADS):
         executor.submit(barrier.wait)

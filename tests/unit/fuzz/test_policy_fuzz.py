@@ -85,6 +85,7 @@ def _set(data: Any, path: tuple[str | int, ...], value: Any) -> Any:
 def _line_of(text: str, path: tuple[str | int, ...]) -> int:
     """The 1-based line of the value at ``path``, as PyYAML's own parser places it."""
     node = yaml.compose(text)
+    assert node is not None
     for part in path:
         if isinstance(node, yaml.MappingNode):
             node = next(v for k, v in node.value if k.value == part)
