@@ -13,8 +13,11 @@ from blocks.request_notices import CHOOSE_OFFERED_DURATION
 from blocks.simple import INVALID_FORM
 from domain.ids import UserId
 from slacksim import Ack
-from tests.e2e.harness import ALICE, Bot
+from tests.e2e.harness import ALICE, CAROL, Bot
 from tests.e2e.modal_steps import justify, pick_bundle, request_bundle, select_all
+from tests.e2e.test_admin import Console, add, console, new_bundle
+
+__all__ = ["console"]  # the admin console fixture, shared with test_admin.py
 
 pytestmark = pytest.mark.e2e
 
@@ -144,3 +147,28 @@ def test_every_envelope_is_acked_whatever_it_holds_and_nobody_sees_a_traceback(
     said = json.dumps([c.args for c in bot.sim.calls], ensure_ascii=False)
     assert "Traceback" not in said
     assert "Error" not in said
+
+
+def test_an_admin_description_longer_than_allowed_is_refused_inline_not_cut(
+    console: Console,
+) -> None:
+    from blocks.admin import MAX_DESCRIPTION
+    from blocks.admin.notices import description_too_long
+
+    new_bundle(console)
+    editor = add(console, "prod-redis", "orders:*", "read_write")
+
+    def edit(view: JSON) -> None:
+        for block in view["state"]["values"].values():
+            if "admin.edit.name" in block:
+                block["admin.edit.name"]["value"] = "too-long"
+            if "admin.edit.description" in block:
+                block["admin.edit.description"]["value"] = "x" * (MAX_DESCRIPTION + 1)
+
+    ack = console.sim.submit_forged_view(CAROL, view_id=editor.id, edit=edit)
+
+    assert ack.payload == {
+        "response_action": "errors",
+        "errors": {"admin.description": description_too_long(MAX_DESCRIPTION)},
+    }
+    assert console.bot.app.services.catalog.bundle("too-long", fresh=True) is None
