@@ -30,11 +30,13 @@ from slack_sdk.models.views import View
 
 from blocks import limits
 from blocks.admin import AdminHome, admin_section
+from blocks.break_glass import BREAK_GLASS_MARK
 from blocks.ids import ActionId, CallbackId, scoped
 from blocks.messages import STATUS_EMOJI, decision_line, parts_blocks
 from blocks.payloads import PageButton, RequestButton
 from blocks.simple import notice_modal
 from blocks.text import clip, date_token, escape, mention, plural
+from domain.break_glass import Trigger
 from domain.durations import format_duration
 from domain.lifecycle import Status, StatusChange
 from domain.summary import Headline, Page, RequestSummary
@@ -92,6 +94,8 @@ def _row_text(row: Headline, *, with_requester: bool) -> str:
     emoji = STATUS_EMOJI.get(row.status, "")
     who = f"<@{row.requester}> · " if with_requester else ""
     line = f"{emoji} *{row.id}* · {who}{escape(row.what)} · {row.status.label}"
+    if row.trigger is Trigger.BREAK_GLASS:
+        line += f" · *{BREAK_GLASS_MARK}*"
     if row.status is Status.ACTIVE and row.expires_at:
         line += f" · until {date_token(row.expires_at)}"
     elif row.ended_at:
@@ -285,6 +289,19 @@ def request_again_refused(text: str) -> dict[str, Any]:
     return notice_modal(title="Request again", text=text)
 
 
+def _break_glass_fact(summary: RequestSummary) -> str:
+    """README, "Break-glass": taken without an approver, and whether someone acknowledged it."""
+    if not summary.break_glass:
+        return ""
+    if summary.acknowledged_by is None:
+        return f"\n*Trigger* {BREAK_GLASS_MARK}, no approver · not acknowledged yet"
+    when = f" {date_token(summary.acknowledged_at)}" if summary.acknowledged_at else ""
+    return (
+        f"\n*Trigger* {BREAK_GLASS_MARK}, no approver · acknowledged by "
+        f"<@{summary.acknowledged_by}>{when}"
+    )
+
+
 def details_modal(
     *,
     summary: RequestSummary,
@@ -299,6 +316,7 @@ def details_modal(
         + f"\n*Bundle* {bundle} · *Access flow* {escape(summary.flow)}"
         + f"\n*Duration* {format_duration(summary.duration)} · *Objects* {summary.object_count:,}"
         + f"\n*Justification* {escape(summary.justification) if summary.justification else '—'}"
+        + _break_glass_fact(summary)
     )
     blocks: list[Block] = [
         SectionBlock(text=_md(facts)),

@@ -32,6 +32,7 @@ class ActionId(StrEnum):
     PICK_RESOURCE = "modal.resource"
     PICK_PERMISSION = "modal.permission"
     ADD_PLAIN = "modal.add_plain"
+    BREAK_GLASS = "modal.break_glass"
     # approval and status messages
     APPROVE = "request.approve"
     DENY = "request.deny"
@@ -41,6 +42,7 @@ class ActionId(StrEnum):
     CANCEL = "request.cancel"
     REVOKE = "request.revoke"
     REQUEST_AGAIN = "request.again"
+    ACKNOWLEDGE = "break_glass.acknowledge"
     # home
     OPEN_REQUEST = "home.open_request"
     HOME_ROW = "home.row"
@@ -64,6 +66,7 @@ class BlockId(StrEnum):
     PERMISSION = "permission"
     ADD_PLAIN = "add_plain"
     DENY_REASON = "deny_reason"
+    BREAK_GLASS = "break_glass"
 
 
 def scoped(action: ActionId, key: str) -> str:

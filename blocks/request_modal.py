@@ -32,6 +32,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from blocks import limits
+from blocks.break_glass import break_glass_input, break_glass_next_step
 from blocks.ids import ActionId, BlockId, CallbackId, scoped
 from blocks.inputs import permission_input
 from blocks.payloads import ModalMetadata, ObjectOption
@@ -67,6 +68,9 @@ class FlowChoice:
     durations: tuple[timedelta, ...]
     default_duration: timedelta
     justification_required: bool
+    break_glass_max: timedelta | None = None
+    """Set when the flow allows break-glass: how long such access lasts at most."""
+    break_glass_daily: int = 0
 
     @property
     def summary(self) -> str:
@@ -406,6 +410,14 @@ def _flow_blocks(model: RequestModal) -> list[Block]:
                 ),
             )
         )
+    if flow is not None and flow.break_glass_max is not None:
+        blocks.append(
+            break_glass_input(
+                flow=flow.name,
+                max_duration=flow.break_glass_max,
+                daily_limit=flow.break_glass_daily,
+            )
+        )
     required = flow.justification_required if flow is not None else False
     blocks.append(
         InputBlock(
@@ -574,10 +586,16 @@ def request_submitted(
     bundle: str | None,
     status: Status,
     approvers: Sequence[str],
+    break_glass: timedelta | None = None,
 ) -> dict[str, Any]:
-    """The modal once a request is submitted: what it holds and what happens next."""
+    """The modal once a request is submitted: what it holds and what happens next
+    (``break_glass``: the duration of break-glass access, README "Break-glass")."""
     summary = f"{object_count:,} objects" + (f" of bundle *{bundle}*" if bundle else "")
-    next_step = _next_step(status, approvers)
+    next_step = (
+        break_glass_next_step(break_glass)
+        if break_glass is not None
+        else _next_step(status, approvers)
+    )
     view = View(
         type="modal",
         callback_id=CallbackId.REQUEST_DONE,

@@ -166,6 +166,21 @@ class DurationPolicy(_Model):
         return sorted({d for d in options if d <= self.max})
 
 
+class BreakGlass(_Model):
+    """Access at once, without an approver, for an emergency (README, "Break-glass")."""
+
+    max_duration: Duration = Field(
+        description="How long break-glass access lasts at most; within the flow's maximum "
+        "and the bot's ceiling of 4h."
+    )
+    daily_limit: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Break-glass uses of this flow allowed to one person per UTC day.",
+    )
+
+
 class AccessFlow(_Model):
     """Who may request which bundles and objects, who approves and for how long."""
 
@@ -184,6 +199,11 @@ class AccessFlow(_Model):
     remind_after: Duration | None = Field(
         default=DEFAULT_REMINDER,
         description="First reminder to approvers; later ones back off. null: no reminders.",
+    )
+    break_glass: BreakGlass | None = Field(
+        default=None,
+        description="Let requesters take access at once with a reason, telling everyone. "
+        "null: not offered.",
     )
 
     @property

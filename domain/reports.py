@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final, NamedTuple
 
+from domain.break_glass import Trigger
 from domain.lifecycle import Status
 
 
@@ -74,6 +75,7 @@ LIST_SEPARATOR: Final = ", "
 
 TRIGGER_MANUAL: Final = "manual request"
 TRIGGER_AUTOMATIC: Final = "automatic flow"
+TRIGGER_BREAK_GLASS: Final = "break-glass"
 
 FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
 """A cell starting with one of these is run as a formula by Excel, LibreOffice or Google Sheets
@@ -173,6 +175,8 @@ class ReportRecord(NamedTuple):
     approver_names: tuple[str, ...] = ()
     approver_emails: tuple[str, ...] = ()
     decision_reason: str | None = None
+    trigger: str = "normal"
+    """``domain.break_glass.Trigger``'s value: a break-glass request says so in the report."""
 
     @property
     def end_date(self) -> datetime | None:
@@ -184,6 +188,12 @@ def _resource_types(record: ReportRecord, integration_types: Mapping[str, str]) 
     kind = integration_types.get(record.integration)
     found = dict.fromkeys(resource_type(r, integration_type=kind) for r in record.resources)
     return LIST_SEPARATOR.join(found)
+
+
+def _trigger(record: ReportRecord) -> str:
+    if record.trigger == Trigger.BREAK_GLASS:
+        return TRIGGER_BREAK_GLASS
+    return TRIGGER_AUTOMATIC if record.automatic else TRIGGER_MANUAL
 
 
 def _all_cells(record: ReportRecord, integration_types: Mapping[str, str]) -> tuple[str, ...]:
@@ -205,7 +215,7 @@ def _all_cells(record: ReportRecord, integration_types: Mapping[str, str]) -> tu
         record.decision_reason or "",
         record.justification,
         record.status,
-        TRIGGER_AUTOMATIC if record.automatic else TRIGGER_MANUAL,
+        _trigger(record),
         record.flow,
         record.bundle or "",
     )

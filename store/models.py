@@ -78,6 +78,10 @@ class RequestRow(Base):
     # A revoke asked for in Slack; the sweeper that ends expiries carries it out.
     revoke_requested_by: Mapped[str | None] = mapped_column(String(32))
     revoke_requested_at: Mapped[datetime | None]
+    # domain.break_glass.Trigger; a break-glass request is acknowledged afterwards, once.
+    trigger: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32))
+    acknowledged_at: Mapped[datetime | None]
 
     __table_args__ = (
         # Home and history list one person's requests, newest first, a page at a time.

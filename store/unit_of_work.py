@@ -36,6 +36,18 @@ class UnitOfWork:
         self.meta = MetaRepository(session)
         self.removals = RemovalProblemRepository(session)
 
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of the transaction that can fail alone: on an exception its writes and the
+        audit events it appended are undone, and the exception goes on."""
+        mark = self.audit.mark
+        try:
+            with self.session.begin_nested():
+                yield
+        except BaseException:
+            self.audit.undo_since(mark)
+            raise
+
 
 class Store:
     """The database, as the services see it."""
@@ -59,6 +71,8 @@ class Store:
             with session.begin():
                 uow = UnitOfWork(session, audit_keys=self.audit_keys)
                 yield uow
+                # Last, so the audit chain's lock is held only from here to COMMIT.
+                uow.audit.write_pending()
             if uow.outbox.added:
                 for callback in self._on_outbox:
                     callback()

@@ -61,6 +61,9 @@ def duration_cap_problems(policy: Policy, *, cap: timedelta) -> Iterator[Problem
         ]
         if flow.remind_after is not None:
             named.append(((*path, "remind_after"), "remind_after", flow.remind_after))
+        if flow.break_glass is not None:
+            where: PolicyPath = (*path, "break_glass", "max_duration")
+            named.append((where, "break_glass max_duration", flow.break_glass.max_duration))
         for where, what, value in named:
             if value > cap:
                 yield Problem(

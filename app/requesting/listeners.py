@@ -90,7 +90,12 @@ class RequestModalListeners:
         app.view(CallbackId.REQUEST)(self._submit)
         # Typing and choosing in plain inputs sends nothing; these are only ever dispatched by
         # Slack for inputs in `actions` blocks, so acking them is all there is to do.
-        for passive in (ActionId.DURATION, ActionId.JUSTIFICATION, ActionId.PICK_PERMISSION):
+        for passive in (
+            ActionId.DURATION,
+            ActionId.JUSTIFICATION,
+            ActionId.PICK_PERMISSION,
+            ActionId.BREAK_GLASS,
+        ):
             app.action(passive)(lambda ack: ack())
 
     # -- opening the form: /apono, *Request access* and *Request again* on Home ------------------
@@ -214,6 +219,7 @@ class RequestModalListeners:
                 bundle=outcome.bundle,
                 status=outcome.status,
                 approvers=outcome.approvers,
+                break_glass=outcome.break_glass,
             ),
         )
 

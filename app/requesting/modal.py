@@ -82,6 +82,8 @@ class FormInput:
     justification: str | None = None
     duration: str | None = None
     permission: str | None = None
+    break_glass: bool = False
+    """The requester chose to break the glass (README, "Break-glass")."""
 
 
 def flow_choice(flow: AccessFlow) -> FlowChoice:
@@ -93,6 +95,8 @@ def flow_choice(flow: AccessFlow) -> FlowChoice:
         durations=tuple(flow.duration.offered()),
         default_duration=flow.duration.default,
         justification_required=flow.justification == "required",
+        break_glass_max=flow.break_glass.max_duration if flow.break_glass else None,
+        break_glass_daily=flow.break_glass.daily_limit if flow.break_glass else 0,
     )
 
 

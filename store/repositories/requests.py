@@ -15,6 +15,7 @@ from sqlalchemy import func, insert, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from domain.break_glass import Trigger
 from domain.ids import RequestId, UserId
 from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.objects import AccessObject
@@ -115,6 +116,7 @@ def _to_domain(row: RequestRow) -> AccessRequest:
         decided_at=row.decided_at,
         reason=row.reason,
         expires_at=row.expires_at,
+        trigger=Trigger(row.trigger),
     )
 
 
@@ -155,6 +157,7 @@ class RequestRepository:
                 bundle_version=bundle_version,
                 form_key=from_draft,
                 automatic=request.automatic,
+                trigger=request.trigger.value,
                 duration_seconds=int(request.duration.total_seconds()),
                 justification=request.justification,
                 object_count=len(objects),  # a draft's copy is counted below
@@ -323,6 +326,9 @@ class RequestRepository:
             decided_at=row.decided_at,
             reason=row.reason,
             automatic=row.automatic,
+            trigger=Trigger(row.trigger),
+            acknowledged_by=UserId(row.acknowledged_by) if row.acknowledged_by else None,
+            acknowledged_at=row.acknowledged_at,
         )
 
     def _parts(self, request_id: RequestId) -> tuple[IntegrationPart, ...]:
@@ -519,6 +525,7 @@ class RequestRepository:
                 integrations=tuple(sorted(integrations.get(r.id, []))),
                 expires_at=r.expires_at,
                 ended_at=r.ended_at,
+                trigger=Trigger(r.trigger),
             )
             for r in rows
         )
@@ -545,3 +552,39 @@ class RequestRepository:
         if statuses is not None:
             query = query.where(RequestRow.status.in_([s.value for s in statuses]))
         return int(self._session.scalar(query) or 0)
+
+    # -- break-glass (README, "Break-glass") ------------------------------------------------------
+
+    def break_glass_uses(
+        self, *, requester: UserId, flow: str, since: datetime, until: datetime
+    ) -> int:
+        """Break-glass requests ``requester`` made through ``flow`` in [since, until)."""
+        return int(
+            self._session.scalar(
+                select(func.count())
+                .select_from(RequestRow)
+                .where(
+                    RequestRow.requester_id == requester,
+                    RequestRow.created_at >= since,
+                    RequestRow.created_at < until,
+                    RequestRow.flow == flow,
+                    RequestRow.trigger == Trigger.BREAK_GLASS.value,
+                )
+            )
+            or 0
+        )
+
+    def acknowledge(self, *, request_id: RequestId, by: UserId, at: datetime) -> bool:
+        """Record the first acknowledgement of a break-glass request; ``False`` when someone
+        acknowledged it first (compare-and-swap, like a decision)."""
+        result = self._session.execute(
+            update(RequestRow)
+            .where(
+                RequestRow.id == request_id,
+                RequestRow.trigger == Trigger.BREAK_GLASS.value,
+                RequestRow.acknowledged_by.is_(None),
+            )
+            .values(acknowledged_by=by, acknowledged_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
