@@ -64,6 +64,7 @@ from app.reports.csv import ReportService
 from app.reports.delivery import ReportRequests, ScheduledReports
 from app.reports.listeners import ReportListeners
 from app.requesting.eligibility import EligibilityService
+from app.requesting.favorites import FavoritesService
 from app.requesting.listeners import RequestModalListeners
 from app.requesting.modal import RequestModalService
 from app.requesting.submission import SubmissionService
@@ -486,7 +487,7 @@ def build_application(
             subscriptions=subscriptions_from(
                 policy.request_webhooks,
                 env=os.environ,
-                allow_http=settings.request_webhooks_allow_http,
+                allow_http=settings.request_webhooks_allow_http or settings.allow_insecure_webhooks,
                 timeout=settings.request_webhook_timeout_seconds,
             ),
             clock=clock,
@@ -528,8 +529,9 @@ def build_application(
     bolt.error(acknowledge_failure)
     commands = CommandRouter()
     commands.register(bolt)
-    requesting = RequestModalListeners(modal=modal, submission=submission)
-    requesting.register(bolt, commands=commands)
+    requesting = RequestModalListeners(
+        modal=modal, submission=submission, favorites=FavoritesService(store=store, clock=clock)
+    )
     # Home's rows offer what other features do; each feature lends its own answer.
     revoking = RevokeListeners(revocation=revocation)
     revoking.register(bolt, commands=commands)
@@ -540,8 +542,11 @@ def build_application(
         revoke=revoking.revoke_for,
         cancel=deciding.cancel_for,
         open_again=requesting.open_again,
+        save_favorite=requesting.save_favorite,
+        open_favorite=requesting.open_favorite,
     )
     home_listeners.register(bolt, commands=commands)
+    requesting.register(bolt, commands=commands, refresh_home=home_listeners.publish)
     deciding.register(bolt, refresh_home=home_listeners.publish)
     AdminListeners(admin=admin_console, refresh_home=home_listeners.publish).register(bolt)
     ReportListeners(reports=ReportRequests(store=store, admins=admins, clock=clock)).register(

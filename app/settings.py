@@ -14,9 +14,10 @@ from typing import Annotated, Any, Final, Literal
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.integrations.signing import is_plain_http
 from domain.audit import AuditKey, AuditKeys, parse_key
 from domain.durations import DurationError, parse_duration
 from domain.policy import Duration
@@ -58,11 +59,18 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         default=SLACK_API_URL, description="Slack Web API base URL (the simulator sets its own)."
     )
+    allow_insecure_webhooks: bool = Field(
+        default=False,
+        description="Let webhooks (the webhook integration, the audit webhook, request "
+        "webhooks) use plain http:// URLs and the audit webhook go unsigned; local testing only.",
+    )
     audit_webhook_url: str | None = Field(
-        default=None, description="Optional URL that receives every audit event, in order."
+        default=None, description="Optional https:// URL that receives every audit event, in order."
     )
     audit_webhook_secret: SecretStr | None = Field(
-        default=None, description="HMAC-SHA256 key signing the audit webhook's calls."
+        default=None,
+        validate_default=True,
+        description="HMAC-SHA256 key signing the audit webhook's calls (required with its URL).",
     )
     work_lease_seconds: float = Field(
         default=60,
@@ -146,6 +154,41 @@ class Settings(BaseSettings):
         description="json: one object per line; text: HH:MM:SS LEVEL logger [AR-…] message "
         "key=value, for a terminal.",
     )
+
+    @field_validator("audit_webhook_url", "audit_webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("audit_webhook_url")
+    @classmethod
+    def _audit_webhook_https(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # The URL is not quoted back: it may carry a token.
+        if value is not None and not info.data.get("allow_insecure_webhooks"):
+            if is_plain_http(value):
+                raise ValueError(
+                    "must be https:// (ALLOW_INSECURE_WEBHOOKS=true allows http:// for local "
+                    "testing only)"
+                )
+            if not value.lower().startswith("https://"):
+                raise ValueError("must be an absolute https:// URL")
+        return value
+
+    @field_validator("audit_webhook_secret")
+    @classmethod
+    def _audit_webhook_signed(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if (
+            value is None
+            and info.data.get("audit_webhook_url")
+            and not info.data.get("allow_insecure_webhooks")
+        ):
+            raise ValueError(
+                "must be set when AUDIT_WEBHOOK_URL is: receivers verify every call with it "
+                "(ALLOW_INSECURE_WEBHOOKS=true allows an unsigned webhook for local testing only)"
+            )
+        return value
 
     @field_validator("audit_key", "audit_checkpoint_file", mode="before")
     @classmethod
@@ -270,6 +313,18 @@ def max_access_duration_from_env(
         return parse_duration(text)
     except DurationError as error:
         raise SettingsError(f"MAX_ACCESS_DURATION is malformed ({error})") from None
+
+
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+
+
+def insecure_webhooks_allowed(env: Mapping[str, str], *, env_file: Path = Path(".env")) -> bool:
+    """``ALLOW_INSECURE_WEBHOOKS`` as the bot reads it (the environment, then ``.env``), for
+    the policy checks, which see the environment but not the settings."""
+    value = env.get("ALLOW_INSECURE_WEBHOOKS")
+    if value is None and env_file.exists():
+        value = dotenv_values(env_file).get("ALLOW_INSECURE_WEBHOOKS")
+    return (value or "").strip().lower() in _TRUE
 
 
 class SettingsError(Exception):

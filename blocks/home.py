@@ -31,6 +31,7 @@ from slack_sdk.models.views import View
 from blocks import limits
 from blocks.admin import AdminHome, admin_section
 from blocks.break_glass import BREAK_GLASS_MARK
+from blocks.favorites import FavoriteLine, favorites_section
 from blocks.ids import ActionId, CallbackId, scoped
 from blocks.messages import STATUS_EMOJI, decision_line, parts_blocks
 from blocks.payloads import PageButton, RequestButton
@@ -72,7 +73,7 @@ class RowAction(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     r: str = Field(pattern=r"^AR-[0-9A-Z]{6}$")
-    a: str = Field(pattern=r"^(details|revoke|again|cancel)$")
+    a: str = Field(pattern=r"^(details|revoke|again|cancel|favorite)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,7 @@ class HomeModel:
     activity: Page | None = None
     bundles: tuple[str, ...] = ()
     admin: AdminHome | None = None
+    favorites: tuple[FavoriteLine, ...] = ()
 
 
 def _md(text: str) -> MarkdownTextObject:
@@ -120,6 +122,8 @@ def _menu(row: Headline, *, own: bool) -> OverflowMenuElement:
         options.append(option("Cancel request", "cancel"))
     if own and row.status.terminal:
         options.append(option("Request again", "again"))
+    if own:
+        options.append(option("Save as favorite", "favorite"))
     return OverflowMenuElement(action_id=scoped(ActionId.HOME_ROW, row.id), options=options)
 
 
@@ -241,6 +245,13 @@ def home_view(model: HomeModel) -> dict[str, Any]:
             blocks.append(ContextBlock(elements=[_md("Nothing matches these filters.")]))
     if model.admin is not None:
         blocks += [DividerBlock(), *admin_section(model.admin)]
+    # Favorites come right under *Request access*, as many as the rest leaves room for (two
+    # blocks each, after a divider and a header).
+    room = limits.VIEW_BLOCKS - len(blocks) - 2
+    if room >= 1:
+        shown = model.favorites[: room // 2]
+        section = favorites_section(shown, total=len(model.favorites))
+        blocks[2:2] = [DividerBlock(), *section]
     return View(type="home", blocks=blocks, private_metadata=model.state.encode()).to_dict()
 
 
@@ -308,7 +319,9 @@ def details_modal(
     history: tuple[StatusChange, ...],
     approvers: tuple[str, ...],
     removal_problem: str | None = None,
+    own: bool = False,
 ) -> dict[str, Any]:
+    """``own``: the requester is looking, who may save the request as a favorite."""
     bundle = escape(summary.bundle) if summary.bundle else "—"
     facts = (
         f"*Requester* <@{summary.requester}>"
@@ -339,10 +352,21 @@ def details_modal(
             block_id="details_actions",
             elements=[
                 ButtonElement(
-                    text=f"All {summary.object_count:,} objects",
+                    text=f"All {plural(summary.object_count, 'object')}",
                     action_id=ActionId.SHOW_OBJECTS,
                     value=RequestButton(r=summary.id, f=summary.flow).encode(),
-                )
+                ),
+                *(
+                    [
+                        ButtonElement(
+                            text="⭐ Save as favorite",
+                            action_id=ActionId.SAVE_FAVORITE,
+                            value=RequestButton(r=summary.id, f=summary.flow).encode(),
+                        )
+                    ]
+                    if own
+                    else []
+                ),
             ],
         )
     )

@@ -65,6 +65,8 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 
 DEFAULT_APPROVAL_TIMEOUT: Final = timedelta(hours=24)
 DEFAULT_REMINDER: Final = timedelta(hours=1)
+JUSTIFICATION_HINT_MAX: Final = 150
+"""Characters of a flow's ``justification_hint``: one short line under the input."""
 
 
 class _Model(BaseModel):
@@ -195,6 +197,12 @@ class AccessFlow(_Model):
     approvers: Literal["automatic"] | Approvers
     duration: DurationPolicy
     justification: Literal["required", "optional"] = "optional"
+    justification_hint: str = Field(
+        default="",
+        max_length=JUSTIFICATION_HINT_MAX,
+        description="Why this flow asks for a justification, or what to write: shown under "
+        "the request modal's justification input, e.g. 'Link the incident (INC-1234)'.",
+    )
     approval_timeout: Duration = DEFAULT_APPROVAL_TIMEOUT
     remind_after: Duration | None = Field(
         default=DEFAULT_REMINDER,

@@ -17,6 +17,7 @@ from store.engine import WRITE
 from store.repositories.audit import AuditRepository
 from store.repositories.catalog import CatalogRepository
 from store.repositories.drafts import DraftRepository
+from store.repositories.favorites import FavoriteRepository
 from store.repositories.grants import GrantRepository
 from store.repositories.meta import MetaRepository
 from store.repositories.outbox import OutboxRepository
@@ -35,6 +36,7 @@ class UnitOfWork:
         self.drafts = DraftRepository(session)
         self.meta = MetaRepository(session)
         self.removals = RemovalProblemRepository(session)
+        self.favorites = FavoriteRepository(session)
 
     @contextmanager
     def savepoint(self) -> Iterator[None]:

@@ -359,6 +359,9 @@ class PostgresIntegration(Identity):
             user=c.user,
             password=c.password,
             sslmode=c.sslmode,
+            # verify-ca and verify-full check the certificate against this CA (libpq's default
+            # is ~/.postgresql/root.crt; None leaves it out); docs/integrations/postgresql.md.
+            sslrootcert=c.sslrootcert,
             connect_timeout=CONNECT_TIMEOUT_SECONDS,
             application_name="jit-access-bot",
             autocommit=True,

@@ -15,13 +15,13 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
-from app.policy.connection_checks import connection_issues
+from app.policy.connection_checks import connection_issues, insecure_webhook_issues
 from app.policy.limits import duration_cap_problems, limit_issues
 from app.policy.problems import PolicyError, PolicyProblem
 from app.policy.salvage import Salvage, salvage
 from app.policy.validation import Issue
 from app.policy.yaml_source import SourceMap, parse_yaml
-from app.settings import DEFAULT_MAX_ACCESS_DURATION
+from app.settings import DEFAULT_MAX_ACCESS_DURATION, insecure_webhooks_allowed
 from domain.policy import Policy
 from domain.policy_checks import Problem, check_policy
 
@@ -84,6 +84,8 @@ def parse_policy(
     salvaged = salvage(parsed.data)
     problems += _locate_issues(salvaged.issues, source_map)
     problems += _locate_issues(connection_issues(parsed.data), source_map)
+    allowed = None if env is None else insecure_webhooks_allowed(env)
+    problems += _locate_issues(insecure_webhook_issues(parsed.data, allowed=allowed), source_map)
     problems += _locate_issues(limit_issues(parsed.data), source_map)
     if salvaged.policy is not None:
         found = check_policy(policy=salvaged.policy, env=env)

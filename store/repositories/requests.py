@@ -538,6 +538,17 @@ class RequestRepository:
             )
         )
 
+    def last_duration(self, *, requester: UserId, flow: str) -> timedelta | None:
+        """The duration ``requester`` chose in their latest request through ``flow`` (the modal
+        preselects it)."""
+        seconds = self._session.scalar(
+            select(RequestRow.duration_seconds)
+            .where(RequestRow.requester_id == requester, RequestRow.flow == flow)
+            .order_by(RequestRow.created_at.desc(), RequestRow.id.desc())
+            .limit(1)
+        )
+        return timedelta(seconds=seconds) if seconds else None
+
     def recent_for(self, requester: UserId, *, limit: int) -> list[RequestId]:
         rows = self._session.scalars(
             select(RequestRow.id)

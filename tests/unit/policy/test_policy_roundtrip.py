@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from app.policy.export import dump_policy
 from app.policy.loader import load_policy, parse_policy
 from domain.break_glass import BREAK_GLASS_CAP
-from domain.policy import Policy
+from domain.policy import JUSTIFICATION_HINT_MAX, Policy
 from domain.policy_checks import check_policy
 
 BUILT_IN = ["read_only", "read_write", "admin"]
@@ -43,7 +43,7 @@ def connection(draw: Draw, kind: str, env: dict[str, str]) -> dict[str, Any]:
     if kind == "webhook":
         fields = {
             "url": draw(
-                st.sampled_from(["http://127.0.0.1:8088/jit", "https://billing.example/x"])
+                st.sampled_from(["https://127.0.0.1:8088/jit", "https://billing.example/x"])
             ),
             "secret": secret(),
             "timeout_seconds": draw(st.floats(min_value=0.5, max_value=60)),
@@ -137,6 +137,7 @@ def flow(
         "approvers": approvers,
         "duration": durations,
         "justification": draw(st.sampled_from(["required", "optional"])),
+        "justification_hint": draw(st.text(max_size=JUSTIFICATION_HINT_MAX)),
         "approval_timeout": timedelta(seconds=timeout),
         "remind_after": reminder,
         "break_glass": break_glass(draw, durations["max"]) if approvers != "automatic" else None,
