@@ -35,6 +35,7 @@ from blocks.request_modal import MAX_JUSTIFICATION
 from blocks.request_notices import (
     BUNDLE_GONE,
     CHOOSE_OFFERED_DURATION,
+    MANAGER_IS_YOURSELF,
     NO_FLOW_FOR_OBJECTS,
     NOTHING_TO_REQUEST,
     PICK_A_BUNDLE,
@@ -220,11 +221,18 @@ class SubmissionService:
             errors = {Field.OBJECTS: on_call_unknown(flow.name)}
             self._audit_refusal(user=user, draft=draft, errors=errors)
             return Refused(errors)
+        if glass is None and self._approvers.names_self(flow=flow, requester=requester):
+            errors = {Field.FLOW: MANAGER_IS_YOURSELF}
+            self._audit_refusal(user=user, draft=draft, errors=errors)
+            return Refused(errors)
+        # Read the manager's profile field now: the manager recorded here is the one who may
+        # decide as the manager (app/approval/decisions.py).
         approvers = (
             []
             if approval.automatic and glass is None
-            else self._approvers.resolve(flow=flow, requester=requester)
+            else self._approvers.resolve(flow=flow, requester=requester, fresh=True)
         )
+        manager = next((a.id for a in approvers if "manager" in a.grounds), None)
         try:
             return self._insert(
                 draft=draft,
@@ -234,6 +242,7 @@ class SubmissionService:
                 duration=glass.duration if glass else duration,
                 justification=justification,
                 approval=approval,
+                manager=manager,
                 glass=glass,
                 approvers=[
                     AskedApprover(
@@ -373,7 +382,8 @@ class SubmissionService:
                 maximum=flow.duration.max, flow=flow.name
             )
             return None
-        if flow.duration.choices and duration not in offered:
+        # Only what the menu offered: a forged value between two options is not one of them.
+        if duration not in offered:
             errors[Field.DURATION] = choose_a_duration(offered)
             return None
         return duration
@@ -483,6 +493,7 @@ class SubmissionService:
         duration: timedelta,
         justification: str,
         approval: Approval,
+        manager: UserId | None,
         approvers: list[AskedApprover],
         glass: _BreakGlassUse | None = None,
     ) -> Submitted:
@@ -536,6 +547,7 @@ class SubmissionService:
                         "trigger": request.trigger.value,
                         "automatic": automatic,
                         "approval": approval.why,
+                        **({"manager": manager} if manager and not glass else {}),
                     },
                 )
             )
