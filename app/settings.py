@@ -7,6 +7,7 @@ new user does is start the bot before creating the Slack app.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
@@ -18,10 +19,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.integrations.signing import is_plain_http
 from domain.audit import AuditKey, AuditKeys, parse_key
+from domain.durations import DurationError, parse_duration
+from domain.policy import Duration
 
 INSTALL_DOCS: Final = "README.md, section 'Install the Slack app'"
 DEFAULT_DATABASE_URL: Final = "sqlite:///jit-access.db"
 SLACK_API_URL: Final = "https://slack.com/api/"
+DEFAULT_MAX_ACCESS_DURATION: Final = timedelta(days=7)
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -105,6 +109,17 @@ class Settings(BaseSettings):
         description="Comma-separated earlier audit keys (same format), still accepted for "
         "verifying the entries and checkpoints they made; rotation in README, 'Audit log'.",
     )
+    credentials_key: SecretStr | None = Field(
+        default=None,
+        description="Key sealing credentials while they wait to be sent: 32+ random bytes as "
+        "hex (64+ digits) or base64, e.g. a Fernet key. Unset: derived from SLACK_APP_TOKEN "
+        "(warned at start-up). README, 'Keys'.",
+    )
+    credentials_keys_old: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated earlier credentials keys (same format), still accepted "
+        "for opening what they sealed; rotation in README, 'Keys'.",
+    )
     audit_checkpoint_seconds: float = Field(
         default=300,
         gt=0,
@@ -115,6 +130,22 @@ class Settings(BaseSettings):
         default=None,
         description="File that checkpoints are appended to as JSON Lines, or '-' for standard "
         "output; `audit verify` reads the last one from the file.",
+    )
+    on_call_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="How long PagerDuty or Opsgenie has to answer one on-call question; the "
+        "request modal waits for it, within Slack's 3 s.",
+    )
+    on_call_cache_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="How long an on-call answer is reused (a failure: at most 10 s).",
+    )
+    on_call_ca_file: Path | None = Field(
+        default=None,
+        description="PEM bundle of the CAs trusted for the on-call APIs (default: the system's).",
     )
     request_webhooks_allow_http: bool = Field(
         default=False,
@@ -137,6 +168,12 @@ class Settings(BaseSettings):
         description="How long a stop (SIGTERM, Ctrl-C) may take: work in progress finishes or "
         "is handed to the next instance, due Slack messages are sent, then the bot exits 0; a "
         "second signal, or this long passing, ends it at once with status 1.",
+    )
+    max_access_duration: Duration = Field(
+        default=DEFAULT_MAX_ACCESS_DURATION,
+        description="Longest duration the policy may name anywhere (a flow's max, default and "
+        "choices, approval_timeout, remind_after), written like the policy's: 7d, 12h, 1w; a "
+        "longer one is an error of the policy file.",
     )
     log_level: LogLevel = "INFO"
     log_format: Literal["json", "text"] = Field(
@@ -180,19 +217,19 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("audit_key", "audit_checkpoint_file", mode="before")
+    @field_validator("audit_key", "credentials_key", "audit_checkpoint_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("audit_key")
+    @field_validator("audit_key", "credentials_key")
     @classmethod
-    def _audit_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+    def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             parse_key(value.get_secret_value())  # raises without echoing the value
         return value
 
-    @field_validator("audit_keys_old", mode="before")
+    @field_validator("audit_keys_old", "credentials_keys_old", mode="before")
     @classmethod
     def _old_keys(cls, value: Any) -> Any:
         keys = _split_list(value)
@@ -208,6 +245,13 @@ class Settings(BaseSettings):
         )
         assert keys is not None  # the app token is required, so a key always exists
         return keys
+
+    def credentials_secrets(self) -> tuple[bytes | None, list[bytes]]:
+        """The raw bytes of ``CREDENTIALS_KEY`` (``None``: unset) and of each older key, parsed
+        as the audit keys are (``domain.audit.parse_key``: the same format, checked above)."""
+        key = self.credentials_key
+        current = parse_key(key.get_secret_value()).secret if key is not None else None
+        return current, [parse_key(k.get_secret_value()).secret for k in self.credentials_keys_old]
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -287,6 +331,22 @@ def audit_keys_from_env(
         old=_split_list(merged.get("AUDIT_KEYS_OLD") or ""),
         app_token=merged.get("SLACK_APP_TOKEN") or None,
     )
+
+
+def max_access_duration_from_env(
+    env: Mapping[str, str], *, env_file: Path = Path(".env")
+) -> timedelta:
+    """``MAX_ACCESS_DURATION`` for the command-line tools, read as the bot reads it (the
+    environment, then ``.env``). Raises :class:`SettingsError` when it is malformed."""
+    saved = dotenv_values(env_file) if env_file.exists() else {}
+    merged = {**{k: v for k, v in saved.items() if v is not None}, **env}
+    text = merged.get("MAX_ACCESS_DURATION") or ""
+    if not text.strip():
+        return DEFAULT_MAX_ACCESS_DURATION
+    try:
+        return parse_duration(text)
+    except DurationError as error:
+        raise SettingsError(f"MAX_ACCESS_DURATION is malformed ({error})") from None
 
 
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})

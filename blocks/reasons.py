@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Final
 
+from blocks.text import plural
 from domain.durations import format_duration
 from domain.lifecycle import Status
 
@@ -26,6 +27,14 @@ def flow_deactivated(flow: str) -> str:
 
 def no_longer_grantee(flow: str) -> str:
     return f"the requester is no longer a grantee of the access flow {flow}"
+
+
+def no_longer_on_call(flow: str) -> str:
+    return f"the requester is no longer on call for the access flow {flow}"
+
+
+def on_call_unreachable(flow: str) -> str:
+    return f"the on-call service of the access flow {flow} could not be asked"
 
 
 def duration_over_maximum(*, duration: timedelta, maximum: timedelta, flow: str) -> str:
@@ -65,6 +74,10 @@ def group_approver(*, group: str, flow: str) -> str:
     return f"you're in {group}, the approvers of flow {flow}"
 
 
+def on_call_approver(*, reference: str, flow: str) -> str:
+    return f"you're on call for {reference}, the approvers of flow {flow}"
+
+
 def manager_of(requester: str) -> str:
     return f"you're {requester}'s manager"
 
@@ -74,6 +87,18 @@ def manager_of(requester: str) -> str:
 
 def granting_failed(*, integration: str, problem: str) -> str:
     return f"granting failed in {integration}: {problem}"
+
+
+def credentials_undeliverable(*, integration: str, problem: str) -> str:
+    """Why a request ended: its credentials never reached the requester (README, "Keys")."""
+    return (
+        f"your access details for {integration} could not be delivered, and new ones could not "
+        f"be issued ({problem}); the access was removed, request it again if you still need it"
+    )
+
+
+def delivery_gave_up(attempts: int) -> str:
+    return f"still not delivered after {plural(attempts, 'attempt')}"
 
 
 def not_configured(integration: str) -> str:
