@@ -634,7 +634,10 @@ def _next_step(status: Status, approvers: Sequence[str]) -> str:
     if status is Status.FAILED:
         return "It could not be sent for approval: nobody but you could approve it."
     named = ", ".join(f"<@{a}>" for a in approvers[:MAX_APPROVERS_NAMED])
-    return f"Waiting for approval by {named}. You'll get a DM at each change."
+    more = len(approvers) - MAX_APPROVERS_NAMED
+    if more > 0:
+        named += f" and {plural(more, 'other')}"
+    return f"Waiting for approval by {named}. You'll get a DM at each step."
 
 
 def request_submitted(
@@ -648,7 +651,7 @@ def request_submitted(
 ) -> dict[str, Any]:
     """The modal once a request is submitted: what it holds and what happens next
     (``break_glass``: the duration of break-glass access, README "Break-glass")."""
-    summary = f"{object_count:,} objects" + (f" of bundle *{bundle}*" if bundle else "")
+    summary = plural(object_count, "object") + (f" of bundle *{escape(bundle)}*" if bundle else "")
     next_step = (
         break_glass_next_step(break_glass)
         if break_glass is not None

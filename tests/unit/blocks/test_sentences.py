@@ -18,6 +18,13 @@ from blocks.decisions import (
     object_list_modal,
     revoking,
 )
+from blocks.extension import (
+    extension_approval_message,
+    extension_decided,
+    extension_refused_message,
+    not_active,
+    revoke_now_button,
+)
 from blocks.favorites import favorite_saved_modal
 from blocks.help import HELP, report_preparing, unknown_command
 from blocks.home import HomeModel, HomeState, details_modal, home_view, row_canceled
@@ -30,7 +37,14 @@ from blocks.messages import (
     status_message,
     what,
 )
-from blocks.reasons import group_approver, listed_approver, manager_of, request_ended
+from blocks.reasons import (
+    delivery_gave_up,
+    group_approver,
+    listed_approver,
+    manager_of,
+    on_call_approver,
+    request_ended,
+)
 from blocks.request_modal import (
     BundleChoice,
     BundleDetail,
@@ -85,7 +99,15 @@ def test_the_submitted_modal_says_what_was_asked_and_what_happens_next() -> None
     assert lines[1] == "1,200 objects of bundle *prod-incident*"
     assert lines[2].startswith("Waiting for approval by <@U0000000>, ")
     assert lines[2].count("<@") == 10
-    assert lines[2].endswith(". You'll get a DM at each change.")
+    assert lines[2].endswith("<@U0000009> and 2 others. You'll get a DM at each step.")
+    one = request_submitted(
+        request_id="AR-7K3Q9M", object_count=1, bundle=None, status=Status.PENDING,
+        approvers=["U0000001"],
+    )  # fmt: skip
+    assert _text(one).splitlines()[1:] == [
+        "1 object",
+        "Waiting for approval by <@U0000001>. You'll get a DM at each step.",
+    ]
 
     automatic = request_submitted(
         request_id="AR-7K3Q9M", object_count=3, bundle=None, status=Status.APPROVED, approvers=()
@@ -667,3 +689,45 @@ def test_a_period_is_said_in_the_unit_people_write() -> None:
     assert format_filters(parse_filters("last 7d")) == "last 7d"
     assert format_filters(parse_filters("last 1w")) == "last 7d"
     assert format_filters(parse_filters("last 24h")) == "last 1d"
+
+
+def test_an_on_call_approver_and_a_lost_delivery_read_as_clauses() -> None:
+    assert asked_because([on_call_approver(reference="PagerDuty schedule ops", flow="pager")]) == (
+        "You're asked because you're on call for PagerDuty schedule ops, the approvers of flow "
+        "pager."
+    )
+    assert delivery_gave_up(1) == "still not delivered after 1 attempt"
+    assert delivery_gave_up(5) == "still not delivered after 5 attempts"
+
+
+def test_extension_texts_count_objects_and_say_how_an_extension_was_decided() -> None:
+    for count, said in ((1, "The object of AR-7K3Q9M"), (8, "All 8 objects of AR-7K3Q9M")):
+        button = revoke_now_button(a_summary(Status.ACTIVE, count=count)).to_dict()
+        assert button["confirm"]["text"]["text"] == f"{said} will be removed now."
+    assert not_active("AR-7K3Q9M", Status.TIMED_OUT.label) == (
+        "AR-7K3Q9M is not active (it is timed out); only active access can be extended."
+    )
+    assert extension_decided(request_id="AR-7K3Q9M", status="done", by="U0BOB") == (
+        "The extension of AR-7K3Q9M was already approved by <@U0BOB>. Nothing changed."
+    )
+    assert extension_decided(request_id="AR-7K3Q9M", status="denied", by="U0BOB") == (
+        "The extension of AR-7K3Q9M was already denied by <@U0BOB>. Nothing changed."
+    )
+    assert extension_decided(request_id="AR-7K3Q9M", status="void", by=None) == (
+        "The extension of AR-7K3Q9M was already dropped: it could not be applied. Nothing changed."
+    )
+    for count, said in ((1, "1 object"), (2, "2 objects")):
+        ask = extension_approval_message(
+            summary=a_summary(Status.ACTIVE, count=count),
+            extension_id=1,
+            old_end=T0,
+            new_end=LATER,
+            reasons=[listed_approver("prod-db")],
+        )
+        assert f"<@U0ALICE> asks for more time on {said}" in texts(ask)
+        assert "You're asked because you're listed as an approver of flow prod-db." in texts(ask)
+        fits(ask)
+    refused_ = extension_refused_message(
+        summary=a_summary(Status.ACTIVE), new_end=LATER, by=None, problem="the request ended first"
+    )
+    assert refused_["blocks"][0]["text"]["text"].endswith(": the request ended first.")
