@@ -27,6 +27,13 @@ def no_longer_grantee(flow: str) -> str:
     return f"the requester is no longer a grantee of the access flow {flow}"
 
 
+def teammate_no_longer_grantee(flow: str) -> str:
+    return (
+        f"the teammate it was asked for is no longer a grantee of the access flow {flow},"
+        " or the flow no longer allows requesting for a teammate"
+    )
+
+
 def duration_over_maximum(*, duration: timedelta, maximum: timedelta, flow: str) -> str:
     return (
         f"{format_duration(duration)} is longer than the "

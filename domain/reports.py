@@ -28,6 +28,8 @@ class Column(StrEnum):
     END_DATE = "end_date"
     REQUESTER_NAME = "requester_name"
     REQUESTER_EMAIL = "requester_email"
+    GRANTEE_NAME = "grantee_name"
+    GRANTEE_EMAIL = "grantee_email"
     INTEGRATION = "integration"
     RESOURCE_TYPE = "resource_type"
     RESOURCES = "resources"
@@ -53,6 +55,8 @@ HEADERS: Final[Mapping[Column, str]] = {
     Column.END_DATE: "Revoke/End Date",
     Column.REQUESTER_NAME: "Requester Name",
     Column.REQUESTER_EMAIL: "Requester Email",
+    Column.GRANTEE_NAME: "Grantee Name",
+    Column.GRANTEE_EMAIL: "Grantee Email",
     Column.INTEGRATION: "Integration",
     Column.RESOURCE_TYPE: "Resource Type",
     Column.RESOURCES: "Resources",
@@ -68,7 +72,8 @@ HEADERS: Final[Mapping[Column, str]] = {
 }
 
 DEFAULT_COLUMNS: Final[tuple[Column, ...]] = tuple(Column)
-"""Every column, in the order of issue 6."""
+"""Every column, in the order of issue 6, with who held the access (the grantee: the requester,
+or the teammate they asked for, README "On behalf of a teammate") after the requester."""
 
 LIST_SEPARATOR: Final = ", "
 """Between the resources, permissions and approvers inside one cell."""
@@ -177,6 +182,10 @@ class ReportRecord(NamedTuple):
     decision_reason: str | None = None
     trigger: str = "normal"
     """``domain.break_glass.Trigger``'s value: a break-glass request says so in the report."""
+    grantee_name: str | None = None
+    """Who held the access when the requester asked on a teammate's behalf; ``None``: the
+    requester, whose name and email the grantee columns then repeat."""
+    grantee_email: str | None = None
 
     @property
     def end_date(self) -> datetime | None:
@@ -206,6 +215,8 @@ def _all_cells(record: ReportRecord, integration_types: Mapping[str, str]) -> tu
         iso_utc(record.end_date),
         record.requester_name,
         record.requester_email or "",
+        record.requester_name if record.grantee_name is None else record.grantee_name,
+        (record.requester_email if record.grantee_name is None else record.grantee_email) or "",
         record.integration,
         _resource_types(record, integration_types),
         join(record.resources),

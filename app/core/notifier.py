@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any, Final
 
 from app.core.sealing import Sealer
@@ -28,6 +29,14 @@ UPDATE: Final = "update"
 UPLOAD: Final = "upload"
 
 
+class Reader(Enum):
+    """Who a status message is written for."""
+
+    REQUESTER = "requester"
+    GRANTEE = "grantee"
+    AUDIT = "audit"
+
+
 def approval_ref(request_id: str, approver: str) -> str:
     return f"approval:{request_id}:{approver}"
 
@@ -40,11 +49,14 @@ class Notifier:
     def status_changed(
         self, uow: UnitOfWork, *, summary: RequestSummary, change: StatusChange
     ) -> None:
-        """Exactly one message to the requester and one to the audit channel."""
-        readers: list[tuple[str, bool]] = [(summary.requester, True)]
+        """Exactly one message to the requester, one to the teammate it is for (when asked on
+        their behalf) and one to the audit channel."""
+        readers: list[tuple[str, Reader]] = [(summary.requester, Reader.REQUESTER)]
+        if summary.grantee is not None and summary.grantee != summary.requester:
+            readers.append((summary.grantee, Reader.GRANTEE))
         if self._audit_channel:
-            readers.append((self._audit_channel, False))
-        for channel, for_requester in readers:
+            readers.append((self._audit_channel, Reader.AUDIT))
+        for channel, reader in readers:
             uow.outbox.add(
                 at=change.at,
                 ordering_key=f"{summary.id}:{channel}",
@@ -55,7 +67,8 @@ class Notifier:
                     actor=change.actor,
                     at=change.at,
                     reason=change.reason,
-                    for_requester=for_requester,
+                    for_requester=reader is Reader.REQUESTER,
+                    for_grantee=reader is Reader.GRANTEE,
                 ),
             )
 
@@ -156,10 +169,12 @@ class Notifier:
         message = credentials_message(
             summary=summary, integration=integration, fields=fields, valid_until=valid_until
         )
+        # Only whoever holds the access sees its secrets: the teammate a request was made for,
+        # never the requester who asked on their behalf (README, "On behalf of a teammate").
         uow.outbox.add(
             at=at,
-            ordering_key=f"{summary.id}:{summary.requester}",
-            channel=summary.requester,
+            ordering_key=f"{summary.id}:{summary.holder}",
+            channel=summary.holder,
             kind=POST,
             sealed=self._sealer.seal(message),
         )

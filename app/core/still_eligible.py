@@ -30,6 +30,7 @@ from blocks.reasons import (
     holds_no_objects,
     no_longer_grantee,
     objects_no_longer_offered,
+    teammate_no_longer_grantee,
 )
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
@@ -81,6 +82,14 @@ class StillEligible:
         if not self._is_grantee(flow, request.requester):
             return Ineligible(
                 reason=no_longer_grantee(flow.name), detail="requester no longer a grantee"
+            )
+        if request.grantee is not None and not (
+            flow.on_behalf and self._is_grantee(flow, request.grantee)
+        ):
+            # Asked on a teammate's behalf: they must still be a grantee, and the flow must
+            # still allow it (README, "On behalf of a teammate").
+            return Ineligible(
+                reason=teammate_no_longer_grantee(flow.name), detail="grantee no longer a grantee"
             )
         if request.duration > flow.duration.max:
             return Ineligible(

@@ -123,6 +123,8 @@ class ViewPayload:
                     continue  # the first block that holds an action ID wins
                 option = entry.get("selected_option")
                 selected = _str(option.get("value")) if isinstance(option, Mapping) else None
+                # A users_select holds its pick as selected_user, not as an option.
+                selected = selected or _str(entry.get("selected_user"))
                 state[action_id] = StateEntry(value=_str(entry.get("value")), selected=selected)
         blocks = view.get("blocks")
         inputs = tuple(

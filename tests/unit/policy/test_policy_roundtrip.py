@@ -141,6 +141,8 @@ def flow(
         "approval_timeout": timedelta(seconds=timeout),
         "remind_after": reminder,
         "break_glass": break_glass(draw, durations["max"]) if approvers != "automatic" else None,
+        # Requesting for a teammate needs one: never with a single grantee (an error of check).
+        "on_behalf": draw(st.booleans()) if groups or len(users) > 1 else False,
     }
 
 
