@@ -107,7 +107,8 @@ def test_a_grantee_asks_for_a_teammate_and_the_request_records_who_asked_and_for
     with team.store.read() as uow:
         request = uow.requests.get(request_id)
         summary = uow.requests.summary(request_id)
-    assert request is not None and summary is not None
+    assert request is not None
+    assert summary is not None
     assert (request.requester, request.grantee, request.holder) == (ALICE.id, DAVE.id, DAVE.id)
     assert (summary.grantee_name, summary.grantee_email) == (DAVE.name, DAVE.email)
     [submitted] = [e for e in team.audit(request_id) if e.kind is AuditKind.REQUEST_SUBMITTED]
@@ -122,7 +123,8 @@ def test_asking_for_yourself_in_the_for_picker_is_an_ordinary_request(team: Worl
     assert submitted.grantee is None
     with team.store.read() as uow:
         request = uow.requests.get(submitted.request_id)
-    assert request is not None and request.holder == ALICE.id
+    assert request is not None
+    assert request.holder == ALICE.id
 
 
 def test_a_teammate_who_is_not_a_grantee_of_the_flow_is_refused_and_nothing_is_stored(
@@ -186,7 +188,8 @@ def test_the_modal_offers_the_for_picker_only_in_flows_that_allow_it(team: World
     draft_key = team.bundle_form()
     modal = team.modal.render(draft_key=draft_key, user=ALICE.id)
 
-    assert modal.flow is not None and modal.flow.on_behalf
+    assert modal.flow is not None
+    assert modal.flow.on_behalf
     picker = on_behalf_input().to_dict()
     assert picker["element"]["type"] == "users_select"
     assert picker["optional"] is True
