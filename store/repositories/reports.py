@@ -49,6 +49,8 @@ class _Head:
     decided_by: str | None
     approver_name: str | None
     approver_email: str | None
+    extensions: int
+    expires_at: datetime | None
     trigger: str
     grantee_id: str | None
     grantee_name: str | None
@@ -136,6 +138,8 @@ class ReportRepository:
                 RequestRow.decided_by,
                 ApprovalRow.approver_name,
                 ApprovalRow.approver_email,
+                RequestRow.extensions,
+                RequestRow.expires_at,
                 RequestRow.trigger,
                 RequestRow.grantee_id,
                 RequestRow.grantee_name,
@@ -197,6 +201,8 @@ class ReportRepository:
                     approver_names=names,
                     approver_emails=emails,
                     decision_reason=reasons.get(head.id),
+                    extensions=head.extensions,
+                    final_end=head.expires_at,
                     trigger=head.trigger,
                 )
 
