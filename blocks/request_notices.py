@@ -125,6 +125,12 @@ def no_flow_offers_objects_in(integration: str) -> str:
     return f"No active flow offers you objects in {integration}."
 
 
+MANAGER_IS_YOURSELF: Final = (
+    "Your Slack profile names you as your own manager, so this request could never be "
+    "approved by a manager. Ask a workspace admin to correct the field."
+)
+
+
 def justification_too_long(limit: int) -> str:
     return f"At most {limit:,} characters."
 

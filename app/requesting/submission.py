@@ -36,6 +36,7 @@ from blocks.request_notices import (
     BREAK_GLASS_ONLY_FOR_YOURSELF,
     BUNDLE_GONE,
     CHOOSE_OFFERED_DURATION,
+    MANAGER_IS_YOURSELF,
     NO_FLOW_FOR_OBJECTS,
     NOTHING_TO_REQUEST,
     PICK_A_BUNDLE,
@@ -237,16 +238,23 @@ class SubmissionService:
             errors = {Field.OBJECTS: on_call_unknown(flow.name)}
             self._audit_refusal(user=user, draft=draft, errors=errors)
             return Refused(errors)
-        # Neither the requester nor the teammate the access is for decides on it.
+        if glass is None and self._approvers.names_self(flow=flow, requester=requester):
+            errors = {Field.FLOW: MANAGER_IS_YOURSELF}
+            self._audit_refusal(user=user, draft=draft, errors=errors)
+            return Refused(errors)
+        # Read the manager's profile field now: the manager recorded here is the one who may
+        # decide as the manager (app/approval/decisions.py). Neither the requester nor the
+        # teammate the access is for decides on it.
         approvers = (
             []
             if approval.automatic and glass is None
             else [
                 a
-                for a in self._approvers.resolve(flow=flow, requester=requester)
+                for a in self._approvers.resolve(flow=flow, requester=requester, fresh=True)
                 if grantee is None or a.id != grantee.id
             ]
         )
+        manager = next((a.id for a in approvers if "manager" in a.grounds), None)
         try:
             return self._insert(
                 draft=draft,
@@ -257,6 +265,7 @@ class SubmissionService:
                 duration=glass.duration if glass else duration,
                 justification=justification,
                 approval=approval,
+                manager=manager,
                 glass=glass,
                 approvers=[
                     AskedApprover(
@@ -396,7 +405,8 @@ class SubmissionService:
                 maximum=flow.duration.max, flow=flow.name
             )
             return None
-        if flow.duration.choices and duration not in offered:
+        # Only what the menu offered: a forged value between two options is not one of them.
+        if duration not in offered:
             errors[Field.DURATION] = choose_a_duration(offered)
             return None
         return duration
@@ -536,6 +546,7 @@ class SubmissionService:
         duration: timedelta,
         justification: str,
         approval: Approval,
+        manager: UserId | None,
         approvers: list[AskedApprover],
         glass: _BreakGlassUse | None = None,
         grantee: Person | None = None,
@@ -594,6 +605,7 @@ class SubmissionService:
                         "trigger": request.trigger.value,
                         "automatic": automatic,
                         "approval": approval.why,
+                        **({"manager": manager} if manager and not glass else {}),
                         "requested_by": requester.id,
                         "grantee": request.holder,
                     },
