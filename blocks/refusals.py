@@ -11,8 +11,12 @@ from typing import Final
 REQUEST_NOT_FOUND: Final = "That request does not exist."
 BUTTON_OF_ANOTHER_REQUEST: Final = "That button does not belong to this request."
 OWN_REQUEST: Final = "You cannot decide on your own request."
+REQUEST_FOR_YOU: Final = "You cannot decide on a request made for you."
 ONLY_REQUESTER_CANCELS: Final = "Only the requester can cancel a request."
-REVOKE_NOT_ALLOWED: Final = "Only the requester, an approver of its flow or an admin can revoke it."
+REVOKE_NOT_ALLOWED: Final = (
+    "Only the requester, the teammate it was requested for, an approver of its flow or an "
+    "admin can revoke it."
+)
 REPORTS_FOR_ADMINS: Final = "Reports are for admins."
 
 

@@ -211,3 +211,21 @@ def duration_over_maximum(*, maximum: timedelta, flow: str) -> str:
 
 def choose_a_duration(offered: Sequence[timedelta]) -> str:
     return "Choose one of: " + ", ".join(format_duration(d) for d in offered) + "."
+
+
+# -- on behalf of a teammate (README, "On behalf of a teammate") ---------------------------------
+
+
+def on_behalf_not_offered(flow: str) -> str:
+    return f"Access flow {flow} does not allow requesting for a teammate; leave For empty."
+
+
+def cannot_request_for(user: str) -> str:
+    return f"<@{user}> cannot be given access: not an active person in this workspace."
+
+
+def teammate_not_a_grantee(*, user: str, flow: str) -> str:
+    return f"<@{user}> is not a grantee of access flow {flow}, so you cannot request it for them."
+
+
+BREAK_GLASS_ONLY_FOR_YOURSELF: Final = "Break-glass access is only for yourself; leave For empty."

@@ -434,6 +434,11 @@ class AccessFlow(_Model):
         description="Let requesters take access at once with a reason, telling everyone. "
         "null: not offered.",
     )
+    on_behalf: bool = Field(
+        default=False,
+        description="A grantee may request for another grantee of this flow (README, "
+        "'On behalf of a teammate'): the teammate gets the access and the credentials.",
+    )
 
     @property
     def automatic(self) -> bool:

@@ -1,8 +1,9 @@
 """Approve, deny and cancel: checked at click time, decided by compare-and-swap.
 
 The clicker must be a current approver of the request (resolved again now, so someone who left
-the approving group can no longer decide) and not its requester; one who is an approver only as
-the requester's manager must also be the manager the request was sent to; a click naming an unknown
+the approving group can no longer decide) and neither its requester nor the teammate it was
+asked for; one who is an approver only as the requester's manager must also be the manager the
+request was sent to; a click naming an unknown
 request, or a request of another flow, is refused. Every refusal is audited. Of two racing
 decisions exactly one wins; the other gets "already approved by X at T" and changes nothing.
 
@@ -29,6 +30,7 @@ from blocks.refusals import (
     BUTTON_OF_ANOTHER_REQUEST,
     ONLY_REQUESTER_CANCELS,
     OWN_REQUEST,
+    REQUEST_FOR_YOU,
     REQUEST_NOT_FOUND,
     bundle_changed_since,
     denied_as_ineligible,
@@ -140,6 +142,15 @@ class DecisionService:
                 request_id=request.id,
                 reason=OWN_REQUEST,
                 detail="requester clicked",
+            )
+        if request.grantee is not None and clicker == request.grantee:
+            # Asked on their behalf: the teammate who gets the access never decides on it.
+            return self._refuse(
+                kind=AuditKind.DECISION_REFUSED,
+                clicker=clicker,
+                request_id=request.id,
+                reason=REQUEST_FOR_YOU,
+                detail="grantee clicked",
             )
         if request.status is not Status.PENDING:
             return AlreadyDecided(summary)

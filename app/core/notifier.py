@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any, Final
 
 from app.core.sealing import Sealer
@@ -30,6 +31,14 @@ UPLOAD: Final = "upload"
 
 
 CREDENTIALS_REF: Final = "credentials:"
+
+
+class Reader(Enum):
+    """Who a status message is written for."""
+
+    REQUESTER = "requester"
+    GRANTEE = "grantee"
+    AUDIT = "audit"
 
 
 def approval_ref(request_id: str, approver: str) -> str:
@@ -64,16 +73,22 @@ class Notifier:
     def status_changed(
         self, uow: UnitOfWork, *, summary: RequestSummary, change: StatusChange
     ) -> None:
-        """One message to the audit channel per change (its trail), and to the requester one per
-        change too, except that granting rewrites the approval's message in place: approval,
-        granting and active within a second are two DMs, not three (README, "Using it")."""
-        readers: list[tuple[str, bool]] = [(summary.requester, True)]
+        """One message to the audit channel per change (its trail). The requester, and the
+        teammate it is for when asked on their behalf, get one per change too, except that
+        granting rewrites the approval's message in place: approval, granting and active within
+        a second are two DMs, not three (README, "Using it")."""
+        readers: list[tuple[str, Reader]] = [(summary.requester, Reader.REQUESTER)]
+        if summary.grantee is not None and summary.grantee != summary.requester:
+            readers.append((summary.grantee, Reader.GRANTEE))
         if self._audit_channel:
-            readers.append((self._audit_channel, False))
-        for channel, for_requester in readers:
+            readers.append((self._audit_channel, Reader.AUDIT))
+        for channel, reader in readers:
             kind, ref = POST, None
-            if for_requester and change.to_status in (Status.APPROVED, Status.GRANTING):
-                ref = decision_ref(summary.id, summary.requester)
+            if reader is not Reader.AUDIT and change.to_status in (
+                Status.APPROVED,
+                Status.GRANTING,
+            ):
+                ref = decision_ref(summary.id, channel)
                 kind = UPDATE if change.to_status is Status.GRANTING else POST
             uow.outbox.add(
                 at=change.at,
@@ -85,7 +100,8 @@ class Notifier:
                     actor=change.actor,
                     at=change.at,
                     reason=change.reason,
-                    for_requester=for_requester,
+                    for_requester=reader is Reader.REQUESTER,
+                    for_grantee=reader is Reader.GRANTEE,
                 ),
                 ref=ref,
             )
@@ -194,10 +210,12 @@ class Notifier:
             valid_until=valid_until,
             resent=resent,
         )
+        # Only whoever holds the access sees its secrets: the teammate a request was made for,
+        # never the requester who asked on their behalf (README, "On behalf of a teammate").
         uow.outbox.add(
             at=at,
-            ordering_key=f"{summary.id}:{summary.requester}",
-            channel=summary.requester,
+            ordering_key=f"{summary.id}:{summary.holder}",
+            channel=summary.holder,
             kind=POST,
             sealed=self._sealer.seal(message),
             ref=credentials_ref(summary.id, integration),

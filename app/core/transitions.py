@@ -58,6 +58,12 @@ class Transitions:
                     "from": change.from_status.value if change.from_status else None,
                     "to": change.to_status.value,
                     "reason": change.reason,
+                    # Asked on a teammate's behalf: who asked and who holds the access.
+                    **(
+                        {"requested_by": request.requester, "grantee": request.grantee}
+                        if request.grantee
+                        else {}
+                    ),
                     **(audit or {}),
                 },
             )

@@ -113,6 +113,8 @@ class FormInput:
     permission: str | None = None
     break_glass: bool = False
     """The requester chose to break the glass (README, "Break-glass")."""
+    grantee: str | None = None
+    """The teammate picked in "For" (README, "On behalf of a teammate"); ``None``: oneself."""
 
 
 def flow_choice(flow: AccessFlow, *, people: Mapping[str, Person] | None = None) -> FlowChoice:
@@ -129,6 +131,7 @@ def flow_choice(flow: AccessFlow, *, people: Mapping[str, Person] | None = None)
         break_glass_max=flow.break_glass.max_duration if flow.break_glass else None,
         break_glass_daily=flow.break_glass.daily_limit if flow.break_glass else 0,
         justification_hint=flow.justification_hint,
+        on_behalf=flow.on_behalf,
     )
 
 

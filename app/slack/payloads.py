@@ -154,7 +154,9 @@ class ViewPayload:
                     continue
                 state[action_id] = StateEntry(
                     value=_text(entry.get("value"), MAX_TEXT_INPUT),
-                    selected=_option_value(entry.get("selected_option")),
+                    # A users_select holds its pick as selected_user, not as an option.
+                    selected=_option_value(entry.get("selected_option"))
+                    or _str(entry.get("selected_user"), MAX_USER_ID),
                 )
         blocks = view.get("blocks")
         inputs = tuple(

@@ -45,18 +45,20 @@ def wait_status(bot: Bot, request_id: str, wanted: Status, *, timeout: float = 1
     bot.sim.wait_for(lambda: status(bot, request_id) is wanted, timeout=timeout)
 
 
-def requester_of(bot: Bot, request_id: str) -> str:
+def followers_of(bot: Bot, request_id: str) -> set[str]:
+    """Who follows a request in DMs: its requester, and the teammate it was asked for."""
     with bot.app.store.read() as uow:
         request = uow.requests.get(RequestId(request_id))
     assert request is not None
-    return str(request.requester)
+    return {str(request.requester), str(request.holder)}
 
 
 def expected_messages(bot: Bot, request_id: str, channel: str) -> int:
-    """The audit channel gets one message per status change; the requester one per change
-    too, except granting, which rewrites the approval's message in place."""
+    """The audit channel gets one message per status change; the requester (and the teammate
+    it was asked for) one per change too, except granting, which rewrites the approval's
+    message in place."""
     changes = history(bot, request_id)
-    if channel == requester_of(bot, request_id):
+    if channel in followers_of(bot, request_id):
         return sum(1 for c in changes if c is not Status.GRANTING)
     return len(changes)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -731,3 +732,34 @@ def test_extension_texts_count_objects_and_say_how_an_extension_was_decided() ->
         summary=a_summary(Status.ACTIVE), new_end=LATER, by=None, problem="the request ended first"
     )
     assert refused_["blocks"][0]["text"]["text"].endswith(": the request ended first.")
+
+
+def test_a_request_for_a_teammate_says_so_to_each_reader_for_one_object_and_many() -> None:
+    for count, said in ((1, "1 object"), (3, "3 objects")):
+        summary = replace(
+            a_summary(Status.REVOKED, count=count), grantee=UserId("U0DAVE"), grantee_name="Dave"
+        )
+        lines = {
+            reader: status_message(
+                summary=summary,
+                actor="U0DAVE",
+                at=T0,
+                reason=None,
+                for_requester=reader == "requester",
+                for_grantee=reader == "grantee",
+            )["blocks"][0]["text"]["text"]
+            for reader in ("requester", "grantee", "audit")
+        }
+        assert lines["requester"] == (
+            f"🔒 Your request *AR-7K3Q9M* for {said} on behalf of <@U0DAVE> was revoked by "
+            f"<@U0DAVE> {WHEN}; access was removed."
+        )
+        assert lines["grantee"] == (
+            f"🔒 <@U0ALICE>'s request *AR-7K3Q9M* for {said} on your behalf was revoked by you "
+            f"{WHEN}; access was removed."
+        )
+        assert lines["audit"].startswith(
+            f"🔒 <@U0ALICE>'s request *AR-7K3Q9M* for {said} on behalf of <@U0DAVE> was revoked"
+        )
+        ask = approval_message(summary=replace(summary, status=Status.PENDING), reasons=[])
+        assert ask["text"] == f"Alice Doe requests {said} for Dave (AR-7K3Q9M)"

@@ -198,6 +198,8 @@ def flow(
             else st.none()
         ),
         "break_glass": break_glass(draw, durations["max"]) if approvers != "automatic" else None,
+        # Requesting for a teammate needs one: never with a single grantee (an error of check).
+        "on_behalf": draw(st.booleans()) if groups or on_call or len(users) > 1 else False,
         **extra,
     }
 
