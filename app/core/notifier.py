@@ -45,9 +45,10 @@ def approval_ref(request_id: str, approver: str) -> str:
     return f"approval:{request_id}:{approver}"
 
 
-def decision_ref(request_id: str, requester: str) -> str:
-    """The requester's message about the approval, which granting then updates in place."""
-    return f"decision:{request_id}:{requester}"
+def decision_ref(request_id: str, reader: str) -> str:
+    """A follower's DM about the approval (the requester's, or the teammate's it is for),
+    which granting then updates in place."""
+    return f"decision:{request_id}:{reader}"
 
 
 def credentials_ref(request_id: str, integration: str) -> str:

@@ -12,7 +12,7 @@ from domain.objects import MAX_OBJECTS_PER_REQUEST, AccessObject
 from domain.policy import AccessFlow
 from slacksim import View
 from tests.e2e.conftest import StartBot
-from tests.e2e.harness import ALICE, DAVE, ERIN, FRANK, OSCAR, Bot, standard_policy
+from tests.e2e.harness import ALICE, CAROL, DAVE, ERIN, FRANK, OSCAR, Bot, standard_policy
 from tests.e2e.modal_steps import (
     add_found,
     bundle_options,
@@ -360,6 +360,32 @@ def test_a_flow_deactivated_while_choosing_is_refused_with_a_clear_message(bot: 
     assert refused.payload is not None
     assert "deactivated" in refused.payload["errors"]["bundle"]
     assert requests_of(bot, ALICE) == []
+
+
+def test_approvers_written_by_email_are_named_like_the_confirmation_names_them(
+    start: StartBot,
+) -> None:
+    policy = standard_policy()
+    data = policy.model_dump(mode="json")
+    data["access_flows"][0]["grantees"]["groups"].append("@developers")  # on-call: ALICE too
+    data["access_flows"][0]["approvers"] = {"users": ["carol@example.com", "nobody@example.com"]}
+    bot = start(policy=type(policy).model_validate(data))
+    bot.open_modal(ALICE)
+    view = pick_bundle(bot, ALICE, "prod-incident")
+    flow_block = next(b for b in view.blocks if b.get("block_id") == "flow")
+    # Option descriptions are plain_text, where a mention would show as <@U…>: display names,
+    # and an email only for someone the directory does not know.
+    options = {o["value"]: o["description"]["text"] for o in flow_block["element"]["options"]}
+    assert options["on-call"] == "approved by Carol King, nobody@example.com · up to 1h"
+    view = bot.after(
+        ALICE,
+        lambda: bot.sim.select(ALICE, action_id="modal.flow", view_id=view.id, value="on-call"),
+    )
+    select_all(bot, ALICE)
+    justify(bot, ALICE, "INC-7")
+    done = submit(bot, ALICE)
+    assert done.payload is not None
+    assert f"Waiting for approval by <@{CAROL}>." in json.dumps(done.payload["view"])
 
 
 def test_when_two_flows_offer_the_bundle_the_user_chooses_and_sees_what_each_means(

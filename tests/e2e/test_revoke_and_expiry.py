@@ -44,7 +44,10 @@ def test_apono_revoke_by_a_stranger_is_refused_and_audited(bot: Bot) -> None:
     request_id = active_request(bot)
     ack = bot.sim.slash_command(DAVE, text=f"revoke {request_id}")
     assert ack.payload is not None
-    assert "Only the requester, an approver of its flow or an admin" in ack.payload["text"]
+    assert (
+        "Only the requester, the teammate it was requested for, an approver of its flow or an "
+        "admin can revoke it."
+    ) in ack.payload["text"]
     with bot.app.store.read() as uow:
         refused = uow.audit.kinds(kind=AuditKind.REVOKE_REFUSED)
     assert [(e.actor, e.request_id) for e in refused] == [(DAVE, request_id)]
