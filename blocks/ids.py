@@ -10,6 +10,7 @@ class CallbackId(StrEnum):
     REQUEST = "request_modal"
     REQUEST_DONE = "request_done"
     DENY_REASON = "deny_reason"
+    APPROVE_REASON = "approve_reason"
     OBJECT_LIST = "object_list"
     HOME_DETAIL = "home_detail"
     HISTORY = "history"
@@ -36,6 +37,8 @@ class ActionId(StrEnum):
     APPROVE = "request.approve"
     DENY = "request.deny"
     DENY_REASON = "request.deny_reason"
+    APPROVE_WITH_COMMENT = "request.approve_comment"
+    APPROVE_REASON = "request.approve_reason"
     SHOW_OBJECTS = "request.show_objects"
     OBJECTS_PAGE = "request.objects_page"
     CANCEL = "request.cancel"
@@ -64,6 +67,7 @@ class BlockId(StrEnum):
     PERMISSION = "permission"
     ADD_PLAIN = "add_plain"
     DENY_REASON = "deny_reason"
+    APPROVE_REASON = "approve_reason"
 
 
 def scoped(action: ActionId, key: str) -> str:

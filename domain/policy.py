@@ -79,12 +79,22 @@ class ObjectSpec(_Model):
     permission: Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class Owners(_Model):
+    """Who answers for an integration or a bundle; a flow's step may ask them (``owners: true``)."""
+
+    users: list[str] = Field(default_factory=list, description="Slack user IDs or emails.")
+    groups: list[str] = Field(default_factory=list, description="Slack user-group handles or IDs.")
+
+
 class IntegrationSpec(_Model):
     """A target system. ``connection`` is checked against the schema of ``type``."""
 
     name: Name
     type: IntegrationType
     description: str = ""
+    owners: Owners | None = Field(
+        default=None, description="Who answers for it; approvers of steps with `owners: true`."
+    )
     connection: dict[str, Any]
     permissions: list[str] | None = Field(
         default=None,
@@ -133,6 +143,9 @@ class BundleSpec(_Model):
 
     name: Name
     description: str = ""
+    owners: Owners | None = Field(
+        default=None, description="Who answers for it; approvers of steps with `owners: true`."
+    )
     objects: Annotated[list[ObjectSpec], Field(min_length=1)]
 
 
@@ -145,12 +158,47 @@ class Grantees(_Model):
     )
 
 
+QuorumWord = Literal["any", "all"]
+Quorum = QuorumWord | Annotated[int, Field(ge=1, le=100)]
+"""How many of a step's approvers must approve: ``any`` (one), a number, or ``all``."""
+
+
 class Approvers(_Model):
-    """Who decides; the requester is never their own approver."""
+    """One approval step: who decides and how many must approve. The requester never counts,
+    and each person counts once (see README, "Approval steps")."""
 
     users: list[str] = Field(default_factory=list, description="Slack user IDs or emails.")
     groups: list[str] = Field(default_factory=list, description="Slack user-group handles or IDs.")
     manager: bool = Field(default=False, description="The requester's manager approves.")
+    owners: bool = Field(
+        default=False,
+        description="The owners of the integrations (and bundle) the request touches approve.",
+    )
+    quorum: Quorum = Field(
+        default="any", description="How many must approve: any (one), a number, or all."
+    )
+
+    def listed_sources(self) -> tuple[str, ...]:
+        """The kinds of approver this step names, e.g. ``("users", "manager")``; new kinds of
+        source (on-call schedules, ...) add themselves here."""
+        named = (
+            ("users", bool(self.users)),
+            ("groups", bool(self.groups)),
+            ("manager", self.manager),
+            ("owners", self.owners),
+        )
+        return tuple(kind for kind, present in named if present)
+
+    def fixed_size(self) -> int | None:
+        """How many approvers the step can have at most when that is knowable from the policy
+        alone (listed users and the manager only); ``None`` when a group or owners decide."""
+        if self.groups or self.owners:
+            return None
+        return len(set(self.users)) + (1 if self.manager else 0)
+
+
+ApprovalStep = Approvers
+"""The name the steps of a flow go by; one step is written exactly as ``approvers:`` was."""
 
 
 class DurationPolicy(_Model):
@@ -177,7 +225,12 @@ class AccessFlow(_Model):
     objects: list[ObjectSpec] = Field(
         default_factory=list, description="Plain objects; resources may be patterns."
     )
-    approvers: Literal["automatic"] | Approvers
+    approvers: (
+        Literal["automatic"] | Approvers | Annotated[list[Approvers], Field(min_length=1)]
+    ) = Field(
+        description="automatic, one step (users, groups, manager, owners, quorum), or a list "
+        "of steps decided in order."
+    )
     duration: DurationPolicy
     justification: Literal["required", "optional"] = "optional"
     approval_timeout: Duration = DEFAULT_APPROVAL_TIMEOUT
@@ -189,6 +242,15 @@ class AccessFlow(_Model):
     @property
     def automatic(self) -> bool:
         return self.approvers == "automatic"
+
+    @property
+    def steps(self) -> tuple[Approvers, ...]:
+        """The approval steps in order: none for an automatic flow, one for a plain list."""
+        if self.approvers == "automatic":
+            return ()
+        if isinstance(self.approvers, Approvers):
+            return (self.approvers,)
+        return tuple(self.approvers)
 
 
 class ReportDelivery(_Model):

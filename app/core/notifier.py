@@ -14,11 +14,14 @@ from app.core.sealing import Sealer
 from blocks.messages import (
     approval_message,
     credentials_message,
+    progress_message,
     reminder_message,
     status_message,
 )
 from blocks.simple import text_message
-from domain.lifecycle import StatusChange
+from domain.approval_steps import ApprovalProgress
+from domain.ids import UserId
+from domain.lifecycle import Status, StatusChange
 from domain.summary import RequestSummary
 from store.repositories.requests import AskedApprover
 from store.unit_of_work import UnitOfWork
@@ -32,6 +35,11 @@ def approval_ref(request_id: str, approver: str) -> str:
     return f"approval:{request_id}:{approver}"
 
 
+def _decided_now(progress: ApprovalProgress | None) -> set[UserId]:
+    current = progress.current_step if progress is not None else None
+    return {a.approver for a in current.approvals} if current is not None else set()
+
+
 class Notifier:
     def __init__(self, *, audit_channel: str | None, sealer: Sealer) -> None:
         self._audit_channel = audit_channel
@@ -41,10 +49,8 @@ class Notifier:
         self, uow: UnitOfWork, *, summary: RequestSummary, change: StatusChange
     ) -> None:
         """Exactly one message to the requester and one to the audit channel."""
-        readers: list[tuple[str, bool]] = [(summary.requester, True)]
-        if self._audit_channel:
-            readers.append((self._audit_channel, False))
-        for channel, for_requester in readers:
+        progress = uow.requests.progress(summary.id) if change.from_status else None
+        for channel, for_requester in self._readers(summary):
             uow.outbox.add(
                 at=change.at,
                 ordering_key=f"{summary.id}:{channel}",
@@ -56,6 +62,49 @@ class Notifier:
                     at=change.at,
                     reason=change.reason,
                     for_requester=for_requester,
+                    progress=progress,
+                ),
+            )
+
+    def _readers(self, summary: RequestSummary) -> list[tuple[str, bool]]:
+        readers: list[tuple[str, bool]] = [(summary.requester, True)]
+        if self._audit_channel:
+            readers.append((self._audit_channel, False))
+        return readers
+
+    def approval_counted(
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        actor: UserId,
+        step: int,
+        reason: str | None,
+        asked_before: Sequence[AskedApprover],
+        asked_now: Sequence[AskedApprover],
+        at: datetime,
+    ) -> None:
+        """An approval that did not decide the request (README, "Approval steps"): every copy
+        asked before is updated with the count, a step that began asks its approvers (their one
+        message), and the requester and the audit channel get one message each."""
+        progress = uow.requests.progress(summary.id)
+        assert progress is not None
+        self._to_approvers(uow, summary=summary, approvers=asked_before, at=at, update=True)
+        self._to_approvers(uow, summary=summary, approvers=asked_now, at=at)
+        for channel, for_requester in self._readers(summary):
+            uow.outbox.add(
+                at=at,
+                ordering_key=f"{summary.id}:{channel}",
+                channel=channel,
+                kind=POST,
+                payload=progress_message(
+                    summary=summary,
+                    progress=progress,
+                    actor=actor,
+                    step=step,
+                    at=at,
+                    for_requester=for_requester,
+                    reason=reason,
                 ),
             )
 
@@ -84,19 +133,33 @@ class Notifier:
         at: datetime,
         update: bool = False,
     ) -> None:
+        if not approvers:
+            return
+        progress = uow.requests.progress(summary.id)
+        pending = summary.status is Status.PENDING
+        decided = _decided_now(progress) if pending else set()
         # Fifty members of one group share one reason: build each distinct message once.
-        messages: dict[tuple[str, ...], dict[str, object]] = {}
+        messages: dict[tuple[tuple[str, ...], bool], dict[str, object]] = {}
         for approver in approvers:
-            if approver.reasons not in messages:
-                messages[approver.reasons] = approval_message(
-                    summary=summary, reasons=approver.reasons
+            can_decide = (
+                not pending
+                or progress is None
+                or (approver.step == progress.current and approver.id not in decided)
+            )
+            key = (approver.reasons, can_decide)
+            if key not in messages:
+                messages[key] = approval_message(
+                    summary=summary,
+                    reasons=approver.reasons,
+                    progress=progress,
+                    can_decide=can_decide,
                 )
             uow.outbox.add(
                 at=at,
                 ordering_key=f"{summary.id}:{approver.id}",
                 channel=approver.id,
                 kind=UPDATE if update else POST,
-                payload=messages[approver.reasons],
+                payload=messages[key],
                 ref=approval_ref(summary.id, approver.id),
             )
 
@@ -108,7 +171,14 @@ class Notifier:
         approvers: Sequence[AskedApprover],
         at: datetime,
     ) -> None:
+        progress = uow.requests.progress(summary.id)
+        decided = _decided_now(progress)
         for approver in approvers:
+            # Only those whose turn it is and who have not decided yet are reminded.
+            if progress is not None and (
+                approver.step != progress.current or approver.id in decided
+            ):
+                continue
             uow.outbox.add(
                 at=at,
                 ordering_key=f"{summary.id}:{approver.id}",

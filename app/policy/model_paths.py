@@ -45,6 +45,11 @@ def alternatives(annotation: Any) -> list[str]:
     described = [repr(value) for value in literals_in(annotation)]
     for model in models_in(annotation):
         described.append(f"a mapping ({', '.join(model.model_fields)})")
+    members = [_unwrap(a) for a in get_args(_unwrap(annotation))] if _is_union(annotation) else []
+    if any(get_origin(m) is list for m in members):
+        described.append("a list of such mappings")
+    if int in members:
+        described.append("a number")
     return described
 
 

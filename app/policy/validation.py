@@ -102,7 +102,8 @@ def _has(container: Any, part: Any) -> bool:
 
 
 def _one_per_union(raw: list[_Raw], data: Any) -> Iterator[_Raw]:
-    """A mapping was meant for the model member, anything else for a literal member; report
+    """A mapping was meant for the model member, a list for a list member, anything else for a
+    literal member; report
     against the member the admin meant, and a wrong kind of value once."""
     seen_kind_errors: set[PolicyPath] = set()
     for error in raw:
@@ -112,7 +113,11 @@ def _one_per_union(raw: list[_Raw], data: Any) -> Iterator[_Raw]:
         written = _value_at(data, error.union_at)
         at_union = error.path == error.union_at
         if isinstance(written, dict):
-            if not (at_union and error.code == "literal_error"):
+            if not (at_union and error.code in ("literal_error", "list_type")):
+                yield error
+        elif isinstance(written, list):
+            # A list was meant for the list member (approval steps): its items' own errors.
+            if not at_union or error.code == "too_short":
                 yield error
         elif at_union and error.union_at not in seen_kind_errors:
             seen_kind_errors.add(error.union_at)

@@ -8,12 +8,12 @@ lets exactly one in; the other is answered with the request the first one made."
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
 
-from app.core.approvers import ApproverResolver
+from app.core.approvers import ApproverResolver, Scope, StepPlan
 from app.core.catalog import CatalogService
 from app.core.notifier import Notifier
 from app.core.ports import Directory
@@ -21,7 +21,7 @@ from app.core.transitions import Transitions, submission_change
 from app.logs import for_request, note_request
 from app.requesting.eligibility import EligibilityService, UserAccess
 from app.requesting.modal import FormInput
-from blocks.reasons import NO_APPROVER
+from blocks.reasons import NO_APPROVER, step_unreachable
 from blocks.request_modal import MAX_JUSTIFICATION
 from blocks.request_notices import (
     BUNDLE_GONE,
@@ -124,6 +124,7 @@ class SubmissionService:
             earlier = uow.requests.by_form(draft_key)
             draft = uow.drafts.get(draft_key)
             count = uow.drafts.count(draft_key) if draft else 0
+            touched = tuple(sorted(uow.drafts.counts(draft_key))) if draft else ()
             # Bundle selections are checked in SQL; single objects need their flows matched.
             items = uow.drafts.items(draft_key) if draft and draft.mode is Mode.INTEGRATIONS else []
         if earlier is not None:
@@ -148,7 +149,12 @@ class SubmissionService:
             return Refused(errors or {Field.OBJECTS: NOTHING_TO_REQUEST})
         requester = self._directory.person(user) or Person(id=user, name=user)
         flow = record.flow
-        approvers = self._approvers.resolve(flow=flow, requester=requester)
+        bundle = draft.bundle if draft.mode is Mode.BUNDLE else None
+        steps = self._approvers.plan(
+            flow=flow, requester=requester, scope=Scope(integrations=touched, bundle=bundle)
+        )
+        # Only the first step is asked now; later ones when their turn comes (app/approval).
+        approvers = list(steps[0].approvers) if steps else []
         try:
             return self._insert(
                 draft=draft,
@@ -163,6 +169,7 @@ class SubmissionService:
                     )
                     for a in approvers
                 ],
+                steps=steps,
             )
         except AlreadySubmitted:
             # Another submission of this form won the race a moment ago: give its answer.
@@ -312,6 +319,7 @@ class SubmissionService:
         duration: timedelta,
         justification: str,
         approvers: list[AskedApprover],
+        steps: Sequence[StepPlan] = (),
     ) -> Submitted:
         flow = record.flow
         now = self._clock.now()
@@ -368,11 +376,23 @@ class SubmissionService:
             if flow.automatic:
                 final, change = request.approve(by=None, at=now)
                 self._transitions.record(uow, request=final, change=change)
-            elif not approvers:
-                final, change = request.fail(at=now, reason=NO_APPROVER)
+            elif not approvers or not all(s.possible for s in steps):
+                unreachable = next((s for s in steps if not s.possible), None)
+                reason = (
+                    step_unreachable(step=unreachable.index + 1, steps=len(steps))
+                    if approvers and unreachable is not None
+                    else NO_APPROVER
+                )
+                final, change = request.fail(at=now, reason=reason)
                 self._transitions.record(uow, request=final, change=change)
             else:
                 uow.requests.add_approvers(request_id=request_id, approvers=approvers, at=now)
+                uow.requests.add_steps(
+                    request_id=request_id,
+                    quorums=[s.quorum for s in steps],
+                    first_needed=steps[0].needed,
+                    at=now,
+                )
                 self._notifier.ask_approvers(uow, summary=summary, approvers=approvers)
             uow.drafts.remove(draft.key)
         if final.status is Status.APPROVED:

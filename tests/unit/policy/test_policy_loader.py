@@ -95,7 +95,12 @@ def test_a_value_that_fits_neither_form_of_approvers_is_one_problem() -> None:
     text = VALID.replace("approvers: automatic", "approvers: automatc")
 
     assert found(text) == [
-        (13, 16, "approvers: expected 'automatic' or a mapping (users, groups, manager)")
+        (
+            13,
+            16,
+            "approvers: expected 'automatic' or a mapping (users, groups, manager, owners, "
+            "quorum) or a list of such mappings",
+        )
     ]
 
 
@@ -328,3 +333,61 @@ def test_a_duplicate_name_points_at_the_first_by_its_line_even_after_a_broken_it
     duplicate = next(p for p in parse(text).problems if p.code == "duplicate-name")
 
     assert (duplicate.line, duplicate.hint) == (6, "names must be unique; see line 2")
+
+
+# -- approval steps (README, "Approval steps") ------------------------------------------------
+
+STEPS = VALID.replace(
+    "    approvers: automatic\n",
+    "    approvers:\n"
+    "      - users: [U024BE7LH, U0G9QF9C6]\n"
+    "        quorum: 3\n"
+    '      - groups: ["@dba"]\n'
+    "        quorum: all\n"
+    "      - owners: true\n"
+    "      - {}\n",
+)
+
+
+def test_every_misuse_of_approval_steps_is_reported_at_its_line_and_column() -> None:
+    assert found(STEPS) == [
+        (15, 17, "approval step 1 needs 3 approvals but names only 2 possible approvers"),
+        (
+            17,
+            17,
+            "approval step 2 needs `all` of its approvers, but a group's members change, "
+            "so nobody can tell how many approvals that is",
+        ),
+        (
+            18,
+            17,
+            "approval step 3 asks the owners, but none of the integrations or bundles of "
+            "flow 'on-call' names `owners`",
+        ),
+        (19, 9, "approval step 4 names nobody, so requests could never be approved"),
+    ]
+
+
+def test_a_mistake_inside_one_step_of_a_list_is_reported_at_that_step() -> None:
+    text = VALID.replace(
+        "    approvers: automatic\n",
+        "    approvers:\n      - users: [U024BE7LH]\n      - owner: true\n        quorum: most\n",
+    )
+
+    assert found(text) == [
+        (15, 9, "unknown key 'owner'"),
+        (16, 17, "quorum: expected 'any' or 'all' or a number"),
+    ]
+
+
+def test_owners_of_an_integration_satisfy_a_step_that_asks_the_owners() -> None:
+    text = VALID.replace(
+        "    type: postgresql\n", '    type: postgresql\n    owners: {groups: ["@dba"]}\n'
+    ).replace("    approvers: automatic\n", "    approvers: {owners: true, quorum: 2}\n")
+
+    result = parse(text)
+
+    assert list(result.problems) == []
+    assert result.policy is not None
+    [flow] = result.policy.access_flows
+    assert [s.quorum for s in flow.steps] == [2]
