@@ -39,6 +39,7 @@ class Column(StrEnum):
     TRIGGER = "trigger"
     ACCESS_FLOW = "access_flow"
     BUNDLE_NAME = "bundle_name"
+    APPROVAL_STEPS = "approval_steps"
 
     @property
     def header(self) -> str:
@@ -64,6 +65,7 @@ HEADERS: Final[Mapping[Column, str]] = {
     Column.TRIGGER: "Trigger",
     Column.ACCESS_FLOW: "Access Flow",
     Column.BUNDLE_NAME: "Bundle Name",
+    Column.APPROVAL_STEPS: "Approval Steps",
 }
 
 DEFAULT_COLUMNS: Final[tuple[Column, ...]] = tuple(Column)
@@ -145,6 +147,15 @@ def resource_type(resource: str, *, integration_type: str | None = None) -> str:
 # -- rows -----------------------------------------------------------------------------------------
 
 
+class StepDecision(NamedTuple):
+    """One approver's verdict in one approval step, as a report shows it."""
+
+    step: int
+    approver: str
+    approved: bool
+    reason: str | None = None
+
+
 class ReportRecord(NamedTuple):
     """One (request, integration) as the store found it, before formatting.
 
@@ -173,6 +184,8 @@ class ReportRecord(NamedTuple):
     approver_names: tuple[str, ...] = ()
     approver_emails: tuple[str, ...] = ()
     decision_reason: str | None = None
+    step_decisions: tuple[StepDecision, ...] = ()
+    """Every approver's verdict, step by step (README, "Approval steps")."""
 
     @property
     def end_date(self) -> datetime | None:
@@ -208,7 +221,19 @@ def _all_cells(record: ReportRecord, integration_types: Mapping[str, str]) -> tu
         TRIGGER_AUTOMATIC if record.automatic else TRIGGER_MANUAL,
         record.flow,
         record.bundle or "",
+        steps_cell(record.step_decisions),
     )
+
+
+def steps_cell(decisions: Sequence[StepDecision]) -> str:
+    """``step 1: Bob approved; step 2: Carol approved (fine for INC-42), Dave denied``."""
+    steps: dict[int, list[str]] = {}
+    for d in decisions:
+        verdict = "approved" if d.approved else "denied"
+        steps.setdefault(d.step, []).append(
+            f"{d.approver} {verdict}" + (f" ({d.reason})" if d.reason else "")
+        )
+    return "; ".join(f"step {s + 1}: {LIST_SEPARATOR.join(v)}" for s, v in sorted(steps.items()))
 
 
 _POSITION: Final[Mapping[Column, int]] = {column: index for index, column in enumerate(Column)}

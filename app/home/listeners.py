@@ -144,6 +144,7 @@ class HomeListeners:
                 history=found.history,
                 approvers=tuple(a.id for a in found.approvers),
                 removal_problem=found.removal_problem,
+                progress=found.progress,
             )
             if found
             else hidden_request_modal()
