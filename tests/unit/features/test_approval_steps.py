@@ -3,18 +3,27 @@ distinct approvers per step, the owners of what is requested, and approvers' com
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from app.admin.views import flow_line
 from app.core.outcomes import AlreadyDecided, Done, NotAllowed
+from blocks.admin.rows import flow_text
+from blocks.home import details_modal
+from blocks.request_notices import approvers_in_words
 from domain.approval_steps import needed, possible
 from domain.audit import AuditKind
+from domain.catalog import FlowRecord
 from domain.ids import RequestId
 from domain.lifecycle import Status
 from domain.people import Person
 from domain.policy import Approvers, Owners, Policy
+from domain.reports import ReportSpec
 from store.repositories.requests import Decision
 from tests.unit.features.world import (
     ALICE,
@@ -322,3 +331,53 @@ def test_an_approver_comment_is_cut_to_its_limit(make_world: MakeWorld) -> None:
         summary = uow.requests.summary(request_id)
     assert summary is not None
     assert summary.reason == "x" * 500
+
+
+# -- how steps read -----------------------------------------------------------------------------
+
+
+def test_the_admin_flow_line_and_the_request_modal_show_each_step_with_its_quorum() -> None:
+    flow = MANAGER_THEN_TWO_OWNERS.flow(ONCALL_DB.name)
+    assert flow is not None
+    record = FlowRecord(flow=flow, version=1, source="file")
+
+    assert "approvers 1. the manager → 2. 2 of: the owners" in flow_text(flow_line(record))
+    assert approvers_in_words(flow) == "1. your manager → 2. 2 of: the owners"
+    assert approvers_in_words(ONCALL_DB) == f"<@{BOB.id}>, @dba"
+
+
+def test_home_details_show_each_step_and_the_approvers_comments(make_world: MakeWorld) -> None:
+    world = make_world(policy=MANAGER_THEN_TWO_OWNERS)
+    request_id = world.pending_request()
+    decide(world, request_id, BOB, reason="go ahead")
+
+    found = world.home.details(request_id=request_id, viewer=ALICE.id)
+    assert found is not None
+    view = details_modal(
+        summary=found.summary,
+        history=found.history,
+        approvers=tuple(a.id for a in found.approvers),
+        progress=found.progress,
+    )
+
+    shown = json.dumps(view)
+    assert f"Step 1 of 2: 1 of 1 approved: <@{BOB.id}>" in shown
+    assert "Step 2 of 2: 0 of 2 approved" in shown
+    assert "go ahead" in shown
+
+
+def test_the_report_lists_every_verdict_by_step(make_world: MakeWorld) -> None:
+    world = make_world(policy=MANAGER_THEN_TWO_OWNERS)
+    request_id = world.pending_request()
+    decide(world, request_id, BOB)
+    decide(world, request_id, CAROL, reason="ok")
+    decide(world, request_id, DAVE, approve=False, reason="no")
+    out = io.StringIO()
+
+    world.reports.write_csv(spec=ReportSpec(), out=out)
+
+    rows = [r for r in csv.DictReader(io.StringIO(out.getvalue())) if r["Request ID"] == request_id]
+    assert len(rows) == 2  # one per integration, each with the whole story
+    assert {r["Approval Steps"] for r in rows} == {
+        "step 1: Bob approved; step 2: Carol approved (ok), Dave denied (no)"
+    }
