@@ -18,7 +18,7 @@ from blocks.home import details_modal
 from blocks.request_notices import approvers_in_words
 from domain.approval_steps import needed, possible
 from domain.audit import AuditKind
-from domain.catalog import FlowRecord
+from domain.catalog import FlowRecord, Source
 from domain.ids import RequestId
 from domain.lifecycle import Status
 from domain.people import Person
@@ -339,7 +339,7 @@ def test_an_approver_comment_is_cut_to_its_limit(make_world: MakeWorld) -> None:
 def test_the_admin_flow_line_and_the_request_modal_show_each_step_with_its_quorum() -> None:
     flow = MANAGER_THEN_TWO_OWNERS.flow(ONCALL_DB.name)
     assert flow is not None
-    record = FlowRecord(flow=flow, version=1, source="file")
+    record = FlowRecord(flow=flow, version=1, source=Source.FILE)
 
     assert "approvers 1. the manager → 2. 2 of: the owners" in flow_text(flow_line(record))
     assert approvers_in_words(flow) == "1. your manager → 2. 2 of: the owners"
