@@ -233,6 +233,15 @@ class DecisionService:
                 locked = uow.requests.get(request_id)  # as the lock found it
                 assert locked is not None
                 request = locked
+                if progress is None:
+                    # Made without steps (before they existed, or written by hand): one step,
+                    # quorum any, as its flow then meant.
+                    uow.requests.add_steps(
+                        request_id=request_id,
+                        quorums=["any"],
+                        first_needed=1,
+                        at=request.created_at,
+                    )
                 uow.requests.record_decision(
                     request_id=request_id,
                     step=step,

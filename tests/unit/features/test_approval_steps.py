@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import delete
 
 from app.admin.views import flow_line
 from app.core.outcomes import AlreadyDecided, Done, NotAllowed
@@ -24,6 +25,7 @@ from domain.lifecycle import Status
 from domain.people import Person
 from domain.policy import Approvers, Owners, Policy
 from domain.reports import ReportSpec
+from store.models import RequestStepRow
 from store.repositories.requests import Decision
 from tests.unit.features.world import (
     ALICE,
@@ -381,3 +383,14 @@ def test_the_report_lists_every_verdict_by_step(make_world: MakeWorld) -> None:
     assert {r["Approval Steps"] for r in rows} == {
         "step 1: Bob approved; step 2: Carol approved (ok), Dave denied (no)"
     }
+
+
+def test_a_request_made_before_steps_existed_is_one_step_of_quorum_any(world: World) -> None:
+    request_id = world.pending_request()
+    with world.store.write() as uow:
+        uow.session.execute(delete(RequestStepRow).where(RequestStepRow.request_id == request_id))
+
+    outcome = world.approve(request_id, by=CAROL)
+
+    assert isinstance(outcome, Done)
+    assert world.status(request_id) is Status.APPROVED
