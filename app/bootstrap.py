@@ -38,6 +38,9 @@ from app.approval.pending import PendingSweeper
 from app.audit.checkpoints import CheckpointPublisher, CheckpointTrigger
 from app.audit.forwarding import AuditForwarder, Webhook
 from app.audit.keys import audit_keys_for
+from app.breakglass.acknowledge import AcknowledgeService
+from app.breakglass.alarm import BreakGlassAlarms
+from app.breakglass.listeners import AcknowledgeListeners
 from app.core.admins import Admins
 from app.core.approvers import ApproverResolver
 from app.core.catalog import CatalogService
@@ -61,6 +64,7 @@ from app.reports.csv import ReportService
 from app.reports.delivery import ReportRequests, ScheduledReports
 from app.reports.listeners import ReportListeners
 from app.requesting.eligibility import EligibilityService
+from app.requesting.favorites import FavoritesService
 from app.requesting.listeners import RequestModalListeners
 from app.requesting.modal import RequestModalService
 from app.requesting.submission import SubmissionService
@@ -117,6 +121,7 @@ class Services:
     objects: ObjectListService
     home: HomeService
     admins: Admins
+    acknowledging: AcknowledgeService
     admin: AdminConsole
     health: IntegrationHealth
 
@@ -359,6 +364,7 @@ def build_application(
         "provision": Trigger(name="provision", work=provisioning.run_due),
         "end": Trigger(name="end", work=ending.run_due),
     }
+    alarms = BreakGlassAlarms(audit_channel=settings.audit_channel, admins=admins.user_ids)
     submission = SubmissionService(
         store=store,
         catalog=catalog,
@@ -370,6 +376,7 @@ def build_application(
         unavailable=modal.unavailable,
         on_approved=triggers["provision"].fire,
         clock=clock,
+        alarm=alarms,
     )
     decisions = DecisionService(
         store=store,
@@ -430,6 +437,15 @@ def build_application(
             store=store, admins=admins, admin_console=admin_console.views, health=health
         ),
         admins=admins,
+        acknowledging=AcknowledgeService(
+            store=store,
+            catalog=catalog,
+            approvers=approvers,
+            directory=directory,
+            admins=admins,
+            alarms=alarms,
+            clock=clock,
+        ),
         admin=admin_console,
         health=health,
     )
@@ -511,19 +527,24 @@ def build_application(
     )
     commands = CommandRouter()
     commands.register(bolt)
-    requesting = RequestModalListeners(modal=modal, submission=submission)
-    requesting.register(bolt, commands=commands)
+    requesting = RequestModalListeners(
+        modal=modal, submission=submission, favorites=FavoritesService(store=store, clock=clock)
+    )
     # Home's rows offer what other features do; each feature lends its own answer.
     revoking = RevokeListeners(revocation=revocation)
     revoking.register(bolt, commands=commands)
+    AcknowledgeListeners(acknowledging=services.acknowledging).register(bolt)
     deciding = DecisionListeners(decisions=decisions, objects=services.objects)
     home_listeners = HomeListeners(
         home=services.home,
         revoke=revoking.revoke_for,
         cancel=deciding.cancel_for,
         open_again=requesting.open_again,
+        save_favorite=requesting.save_favorite,
+        open_favorite=requesting.open_favorite,
     )
     home_listeners.register(bolt, commands=commands)
+    requesting.register(bolt, commands=commands, refresh_home=home_listeners.publish)
     deciding.register(bolt, refresh_home=home_listeners.publish)
     AdminListeners(admin=admin_console, refresh_home=home_listeners.publish).register(bolt)
     ReportListeners(reports=ReportRequests(store=store, admins=admins, clock=clock)).register(

@@ -30,6 +30,8 @@ from slack_sdk.models.views import View
 
 from blocks import limits
 from blocks.admin import AdminHome, admin_section
+from blocks.break_glass import BREAK_GLASS_MARK
+from blocks.favorites import FavoriteLine, favorites_section
 from blocks.ids import ActionId, CallbackId, scoped
 from blocks.messages import (
     STATUS_EMOJI,
@@ -42,6 +44,7 @@ from blocks.payloads import PageButton, RequestButton
 from blocks.simple import notice_modal
 from blocks.text import clip, date_token, escape, mention, plural
 from domain.approval_steps import ApprovalProgress
+from domain.break_glass import Trigger
 from domain.durations import format_duration
 from domain.lifecycle import Status, StatusChange
 from domain.summary import Headline, Page, RequestSummary
@@ -77,7 +80,7 @@ class RowAction(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     r: str = Field(pattern=r"^AR-[0-9A-Z]{6}$")
-    a: str = Field(pattern=r"^(details|revoke|again|cancel)$")
+    a: str = Field(pattern=r"^(details|revoke|again|cancel|favorite)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +92,7 @@ class HomeModel:
     activity: Page | None = None
     bundles: tuple[str, ...] = ()
     admin: AdminHome | None = None
+    favorites: tuple[FavoriteLine, ...] = ()
 
 
 def _md(text: str) -> MarkdownTextObject:
@@ -99,6 +103,8 @@ def _row_text(row: Headline, *, with_requester: bool) -> str:
     emoji = STATUS_EMOJI.get(row.status, "")
     who = f"<@{row.requester}> · " if with_requester else ""
     line = f"{emoji} *{row.id}* · {who}{escape(row.what)} · {row.status.label}"
+    if row.trigger is Trigger.BREAK_GLASS:
+        line += f" · *{BREAK_GLASS_MARK}*"
     if row.status is Status.ACTIVE and row.expires_at:
         line += f" · until {date_token(row.expires_at)}"
     elif row.ended_at:
@@ -123,6 +129,8 @@ def _menu(row: Headline, *, own: bool) -> OverflowMenuElement:
         options.append(option("Cancel request", "cancel"))
     if own and row.status.terminal:
         options.append(option("Request again", "again"))
+    if own:
+        options.append(option("Save as favorite", "favorite"))
     return OverflowMenuElement(action_id=scoped(ActionId.HOME_ROW, row.id), options=options)
 
 
@@ -244,6 +252,13 @@ def home_view(model: HomeModel) -> dict[str, Any]:
             blocks.append(ContextBlock(elements=[_md("Nothing matches these filters.")]))
     if model.admin is not None:
         blocks += [DividerBlock(), *admin_section(model.admin)]
+    # Favorites come right under *Request access*, as many as the rest leaves room for (two
+    # blocks each, after a divider and a header).
+    room = limits.VIEW_BLOCKS - len(blocks) - 2
+    if room >= 1:
+        shown = model.favorites[: room // 2]
+        section = favorites_section(shown, total=len(model.favorites))
+        blocks[2:2] = [DividerBlock(), *section]
     return View(type="home", blocks=blocks, private_metadata=model.state.encode()).to_dict()
 
 
@@ -292,6 +307,19 @@ def request_again_refused(text: str) -> dict[str, Any]:
     return notice_modal(title="Request again", text=text)
 
 
+def _break_glass_fact(summary: RequestSummary) -> str:
+    """README, "Break-glass": taken without an approver, and whether someone acknowledged it."""
+    if not summary.break_glass:
+        return ""
+    if summary.acknowledged_by is None:
+        return f"\n*Trigger* {BREAK_GLASS_MARK}, no approver · not acknowledged yet"
+    when = f" {date_token(summary.acknowledged_at)}" if summary.acknowledged_at else ""
+    return (
+        f"\n*Trigger* {BREAK_GLASS_MARK}, no approver · acknowledged by "
+        f"<@{summary.acknowledged_by}>{when}"
+    )
+
+
 def details_modal(
     *,
     summary: RequestSummary,
@@ -299,7 +327,9 @@ def details_modal(
     approvers: tuple[str, ...],
     removal_problem: str | None = None,
     progress: ApprovalProgress | None = None,
+    own: bool = False,
 ) -> dict[str, Any]:
+    """``own``: the requester is looking, who may save the request as a favorite."""
     bundle = escape(summary.bundle) if summary.bundle else "—"
     facts = (
         f"*Requester* <@{summary.requester}>"
@@ -307,6 +337,7 @@ def details_modal(
         + f"\n*Bundle* {bundle} · *Access flow* {escape(summary.flow)}"
         + f"\n*Duration* {format_duration(summary.duration)} · *Objects* {summary.object_count:,}"
         + f"\n*Justification* {escape(summary.justification) if summary.justification else '—'}"
+        + _break_glass_fact(summary)
     )
     blocks: list[Block] = [
         SectionBlock(text=_md(facts)),
@@ -339,10 +370,21 @@ def details_modal(
             block_id="details_actions",
             elements=[
                 ButtonElement(
-                    text=f"All {summary.object_count:,} objects",
+                    text=f"All {plural(summary.object_count, 'object')}",
                     action_id=ActionId.SHOW_OBJECTS,
                     value=RequestButton(r=summary.id, f=summary.flow).encode(),
-                )
+                ),
+                *(
+                    [
+                        ButtonElement(
+                            text="⭐ Save as favorite",
+                            action_id=ActionId.SAVE_FAVORITE,
+                            value=RequestButton(r=summary.id, f=summary.flow).encode(),
+                        )
+                    ]
+                    if own
+                    else []
+                ),
             ],
         )
     )

@@ -14,6 +14,8 @@ class CallbackId(StrEnum):
     OBJECT_LIST = "object_list"
     HOME_DETAIL = "home_detail"
     HISTORY = "history"
+    FAVORITE_SAVE = "favorite_save"
+    FAVORITE_RENAME = "favorite_rename"
 
 
 class ActionId(StrEnum):
@@ -33,6 +35,9 @@ class ActionId(StrEnum):
     PICK_RESOURCE = "modal.resource"
     PICK_PERMISSION = "modal.permission"
     ADD_PLAIN = "modal.add_plain"
+    BREAK_GLASS = "modal.break_glass"
+    START_RECENT = "modal.start.recent"
+    START_FAVORITE = "modal.start.favorite"
     # approval and status messages
     APPROVE = "request.approve"
     DENY = "request.deny"
@@ -44,6 +49,9 @@ class ActionId(StrEnum):
     CANCEL = "request.cancel"
     REVOKE = "request.revoke"
     REQUEST_AGAIN = "request.again"
+    ACKNOWLEDGE = "break_glass.acknowledge"
+    SAVE_FAVORITE = "request.save_favorite"
+    FAVORITE_NAME = "favorite.name"
     # home
     OPEN_REQUEST = "home.open_request"
     HOME_ROW = "home.row"
@@ -53,6 +61,9 @@ class ActionId(StrEnum):
     HOME_FILTER_STATUS = "home.filter.status"
     HOME_FILTER_BUNDLE = "home.filter.bundle"
     HOME_FILTER_REQUESTER = "home.filter.requester"
+    HOME_FAVORITE_OPEN = "home.favorite.open"
+    HOME_FAVORITE_RENAME = "home.favorite.rename"
+    HOME_FAVORITE_DELETE = "home.favorite.delete"
 
 
 class BlockId(StrEnum):
@@ -68,6 +79,9 @@ class BlockId(StrEnum):
     ADD_PLAIN = "add_plain"
     DENY_REASON = "deny_reason"
     APPROVE_REASON = "approve_reason"
+    BREAK_GLASS = "break_glass"
+    STARTS = "starts"
+    FAVORITE_NAME = "favorite_name"
 
 
 def scoped(action: ActionId, key: str) -> str:

@@ -15,6 +15,7 @@ from typing import Final
 
 from slack_sdk.models.blocks import (
     ButtonElement,
+    ConfirmObject,
     ContextBlock,
     HeaderBlock,
     Option,
@@ -43,6 +44,8 @@ OVERFLOW_OPTIONS: Final[int] = OverflowMenuElement.options_max_length
 """Options in an overflow menu (5)."""
 BUTTON_TEXT: Final[int] = ButtonElement.text_max_length
 """Characters of a button's text (75)."""
+CONFIRM_TEXT: Final[int] = ConfirmObject.text_max_length
+"""Characters of a confirmation dialog's text (300)."""
 SECTION_TEXT: Final[int] = SectionBlock.text_max_length
 """Characters of a section's text, and of a context element's (3,000)."""
 SECTION_FIELDS: Final[int] = SectionBlock.fields_max_length

@@ -296,6 +296,8 @@ def status_message(
         )
     if for_requester and status.terminal:
         buttons.append(_button("Request again", ActionId.REQUEST_AGAIN, summary))
+    if for_requester:
+        buttons.append(_button("⭐ Save as favorite", ActionId.SAVE_FAVORITE, summary))
     if buttons:
         blocks.append(ActionsBlock(block_id="status_actions", elements=buttons))
     plain = f"{summary.id} is {STATUS_SENTENCES[status]}"

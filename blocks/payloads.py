@@ -63,3 +63,16 @@ class ObjectOption(Payload):
     """Option value of a bundle object in the typeahead: its catalog key."""
 
     o: Annotated[int, Field(ge=1)]
+
+
+class FavoriteRef(Payload):
+    """Value of a button acting on one favorite, and ``private_metadata`` of its rename modal.
+    Whose it is is checked on the server: a forged ID of someone else's favorite does nothing."""
+
+    v: Annotated[int, Field(ge=1)]
+
+
+class SaveFavoriteMetadata(Payload):
+    """``private_metadata`` of the *Save as favorite* modal: the request it saves."""
+
+    r: RequestRef

@@ -32,6 +32,8 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from blocks import limits
+from blocks.break_glass import break_glass_input, break_glass_next_step
+from blocks.favorites import Starts, starts_blocks
 from blocks.ids import ActionId, BlockId, CallbackId, scoped
 from blocks.inputs import permission_input
 from blocks.payloads import ModalMetadata, ObjectOption
@@ -55,6 +57,16 @@ TITLE: Final = "Request access"
 class BundleChoice:
     name: str
     description: str
+    size: int | None = None
+    """How many objects the bundle holds (``None``: not counted)."""
+
+    @property
+    def summary(self) -> str:
+        """The option's description: size, then the bundle's own description."""
+        parts = [plural(self.size, "object")] if self.size is not None else []
+        if self.description:
+            parts.append(self.description)
+        return " · ".join(parts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +79,11 @@ class FlowChoice:
     durations: tuple[timedelta, ...]
     default_duration: timedelta
     justification_required: bool
+    break_glass_max: timedelta | None = None
+    """Set when the flow allows break-glass: how long such access lasts at most."""
+    break_glass_daily: int = 0
+    justification_hint: str = ""
+    """Why the flow asks for a justification, as its policy says (shown under the input)."""
 
     @property
     def summary(self) -> str:
@@ -116,6 +133,13 @@ class RequestModal:
     duration: timedelta | None = None
     justification: str | None = None
     notice: str | None = None
+    starts: Starts = field(default_factory=Starts)
+    """Recent requests and favorites to start from in one click (an empty form only)."""
+    remembered_duration: timedelta | None = None
+    """The duration this person chose last time in the chosen flow: preselected when the
+    draft has none of its own."""
+    focus_justification: bool = False
+    """The form was pre-filled and still lacks the justification its flow requires."""
 
     @property
     def bundle_count(self) -> int:
@@ -164,7 +188,7 @@ def _bundle_menu(model: RequestModal) -> Block:
             action_id=ActionId.PICK_BUNDLE,
             placeholder="Choose a bundle",
             options=[
-                _option(text=b.name, value=b.name, description=b.description or None)
+                _option(text=b.name, value=b.name, description=b.summary or None)
                 for b in model.bundles
             ],
             initial_option=initial,
@@ -391,7 +415,10 @@ def _flow_blocks(model: RequestModal) -> list[Block]:
         options = [
             _option(text=format_duration(d), value=format_duration(d)) for d in flow.durations
         ]
-        chosen = model.duration if model.duration in flow.durations else flow.default_duration
+        chosen = next(
+            (d for d in (model.duration, model.remembered_duration) if d in flow.durations),
+            flow.default_duration,
+        )
         initial = next((o for o in options if o.value == format_duration(chosen)), None)
         blocks.append(
             InputBlock(
@@ -406,7 +433,16 @@ def _flow_blocks(model: RequestModal) -> list[Block]:
                 ),
             )
         )
+    if flow is not None and flow.break_glass_max is not None:
+        blocks.append(
+            break_glass_input(
+                flow=flow.name,
+                max_duration=flow.break_glass_max,
+                daily_limit=flow.break_glass_daily,
+            )
+        )
     required = flow.justification_required if flow is not None else False
+    hint = flow.justification_hint if flow is not None else ""
     blocks.append(
         InputBlock(
             block_id=BlockId.JUSTIFICATION,
@@ -417,8 +453,10 @@ def _flow_blocks(model: RequestModal) -> list[Block]:
                 max_length=MAX_JUSTIFICATION,
                 initial_value=model.justification or None,
                 placeholder="Why do you need this access? e.g. INC-1234",
+                focus_on_load=True if model.focus_justification else None,
             ),
             optional=not required,
+            hint=_plain(clip(hint, limits.SHORT_LINE)) if hint else None,
         )
     )
     return blocks
@@ -548,7 +586,7 @@ def request_modal(model: RequestModal) -> dict[str, Any]:
         submit=_plain("Request"),
         close=_plain("Cancel"),
         private_metadata=ModalMetadata(d=model.draft_key).encode(),
-        blocks=[_mode_switch(model.mode), *body],
+        blocks=[_mode_switch(model.mode), *starts_blocks(model.starts), *body],
     )
     return view.to_dict()
 
@@ -574,10 +612,16 @@ def request_submitted(
     bundle: str | None,
     status: Status,
     approvers: Sequence[str],
+    break_glass: timedelta | None = None,
 ) -> dict[str, Any]:
-    """The modal once a request is submitted: what it holds and what happens next."""
+    """The modal once a request is submitted: what it holds and what happens next
+    (``break_glass``: the duration of break-glass access, README "Break-glass")."""
     summary = f"{object_count:,} objects" + (f" of bundle *{bundle}*" if bundle else "")
-    next_step = _next_step(status, approvers)
+    next_step = (
+        break_glass_next_step(break_glass)
+        if break_glass is not None
+        else _next_step(status, approvers)
+    )
     view = View(
         type="modal",
         callback_id=CallbackId.REQUEST_DONE,
@@ -599,7 +643,7 @@ def request_submitted(
 
 def bundle_suggestions(bundles: Sequence[BundleChoice]) -> list[dict[str, Any]]:
     return [
-        _option(text=b.name, value=b.name, description=b.description or None).to_dict()
+        _option(text=b.name, value=b.name, description=b.summary or None).to_dict()
         for b in bundles[: limits.SUGGESTIONS]
     ]
 

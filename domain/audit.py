@@ -39,6 +39,10 @@ class AuditKind(StrEnum):
     ADMIN_CHANGE = "admin.change"
     ADMIN_REFUSED = "admin.refused"
     POLICY_LOADED = "policy.loaded"
+    BREAK_GLASS_USED = "break_glass.used"
+    """Access taken without an approver; its data names everyone told (README, "Break-glass")."""
+    BREAK_GLASS_REFUSED = "break_glass.refused"
+    BREAK_GLASS_ACKNOWLEDGED = "break_glass.acknowledged"
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
+from domain.break_glass import Trigger
 from domain.errors import DomainError
 from domain.ids import RequestId, UserId
 
@@ -108,6 +109,8 @@ class AccessRequest:
     decided_at: datetime | None = None
     reason: str | None = None
     expires_at: datetime | None = None
+    trigger: Trigger = Trigger.NORMAL
+    """Break-glass requests are approved by nobody and announced loudly."""
 
     def _change(
         self, *, to: Status, actor: UserId | None, at: datetime, reason: str | None = None

@@ -65,6 +65,8 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 
 DEFAULT_APPROVAL_TIMEOUT: Final = timedelta(hours=24)
 DEFAULT_REMINDER: Final = timedelta(hours=1)
+JUSTIFICATION_HINT_MAX: Final = 150
+"""Characters of a flow's ``justification_hint``: one short line under the input."""
 
 
 class _Model(BaseModel):
@@ -214,6 +216,21 @@ class DurationPolicy(_Model):
         return sorted({d for d in options if d <= self.max})
 
 
+class BreakGlass(_Model):
+    """Access at once, without an approver, for an emergency (README, "Break-glass")."""
+
+    max_duration: Duration = Field(
+        description="How long break-glass access lasts at most; within the flow's maximum "
+        "and the bot's ceiling of 4h."
+    )
+    daily_limit: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Break-glass uses of this flow allowed to one person per UTC day.",
+    )
+
+
 class AccessFlow(_Model):
     """Who may request which bundles and objects, who approves and for how long."""
 
@@ -233,10 +250,21 @@ class AccessFlow(_Model):
     )
     duration: DurationPolicy
     justification: Literal["required", "optional"] = "optional"
+    justification_hint: str = Field(
+        default="",
+        max_length=JUSTIFICATION_HINT_MAX,
+        description="Why this flow asks for a justification, or what to write: shown under "
+        "the request modal's justification input, e.g. 'Link the incident (INC-1234)'.",
+    )
     approval_timeout: Duration = DEFAULT_APPROVAL_TIMEOUT
     remind_after: Duration | None = Field(
         default=DEFAULT_REMINDER,
         description="First reminder to approvers; later ones back off. null: no reminders.",
+    )
+    break_glass: BreakGlass | None = Field(
+        default=None,
+        description="Let requesters take access at once with a reason, telling everyone. "
+        "null: not offered.",
     )
 
     @property

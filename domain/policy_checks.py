@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Final, Literal
 
+from domain.break_glass import BREAK_GLASS_CAP
 from domain.connections import ENV_REFERENCE, OFFERED_PERMISSIONS
 from domain.durations import format_duration
 from domain.policy import (
@@ -209,6 +210,7 @@ def _flows(policy: Policy) -> Iterator[Problem]:
         yield from _flow_shape(flow, path)
         yield from _approvers(policy, flow, path)
         yield from _durations(flow, path)
+        yield from _break_glass(flow, path)
 
 
 def _flow_shape(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
@@ -344,6 +346,39 @@ def _durations(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
             hint="shorten `remind_after`, or write `remind_after: null` for no reminders",
             severity="warning",
             code="reminder-after-timeout",
+        )
+
+
+def _break_glass(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
+    """Break-glass lasts no longer than the flow's own maximum, nor than the bot's ceiling."""
+    if flow.break_glass is None:
+        return
+    here: PolicyPath = (*path, "break_glass", "max_duration")
+    longest = flow.break_glass.max_duration
+    if longest > flow.duration.max:
+        yield Problem(
+            path=here,
+            message=f"break-glass max_duration {_text(longest)} is above the flow's maximum "
+            f"{_text(flow.duration.max)}",
+            hint="lower `break_glass.max_duration` or raise `duration.max`",
+            code="break-glass-above-max",
+        )
+    if longest > BREAK_GLASS_CAP:
+        yield Problem(
+            path=here,
+            message=f"break-glass max_duration {_text(longest)} is above the ceiling of "
+            f"{_text(BREAK_GLASS_CAP)} for any break-glass access",
+            hint=f"lower it to {_text(BREAK_GLASS_CAP)} or less; longer access needs approval",
+            code="break-glass-above-cap",
+        )
+    if flow.automatic:
+        yield Problem(
+            path=(*path, "break_glass"),
+            message=f"access flow {flow.name!r} is approved automatically, so break-glass "
+            "adds nothing but alarms",
+            hint="remove `break_glass:` or name approvers",
+            code="break-glass-on-automatic-flow",
+            severity="warning",
         )
 
 

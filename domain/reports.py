@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Final, NamedTuple
 
+from domain.break_glass import Trigger
 from domain.lifecycle import Status
 
 
@@ -76,6 +77,7 @@ LIST_SEPARATOR: Final = ", "
 
 TRIGGER_MANUAL: Final = "manual request"
 TRIGGER_AUTOMATIC: Final = "automatic flow"
+TRIGGER_BREAK_GLASS: Final = "break-glass"
 
 FORMULA_PREFIXES: Final = ("=", "+", "-", "@", "\t", "\r")
 """A cell starting with one of these is run as a formula by Excel, LibreOffice or Google Sheets
@@ -186,6 +188,8 @@ class ReportRecord(NamedTuple):
     decision_reason: str | None = None
     step_decisions: tuple[StepDecision, ...] = ()
     """Every approver's verdict, step by step (README, "Approval steps")."""
+    trigger: str = "normal"
+    """``domain.break_glass.Trigger``'s value: a break-glass request says so in the report."""
 
     @property
     def end_date(self) -> datetime | None:
@@ -197,6 +201,12 @@ def _resource_types(record: ReportRecord, integration_types: Mapping[str, str]) 
     kind = integration_types.get(record.integration)
     found = dict.fromkeys(resource_type(r, integration_type=kind) for r in record.resources)
     return LIST_SEPARATOR.join(found)
+
+
+def _trigger(record: ReportRecord) -> str:
+    if record.trigger == Trigger.BREAK_GLASS:
+        return TRIGGER_BREAK_GLASS
+    return TRIGGER_AUTOMATIC if record.automatic else TRIGGER_MANUAL
 
 
 def _all_cells(record: ReportRecord, integration_types: Mapping[str, str]) -> tuple[str, ...]:
@@ -218,7 +228,7 @@ def _all_cells(record: ReportRecord, integration_types: Mapping[str, str]) -> tu
         record.decision_reason or "",
         record.justification,
         record.status,
-        TRIGGER_AUTOMATIC if record.automatic else TRIGGER_MANUAL,
+        _trigger(record),
         record.flow,
         record.bundle or "",
         steps_cell(record.step_decisions),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from domain.break_glass import Trigger
 from domain.ids import RequestId, UserId
 from domain.lifecycle import Status
 
@@ -42,6 +43,14 @@ class RequestSummary:
     decided_at: datetime | None = None
     reason: str | None = None
     automatic: bool = False
+    trigger: Trigger = Trigger.NORMAL
+    acknowledged_by: UserId | None = None
+    """Who acknowledged a break-glass request first (README, "Break-glass")."""
+    acknowledged_at: datetime | None = None
+
+    @property
+    def break_glass(self) -> bool:
+        return self.trigger is Trigger.BREAK_GLASS
 
     @property
     def object_count(self) -> int:
@@ -63,6 +72,7 @@ class Headline:
     integrations: tuple[str, ...]
     expires_at: datetime | None = None
     ended_at: datetime | None = None
+    trigger: Trigger = Trigger.NORMAL
 
     @property
     def what(self) -> str:

@@ -80,6 +80,10 @@ class RequestRow(Base):
     revoke_requested_at: Mapped[datetime | None]
     # The approval step being decided (0-based); every decision's compare-and-swap names it.
     current_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # domain.break_glass.Trigger; a break-glass request is acknowledged afterwards, once.
+    trigger: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
+    acknowledged_by: Mapped[str | None] = mapped_column(String(32))
+    acknowledged_at: Mapped[datetime | None]
 
     __table_args__ = (
         # Home and history list one person's requests, newest first, a page at a time.
@@ -382,3 +386,38 @@ class RequestWebhookCursorRow(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(64))
     lease_until: Mapped[datetime | None]
     created_at: Mapped[datetime]
+
+
+# -- favorites: a request saved to start again in one click --------------------------------------
+
+
+class FavoriteRow(Base):
+    """A requester's saved request: what to pre-fill the modal with. A copy, not a reference, so
+    it says what changed when the catalog moves on (docs/architecture.md, "Where things live")."""
+
+    __tablename__ = "favorites"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(80))
+    bundle: Mapped[str | None] = mapped_column(String(64))
+    flow: Mapped[str] = mapped_column(String(64))
+    duration_seconds: Mapped[int] = mapped_column(Integer)
+    justification: Mapped[str] = mapped_column(Text, default="")
+    object_count: Mapped[int] = mapped_column(Integer, default=0)
+    source_request: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_favorites_user_created", "user_id", "created_at", "id"),)
+
+
+class FavoriteObjectRow(Base):
+    __tablename__ = "favorite_objects"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    favorite_id: Mapped[int] = mapped_column(ForeignKey("favorites.id", ondelete="CASCADE"))
+    integration: Mapped[str] = mapped_column(String(64))
+    resource: Mapped[str] = mapped_column(String(200))
+    permission: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_favorite_objects_favorite", "favorite_id"),)

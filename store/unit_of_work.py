@@ -17,6 +17,7 @@ from store.engine import WRITE
 from store.repositories.audit import AuditRepository
 from store.repositories.catalog import CatalogRepository
 from store.repositories.drafts import DraftRepository
+from store.repositories.favorites import FavoriteRepository
 from store.repositories.grants import GrantRepository
 from store.repositories.meta import MetaRepository
 from store.repositories.outbox import OutboxRepository
@@ -35,6 +36,19 @@ class UnitOfWork:
         self.drafts = DraftRepository(session)
         self.meta = MetaRepository(session)
         self.removals = RemovalProblemRepository(session)
+        self.favorites = FavoriteRepository(session)
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        """A part of the transaction that can fail alone: on an exception its writes and the
+        audit events it appended are undone, and the exception goes on."""
+        mark = self.audit.mark
+        try:
+            with self.session.begin_nested():
+                yield
+        except BaseException:
+            self.audit.undo_since(mark)
+            raise
 
 
 class Store:
@@ -59,6 +73,8 @@ class Store:
             with session.begin():
                 uow = UnitOfWork(session, audit_keys=self.audit_keys)
                 yield uow
+                # Last, so the audit chain's lock is held only from here to COMMIT.
+                uow.audit.write_pending()
             if uow.outbox.added:
                 for callback in self._on_outbox:
                     callback()

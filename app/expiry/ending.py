@@ -149,11 +149,11 @@ class EndingService:
         with self._store.write() as uow:
             for request_id, grants in revoked.items():
                 try:
-                    with uow.session.begin_nested():
+                    with uow.savepoint():
                         self._record_end(uow, request_id, grants, now)
                     ended += 1
                 except (DomainError, ConcurrentChange, _NotActive):
-                    uow.audit.forget_position()
+                    pass
         return ended
 
     @for_request

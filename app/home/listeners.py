@@ -10,7 +10,13 @@ from slack_sdk import WebClient
 
 from app.home.service import HomeService
 from app.slack.commands import CommandRouter
-from app.slack.payloads import Click, Command, HomeOpened
+from app.slack.payloads import Click, Command, HomeOpened, Submission
+from blocks.favorites import (
+    FAVORITE_NOT_FOUND,
+    NAME_REQUIRED,
+    favorite_refused_modal,
+    rename_favorite_modal,
+)
 from blocks.home import (
     ANY,
     HomeState,
@@ -21,8 +27,8 @@ from blocks.home import (
     home_view,
     row_outcome_modal,
 )
-from blocks.ids import ActionId, matching
-from blocks.payloads import PageButton, RequestButton
+from blocks.ids import ActionId, BlockId, CallbackId, matching
+from blocks.payloads import FavoriteRef, PageButton, RequestButton
 from domain.ids import RequestId, UserId
 
 
@@ -40,13 +46,30 @@ class OpenAgain(Protocol):
     ) -> None: ...
 
 
+class OpenFavorite(Protocol):
+    """A favorite's *Request*: the request form pre-filled from it (requesting)."""
+
+    def __call__(
+        self, client: WebClient, *, trigger_id: str | None, user: UserId, favorite_id: int
+    ) -> None: ...
+
+
 class HomeListeners:
     def __init__(
-        self, *, home: HomeService, revoke: RowAnswer, cancel: RowAnswer, open_again: OpenAgain
+        self,
+        *,
+        home: HomeService,
+        revoke: RowAnswer,
+        cancel: RowAnswer,
+        open_again: OpenAgain,
+        save_favorite: OpenAgain,
+        open_favorite: OpenFavorite,
     ) -> None:
         self._home = home
         self._rows: dict[str, RowAnswer] = {"revoke": revoke, "cancel": cancel}
         self._open_again = open_again
+        self._save_favorite = save_favorite
+        self._open_favorite = open_favorite
 
     def register(self, app: App, *, commands: CommandRouter) -> None:
         app.event("app_home_opened")(self.on_home_opened)
@@ -57,6 +80,10 @@ class HomeListeners:
         app.action(matching(ActionId.HOME_ROW))(self.on_row)
         app.action(matching(ActionId.HOME_DETAIL))(self.on_detail)
         app.action(matching(ActionId.HISTORY_PAGE))(self.on_history_page)
+        app.action(matching(ActionId.HOME_FAVORITE_OPEN))(self.on_favorite_open)
+        app.action(matching(ActionId.HOME_FAVORITE_RENAME))(self.on_favorite_rename)
+        app.action(matching(ActionId.HOME_FAVORITE_DELETE))(self.on_favorite_delete)
+        app.view(CallbackId.FAVORITE_RENAME)(self.on_favorite_renamed)
         commands.add("history", self.on_history)
 
     # -- the Home tab ---------------------------------------------------------------------------
@@ -119,6 +146,12 @@ class HomeListeners:
             ack()
             self._open_again(client, trigger_id=click.trigger_id, user=user, request_id=request_id)
             return
+        if row.a == "favorite":
+            ack()
+            self._save_favorite(
+                client, trigger_id=click.trigger_id, user=user, request_id=request_id
+            )
+            return
         answer = self._rows.get(row.a)
         if answer is None:
             ack()
@@ -145,11 +178,54 @@ class HomeListeners:
                 approvers=tuple(a.id for a in found.approvers),
                 removal_problem=found.removal_problem,
                 progress=found.progress,
+                own=found.summary.requester == click.user,
             )
             if found
             else hidden_request_modal()
         )
         client.views_open(trigger_id=click.trigger_id, view=view)
+
+    # -- favorites -------------------------------------------------------------------------------
+
+    def on_favorite_open(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        click = Click.from_body(body)
+        ref = FavoriteRef.parse(click.action.value)
+        if ref is not None:
+            self._open_favorite(
+                client, trigger_id=click.trigger_id, user=click.user, favorite_id=ref.v
+            )
+
+    def on_favorite_rename(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        click = Click.from_body(body)
+        ref = FavoriteRef.parse(click.action.value)
+        found = self._home.favorite(user=click.user, favorite_id=ref.v) if ref else None
+        view = (
+            rename_favorite_modal(favorite=found)
+            if found is not None
+            else favorite_refused_modal(FAVORITE_NOT_FOUND)
+        )
+        client.views_open(trigger_id=click.trigger_id, view=view)
+
+    def on_favorite_renamed(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        submitted = Submission.from_body(body)
+        ref = FavoriteRef.parse(submitted.view.private_metadata)
+        name = submitted.view.text(ActionId.FAVORITE_NAME)
+        if ref is None or not (name or "").strip():
+            ack(response_action="errors", errors={BlockId.FAVORITE_NAME.value: NAME_REQUIRED})
+            return
+        self._home.rename_favorite(user=submitted.user, favorite_id=ref.v, name=name)
+        ack()
+        self.publish(client, submitted.user)
+
+    def on_favorite_delete(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        click = Click.from_body(body)
+        ref = FavoriteRef.parse(click.action.value)
+        if ref is not None:
+            self._home.delete_favorite(user=click.user, favorite_id=ref.v)
+        self.publish(client, click.user, self._state(click))
 
     # -- history -----------------------------------------------------------------------------------
 

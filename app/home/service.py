@@ -8,11 +8,13 @@ from typing import Protocol
 from app.core.admins import Admins
 from app.integrations.health import IntegrationHealth
 from blocks.admin import AdminHome, HealthLine
+from blocks.favorites import MAX_FAVORITES, MAX_NAME, FavoriteLine
 from blocks.home import HomeModel, HomeState
 from domain.approval_steps import ApprovalProgress
 from domain.ids import RequestId, UserId
 from domain.lifecycle import Status, StatusChange
 from domain.summary import Page, RequestSummary
+from store.repositories.favorites import Favorite
 from store.repositories.requests import AskedApprover
 from store.unit_of_work import Store
 
@@ -69,6 +71,7 @@ class HomeService:
                 else None
             )
             bundles = tuple(sorted(uow.requests.bundles_requested())) if admin else ()
+            favorites = tuple(_line(f) for f in uow.favorites.of(user, limit=MAX_FAVORITES))
         console = (
             self._admin_console.home_for(viewer=user)
             if admin and self._admin_console is not None
@@ -84,7 +87,28 @@ class HomeService:
             activity=activity,
             bundles=bundles,
             admin=console,
+            favorites=favorites,
         )
+
+    # -- favorites: listed, renamed, deleted (saving them is the requesting feature's) ------------
+
+    def favorite(self, *, user: UserId, favorite_id: int) -> FavoriteLine | None:
+        """One of ``user``'s favorites; ``None`` if it is gone or someone else's."""
+        with self._store.read() as uow:
+            found = uow.favorites.get(favorite_id)
+        return _line(found) if found is not None and found.user_id == user else None
+
+    def rename_favorite(self, *, user: UserId, favorite_id: int, name: str | None) -> bool:
+        """Rename one of ``user``'s favorites; a blank name leaves it as it was."""
+        chosen = " ".join((name or "").split())[:MAX_NAME]
+        if not chosen:
+            return False
+        with self._store.write() as uow:
+            return uow.favorites.rename(favorite_id=favorite_id, user_id=user, name=chosen)
+
+    def delete_favorite(self, *, user: UserId, favorite_id: int) -> bool:
+        with self._store.write() as uow:
+            return uow.favorites.delete(favorite_id=favorite_id, user_id=user)
 
     def _health_lines(self) -> tuple[HealthLine, ...]:
         assert self._health is not None
@@ -122,3 +146,14 @@ class HomeService:
             removal_problem=problem.problem if problem else None,
             progress=progress,
         )
+
+
+def _line(favorite: Favorite) -> FavoriteLine:
+    return FavoriteLine(
+        id=favorite.id,
+        name=favorite.name,
+        bundle=favorite.bundle,
+        object_count=favorite.object_count,
+        flow=favorite.flow,
+        duration=favorite.duration,
+    )

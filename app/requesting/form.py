@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from app.requesting.modal import FormInput
 from app.slack.payloads import ViewPayload
+from blocks.break_glass import BREAK_GLASS_CHOICE
 from blocks.ids import ActionId, BlockId
 
 
@@ -13,6 +14,7 @@ def form_input(view: ViewPayload) -> FormInput:
         justification=view.text(ActionId.JUSTIFICATION),
         duration=view.selected(ActionId.DURATION),
         permission=view.selected(ActionId.PICK_PERMISSION),
+        break_glass=view.selected(ActionId.BREAK_GLASS) == BREAK_GLASS_CHOICE,
     )
 
 
@@ -25,6 +27,7 @@ def block_for(view: ViewPayload, field: str) -> str | None:
         "flow": [BlockId.FLOW, BlockId.BUNDLE, BlockId.INTEGRATION],
         "duration": ["duration."],
         "justification": [BlockId.JUSTIFICATION],
+        "break_glass": [f"{BlockId.BREAK_GLASS}.", BlockId.JUSTIFICATION],
     }
     prefixes = places.get(field, [])
     for prefix in prefixes:

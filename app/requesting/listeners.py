@@ -9,15 +9,17 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from app.requesting.favorites import FavoriteRefused, FavoritesService
 from app.requesting.form import block_for, form_input
 from app.requesting.modal import DraftNotFound, FormInput, RequestModalService
 from app.requesting.submission import Refused, SubmissionService
 from app.slack.commands import BARE, CommandRouter
 from app.slack.payloads import Action, Click, Command, Submission, Suggestion, ViewPayload
 from app.slack.views import metadata, update_view
+from blocks.favorites import favorite_refused_modal, favorite_saved_modal, save_favorite_modal
 from blocks.home import request_again_refused
 from blocks.ids import ActionId, CallbackId, matching
-from blocks.payloads import ObjectOption, RequestButton
+from blocks.payloads import FavoriteRef, ObjectOption, RequestButton, SaveFavoriteMetadata
 from blocks.request_modal import (
     RequestModal,
     bundle_suggestions,
@@ -34,18 +36,32 @@ from domain.ids import RequestId, UserId
 _log = logging.getLogger(__name__)
 
 Change = Callable[[str, UserId, FormInput, Action], RequestModal]
+HomeRefresher = Callable[[WebClient, UserId], None]
 
 
 class RequestModalListeners:
-    def __init__(self, *, modal: RequestModalService, submission: SubmissionService) -> None:
+    def __init__(
+        self,
+        *,
+        modal: RequestModalService,
+        submission: SubmissionService,
+        favorites: FavoritesService,
+    ) -> None:
         self._modal = modal
         self._submission = submission
+        self._favorites = favorites
+        self._refresh_home: HomeRefresher | None = None
 
-    def register(self, app: App, *, commands: CommandRouter) -> None:
+    def register(
+        self, app: App, *, commands: CommandRouter, refresh_home: HomeRefresher | None = None
+    ) -> None:
+        self._refresh_home = refresh_home
         commands.add(BARE, self.on_request_command)
         commands.add("request", self.on_request_command)
         app.action(ActionId.OPEN_REQUEST)(self.on_open_request)
         app.action(ActionId.REQUEST_AGAIN)(self.on_request_again)
+        app.action(ActionId.SAVE_FAVORITE)(self.on_save_favorite)
+        app.view(CallbackId.FAVORITE_SAVE)(self._save_favorite)
         changes: dict[ActionId, Change] = {
             ActionId.MODE_BUNDLE: lambda d, u, f, a: self._modal.switch_mode(
                 draft_key=d, user=u, mode=Mode.BUNDLE, form=f
@@ -81,6 +97,8 @@ class RequestModalListeners:
             ActionId.ADD_PLAIN: lambda d, u, f, a: self._modal.add_plain(
                 draft_key=d, user=u, form=f
             ),
+            ActionId.START_RECENT: self._start_from_request,
+            ActionId.START_FAVORITE: self._start_from_favorite,
         }
         for action_id, change in changes.items():
             app.action(matching(action_id))(self._on_change(change))
@@ -90,7 +108,13 @@ class RequestModalListeners:
         app.view(CallbackId.REQUEST)(self._submit)
         # Typing and choosing in plain inputs sends nothing; these are only ever dispatched by
         # Slack for inputs in `actions` blocks, so acking them is all there is to do.
-        for passive in (ActionId.DURATION, ActionId.JUSTIFICATION, ActionId.PICK_PERMISSION):
+        for passive in (
+            ActionId.DURATION,
+            ActionId.JUSTIFICATION,
+            ActionId.PICK_PERMISSION,
+            ActionId.BREAK_GLASS,
+            ActionId.FAVORITE_NAME,
+        ):
             app.action(passive)(lambda ack: ack())
 
     # -- opening the form: /apono, *Request access* and *Request again* on Home ------------------
@@ -130,7 +154,78 @@ class RequestModalListeners:
             view = request_again_refused(str(refusal))
         client.views_open(trigger_id=trigger_id, view=view)
 
+    def open_favorite(
+        self, client: WebClient, *, trigger_id: str | None, user: UserId, favorite_id: int
+    ) -> None:
+        """The form pre-filled from a favorite (Home's *Request* button)."""
+        try:
+            view = request_modal(self._modal.open_favorite(user=user, favorite_id=favorite_id))
+        except DraftNotFound as refusal:
+            view = request_again_refused(str(refusal))
+        client.views_open(trigger_id=trigger_id, view=view)
+
+    # -- favorites --------------------------------------------------------------------------------
+
+    def on_save_favorite(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        ack()
+        click = Click.from_body(body)
+        button = RequestButton.parse(click.action.value)
+        if button is not None:
+            self.save_favorite(
+                client, trigger_id=click.trigger_id, user=click.user, request_id=RequestId(button.r)
+            )
+
+    def save_favorite(
+        self, client: WebClient, *, trigger_id: str | None, user: UserId, request_id: RequestId
+    ) -> None:
+        """*Save as favorite*: the naming modal (Home's details and row menu use this too)."""
+        try:
+            naming = self._favorites.naming(user=user, request_id=request_id)
+            view = save_favorite_modal(
+                request_id=naming.request_id, name=naming.name, object_count=naming.object_count
+            )
+        except FavoriteRefused as refusal:
+            view = favorite_refused_modal(str(refusal))
+        client.views_open(trigger_id=trigger_id, view=view)
+
+    def _save_favorite(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        submitted = Submission.from_body(body)
+        meta = SaveFavoriteMetadata.parse(submitted.view.private_metadata)
+        if meta is None:
+            ack(response_action="update", view=favorite_refused_modal(INVALID_FORM))
+            return
+        try:
+            saved = self._favorites.save(
+                user=submitted.user,
+                request_id=RequestId(meta.r),
+                name=submitted.view.text(ActionId.FAVORITE_NAME),
+            )
+        except FavoriteRefused as refusal:
+            ack(response_action="update", view=favorite_refused_modal(str(refusal)))
+            return
+        ack(response_action="update", view=favorite_saved_modal(name=saved.name, count=saved.count))
+        if self._refresh_home is not None:
+            self._refresh_home(client, submitted.user)
+
     # -- changing the form ------------------------------------------------------------------------
+
+    def _start_from_request(
+        self, draft: str, user: UserId, form: FormInput, action: Action
+    ) -> RequestModal:
+        button = RequestButton.parse(action.value)
+        if button is None:
+            return self._modal.render(draft_key=draft, user=user)
+        return self._modal.start_from_request(
+            draft_key=draft, user=user, request_id=RequestId(button.r)
+        )
+
+    def _start_from_favorite(
+        self, draft: str, user: UserId, form: FormInput, action: Action
+    ) -> RequestModal:
+        ref = FavoriteRef.parse(action.value)
+        if ref is None:
+            return self._modal.render(draft_key=draft, user=user)
+        return self._modal.start_from_favorite(draft_key=draft, user=user, favorite_id=ref.v)
 
     def _add_object(
         self, draft: str, user: UserId, form: FormInput, action: Action
@@ -214,6 +309,7 @@ class RequestModalListeners:
                 bundle=outcome.bundle,
                 status=outcome.status,
                 approvers=outcome.approvers,
+                break_glass=outcome.break_glass,
             ),
         )
 

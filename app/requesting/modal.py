@@ -8,11 +8,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Final, Protocol
 
 from app.core.catalog import CatalogService
 from app.requesting.eligibility import EligibilityService, UserAccess
-from blocks.limits import SUGGESTIONS
+from blocks.favorites import (
+    FAVORITE_NOT_FOUND,
+    STARTS_SHOWN,
+    FavoriteLine,
+    RecentStart,
+    Starts,
+    favorite_bundle_gone,
+    favorite_flow_replaced,
+    favorite_objects_missing,
+)
+from blocks.limits import MENU_OPTIONS, SUGGESTIONS
 from blocks.request_modal import (
     BundleChoice,
     BundleDetail,
@@ -56,11 +67,27 @@ from domain.ids import RequestId, UserId
 from domain.objects import MAX_OBJECTS_PER_REQUEST, AccessObject
 from domain.policy import AccessFlow
 from store.repositories.drafts import DraftChanges
+from store.repositories.favorites import Favorite
 from store.unit_of_work import Store, UnitOfWork
 
 SUGGESTION_LIMIT: Final = SUGGESTIONS
 """At most as many suggestions as one typeahead answer may hold."""
 RECENT: Final = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """What a form is pre-filled with: an earlier request, or a favorite (a copy of one)."""
+
+    bundle: str | None
+    flow: str
+    duration: timedelta
+    justification: str
+    objects: tuple[AccessObject, ...]
+    request_id: RequestId | None = None
+    """The earlier request it comes from (*Request again*, a recent request)."""
+    favorite: str | None = None
+    """The favorite's name, when it comes from one: its notices say what changed since."""
 
 
 class DraftNotFound(DomainError):
@@ -82,6 +109,8 @@ class FormInput:
     justification: str | None = None
     duration: str | None = None
     permission: str | None = None
+    break_glass: bool = False
+    """The requester chose to break the glass (README, "Break-glass")."""
 
 
 def flow_choice(flow: AccessFlow) -> FlowChoice:
@@ -93,6 +122,20 @@ def flow_choice(flow: AccessFlow) -> FlowChoice:
         durations=tuple(flow.duration.offered()),
         default_duration=flow.duration.default,
         justification_required=flow.justification == "required",
+        break_glass_max=flow.break_glass.max_duration if flow.break_glass else None,
+        break_glass_daily=flow.break_glass.daily_limit if flow.break_glass else 0,
+        justification_hint=flow.justification_hint,
+    )
+
+
+def favorite_line_of(favorite: Favorite) -> FavoriteLine:
+    return FavoriteLine(
+        id=favorite.id,
+        name=favorite.name,
+        bundle=favorite.bundle,
+        object_count=favorite.object_count,
+        flow=favorite.flow,
+        duration=favorite.duration,
     )
 
 
@@ -148,64 +191,165 @@ class RequestModalService:
             )
         with self._store.write() as uow:
             draft = uow.drafts.create(user_id=user, mode=mode, at=self._clock.now())
-        return self._model(draft, access, Selection(), [])
+            return self._model(uow, draft, access, Selection(), [])
 
     def open_again(self, *, user: UserId, request_id: RequestId) -> RequestModal:
         """The modal pre-filled from an earlier request of ``user``: same bundle (or objects),
         flow, duration and justification. What is no longer offered is left out, and said."""
+        return self._open_from(user, self._from_request(user, request_id))
+
+    def open_favorite(self, *, user: UserId, favorite_id: int) -> RequestModal:
+        """The modal pre-filled from one of ``user``'s favorites (Home's *Request* button)."""
+        return self._open_from(user, self._from_favorite(user, favorite_id))
+
+    def start_from_request(
+        self, *, draft_key: str, user: UserId, request_id: RequestId
+    ) -> RequestModal:
+        """A recent request clicked at the top of an open form: the form is filled from it."""
+        return self._fill_existing(draft_key, user, self._from_request(user, request_id))
+
+    def start_from_favorite(
+        self, *, draft_key: str, user: UserId, favorite_id: int
+    ) -> RequestModal:
+        """A favorite clicked at the top of an open form: the form is filled from it."""
+        return self._fill_existing(draft_key, user, self._from_favorite(user, favorite_id))
+
+    def _from_request(self, user: UserId, request_id: RequestId) -> Template:
         with self._store.read() as uow:
             earlier = uow.requests.get(request_id)
             objects = uow.requests.objects(request_id) if earlier else []
         if earlier is None or earlier.requester != user:
             raise DraftNotFound(NOT_YOUR_REQUEST)
-        access = self._eligibility.access_for(user)
-        mode = Mode.BUNDLE if earlier.bundle else Mode.INTEGRATIONS
-        now = self._clock.now()
-        notice: str | None = None
+        return Template(
+            bundle=earlier.bundle,
+            flow=earlier.flow,
+            duration=earlier.duration,
+            justification=earlier.justification,
+            objects=tuple(objects),
+            request_id=earlier.id,
+        )
+
+    def _from_favorite(self, user: UserId, favorite_id: int) -> Template:
+        with self._store.read() as uow:
+            favorite = uow.favorites.get(favorite_id)
+            objects = uow.favorites.objects(favorite_id) if favorite else []
+        if favorite is None or favorite.user_id != user:
+            raise DraftNotFound(FAVORITE_NOT_FOUND)
+        return Template(
+            bundle=favorite.bundle,
+            flow=favorite.flow,
+            duration=favorite.duration,
+            justification=favorite.justification,
+            objects=tuple(objects),
+            favorite=favorite.name,
+        )
+
+    def _open_from(self, user: UserId, template: Template) -> RequestModal:
+        mode = Mode.BUNDLE if template.bundle else Mode.INTEGRATIONS
         with self._store.write() as uow:
-            draft = uow.drafts.create(user_id=user, mode=mode, at=now)
-            changes = DraftChanges(duration=earlier.duration, justification=earlier.justification)
-            if earlier.bundle is not None:
-                flows = access.flows_for_bundle(earlier.bundle)
-                bundle = uow.catalog.bundle(earlier.bundle) if flows else None
-                if bundle is None:
-                    notice = no_longer_offered(earlier.bundle)
-                else:
-                    still = set(uow.catalog.bundle_objects(bundle.key))
-                    blocked = self._unavailable(o.integration for o in objects)
-                    kept = [o for o in objects if o in still and o.integration not in blocked]
-                    uow.drafts.add(draft.key, kept)
-                    if blocked:
-                        notice = unavailable_lines(blocked)
-                    elif len(kept) < len(objects):
-                        notice = left_the_bundle(
-                            missing=len(objects) - len(kept),
-                            request_id=earlier.id,
-                            bundle=bundle.name,
-                        )
-                    flow = next((r for r in flows if r.flow.name == earlier.flow), flows[0])
-                    changes = replace(
-                        changes,
-                        bundle=bundle.name,
-                        bundle_version=bundle.version,
-                        flow=flow.flow.name,
-                        flow_version=flow.version,
-                    )
+            draft = uow.drafts.create(user_id=user, mode=mode, at=self._clock.now())
+            self._fill(uow, draft.key, user, template)
+        return self._prefilled(draft.key, user)
+
+    def _fill_existing(self, draft_key: str, user: UserId, template: Template) -> RequestModal:
+        draft = self._draft(draft_key, user)
+        with self._store.write() as uow:
+            uow.drafts.remove(draft.key)
+            self._fill(uow, draft.key, user, template)
+        return self._prefilled(draft.key, user)
+
+    def _prefilled(self, draft_key: str, user: UserId) -> RequestModal:
+        """A form just filled from a request or a favorite: the justification is focused when
+        its flow requires one and none came with it (README, "Favorites")."""
+        model = self.render(draft_key=draft_key, user=user)
+        if model.flow is not None and model.flow.justification_required and not model.justification:
+            model = replace(model, focus_justification=True)
+        return model
+
+    def _fill(self, uow: UnitOfWork, key: str, user: UserId, template: Template) -> None:
+        """Write ``template`` into the (empty) draft ``key``: what is still offered, and a notice
+        saying what is not."""
+        access = self._eligibility.access_for(user)
+        objects = list(template.objects)
+        notice: str | None = None
+        changes = DraftChanges(
+            mode=Mode.BUNDLE if template.bundle else Mode.INTEGRATIONS,
+            bundle=None,
+            bundle_version=None,
+            flow=None,
+            flow_version=None,
+            integration=None,
+            resource=None,
+            duration=template.duration,
+            justification=template.justification,
+        )
+        if template.bundle is not None:
+            flows = access.flows_for_bundle(template.bundle)
+            bundle = uow.catalog.bundle(template.bundle) if flows else None
+            if bundle is None:
+                notice = (
+                    favorite_bundle_gone(name=template.favorite, bundle=template.bundle)
+                    if template.favorite is not None
+                    else no_longer_offered(template.bundle)
+                )
             else:
+                still = set(uow.catalog.bundle_objects(bundle.key))
                 blocked = self._unavailable(o.integration for o in objects)
-                offered = [
-                    o
-                    for o in objects
-                    if o.integration not in blocked and access.flows_for_objects([o])
-                ]
-                uow.drafts.add(draft.key, offered)
+                kept = [o for o in objects if o in still and o.integration not in blocked]
+                uow.drafts.add(key, kept)
+                flow = next((r for r in flows if r.flow.name == template.flow), flows[0])
                 if blocked:
                     notice = unavailable_lines(blocked)
-                elif len(offered) < len(objects):
-                    notice = objects_no_longer_offered(len(objects) - len(offered))
-                changes = replace(changes, flow=earlier.flow)
-            uow.drafts.update(draft.key, at=now, changes=replace(changes, notice=notice))
-        return self.render(draft_key=draft.key, user=user)
+                elif template.favorite is not None and len(kept) < len(objects):
+                    notice = favorite_objects_missing(
+                        name=template.favorite,
+                        missing=[o for o in objects if o not in still],
+                        total=len(objects),
+                    )
+                elif len(kept) < len(objects):
+                    notice = left_the_bundle(
+                        missing=len(objects) - len(kept),
+                        request_id=template.request_id or "",
+                        bundle=bundle.name,
+                    )
+                elif template.favorite is not None and flow.flow.name != template.flow:
+                    notice = favorite_flow_replaced(
+                        name=template.favorite, flow=template.flow, instead=flow.flow.name
+                    )
+                changes = replace(
+                    changes,
+                    bundle=bundle.name,
+                    bundle_version=bundle.version,
+                    flow=flow.flow.name,
+                    flow_version=flow.version,
+                )
+        else:
+            blocked = self._unavailable(o.integration for o in objects)
+            offered = [
+                o for o in objects if o.integration not in blocked and access.flows_for_objects([o])
+            ]
+            uow.drafts.add(key, offered)
+            flows = access.flows_for_objects(offered) if offered else []
+            if blocked:
+                notice = unavailable_lines(blocked)
+            elif template.favorite is not None and len(offered) < len(objects):
+                notice = favorite_objects_missing(
+                    name=template.favorite,
+                    missing=[o for o in objects if o not in offered],
+                    total=len(objects),
+                )
+            elif len(offered) < len(objects):
+                notice = objects_no_longer_offered(len(objects) - len(offered))
+            elif (
+                template.favorite is not None
+                and flows
+                and all(r.flow.name != template.flow for r in flows)
+            ):
+                notice = favorite_flow_replaced(
+                    name=template.favorite, flow=template.flow, instead=flows[0].flow.name
+                )
+            changes = replace(changes, flow=template.flow)
+        uow.drafts.update(key, at=self._clock.now(), changes=replace(changes, notice=notice))
 
     def render(self, *, draft_key: str, user: UserId) -> RequestModal:
         """Read the draft and its selection in one transaction, then build the view model."""
@@ -222,7 +366,7 @@ class RequestModalService:
             recent=tuple(uow.drafts.recent(draft.key, limit=RECENT)) if counts else (),
         )
         items = uow.drafts.items(draft.key) if draft.mode is Mode.INTEGRATIONS else []
-        return self._model(draft, self._eligibility.access_for(user), selection, items)
+        return self._model(uow, draft, self._eligibility.access_for(user), selection, items)
 
     @staticmethod
     def _owned(uow: UnitOfWork, key: str, user: UserId) -> Draft:
@@ -238,13 +382,47 @@ class RequestModalService:
             raise DraftNotFound(FORM_EXPIRED)
         return draft
 
+    @staticmethod
+    def _starts(uow: UnitOfWork, draft: Draft, selection: Selection) -> Starts:
+        """Recent requests and favorites to start from, offered while the form is empty."""
+        if selection.total or draft.bundle is not None or draft.integration is not None:
+            return Starts()
+        user = UserId(draft.user_id)
+        recent = uow.requests.page(number=0, size=STARTS_SHOWN, requester=user).rows
+        favorites = uow.favorites.of(user, limit=STARTS_SHOWN)
+        return Starts(
+            recent=tuple(RecentStart(r.id, r.bundle, r.object_count) for r in recent),
+            favorites=tuple(favorite_line_of(f) for f in favorites),
+        )
+
+    def _sized(self, names: Iterable[str]) -> tuple[BundleChoice, ...]:
+        """Bundle choices with description and size (counted once per catalog change)."""
+        descriptions = self._catalog.descriptions()
+        choices = []
+        for name in names:
+            found = self._catalog.bundle(name)
+            size = found[0].object_count if found is not None else None
+            choices.append(BundleChoice(name, descriptions.get(name, ""), size))
+        return tuple(choices)
+
     def _model(
-        self, draft: Draft, access: UserAccess, selection: Selection, items: list[AccessObject]
+        self,
+        uow: UnitOfWork,
+        draft: Draft,
+        access: UserAccess,
+        selection: Selection,
+        items: list[AccessObject],
     ) -> RequestModal:
         flows = self._offered_flows(draft, access, items)
         flow = next((f for f in flows if f.name == draft.flow), flows[0] if flows else None)
         choices = tuple(flow_choice(f) for f in flows)
         chosen_flow = flow_choice(flow) if flow else None
+        remembered = (
+            uow.requests.last_duration(requester=UserId(draft.user_id), flow=flow.name)
+            if flow is not None and draft.duration is None
+            else None
+        )
+        starts = self._starts(uow, draft, selection)
         if draft.mode is Mode.BUNDLE:
             offered = access.bundles()
             detail = None
@@ -259,13 +437,19 @@ class RequestModalService:
                         shares=shares,
                         unavailable=self._unavailable(s.integration for s in shares),
                     )
-            # Every offered bundle; the builder decides between a menu and a typeahead.
-            descriptions = self._catalog.descriptions()
+            # Every offered bundle; the builder decides between a menu and a typeahead (which
+            # lists no options here, so nothing is counted for it).
+            names = list(offered)
+            bundles = (
+                self._sized(names)
+                if len(names) <= MENU_OPTIONS
+                else tuple(BundleChoice(n, "") for n in names)
+            )
             return RequestModal(
                 draft_key=draft.key,
                 mode=Mode.BUNDLE,
                 limit=self.limit,
-                bundles=tuple(BundleChoice(n, descriptions.get(n, "")) for n in offered),
+                bundles=bundles,
                 bundle=detail,
                 selection=selection,
                 flows=choices,
@@ -273,6 +457,8 @@ class RequestModalService:
                 duration=draft.duration,
                 justification=draft.justification,
                 notice=draft.notice,
+                starts=starts,
+                remembered_duration=remembered,
             )
         offered_by_flows = {o.integration for r in access.object_flows() for o in r.flow.objects}
         blocked = self._unavailable(offered_by_flows)
@@ -296,6 +482,8 @@ class RequestModalService:
             duration=draft.duration,
             justification=draft.justification,
             notice=draft.notice,
+            starts=starts,
+            remembered_duration=remembered,
         )
 
     def _offered_flows(
@@ -607,8 +795,7 @@ class RequestModalService:
         offered = list(self._eligibility.access_for(user).bundles())
         words = query.lower().split()
         matching = [n for n in offered if all(w in n.lower() for w in words)]
-        descriptions = self._catalog.descriptions()
-        return [BundleChoice(n, descriptions.get(n, "")) for n in matching[:SUGGESTION_LIMIT]]
+        return list(self._sized(matching[:SUGGESTION_LIMIT]))
 
     def suggest_resources(self, *, draft_key: str, user: UserId, query: str) -> list[str]:
         draft = self._draft(draft_key, user)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any, Protocol
 
 from app.core.approvers import ApproverResolver, Scope, StepPlan
 from app.core.catalog import CatalogService
@@ -21,6 +22,13 @@ from app.core.transitions import Transitions, submission_change
 from app.logs import for_request, note_request
 from app.requesting.eligibility import EligibilityService, UserAccess
 from app.requesting.modal import FormInput
+from blocks.break_glass import (
+    BREAK_GLASS_UNAVAILABLE,
+    REASON_REQUIRED,
+    break_glass_not_offered,
+    daily_limit_reached,
+    reason_too_long,
+)
 from blocks.reasons import NO_APPROVER, step_unreachable
 from blocks.request_modal import MAX_JUSTIFICATION
 from blocks.request_notices import (
@@ -43,6 +51,7 @@ from blocks.request_notices import (
     too_many_selected,
 )
 from domain.audit import AuditEvent, AuditKind
+from domain.break_glass import MAX_REASON, Trigger, clamp_duration, day_of, over_daily_limit
 from domain.catalog import FlowRecord
 from domain.clock import Clock
 from domain.drafts import Draft, Mode
@@ -52,6 +61,7 @@ from domain.lifecycle import AccessRequest, Status
 from domain.objects import MAX_OBJECTS_PER_REQUEST, AccessObject
 from domain.people import Person
 from domain.policy import AccessFlow
+from domain.summary import RequestSummary
 from store.repositories.requests import (
     AlreadySubmitted,
     AskedApprover,
@@ -71,6 +81,7 @@ class Field(StrEnum):
     FLOW = "flow"
     DURATION = "duration"
     JUSTIFICATION = "justification"
+    BREAK_GLASS = "break_glass"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +97,31 @@ class Submitted:
     approvers: tuple[str, ...]
     flow: str
     bundle: str | None
+    break_glass: timedelta | None = None
+    """Break-glass access granted at once for this long (README, "Break-glass")."""
+
+
+class BreakGlassAlarm(Protocol):
+    """Tells everyone about a break-glass request, in the transaction that makes it."""
+
+    def sound(
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        approvers: Sequence[UserId],
+        at: datetime,
+    ) -> list[str]:
+        """Queue the alarm for the audit channel, each of ``approvers`` and each admin; the
+        channels and people told."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _BreakGlassUse:
+    duration: timedelta
+    used_today: int
+    daily_limit: int
 
 
 class SubmissionService:
@@ -103,9 +139,11 @@ class SubmissionService:
         unavailable: Callable[[str], str | None] = lambda draft_key: None,
         on_approved: Callable[[], None] = lambda: None,
         limit: int = MAX_OBJECTS_PER_REQUEST,
+        alarm: BreakGlassAlarm | None = None,
     ) -> None:
         """``unavailable``: why a draft's selection may not be submitted now (objects of an
-        integration whose admin login has not passed its check), from the request modal."""
+        integration whose admin login has not passed its check), from the request modal.
+        ``alarm``: the break-glass feature's; without one, break-glass is refused."""
         self._store = store
         self._catalog = catalog
         self._eligibility = eligibility
@@ -117,6 +155,7 @@ class SubmissionService:
         self._unavailable = unavailable
         self.on_approved = on_approved
         self.limit = limit
+        self._alarm = alarm
 
     @for_request
     def submit(self, *, draft_key: str, user: UserId, form: FormInput) -> Submitted | Refused:
@@ -144,8 +183,15 @@ class SubmissionService:
             errors[Field.JUSTIFICATION] = justification_too_long(MAX_JUSTIFICATION)
         elif record and record.flow.justification == "required" and not justification:
             errors[Field.JUSTIFICATION] = reason_required(record.flow.name)
+        glass: _BreakGlassUse | None = None
+        if form.break_glass and record is not None:
+            glass = self._check_break_glass(
+                record.flow, user=user, reason=justification, duration=duration, errors=errors
+            )
         if errors or record is None or duration is None:
-            self._audit_refusal(user=user, draft=draft, errors=errors)
+            self._audit_refusal(
+                user=user, draft=draft, errors=errors, break_glass=form.break_glass, use=glass
+            )
             return Refused(errors or {Field.OBJECTS: NOTHING_TO_REQUEST})
         requester = self._directory.person(user) or Person(id=user, name=user)
         flow = record.flow
@@ -161,8 +207,9 @@ class SubmissionService:
                 requester=requester,
                 record=record,
                 count=count,
-                duration=duration,
+                duration=glass.duration if glass else duration,
                 justification=justification,
+                glass=glass,
                 approvers=[
                     AskedApprover(
                         id=a.id, name=a.person.name, email=a.person.email, reasons=a.reasons
@@ -268,18 +315,71 @@ class SubmissionService:
             return None
         return duration
 
-    def _audit_refusal(self, *, user: UserId, draft: Draft, errors: dict[Field, str]) -> None:
+    def _check_break_glass(
+        self,
+        flow: AccessFlow,
+        *,
+        user: UserId,
+        reason: str,
+        duration: timedelta | None,
+        errors: dict[Field, str],
+    ) -> _BreakGlassUse | None:
+        """Whether ``user`` may break the glass of ``flow`` now, and for how long."""
+        policy = flow.break_glass
+        if policy is None:
+            errors[Field.BREAK_GLASS] = break_glass_not_offered(flow.name)
+            return None
+        if self._alarm is None:
+            # Break-glass without its alarm would be silent access: never.
+            errors[Field.BREAK_GLASS] = BREAK_GLASS_UNAVAILABLE
+            return None
+        if not reason:
+            errors[Field.JUSTIFICATION] = REASON_REQUIRED
+        elif len(reason) > MAX_REASON:
+            errors[Field.JUSTIFICATION] = reason_too_long(MAX_REASON)
+        since, until = day_of(self._clock.now())
+        with self._store.read() as uow:
+            used = uow.requests.break_glass_uses(
+                requester=user, flow=flow.name, since=since, until=until
+            )
+        use = _BreakGlassUse(
+            duration=clamp_duration(
+                requested=duration or flow.duration.default, ceiling=policy.max_duration
+            ),
+            used_today=used,
+            daily_limit=policy.daily_limit,
+        )
+        if over_daily_limit(used_today=used, limit=policy.daily_limit):
+            errors[Field.BREAK_GLASS] = daily_limit_reached(
+                flow=flow.name, limit=policy.daily_limit
+            )
+        return use
+
+    def _audit_refusal(
+        self,
+        *,
+        user: UserId,
+        draft: Draft,
+        errors: dict[Field, str],
+        break_glass: bool = False,
+        use: _BreakGlassUse | None = None,
+    ) -> None:
+        data: dict[str, Any] = {
+            "bundle": draft.bundle,
+            "flow": draft.flow,
+            "errors": {k.value: v for k, v in errors.items()},
+        }
+        if use is not None:
+            data |= {"used_today": use.used_today, "daily_limit": use.daily_limit}
         with self._store.write() as uow:
             uow.audit.append(
                 AuditEvent(
-                    kind=AuditKind.SUBMISSION_REFUSED,
+                    kind=AuditKind.BREAK_GLASS_REFUSED
+                    if break_glass
+                    else AuditKind.SUBMISSION_REFUSED,
                     at=self._clock.now(),
                     actor=user,
-                    data={
-                        "bundle": draft.bundle,
-                        "flow": draft.flow,
-                        "errors": {k.value: v for k, v in errors.items()},
-                    },
+                    data=data,
                 )
             )
 
@@ -294,7 +394,7 @@ class SubmissionService:
             asked = uow.requests.approvers(request_id) if request_id else []
         if request is None or summary is None or request.requester != user:
             return Refused({Field.OBJECTS: SUBMITTED_FORM_EXPIRED})
-        if request.automatic:
+        if request.automatic or request.trigger is Trigger.BREAK_GLASS:
             status = Status.APPROVED
         elif not asked:
             status = Status.FAILED  # nobody but the requester could approve it
@@ -307,6 +407,7 @@ class SubmissionService:
             approvers=tuple(a.id for a in asked),
             flow=request.flow,
             bundle=request.bundle,
+            break_glass=request.duration if request.trigger is Trigger.BREAK_GLASS else None,
         )
 
     def _insert(
@@ -320,9 +421,12 @@ class SubmissionService:
         justification: str,
         approvers: list[AskedApprover],
         steps: Sequence[StepPlan] = (),
+        glass: _BreakGlassUse | None = None,
     ) -> Submitted:
         flow = record.flow
         now = self._clock.now()
+        # Break-glass is approved by nobody, like an automatic flow, and never waits.
+        waits = not flow.automatic and glass is None
         with self._store.write() as uow:
             request_id = _unused_id(uow)
             note_request(request_id)
@@ -338,6 +442,7 @@ class SubmissionService:
                 automatic=flow.automatic,
                 last_actor=requester.id,
                 last_change_at=now,
+                trigger=Trigger.BREAK_GLASS if glass else Trigger.NORMAL,
             )
             uow.requests.add(
                 request=request,
@@ -346,11 +451,9 @@ class SubmissionService:
                 ),
                 from_draft=draft.key,
                 bundle_version=draft.bundle_version if request.bundle else None,
-                timeout_at=None if flow.automatic else now + flow.approval_timeout,
+                timeout_at=now + flow.approval_timeout if waits else None,
                 next_reminder_at=(
-                    now + flow.remind_after
-                    if flow.remind_after and not flow.automatic and approvers
-                    else None
+                    now + flow.remind_after if flow.remind_after and waits and approvers else None
                 ),
             )
             uow.audit.append(
@@ -365,7 +468,8 @@ class SubmissionService:
                         "bundle": request.bundle,
                         "objects": count,
                         "duration": format_duration(duration),
-                        "approvers": [a.id for a in approvers],
+                        "approvers": [] if glass else [a.id for a in approvers],
+                        "trigger": request.trigger.value,
                     },
                 )
             )
@@ -373,7 +477,31 @@ class SubmissionService:
             assert summary is not None
             self._notifier.status_changed(uow, summary=summary, change=submission_change(request))
             final = request
-            if flow.automatic:
+            if glass is not None and self._alarm is not None:
+                final, change = request.approve(by=None, at=now)
+                approved = self._transitions.record(
+                    uow, request=final, change=change, audit={"trigger": final.trigger.value}
+                )
+                # Every approver of the flow hears the alarm, whichever step would ask them.
+                everyone = list(dict.fromkeys(a.id for s in steps for a in s.approvers))
+                told = self._alarm.sound(uow, summary=approved, approvers=everyone, at=now)
+                uow.audit.append(
+                    AuditEvent(
+                        kind=AuditKind.BREAK_GLASS_USED,
+                        at=now,
+                        actor=requester.id,
+                        request_id=request_id,
+                        data={
+                            "flow": flow.name,
+                            "reason": justification,
+                            "duration": format_duration(duration),
+                            "used_today": glass.used_today + 1,
+                            "daily_limit": glass.daily_limit,
+                            "told": told,
+                        },
+                    )
+                )
+            elif flow.automatic:
                 final, change = request.approve(by=None, at=now)
                 self._transitions.record(uow, request=final, change=change)
             elif not approvers or not all(s.possible for s in steps):
@@ -401,9 +529,10 @@ class SubmissionService:
             request_id=request_id,
             status=final.status,
             object_count=count,
-            approvers=tuple(a.id for a in approvers),
+            approvers=() if glass else tuple(a.id for a in approvers),
             flow=flow.name,
             bundle=request.bundle,
+            break_glass=duration if glass else None,
         )
 
 

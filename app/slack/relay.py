@@ -1,6 +1,8 @@
 """The outbox relay: sends queued Slack calls, paced per channel, without ever losing one.
 
-* Claims a batch with a lease (any instance may relay; a dead relay's lease lapses).
+* Claims due messages with a lease (any instance may relay; a dead relay's lease lapses), a
+  few per channel at a time, and sends each channel's share on its own, so one busy channel
+  never delays another.
 * Paces each channel (Slack allows about one message per second per channel; short bursts
   pass), and on 429 holds the channel until ``Retry-After`` has passed.
 * Retries 5xx and network errors with exponential back-off; gives up only on errors that
@@ -40,6 +42,8 @@ _log = logging.getLogger(__name__)
 
 LEASE: Final = timedelta(seconds=60)
 BATCH: Final = 100
+PER_CHANNEL: Final = 5
+"""A round's share of one channel: its burst, about five seconds at Slack's pace."""
 MAX_BACKOFF: Final = timedelta(minutes=5)
 PERMANENT_ERRORS: Final = frozenset(
     {
@@ -96,7 +100,7 @@ class OutboxRelay:
         clock: Clock,
         per_channel_rate: float = 1.0,
         burst: int = 5,
-        workers: int = 8,
+        workers: int = 16,
         monotonic: Callable[[], float] = time.monotonic,
         report_writer: Callable[[str, Path], object] | None = None,
         lease: timedelta = LEASE,
@@ -118,6 +122,9 @@ class OutboxRelay:
         self._draining = threading.Event()
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="relay-send")
+        self._lock = threading.Lock()
+        self._in_flight: set[str] = set()
+        """Channels whose claimed messages are being sent; the next claim skips them."""
         self._paces: dict[str, _Pace] = {}
         self._dm_channels: dict[str, str] = {}
         self.sent = 0
@@ -162,28 +169,37 @@ class OutboxRelay:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                busy = self.relay_once()
+                claimed = self.relay_once()
             except Exception:
                 _log.exception("outbox relay round failed; retrying")
-                busy = False
-            if not busy and self._draining.is_set():
+                claimed = False
+            if claimed:
+                continue
+            if self._draining.is_set() and not self._sending():
                 return
-            if not busy:
-                self._wake.wait(timeout=0.5)
-                self._wake.clear()
+            self._wake.wait(timeout=0.5)
+            self._wake.clear()
 
     # -- one round ------------------------------------------------------------------------------
 
     def relay_once(self) -> bool:
-        """Send what is due; ``True`` if anything was claimed (there may be more)."""
+        """Claim what is due on the channels not being sent to now and start sending it;
+        ``True`` if anything was claimed (there may be more).
+
+        Each channel's share is sent and recorded on its own, so a channel with a backlog
+        (paced at about one message a second) never holds back a message to another channel:
+        the next round claims for the others while it is still sending."""
         now_mono = self._monotonic()
-        held = [c for c, p in self._paces.items() if p.held_until > now_mono]
+        with self._lock:
+            busy = set(self._in_flight)
+        held = sorted(busy | {c for c, p in self._paces.items() if p.held_until > now_mono})
         with self._store.write() as uow:
             claimed = uow.outbox.claim(
                 owner=self._owner,
                 now=self._clock.now(),
                 lease=self._lease,
                 limit=BATCH,
+                per_channel=PER_CHANNEL,
                 held_channels=held,
             )
         if not claimed:
@@ -191,13 +207,27 @@ class OutboxRelay:
         by_channel: dict[str, list[OutboxMessage]] = {}
         for message in claimed:
             by_channel.setdefault(message.channel, []).append(message)
-        futures = [self._pool.submit(self._send_channel, msgs) for msgs in by_channel.values()]
-        results = [result for future in futures for result in future.result()]
-        # One transaction records the whole round: a relay that dies in between resends at
-        # most this round's messages (delivery is at least once), and a busy relay is not
-        # throttled by a write per message.
-        self._record(results)
+        for channel, messages in by_channel.items():
+            with self._lock:
+                self._in_flight.add(channel)
+            self._pool.submit(self._send_and_record, channel, messages)
         return True
+
+    def _sending(self) -> bool:
+        with self._lock:
+            return bool(self._in_flight)
+
+    def _send_and_record(self, channel: str, messages: list[OutboxMessage]) -> None:
+        try:
+            # One transaction records the channel's share: a relay that dies in between
+            # resends at most these messages (delivery is at least once).
+            self._record(self._send_channel(messages))
+        except Exception:
+            _log.exception("sending to a channel failed; its messages are claimed again")
+        finally:
+            with self._lock:
+                self._in_flight.discard(channel)
+            self._wake.set()
 
     def _send_channel(self, messages: list[OutboxMessage]) -> list[_Result]:
         results: list[_Result] = []

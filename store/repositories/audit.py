@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from domain.audit import GENESIS, AuditEvent, AuditKeys, AuditKind, plain_link
@@ -43,15 +43,51 @@ class StoredEvent:
     key_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class AuditMark:
+    appended: int
+    written: int
+    last: str | None
+
+
 class AuditRepository:
+    """Appends are buffered and chained in one go by :meth:`write_pending`, which the unit of
+    work calls right before COMMIT: the chain's lock is then held only for one bulk INSERT and
+    the commit, not for the whole transaction (docs/architecture.md, "Lifecycle")."""
+
     def __init__(self, session: Session, *, keys: AuditKeys | None = None) -> None:
         self._session = session
         # Without keys (tests, tools that only read) rows are written unkeyed, as before 0009.
         self._keys = keys
         # Once this transaction holds the chain, its own last hash is the chain's last hash.
         self._last_hash: str | None = None
+        self._events: list[AuditEvent] = []
+        """Every event this transaction appended, in order; those from ``_written`` on wait."""
+        self._written = 0
 
     def append(self, event: AuditEvent) -> None:
+        self._events.append(event)
+
+    def extend(self, events: Iterable[AuditEvent]) -> None:
+        self._events.extend(events)
+
+    @property
+    def mark(self) -> AuditMark:
+        """Where the transaction stands; :meth:`undo_since` goes back there."""
+        return AuditMark(appended=len(self._events), written=self._written, last=self._last_hash)
+
+    def undo_since(self, mark: AuditMark) -> None:
+        """After a savepoint rolled back: forget the events appended since ``mark``, and the
+        rows the database just took back if some were written meanwhile."""
+        del self._events[mark.appended :]
+        self._written = min(self._written, mark.written)
+        self._last_hash = mark.last
+
+    def write_pending(self) -> None:
+        """Chain the buffered events onto the log's end and insert them in one statement."""
+        pending = self._events[self._written :]
+        if not pending:
+            return
         if self._last_hash is None:
             if self._session.get_bind().dialect.name == "postgresql":
                 self._session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
@@ -59,37 +95,34 @@ class AuditRepository:
                 select(AuditEventRow.hash).order_by(AuditEventRow.id.desc()).limit(1)
             )
             self._last_hash = prev or GENESIS
-        prev_hash = self._last_hash
         key = self._keys.current if self._keys is not None else None
-        digest = (
-            key.link(prev=prev_hash, event=event)
-            if key is not None
-            else plain_link(prev=prev_hash, event=event)
-        )
-        self._session.add(
-            AuditEventRow(
-                at=event.at,
-                kind=event.kind.value,
-                actor=event.actor,
-                request_id=event.request_id,
-                data=event.data,
-                prev_hash=prev_hash,
-                hash=digest,
-                key_id=key.key_id if key is not None else None,
+        rows: list[dict[str, Any]] = []
+        prev_hash = self._last_hash
+        for event in pending:
+            digest = (
+                key.link(prev=prev_hash, event=event)
+                if key is not None
+                else plain_link(prev=prev_hash, event=event)
             )
-        )
-        self._session.flush()
-        self._last_hash = digest
-
-    def forget_position(self) -> None:
-        """After a savepoint rolled back: read the chain's end again before the next append."""
-        self._last_hash = None
-
-    def extend(self, events: Iterable[AuditEvent]) -> None:
-        for event in events:
-            self.append(event)
+            rows.append(
+                {
+                    "at": event.at,
+                    "kind": event.kind.value,
+                    "actor": event.actor,
+                    "request_id": event.request_id,
+                    "data": event.data,
+                    "prev_hash": prev_hash,
+                    "hash": digest,
+                    "key_id": key.key_id if key is not None else None,
+                }
+            )
+            prev_hash = digest
+        self._session.execute(insert(AuditEventRow), rows)
+        self._last_hash = prev_hash
+        self._written = len(self._events)
 
     def iter_all(self, *, batch: int = 5_000, after: int = 0) -> Iterator[StoredEvent]:
+        self.write_pending()  # what this transaction appended is part of what it reads
         last_id = after
         while True:
             rows = self._session.scalars(
@@ -112,6 +145,7 @@ class AuditRepository:
 
     def head(self) -> StoredEvent | None:
         """The last row of the chain, or ``None`` for an empty log."""
+        self.write_pending()  # what this transaction appended is part of what it reads
         row = self._session.scalars(
             select(AuditEventRow).order_by(AuditEventRow.id.desc()).limit(1)
         ).first()
@@ -126,6 +160,7 @@ class AuditRepository:
         )
 
     def link_of(self, event_id: int) -> str | None:
+        self.write_pending()  # what this transaction appended is part of what it reads
         return self._session.scalar(select(AuditEventRow.hash).where(AuditEventRow.id == event_id))
 
     def id_with_link(self, link: str) -> int | None:
@@ -144,6 +179,7 @@ class AuditRepository:
             return 1
 
     def for_request(self, request_id: RequestId) -> list[AuditEvent]:
+        self.write_pending()  # what this transaction appended is part of what it reads
         rows = self._session.scalars(
             select(AuditEventRow)
             .where(AuditEventRow.request_id == request_id)
@@ -152,6 +188,7 @@ class AuditRepository:
         return [_to_event(r) for r in rows]
 
     def kinds(self, *, kind: AuditKind) -> list[AuditEvent]:
+        self.write_pending()  # what this transaction appended is part of what it reads
         rows = self._session.scalars(
             select(AuditEventRow).where(AuditEventRow.kind == kind.value).order_by(AuditEventRow.id)
         )

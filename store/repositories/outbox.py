@@ -80,28 +80,51 @@ class OutboxRepository:
         now: datetime,
         lease: timedelta,
         limit: int,
+        per_channel: int | None = None,
         held_channels: Sequence[str] = (),
     ) -> list[OutboxMessage]:
+        """Lease up to ``limit`` due messages, oldest first, at most ``per_channel`` of each
+        channel (so one channel's backlog never fills a round), none of ``held_channels``."""
         earlier = aliased(OutboxRow)
-        query = (
-            select(OutboxRow)
-            .where(OutboxRow.status == PENDING)
-            .where(OutboxRow.next_attempt_at <= now)
-            .where((OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now))
-            .where(
-                ~exists().where(
-                    and_(
-                        earlier.ordering_key == OutboxRow.ordering_key,
-                        earlier.status == PENDING,
-                        earlier.id < OutboxRow.id,
-                    )
-                )
-            )
-            .order_by(OutboxRow.id)
-            .limit(limit)
+        due = (
+            OutboxRow.status == PENDING,
+            OutboxRow.next_attempt_at <= now,
+            (OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now),
         )
-        if held_channels:
-            query = query.where(OutboxRow.channel.not_in(held_channels))
+        first_of_its_key = ~exists().where(
+            and_(
+                earlier.ordering_key == OutboxRow.ordering_key,
+                earlier.status == PENDING,
+                earlier.id < OutboxRow.id,
+            )
+        )
+        held = (OutboxRow.channel.not_in(held_channels),) if held_channels else ()
+        if per_channel is None:
+            query = (
+                select(OutboxRow)
+                .where(*due, first_of_its_key, *held)
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            )
+        else:
+            ranked = (
+                select(
+                    OutboxRow.id,
+                    func.row_number()
+                    .over(partition_by=OutboxRow.channel, order_by=OutboxRow.id)
+                    .label("rank"),
+                )
+                .where(*due, first_of_its_key, *held)
+                .subquery()
+            )
+            chosen = (
+                select(ranked.c.id)
+                .where(ranked.c.rank <= per_channel)
+                .order_by(ranked.c.id)
+                .limit(limit)
+            )
+            # The conditions again on the locked rows: another relay may have taken one since.
+            query = select(OutboxRow).where(OutboxRow.id.in_(chosen), *due).order_by(OutboxRow.id)
         if self._session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True, of=OutboxRow)
         rows = self._session.scalars(query).all()

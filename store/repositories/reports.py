@@ -56,6 +56,7 @@ class _Head:
     decided_by: str | None
     approver_name: str | None
     approver_email: str | None
+    trigger: str
 
 
 @dataclass(slots=True)
@@ -139,6 +140,7 @@ class ReportRepository:
                 RequestRow.decided_by,
                 ApprovalRow.approver_name,
                 ApprovalRow.approver_email,
+                RequestRow.trigger,
             )
             # The approver who decided, among those asked; (request_id, approver_id) is unique.
             .outerjoin(
@@ -196,6 +198,7 @@ class ReportRepository:
                     approver_emails=emails,
                     decision_reason=reasons.get(head.id),
                     step_decisions=steps.get(head.id, ()),
+                    trigger=head.trigger,
                 )
 
     def _parts(

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from domain.approval_steps import ApprovalProgress, StepApproval, StepProgress
+from domain.break_glass import Trigger
 from domain.ids import RequestId, UserId
 from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.objects import AccessObject
@@ -144,6 +145,7 @@ def _to_domain(row: RequestRow) -> AccessRequest:
         decided_at=row.decided_at,
         reason=row.reason,
         expires_at=row.expires_at,
+        trigger=Trigger(row.trigger),
     )
 
 
@@ -196,6 +198,7 @@ class RequestRepository:
                 bundle_version=bundle_version,
                 form_key=from_draft,
                 automatic=request.automatic,
+                trigger=request.trigger.value,
                 duration_seconds=int(request.duration.total_seconds()),
                 justification=request.justification,
                 object_count=len(objects),  # a draft's copy is counted below
@@ -364,6 +367,9 @@ class RequestRepository:
             decided_at=row.decided_at,
             reason=row.reason,
             automatic=row.automatic,
+            trigger=Trigger(row.trigger),
+            acknowledged_by=UserId(row.acknowledged_by) if row.acknowledged_by else None,
+            acknowledged_at=row.acknowledged_at,
         )
 
     def _parts(self, request_id: RequestId) -> tuple[IntegrationPart, ...]:
@@ -752,6 +758,7 @@ class RequestRepository:
                 integrations=tuple(sorted(integrations.get(r.id, []))),
                 expires_at=r.expires_at,
                 ended_at=r.ended_at,
+                trigger=Trigger(r.trigger),
             )
             for r in rows
         )
@@ -763,6 +770,17 @@ class RequestRepository:
                 select(RequestRow.bundle).where(RequestRow.bundle.is_not(None)).distinct()
             )
         )
+
+    def last_duration(self, *, requester: UserId, flow: str) -> timedelta | None:
+        """The duration ``requester`` chose in their latest request through ``flow`` (the modal
+        preselects it)."""
+        seconds = self._session.scalar(
+            select(RequestRow.duration_seconds)
+            .where(RequestRow.requester_id == requester, RequestRow.flow == flow)
+            .order_by(RequestRow.created_at.desc(), RequestRow.id.desc())
+            .limit(1)
+        )
+        return timedelta(seconds=seconds) if seconds else None
 
     def recent_for(self, requester: UserId, *, limit: int) -> list[RequestId]:
         rows = self._session.scalars(
@@ -778,3 +796,39 @@ class RequestRepository:
         if statuses is not None:
             query = query.where(RequestRow.status.in_([s.value for s in statuses]))
         return int(self._session.scalar(query) or 0)
+
+    # -- break-glass (README, "Break-glass") ------------------------------------------------------
+
+    def break_glass_uses(
+        self, *, requester: UserId, flow: str, since: datetime, until: datetime
+    ) -> int:
+        """Break-glass requests ``requester`` made through ``flow`` in [since, until)."""
+        return int(
+            self._session.scalar(
+                select(func.count())
+                .select_from(RequestRow)
+                .where(
+                    RequestRow.requester_id == requester,
+                    RequestRow.created_at >= since,
+                    RequestRow.created_at < until,
+                    RequestRow.flow == flow,
+                    RequestRow.trigger == Trigger.BREAK_GLASS.value,
+                )
+            )
+            or 0
+        )
+
+    def acknowledge(self, *, request_id: RequestId, by: UserId, at: datetime) -> bool:
+        """Record the first acknowledgement of a break-glass request; ``False`` when someone
+        acknowledged it first (compare-and-swap, like a decision)."""
+        result = self._session.execute(
+            update(RequestRow)
+            .where(
+                RequestRow.id == request_id,
+                RequestRow.trigger == Trigger.BREAK_GLASS.value,
+                RequestRow.acknowledged_by.is_(None),
+            )
+            .values(acknowledged_by=by, acknowledged_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]

@@ -89,14 +89,13 @@ def test_a_savepoint_rolled_back_takes_its_counts_with_it(store: Store, metrics:
         uow.audit.append(removed("a"))
 
         def remove_then_fail() -> None:
-            with uow.session.begin_nested():
+            with uow.savepoint():
                 uow.audit.append(removed("b"))
                 raise Boom
 
         with pytest.raises(Boom):
             remove_then_fail()
-        uow.audit.forget_position()
-        with uow.session.begin_nested():
+        with uow.savepoint():
             uow.audit.append(removed("c"))
     counts = {
         name: sample(metrics, "jit_reconciler_removals_total", integration=name) for name in "abc"

@@ -135,3 +135,60 @@ def test_a_file_that_is_not_utf8_is_unreadable(tmp_path: Path) -> None:
 
     assert lines == [f"{path}: error: not a UTF-8 text file"]
     assert code == EXIT_UNREADABLE
+
+
+def test_break_glass_misuse_is_reported_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yml"
+    path.write_text(
+        "integrations:\n"
+        "  - {name: db, type: postgresql, connection: {host: h, database: d, user: u}}\n"
+        "access_flows:\n"
+        "  - name: long\n"
+        "    grantees: {users: [U024BE7LH]}\n"
+        "    objects: [{integration: db, resource: public.t, permission: read_only}]\n"
+        "    approvers: {users: [U0APPROVER]}\n"
+        "    duration: {default: 1h, max: 8h}\n"
+        "    break_glass: {max_duration: 5h}\n"
+        "  - name: short\n"
+        "    grantees: {users: [U024BE7LH]}\n"
+        "    objects: [{integration: db, resource: public.t, permission: read_only}]\n"
+        "    approvers: {users: [U0APPROVER]}\n"
+        "    duration: {default: 1h, max: 1h}\n"
+        "    break_glass:\n"
+        "      max_duration: 2h\n"
+    )
+
+    code, lines = check(path)
+
+    assert lines == [
+        f"{path}:9:33: error: break-glass max_duration 5h is above the ceiling of 4h for any"
+        " break-glass access (hint: lower it to 4h or less; longer access needs approval)",
+        f"{path}:16:21: error: break-glass max_duration 2h is above the flow's maximum 1h"
+        " (hint: lower `break_glass.max_duration` or raise `duration.max`)",
+        f"{path}: 2 errors, 0 warnings; the policy was not loaded",
+    ]
+    assert code == EXIT_INVALID
+
+
+def test_a_break_glass_daily_limit_below_one_is_reported_at_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yml"
+    path.write_text(
+        "integrations:\n"
+        "  - {name: db, type: postgresql, connection: {host: h, database: d, user: u}}\n"
+        "access_flows:\n"
+        "  - name: f\n"
+        "    grantees: {users: [U024BE7LH]}\n"
+        "    objects: [{integration: db, resource: public.t, permission: read_only}]\n"
+        "    approvers: {users: [U0APPROVER]}\n"
+        "    duration: {default: 1h, max: 1h}\n"
+        "    break_glass:\n"
+        "      max_duration: 1h\n"
+        "      daily_limit: 0\n"
+    )
+
+    code, lines = check(path)
+
+    assert len(lines) == 2
+    assert lines[0].startswith(f"{path}:11:20: error: daily_limit: ")
+    assert "greater than or equal to 1" in lines[0]
+    assert code == EXIT_INVALID

@@ -208,6 +208,67 @@ def test_a_reminder_not_before_the_approval_timeout_is_only_a_warning() -> None:
     ]
 
 
+APPROVED = {"users": ["U0APPROVER"]}
+
+
+def test_break_glass_within_the_flows_maximum_and_the_ceiling_is_sound() -> None:
+    value = policy(
+        access_flows=[
+            flow(
+                approvers=APPROVED,
+                duration={"default": "1h", "max": "8h"},
+                break_glass={"max_duration": "4h", "daily_limit": 3},
+            )
+        ]
+    )
+
+    assert problems(value) == []
+
+
+def test_break_glass_longer_than_the_flow_allows_is_an_error() -> None:
+    value = policy(access_flows=[flow(approvers=APPROVED, break_glass={"max_duration": "2h"})])
+
+    problem = only(value)
+
+    assert problem.code == "break-glass-above-max"
+    assert format_path(problem.path) == "access_flows[0].break_glass.max_duration"
+    assert problem.message == "break-glass max_duration 2h is above the flow's maximum 1h"
+
+
+def test_break_glass_longer_than_the_ceiling_is_an_error_whatever_the_flow_allows() -> None:
+    value = policy(
+        access_flows=[
+            flow(
+                approvers=APPROVED,
+                duration={"default": "1h", "max": "1d"},
+                break_glass={"max_duration": "5h"},
+            )
+        ]
+    )
+
+    assert problems(value) == [
+        ("break-glass-above-cap", "access_flows[0].break_glass.max_duration", "error")
+    ]
+
+
+def test_break_glass_on_an_automatic_flow_is_only_a_warning() -> None:
+    value = policy(access_flows=[flow(break_glass={"max_duration": "1h"})])
+
+    assert problems(value) == [
+        ("break-glass-on-automatic-flow", "access_flows[0].break_glass", "warning")
+    ]
+
+
+@pytest.mark.parametrize("limit", [0, -1])
+def test_a_break_glass_daily_limit_below_one_is_refused_by_the_model(limit: int) -> None:
+    with pytest.raises(ValueError, match="daily_limit"):
+        policy(
+            access_flows=[
+                flow(approvers=APPROVED, break_glass={"max_duration": "1h", "daily_limit": limit})
+            ]
+        )
+
+
 def test_a_flow_offering_no_bundles_and_no_objects_is_an_error() -> None:
     found = problems(policy(access_flows=[flow(bundles=[])]))
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from app.policy.export import dump_policy
 from app.policy.loader import load_policy, parse_policy
-from domain.policy import Policy
+from domain.break_glass import BREAK_GLASS_CAP
+from domain.policy import JUSTIFICATION_HINT_MAX, Policy
 from domain.policy_checks import check_policy
 
 BUILT_IN = ["read_only", "read_write", "admin"]
@@ -153,6 +154,7 @@ def flow(
             for _ in range(1 if shape == "one step" else draw(st.integers(1, 3)))
         ]
         approvers = steps[0] if shape == "one step" else steps
+    durations = duration(draw)
     timeout = draw(SECONDS)
     # Any reminder would do; one before the timeout keeps the policy free of warnings too.
     reminder = draw(st.none() | st.integers(1, timeout).map(lambda s: timedelta(seconds=s)))
@@ -164,10 +166,23 @@ def flow(
         "bundles": chosen,
         "objects": objects,
         "approvers": approvers,
-        "duration": duration(draw),
+        "duration": durations,
         "justification": draw(st.sampled_from(["required", "optional"])),
+        "justification_hint": draw(st.text(max_size=JUSTIFICATION_HINT_MAX)),
         "approval_timeout": timedelta(seconds=timeout),
         "remind_after": reminder,
+        "break_glass": break_glass(draw, durations["max"]) if approvers != "automatic" else None,
+    }
+
+
+def break_glass(draw: Draw, flow_max: timedelta) -> dict[str, Any] | None:
+    """Off, or a ceiling within the flow's maximum and the bot's, and a daily limit."""
+    if not draw(st.booleans()):
+        return None
+    ceiling = int(min(flow_max, BREAK_GLASS_CAP).total_seconds())
+    return {
+        "max_duration": timedelta(seconds=draw(st.integers(1, ceiling))),
+        "daily_limit": draw(st.integers(1, 100)),
     }
 
 
