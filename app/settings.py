@@ -7,20 +7,25 @@ new user does is start the bot before creating the Slack app.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from dotenv import dotenv_values
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.integrations.signing import is_plain_http
 from domain.audit import AuditKey, AuditKeys, parse_key
+from domain.durations import DurationError, parse_duration
+from domain.policy import Duration
 
 INSTALL_DOCS: Final = "README.md, section 'Install the Slack app'"
 DEFAULT_DATABASE_URL: Final = "sqlite:///jit-access.db"
 SLACK_API_URL: Final = "https://slack.com/api/"
+DEFAULT_MAX_ACCESS_DURATION: Final = timedelta(days=7)
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -54,11 +59,18 @@ class Settings(BaseSettings):
     slack_api_url: str = Field(
         default=SLACK_API_URL, description="Slack Web API base URL (the simulator sets its own)."
     )
+    allow_insecure_webhooks: bool = Field(
+        default=False,
+        description="Let webhooks (the webhook integration, the audit webhook, request "
+        "webhooks) use plain http:// URLs and the audit webhook go unsigned; local testing only.",
+    )
     audit_webhook_url: str | None = Field(
-        default=None, description="Optional URL that receives every audit event, in order."
+        default=None, description="Optional https:// URL that receives every audit event, in order."
     )
     audit_webhook_secret: SecretStr | None = Field(
-        default=None, description="HMAC-SHA256 key signing the audit webhook's calls."
+        default=None,
+        validate_default=True,
+        description="HMAC-SHA256 key signing the audit webhook's calls (required with its URL).",
     )
     work_lease_seconds: float = Field(
         default=60,
@@ -97,6 +109,17 @@ class Settings(BaseSettings):
         description="Comma-separated earlier audit keys (same format), still accepted for "
         "verifying the entries and checkpoints they made; rotation in README, 'Audit log'.",
     )
+    credentials_key: SecretStr | None = Field(
+        default=None,
+        description="Key sealing credentials while they wait to be sent: 32+ random bytes as "
+        "hex (64+ digits) or base64, e.g. a Fernet key. Unset: derived from SLACK_APP_TOKEN "
+        "(warned at start-up). README, 'Keys'.",
+    )
+    credentials_keys_old: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated earlier credentials keys (same format), still accepted "
+        "for opening what they sealed; rotation in README, 'Keys'.",
+    )
     audit_checkpoint_seconds: float = Field(
         default=300,
         gt=0,
@@ -107,6 +130,22 @@ class Settings(BaseSettings):
         default=None,
         description="File that checkpoints are appended to as JSON Lines, or '-' for standard "
         "output; `audit verify` reads the last one from the file.",
+    )
+    on_call_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="How long PagerDuty or Opsgenie has to answer one on-call question; the "
+        "request modal waits for it, within Slack's 3 s.",
+    )
+    on_call_cache_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="How long an on-call answer is reused (a failure: at most 10 s).",
+    )
+    on_call_ca_file: Path | None = Field(
+        default=None,
+        description="PEM bundle of the CAs trusted for the on-call APIs (default: the system's).",
     )
     request_webhooks_allow_http: bool = Field(
         default=False,
@@ -130,6 +169,12 @@ class Settings(BaseSettings):
         "is handed to the next instance, due Slack messages are sent, then the bot exits 0; a "
         "second signal, or this long passing, ends it at once with status 1.",
     )
+    max_access_duration: Duration = Field(
+        default=DEFAULT_MAX_ACCESS_DURATION,
+        description="Longest duration the policy may name anywhere (a flow's max, default and "
+        "choices, approval_timeout, remind_after), written like the policy's: 7d, 12h, 1w; a "
+        "longer one is an error of the policy file.",
+    )
     log_level: LogLevel = "INFO"
     log_format: Literal["json", "text"] = Field(
         default="json",
@@ -137,19 +182,54 @@ class Settings(BaseSettings):
         "key=value, for a terminal.",
     )
 
-    @field_validator("audit_key", "audit_checkpoint_file", mode="before")
+    @field_validator("audit_webhook_url", "audit_webhook_secret", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: Any) -> Any:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("audit_webhook_url")
+    @classmethod
+    def _audit_webhook_https(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # The URL is not quoted back: it may carry a token.
+        if value is not None and not info.data.get("allow_insecure_webhooks"):
+            if is_plain_http(value):
+                raise ValueError(
+                    "must be https:// (ALLOW_INSECURE_WEBHOOKS=true allows http:// for local "
+                    "testing only)"
+                )
+            if not value.lower().startswith("https://"):
+                raise ValueError("must be an absolute https:// URL")
+        return value
+
+    @field_validator("audit_webhook_secret")
+    @classmethod
+    def _audit_webhook_signed(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if (
+            value is None
+            and info.data.get("audit_webhook_url")
+            and not info.data.get("allow_insecure_webhooks")
+        ):
+            raise ValueError(
+                "must be set when AUDIT_WEBHOOK_URL is: receivers verify every call with it "
+                "(ALLOW_INSECURE_WEBHOOKS=true allows an unsigned webhook for local testing only)"
+            )
+        return value
+
+    @field_validator("audit_key", "credentials_key", "audit_checkpoint_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("audit_key")
+    @field_validator("audit_key", "credentials_key")
     @classmethod
-    def _audit_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+    def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             parse_key(value.get_secret_value())  # raises without echoing the value
         return value
 
-    @field_validator("audit_keys_old", mode="before")
+    @field_validator("audit_keys_old", "credentials_keys_old", mode="before")
     @classmethod
     def _old_keys(cls, value: Any) -> Any:
         keys = _split_list(value)
@@ -165,6 +245,13 @@ class Settings(BaseSettings):
         )
         assert keys is not None  # the app token is required, so a key always exists
         return keys
+
+    def credentials_secrets(self) -> tuple[bytes | None, list[bytes]]:
+        """The raw bytes of ``CREDENTIALS_KEY`` (``None``: unset) and of each older key, parsed
+        as the audit keys are (``domain.audit.parse_key``: the same format, checked above)."""
+        key = self.credentials_key
+        current = parse_key(key.get_secret_value()).secret if key is not None else None
+        return current, [parse_key(k.get_secret_value()).secret for k in self.credentials_keys_old]
 
     @field_validator("admins", mode="before")
     @classmethod
@@ -244,6 +331,34 @@ def audit_keys_from_env(
         old=_split_list(merged.get("AUDIT_KEYS_OLD") or ""),
         app_token=merged.get("SLACK_APP_TOKEN") or None,
     )
+
+
+def max_access_duration_from_env(
+    env: Mapping[str, str], *, env_file: Path = Path(".env")
+) -> timedelta:
+    """``MAX_ACCESS_DURATION`` for the command-line tools, read as the bot reads it (the
+    environment, then ``.env``). Raises :class:`SettingsError` when it is malformed."""
+    saved = dotenv_values(env_file) if env_file.exists() else {}
+    merged = {**{k: v for k, v in saved.items() if v is not None}, **env}
+    text = merged.get("MAX_ACCESS_DURATION") or ""
+    if not text.strip():
+        return DEFAULT_MAX_ACCESS_DURATION
+    try:
+        return parse_duration(text)
+    except DurationError as error:
+        raise SettingsError(f"MAX_ACCESS_DURATION is malformed ({error})") from None
+
+
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+
+
+def insecure_webhooks_allowed(env: Mapping[str, str], *, env_file: Path = Path(".env")) -> bool:
+    """``ALLOW_INSECURE_WEBHOOKS`` as the bot reads it (the environment, then ``.env``), for
+    the policy checks, which see the environment but not the settings."""
+    value = env.get("ALLOW_INSECURE_WEBHOOKS")
+    if value is None and env_file.exists():
+        value = dotenv_values(env_file).get("ALLOW_INSECURE_WEBHOOKS")
+    return (value or "").strip().lower() in _TRUE
 
 
 class SettingsError(Exception):

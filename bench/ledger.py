@@ -105,6 +105,10 @@ class LedgerIntegration:
             self._inner.revoke(account=account)
         self._ledger.count(REVOKES, account)
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        if self._inner is not None:
+            self._inner.extend(account=account, until=until)
+
     def accounts(self) -> list[str] | None:
         # Counted-only accounts exist nowhere: nothing for the reconciler to look at.
         return self._inner.accounts() if self._inner is not None else None

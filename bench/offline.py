@@ -41,6 +41,9 @@ class OfflineIntegration:
     def revoke(self, *, account: str) -> None:
         return None  # nothing was ever granted
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        return None  # nothing was ever granted
+
     def accounts(self) -> list[str] | None:
         return []
 

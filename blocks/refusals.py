@@ -20,6 +20,15 @@ def not_an_approver(request_id: str) -> str:
     return f"You are not an approver of {request_id}."
 
 
+def manager_named_since(request_id: str) -> str:
+    """An approval refused: the clicker is the requester's manager only since the request was
+    sent (a profile field changed), and the manager it was sent to must decide."""
+    return (
+        f"You became the requester's manager after {request_id} was sent, so you cannot "
+        "decide on it. The manager it was sent to can."
+    )
+
+
 def bundle_changed_since(*, request_id: str, gone: int, sample: str) -> str:
     """An approval refused: ``gone`` objects of the request (``sample`` names a few) left its
     bundle since it was made."""

@@ -126,6 +126,12 @@ def no_flow_offers_objects_in(integration: str) -> str:
     return f"No active flow offers you objects in {integration}."
 
 
+MANAGER_IS_YOURSELF: Final = (
+    "Your Slack profile names you as your own manager, so this request could never be "
+    "approved by a manager. Ask a workspace admin to correct the field."
+)
+
+
 def justification_too_long(limit: int) -> str:
     return f"At most {limit:,} characters."
 
@@ -136,6 +142,13 @@ def reason_required(flow: str) -> str:
 
 def too_many_selected(*, count: int, limit: int) -> str:
     return f"{count:,} objects selected; one request can hold at most {limit:,}."
+
+
+def on_call_unknown(flow: str) -> str:
+    return (
+        f"The on-call service of the access flow {flow} cannot be asked right now, so it "
+        "cannot tell whether you are on call. Try again in a minute."
+    )
 
 
 def flow_deactivated_meanwhile(flow: str) -> str:

@@ -19,6 +19,7 @@ from pydantic import (
     ValidationInfo,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 ENV_REFERENCE: Final = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -62,7 +63,17 @@ class PostgresConnection(_Connection):
     database: str
     user: str
     password: SecretReference | None = Field(default=None, repr=False)
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "prefer"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = Field(
+        default="prefer",
+        description="libpq's sslmode: verify-full checks the server's certificate against"
+        " sslrootcert and its name against host; prefer and require do not check it.",
+    )
+    sslrootcert: str | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the server's certificate, on the bot's"
+        " machine (libpq's sslrootcert; 'system' on libpq 16+: the system's CAs). Unset:"
+        " ~/.postgresql/root.crt.",
+    )
     public_host: str | None = Field(
         default=None, description="Host given to requesters, when it differs from `host`."
     )
@@ -76,10 +87,17 @@ class MySQLConnection(_Connection):
     password: SecretReference | None = Field(default=None, repr=False)
     database: str | None = Field(default=None, description="Default database shown to requesters.")
     user_host: str = Field(default="%", description="Host part of the temporary MySQL accounts.")
-    ssl_mode: Literal["preferred", "disabled"] = Field(
+    ssl_mode: Literal["preferred", "disabled", "required", "verify_ca", "verify_identity"] = Field(
         default="preferred",
         description="preferred: TLS when the server offers it (certificate not checked);"
-        " disabled: never TLS, and no CA bundle loaded per connection.",
+        " disabled: never TLS, and no CA bundle loaded per connection; required: TLS or"
+        " no connection (certificate not checked); verify_ca: TLS with a certificate"
+        " signed by ssl_ca (or a system CA); verify_identity: that, and issued to host.",
+    )
+    ssl_ca: str | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the server's certificate, on the bot's"
+        " machine; for verify_ca and verify_identity (unset: the system's CAs).",
     )
     safeguard_database: str | None = Field(
         default=None,
@@ -88,6 +106,15 @@ class MySQLConnection(_Connection):
     )
     public_host: str | None = None
     public_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+
+    @model_validator(mode="after")
+    def _ca_needs_verification(self) -> MySQLConnection:
+        if self.ssl_ca is not None and self.ssl_mode not in ("verify_ca", "verify_identity"):
+            raise ValueError(
+                "ssl_ca is only used to verify the server: set ssl_mode to verify_identity"
+                " (or verify_ca)"
+            )
+        return self
 
 
 def _database_zero(url: str) -> str:

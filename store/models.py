@@ -80,6 +80,11 @@ class RequestRow(Base):
     revoke_requested_at: Mapped[datetime | None]
     # The approval step being decided (0-based); every decision's compare-and-swap names it.
     current_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Extensions applied, and the reminder before the end: when the next one is due and which
+    # end it was planned for (an extension moves the end, and the plan is made again).
+    extensions: Mapped[int] = mapped_column(Integer, default=0)
+    end_reminder_at: Mapped[datetime | None]
+    end_reminder_for: Mapped[datetime | None]
     # domain.break_glass.Trigger; a break-glass request is acknowledged afterwards, once.
     trigger: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
     acknowledged_by: Mapped[str | None] = mapped_column(String(32))
@@ -118,6 +123,27 @@ class GrantRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (UniqueConstraint("request_id", "integration"),)
+
+
+class ExtensionRow(Base):
+    """More time asked for on an active request: its decision, and whether the end moved."""
+
+    __tablename__ = "extensions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), index=True
+    )
+    asked_by: Mapped[str] = mapped_column(String(32))
+    asked_at: Mapped[datetime]
+    old_end: Mapped[datetime]
+    new_end: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    problem: Mapped[str | None] = mapped_column(Text)
 
 
 class ApprovalRow(Base):

@@ -38,6 +38,10 @@ class RecordingIntegration:
     granted: dict[str, list[GrantItem]] = field(default_factory=dict)
     grant_calls: list[str] = field(default_factory=list)
     revoke_calls: list[str] = field(default_factory=list)
+    fail_extends: int = 0
+    ends: dict[str, datetime] = field(default_factory=dict)
+    """The end each granted account has now (as a server with ``VALID UNTIL`` would keep it)."""
+    extend_calls: list[tuple[str, datetime]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def permissions(self) -> Sequence[str]:
@@ -55,6 +59,7 @@ class RecordingIntegration:
                 self.fail_grants -= 1
                 raise IntegrationError(f"{self.name}: refused the grant")
             self.granted[account] = list(items)
+            self.ends[account] = until
             if self.uncertain_grants > 0:
                 self.uncertain_grants -= 1
                 raise GrantUncertain(f"{self.name}: grant timed out; it may have been applied")
@@ -75,6 +80,17 @@ class RecordingIntegration:
                 self.fail_revokes -= 1
                 raise IntegrationError(f"{self.name}: unreachable")
             self.granted.pop(account, None)
+            self.ends.pop(account, None)
+
+    def extend(self, *, account: str, until: datetime) -> None:
+        with self._lock:
+            self.extend_calls.append((account, until))
+            if self.fail_extends > 0:
+                self.fail_extends -= 1
+                raise IntegrationError(f"{self.name}: could not move the end")
+            if account not in self.granted:
+                raise IntegrationError(f"{self.name}: {account} does not exist")
+            self.ends[account] = until
 
     def accounts(self) -> list[str] | None:
         with self._lock:
@@ -137,5 +153,5 @@ class MemoryDirectory:
     def group_id(self, group: str) -> str | None:
         return self.group_ids.get(self._handle(group))
 
-    def profile_field(self, user_id: UserId, label: str) -> str | None:
+    def profile_field(self, user_id: UserId, label: str, *, fresh: bool = False) -> str | None:
         return self.fields.get((user_id, label))

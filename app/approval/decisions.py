@@ -1,7 +1,8 @@
 """Approve, deny and cancel: checked at click time, decided by compare-and-swap.
 
 The clicker must be a current approver of the request (resolved again now, so someone who left
-the approving group can no longer decide) and not its requester; a click naming an unknown
+the approving group can no longer decide) and not its requester; one who is an approver only as
+the requester's manager must also be the manager the request was sent to; a click naming an unknown
 request, or a request of another flow, is refused. Every refusal is audited. Of two racing
 decisions exactly one wins; the other gets "already approved by X at T" and changes nothing.
 
@@ -23,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from app.core.approvers import ApproverResolver, Scope, StepPlan
+from app.core.approvers import ApproverResolver, Recorded, Scope, StepPlan
 from app.core.catalog import CatalogService
 from app.core.notifier import Notifier
 from app.core.outcomes import AlreadyDecided, Done, NotAllowed, Outcome, refuse
@@ -41,6 +42,7 @@ from blocks.refusals import (
     bundle_changed_since,
     denied_as_ineligible,
     eligibility_unchecked,
+    manager_named_since,
     not_an_approver,
 )
 from blocks.simple import INVALID_BUTTON
@@ -161,15 +163,32 @@ class DecisionService:
             # this step may still end the request (an Approve then denies it: see decide).
             allowed = clicker in {a.id for a in asked if a.step == step}
         else:
-            # Resolved again now: someone who left the approving group can no longer decide.
-            allowed = self._approvers.is_step_approver(
+            # Resolved again now: someone who left the approving group can no longer decide,
+            # and the profile field is read now: a manager changed a minute ago counts.
+            found = self._approvers.step_approver(
                 flow=record.flow,
                 index=step,
                 requester=requester,
                 user=clicker,
                 scope=_scope(request, summary),
                 exclude=[a.id for a in asked if a.step < step],
+                fresh=True,
             )
+            allowed = found is not None
+            if (
+                found is not None
+                and found.only_as_manager
+                and clicker not in {a.id for a in asked if a.step == step}
+            ):
+                # Named the manager after the request was sent (app/core/approvers.py); a later
+                # step asks the manager recorded at submission (_recorded).
+                return self._refuse(
+                    kind=AuditKind.DECISION_REFUSED,
+                    clicker=clicker,
+                    request_id=request.id,
+                    reason=manager_named_since(request.id),
+                    detail="manager named after the request was sent",
+                )
         if not allowed:
             return self._refuse(
                 kind=AuditKind.DECISION_REFUSED,
@@ -339,12 +358,15 @@ class DecisionService:
         record = self._catalog.flow(request.flow)
         if record is None or current.index + 1 >= len(record.flow.steps):
             return None
+        with self._store.read() as uow:
+            recorded = _recorded(uow, request.id)
         return self._approvers.step(
             flow=record.flow,
             index=current.index + 1,
             requester=self._requester(request, summary),
             scope=_scope(request, summary),
             exclude={clicker, *(a.id for a in asked), *(a.approver for a in current.approvals)},
+            recorded=recorded,
         )
 
     def _plan_next(
@@ -363,6 +385,7 @@ class DecisionService:
             requester=self._requester(request, summary),
             scope=_scope(request, summary),
             exclude=taken,
+            recorded=_recorded(uow, request.id),
         )
 
     def _start(
@@ -500,6 +523,17 @@ class DecisionService:
         except (TransitionError, ConcurrentChange):
             return self._already(request_id)
         return Done(summary)
+
+
+def _recorded(uow: UnitOfWork, request_id: RequestId) -> Recorded:
+    """The manager recorded at submission: a later step that names the manager asks that one,
+    so a manager set after the request began never decides on it (README, "Managers")."""
+    submitted = next(
+        (e for e in uow.audit.for_request(request_id) if e.kind is AuditKind.REQUEST_SUBMITTED),
+        None,
+    )
+    manager = submitted.data.get("manager") if submitted is not None else None
+    return Recorded(manager=UserId(manager) if isinstance(manager, str) else None)
 
 
 def _scope(request: AccessRequest, summary: RequestSummary) -> Scope:

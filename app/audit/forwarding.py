@@ -2,24 +2,31 @@
 
 A cursor in the database says how far forwarding got; one instance at a time forwards (a lease
 in the database), so events go out in chain order. An event may be sent twice if an instance
-dies between sending and moving the cursor: receivers deduplicate on ``id`` (or ``hash``).
+dies between sending and moving the cursor: receivers deduplicate on ``X-JIT-Event-Id``, which
+is the event's ``hash`` (a checkpoint's: its ``mac``), both inside the signed body.
+
+Calls are signed as every webhook of the bot is (``app/integrations/signing.py``): a receiver
+rejects a stale timestamp or an ID it has seen, so a captured call cannot be replayed. Plain
+``http://`` and an unsigned webhook are refused by the settings unless
+``ALLOW_INSECURE_WEBHOOKS`` allows them; redirects are never followed.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import logging
 import time
 import urllib.error
 import urllib.request
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
+from http.client import HTTPException
 from itertools import islice
 from typing import Any, Final
 
+from app.integrations.signing import OPENER, signed_headers, where
 from domain.clock import Clock
 from store.repositories.audit import StoredEvent
 from store.unit_of_work import Store
@@ -49,25 +56,48 @@ def event_payload(stored: StoredEvent) -> dict[str, Any]:
     }
 
 
+def event_id(payload: dict[str, Any]) -> str:
+    """The ID a call of ``payload`` carries: the same on every attempt, found in the body."""
+    return str(payload.get("hash") or payload.get("mac") or payload["id"])
+
+
+class WebhookFailed(urllib.error.URLError):
+    """The receiver did not answer 2xx; the reason names its host, never the URL's path or
+    query (they may carry a token) nor the secret."""
+
+
 @dataclass(frozen=True, slots=True)
 class Webhook:
-    url: str
-    secret: str | None = None
+    url: str = field(repr=False)
+    secret: str | None = field(default=None, repr=False)
     timeout: float = 10.0
+    wall_clock: Callable[[], float] = time.time
 
     def post(self, payload: dict[str, Any]) -> None:
+        """Raises :class:`WebhookFailed` unless the receiver answered 2xx (a 3xx included:
+        redirects are not followed)."""
         body = json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.secret:
-            stamp = str(int(time.time()))
-            digest = hmac.new(self.secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256)
-            headers |= {"X-JIT-Timestamp": stamp, "X-JIT-Signature": f"v1={digest.hexdigest()}"}
-        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")  # noqa: S310 - admin-configured URL
-        with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
-            if not 200 <= answer.status < 300:
-                raise urllib.error.HTTPError(
-                    self.url, answer.status, "not 2xx", answer.headers, None
-                )
+        headers = {"Content-Type": "application/json", "User-Agent": "jit-access-bot audit/1"}
+        headers |= signed_headers(
+            secret=self.secret,
+            event_id=event_id(payload),
+            timestamp=str(int(self.wall_clock())),
+            body=body,
+        )
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")  # noqa: S310 - the scheme is checked by the settings
+        try:
+            with OPENER.open(request, timeout=self.timeout) as answer:
+                answer.read(64 * 1024)
+                status = int(answer.status)
+        except urllib.error.HTTPError as error:
+            error.close()
+            redirect = " (redirects are not followed)" if error.code < 400 else ""
+            raise WebhookFailed(f"{where(self.url)} answered {error.code}{redirect}") from None
+        except (urllib.error.URLError, HTTPException, OSError) as error:
+            reason = getattr(error, "reason", None) or error
+            raise WebhookFailed(f"{where(self.url)} unreachable: {reason}") from None
+        if not 200 <= status < 300:
+            raise WebhookFailed(f"{where(self.url)} answered {status}")
 
 
 class AuditForwarder:
@@ -90,7 +120,8 @@ class AuditForwarder:
                 try:
                     self._webhook.post(event_payload(stored))
                 except (OSError, urllib.error.URLError) as error:
-                    _log.warning("audit forwarding paused", extra={"error": str(error)})
+                    reason = str(getattr(error, "reason", error))
+                    _log.warning("audit forwarding paused", extra={"error": reason})
                     break
                 with self._store.write() as uow:
                     uow.meta.put(CURSOR, str(stored.id))

@@ -126,6 +126,19 @@ def native_password_hash(password: str) -> str:
     return "*" + hashlib.sha1(inner, usedforsecurity=False).hexdigest().upper()
 
 
+def hashed_authentication(
+    password_hash: str, *, mariadb: bool, quote: Callable[[object], str]
+) -> str:
+    """The ``IDENTIFIED ...`` clause that sets the password from its hash alone.
+
+    MariaDB (10.11 included) takes ``IDENTIFIED BY PASSWORD '*…'``; MySQL 5.7 and 8 dropped that
+    form and take ``IDENTIFIED WITH mysql_native_password AS '*…'`` (on MySQL 8.4 the plugin must
+    be enabled: ``mysql_native_password=ON``)."""
+    if mariadb:
+        return f"IDENTIFIED BY PASSWORD {quote(password_hash)}"
+    return f"IDENTIFIED WITH mysql_native_password AS {quote(password_hash)}"
+
+
 def grant_statements(
     *,
     user: str,

@@ -13,6 +13,7 @@ and the event scheduler on, a one-shot event in the server also drops the accoun
 from __future__ import annotations
 
 import shlex
+import ssl
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -106,6 +107,7 @@ class MySQLIntegration(Identity):
     ) -> None:
         super().__init__(name=name, permissions=permissions)
         self._connection = connection
+        self._context: ssl.SSLContext | None = None
 
     def __repr__(self) -> str:
         c = self._connection
@@ -148,11 +150,11 @@ class MySQLIntegration(Identity):
             missing = self._missing(conn, grants)
             if missing:
                 raise failure(self._name, "grant", _missing_message(missing))
-            if "mariadb" in version.lower():
-                # MariaDB accepts the stored hash, so the plain password never leaves the bot.
-                authentication = f"IDENTIFIED BY PASSWORD {conn.escape(password_hash)}"
-            else:
-                authentication = f"IDENTIFIED BY {conn.escape(password)}"
+            # Only the stored hash is sent, never the password: nothing on the wire, in the
+            # server's general log, binary log or processlist holds it (docs/integrations/mysql.md).
+            authentication = plan.hashed_authentication(
+                password_hash, mariadb="mariadb" in version.lower(), quote=conn.escape
+            )
             user = self._user(conn, account)
             statements = plan.grant_statements(
                 user=user, authentication=authentication, plan=grants
@@ -178,6 +180,34 @@ class MySQLIntegration(Identity):
                 error = failure(self._name, "grant", detail, secrets=secrets)
                 raise GrantUncertain(str(error)) from None
         return self._details(account=account, password=password, grants=grants, until=until)
+
+    def extend(self, *, account: str, until: datetime) -> None:
+        """The account's end lives in its safeguard event (when the integration has a safeguard
+        database): the event is made again for the new end. Without one, nothing on the server
+        knows the end, and only the account's existence is checked."""
+        require_account(account, integration=self._name)
+        end = require_aware(until, integration=self._name)
+        c = self._connection
+        with self._errors("extend"), self._connect() as conn:
+            self._lock(conn, account)
+            exists = self._query(
+                conn,
+                "SELECT 1 FROM mysql.user WHERE User = %s AND Host = %s",
+                (account, c.user_host),
+            )
+            if not exists:
+                raise failure(self._name, "extend", f"{account} does not exist")
+            if c.safeguard_database:
+                self._run(
+                    conn,
+                    plan.safeguard_statements(
+                        event=plan.safeguard_event(c.safeguard_database, account),
+                        user=self._user(conn, account),
+                        account=account,
+                        until=end,
+                        quote=conn.escape,
+                    ),
+                )
 
     def revoke(self, *, account: str) -> None:
         require_account(account, integration=self._name)
@@ -314,11 +344,35 @@ class MySQLIntegration(Identity):
             client_flag=CLIENT.MULTI_STATEMENTS,
             # PyMySQL otherwise loads the system CA bundle on every connect (~50 ms of CPU).
             ssl_disabled=c.ssl_mode == "disabled",
+            ssl=self._tls(),
         )
         try:
             yield conn
         finally:
             conn.close()
+
+    def _tls(self) -> ssl.SSLContext | None:
+        """The TLS context ``required``, ``verify_ca`` and ``verify_identity`` insist on (PyMySQL
+        then refuses a server without TLS), built once: loading CAs costs ~50 ms of CPU."""
+        mode = self._connection.ssl_mode
+        if mode in ("preferred", "disabled"):
+            return None
+        if self._context is None:
+            if mode == "required":
+                # Encrypted, not authenticated: no CA is loaded, no certificate is checked.
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            else:
+                try:
+                    context = ssl.create_default_context(cafile=self._connection.ssl_ca)
+                except (OSError, ssl.SSLError) as exc:
+                    raise failure(
+                        self._name, "connect", f"cannot load ssl_ca: {exc.strerror or exc}"
+                    ) from None
+                context.check_hostname = mode == "verify_identity"
+            self._context = context
+        return self._context
 
     @contextmanager
     def _errors(self, action: str, *, secrets: Sequence[str | None] = ()) -> Iterator[None]:

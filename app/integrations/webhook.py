@@ -1,17 +1,22 @@
 """Webhook: the bot tells another system to grant or revoke, and it does the work.
 
-Every call is ``POST <url>`` with a JSON body and two headers::
+Every call is ``POST <url>``, a JSON body and three headers (``app/integrations/signing.py``)::
 
-    X-JIT-Timestamp: <unix seconds>
+    X-JIT-Event-Id: <the call's id, also the body's "id": the same on each retry of the call>
+    X-JIT-Timestamp: <unix seconds when this attempt was sent>
     X-JIT-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>
 
-Bodies: ``{"action": "grant", "integration", "account", "items": [{"resource", "permission"}],
-"until": ISO 8601}``, ``{"action": "revoke", "integration", "account"}`` and
-``{"action": "check", "integration"}``. Receivers must treat grant and revoke as idempotent (a
-call is retried after a timeout and after 5xx) and answer 2xx, 404 or 410 when revoking an
-unknown account. A grant's 2xx answer may carry ``{"access_details": {"label": "value", ...},
-"secret_fields": ["password", ...]}``; values labelled like a password, secret or token are
-masked even when ``secret_fields`` forgets them.
+Bodies: ``{"id", "action": "grant", "integration", "account", "items": [{"resource",
+"permission"}], "until": ISO 8601}``, ``{"id", "action": "revoke", "integration", "account"}``,
+``{"id", "action": "extend", "integration", "account", "until"}`` and ``{"id", "action":
+"check", "integration"}``. The ID is new for each call the bot decides to
+make and kept across that call's retries, so a receiver skips a retry of a call it completed;
+a grant made again later (after a revoke, or by the next instance) is a new call with a new ID.
+Receivers must treat grant and revoke as idempotent (a call is retried after a timeout and
+after 5xx) and answer 2xx, 404 or 410 when revoking an unknown account. Redirects are not
+followed: a 3xx answer is a refusal. A grant's 2xx answer may carry ``{"access_details":
+{"label": "value", ...}, "secret_fields": ["password", ...]}``; values labelled like a password,
+secret or token are masked even when ``secret_fields`` forgets them.
 
 A grant is only a plain failure when it certainly was not applied: every attempt failed to
 connect, or the receiver refused it (a 4xx other than 408 and 429) with no earlier attempt that
@@ -22,17 +27,16 @@ until a revoke is confirmed (docs/integrations/webhook.md).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from http.client import HTTPException
-from typing import Any, Final
+from typing import Final
 
 from app.integrations._checks import require_account, require_aware, require_offered
 from app.integrations._errors import failure
@@ -44,26 +48,21 @@ from app.integrations.base import (
     IntegrationError,
     Resource,
 )
+from app.integrations.signing import OPENER, signed_headers
 from domain.connections import WebhookConnection
 
 TYPE_NAME: Final = "webhook"
-SIGNATURE_VERSION: Final = "v1"
-TIMESTAMP_HEADER: Final = "X-JIT-Timestamp"
-SIGNATURE_HEADER: Final = "X-JIT-Signature"
 MAX_RESPONSE_BYTES: Final = 64 * 1024
 RETRYABLE_STATUSES: Final = frozenset({408, 429})
 """4xx answers that mean "later", not "never" (and the request was not processed); every 5xx is
 retried too, but a 5xx may come after part of the work was done."""
 GONE_STATUSES: Final = frozenset({404, 410})
 """A revoke answered with these: the receiver does not know the account, so it is gone."""
+NOT_UNDERSTOOD: Final = frozenset({400, 405, 422})
+"""An ``extend`` answered with these: the receiver does not know the action (it was written
+before extensions existed) and keeps no end of its own."""
 MAX_BACKOFF_SECONDS: Final = 30.0
 _SECRET_WORDS: Final = ("password", "secret", "token")
-
-
-def sign(*, secret: str, timestamp: str, body: bytes) -> str:
-    """The ``X-JIT-Signature`` value for ``body`` sent at ``timestamp``."""
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return f"{SIGNATURE_VERSION}={mac.hexdigest()}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,15 +89,6 @@ class _Failed(Exception):
     """An attempt was sent and lost, or answered 5xx: the receiver may have acted on it."""
     connected: bool
     """At least one attempt reached the receiver."""
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    # A redirect would resend (or drop) a signed body somewhere the policy did not name.
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER: Final = urllib.request.build_opener(_NoRedirects)
 
 
 class WebhookIntegration(Identity):
@@ -170,6 +160,19 @@ class WebhookIntegration(Identity):
             raise self._uncertain(f"{exc}; the receiver answered 2xx") from None
         return AccessDetails(fields=fields, secret_fields=secret_fields, valid_until=until)
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        """``{"action": "extend", "account", "until"}``: a receiver that enforces the end itself
+        moves it and answers 2xx. A receiver that does not know the action (400, 405, 422)
+        keeps no end of its own, so there is nothing to move: the bot's revoke ends the access
+        at the new end."""
+        require_account(account, integration=self._name)
+        require_aware(until, integration=self._name)
+        payload = {"action": "extend", "account": account, "until": until.isoformat()}
+        try:
+            self._call(payload, done=NOT_UNDERSTOOD)
+        except _Failed as failed:
+            raise self._failure("extend", failed.problem) from None
+
     def revoke(self, *, account: str) -> None:
         """Confirmed by a 2xx, or by 404/410 (the receiver does not know the account)."""
         require_account(account, integration=self._name)
@@ -183,7 +186,10 @@ class WebhookIntegration(Identity):
     ) -> _Answer:
         """POSTs ``payload``, retrying what may succeed later; returns a 2xx answer (or one of
         ``done``), raises :class:`_Failed` otherwise."""
-        body = json.dumps({**payload, "integration": self._name}, separators=(",", ":")).encode()
+        call_id = str(uuid.uuid4())
+        body = json.dumps(
+            {"id": call_id, **payload, "integration": self._name}, separators=(",", ":")
+        ).encode()
         attempts = self._connection.retries + 1
         maybe_applied = connected = False
         problem = ""
@@ -193,7 +199,7 @@ class WebhookIntegration(Identity):
                 self._sleep(self._delay(attempt, retry_after))
             retry_after = None
             try:
-                answer = self._post(body)
+                answer = self._post(body, call_id=call_id)
             except _NotSent as exc:
                 problem = f"cannot reach the endpoint ({exc})"
                 continue
@@ -205,6 +211,9 @@ class WebhookIntegration(Identity):
             if 200 <= answer.status < 300 or answer.status in done:
                 return answer
             problem = f"HTTP {answer.status}"
+            if 300 <= answer.status < 400:
+                # A redirect would resend a signed body somewhere the policy did not name.
+                problem += " (redirects are not followed)"
             if answer.status >= 500:
                 maybe_applied = True
             if _refusal(answer.status):
@@ -212,7 +221,7 @@ class WebhookIntegration(Identity):
             retry_after = answer.retry_after
         raise _Failed(f"{problem} (after {attempts} attempts)", maybe_applied, connected)
 
-    def _post(self, body: bytes) -> _Answer:
+    def _post(self, body: bytes, *, call_id: str) -> _Answer:
         timestamp = str(int(self._clock()))
         request = urllib.request.Request(  # noqa: S310 - HttpUrl only allows http(s)
             str(self._connection.url),
@@ -221,14 +230,16 @@ class WebhookIntegration(Identity):
             headers={
                 "Content-Type": "application/json",
                 "User-Agent": "jit-access-bot",
-                TIMESTAMP_HEADER: timestamp,
-                SIGNATURE_HEADER: sign(
-                    secret=self._connection.secret, timestamp=timestamp, body=body
+                **signed_headers(
+                    secret=self._connection.secret,
+                    event_id=call_id,
+                    timestamp=timestamp,
+                    body=body,
                 ),
             },
         )
         try:
-            with _OPENER.open(request, timeout=self._connection.timeout_seconds) as response:
+            with OPENER.open(request, timeout=self._connection.timeout_seconds) as response:
                 return _Answer(status=response.status, body=response.read(MAX_RESPONSE_BYTES))
         except urllib.error.HTTPError as error:
             with error:

@@ -58,6 +58,9 @@ class TimedIntegration:
         finally:
             self._revoke_seconds.observe(time.perf_counter() - started)
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        self.inner.extend(account=account, until=until)
+
     def accounts(self) -> list[str] | None:
         return self.inner.accounts()
 

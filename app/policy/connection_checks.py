@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, Final
 
+from app.integrations.signing import is_plain_http
 from app.policy.validation import Issue, label_of, validated
 from domain.connections import CONNECTION_MODELS, ENV_REFERENCE, TYPE_ALIASES
 from domain.policy_checks import PolicyPath
@@ -47,6 +48,33 @@ def connection_issues(data: Any) -> Iterator[Issue]:
             # A secret written wrongly is already reported by its model, with a better hint.
             if where not in reported and _malformed_reference(text):
                 yield _reference_issue((*prefix, *where))
+
+
+def insecure_webhook_issues(data: Any, *, allowed: bool | None) -> Iterator[Issue]:
+    """A webhook integration's plain ``http://`` URL: an error unless ``ALLOW_INSECURE_WEBHOOKS``
+    allows it, a warning when that is not known (``check --offline`` reads no environment).
+
+    Over plain HTTP a grant's body (account names, what they may reach) and the answer (the
+    access details given to the requester) travel in clear, and a captured signed call can be
+    replayed within the allowed clock skew (README, "Verifying webhook calls")."""
+    if allowed:
+        return
+    integrations = data.get("integrations") if isinstance(data, dict) else None
+    for index, integration in enumerate(integrations if isinstance(integrations, list) else []):
+        if not isinstance(integration, dict) or _canonical(integration.get("type")) != "webhook":
+            continue
+        connection = integration.get("connection")
+        url = connection.get("url") if isinstance(connection, dict) else None
+        if isinstance(url, str) and is_plain_http(url):
+            yield Issue(
+                path=("integrations", index, "connection", "url"),
+                code="insecure-webhook",
+                # The URL is not quoted: it may carry a token.
+                message="a webhook integration's url must be https://, not plain http://",
+                hint="ALLOW_INSECURE_WEBHOOKS=true allows http:// for local testing only"
+                + ("" if allowed is False else "; the environment was not read"),
+                severity="error" if allowed is False else "warning",
+            )
 
 
 _OPENING: Final = "${"

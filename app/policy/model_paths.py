@@ -53,6 +53,14 @@ def alternatives(annotation: Any) -> list[str]:
     return described
 
 
+def has_list_member(annotation: Any) -> bool:
+    """Whether a union may be a list (``approvers``: a list of steps), so a list written there
+    is meant for that member."""
+    if not _is_union(_unwrap(annotation)):
+        return False
+    return any(get_origin(_unwrap(a)) is list for a in get_args(_unwrap(annotation)))
+
+
 def _step(annotation: Any, part: str | int) -> Any | None:
     annotation = _unwrap(annotation)
     if _is_union(annotation):

@@ -7,8 +7,9 @@ Headers (README, "Request webhooks")::
     X-JIT-Timestamp: <unix seconds when this attempt was sent>
     X-JIT-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>
 
-The signature is the one the webhook integration uses (``app/integrations/webhook.py``).
-Redirects are refused rather than followed: a signed event goes only where the policy says.
+Signing and the no-redirect opener are shared with the webhook integration and the audit
+webhook (``app/integrations/signing.py``). Redirects are refused rather than followed: a signed
+event goes only where the policy says.
 """
 
 from __future__ import annotations
@@ -18,17 +19,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.message import Message
 from http.client import HTTPException
-from typing import IO, Final
+from typing import Final
 
-from app.integrations.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from app.integrations.signing import OPENER, signed_headers
 
-EVENT_ID_HEADER: Final = "X-JIT-Event-Id"
 EVENT_TYPE_HEADER: Final = "X-JIT-Event-Type"
 USER_AGENT: Final = "jit-access-bot request-webhooks/1"
-ALLOWED_SKEW_SECONDS: Final = 300
-"""What receivers should accept between ``X-JIT-Timestamp`` and their own clock (README)."""
 
 
 class DeliveryFailed(Exception):
@@ -51,22 +48,6 @@ class Endpoint:
     problem: str | None = None
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(
-        self,
-        req: urllib.request.Request,
-        fp: IO[bytes],
-        code: int,
-        msg: str,
-        headers: Message,
-        newurl: str,
-    ) -> urllib.request.Request | None:
-        return None  # urllib then raises HTTPError with the 3xx
-
-
-_OPENER: Final = urllib.request.build_opener(_NoRedirects)
-
-
 def post(
     endpoint: Endpoint,
     *,
@@ -86,14 +67,12 @@ def post(
         headers={
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
-            EVENT_ID_HEADER: event_id,
             EVENT_TYPE_HEADER: event_type,
-            TIMESTAMP_HEADER: stamp,
-            SIGNATURE_HEADER: sign(secret=endpoint.secret, timestamp=stamp, body=body),
+            **signed_headers(secret=endpoint.secret, event_id=event_id, timestamp=stamp, body=body),
         },
     )
     try:
-        with _OPENER.open(request, timeout=endpoint.timeout) as answer:
+        with OPENER.open(request, timeout=endpoint.timeout) as answer:
             answer.read(64 * 1024)
             status = int(answer.status)
     except urllib.error.HTTPError as error:

@@ -21,7 +21,15 @@ from domain.audit import AuditKind
 from domain.ids import RequestId, UserId
 from store.models import AuditEventRow, RequestWebhookCursorRow
 
-REQUEST_KINDS: Final = (AuditKind.REQUEST_SUBMITTED.value, AuditKind.REQUEST_STATUS.value)
+REQUEST_KINDS: Final = (
+    AuditKind.REQUEST_SUBMITTED.value,
+    AuditKind.REQUEST_STATUS.value,
+    AuditKind.EXTENDED.value,
+    AuditKind.BREAK_GLASS_USED.value,
+)
+HISTORY_KINDS: Final = (*REQUEST_KINDS, AuditKind.APPROVAL_RECORDED.value)
+"""What a payload is built from: the delivered kinds and each approval counted in a step that did
+not yet decide the request (README, "Approval steps"), which is never delivered on its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +44,8 @@ class Cursor:
 
 @dataclass(frozen=True, slots=True)
 class RequestEntry:
-    """One audit event about a request: its submission or one status change."""
+    """One audit event about a request: its submission, one status change, ... (the kinds of
+    :data:`REQUEST_KINDS`, and in a history :data:`HISTORY_KINDS`)."""
 
     id: int
     hash: str
@@ -174,7 +183,7 @@ class RequestWebhookRepository:
             select(AuditEventRow)
             .where(AuditEventRow.request_id == request_id)
             .where(AuditEventRow.id <= up_to)
-            .where(AuditEventRow.kind.in_(REQUEST_KINDS))
+            .where(AuditEventRow.kind.in_(HISTORY_KINDS))
             .order_by(AuditEventRow.id)
         )
         return [_entry(row) for row in rows]

@@ -58,6 +58,9 @@ class Counting:
         with self._lock:
             self.revokes[account] += 1
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        self._inner.extend(account=account, until=until)
+
     def accounts(self) -> list[str] | None:
         return self._inner.accounts()
 

@@ -103,6 +103,9 @@ class Crashing:
         self.inner.revoke(account=account)
         self._maybe("revoke:after")
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        self.inner.extend(account=account, until=until)
+
     def accounts(self) -> list[str] | None:
         return self.inner.accounts()
 

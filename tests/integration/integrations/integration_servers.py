@@ -109,8 +109,9 @@ def _as_postgres(*command: str) -> list[str]:
 
 
 @contextmanager
-def scram_cluster() -> Iterator[PgCluster]:
-    """A PostgreSQL cluster on a free port that requires scram-sha-256, removed afterwards."""
+def scram_cluster(*, server_options: str = "") -> Iterator[PgCluster]:
+    """A PostgreSQL cluster on a free port that requires scram-sha-256, removed afterwards;
+    ``server_options`` are more ``-c name=value`` settings (TLS, for the TLS tests)."""
     base = Path(tempfile.mkdtemp(prefix="jit-scram-pg-"))
     password = secrets.token_urlsafe(16)
     (base / "pwfile").write_text(password + "\n")
@@ -137,7 +138,8 @@ def scram_cluster() -> Iterator[PgCluster]:
                 "-D", str(data),
                 "-l", str(base / "server.log"),
                 "-w",
-                "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "-o", f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+                + (f" {server_options}" if server_options else ""),
                 "start",
             ),
             check=True,

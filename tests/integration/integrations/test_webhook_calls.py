@@ -83,6 +83,12 @@ class Receiver:
         return answer
 
 
+def without_id(call: Call) -> dict[str, object]:
+    document = call.json
+    assert document.pop("id") == call.headers["x-jit-event-id"]
+    return document
+
+
 class Sleeps(list[float]):
     """A fake ``time.sleep`` that records instead of waiting."""
 
@@ -172,7 +178,9 @@ def test_a_grant_is_posted_as_signed_json(hook: WebhookIntegration, receiver: Re
     assert call.signature_ok
     assert call.headers["x-jit-timestamp"] == str(int(NOW))
     assert call.headers["content-type"] == "application/json"
+    assert call.headers["x-jit-event-id"] == call.json["id"]  # the ID is inside the signed body
     assert call.json == {
+        "id": call.headers["x-jit-event-id"],
         "action": "grant",
         "integration": "test-hook",
         "account": "jit_abc123",
@@ -194,6 +202,8 @@ def test_a_503_is_retried_with_back_off_until_it_succeeds(
     assert len(receiver.calls) == 3
     assert all(call.signature_ok for call in receiver.calls)
     assert sleeps == [0.5, 1.0]
+    # Retries of one call carry its ID, so a receiver skips one it already applied.
+    assert len({call.headers["x-jit-event-id"] for call in receiver.calls}) == 1
 
 
 def test_retry_after_is_honoured_on_429(
@@ -307,9 +317,14 @@ def test_revoke_and_check_post_their_own_signed_actions(
 
     revoke, check = receiver.calls
     assert revoke.signature_ok
-    assert revoke.json == {"action": "revoke", "integration": "test-hook", "account": "jit_abc123"}
+    assert without_id(revoke) == {
+        "action": "revoke",
+        "integration": "test-hook",
+        "account": "jit_abc123",
+    }
     assert check.signature_ok
-    assert check.json == {"action": "check", "integration": "test-hook"}
+    assert without_id(check) == {"action": "check", "integration": "test-hook"}
+    assert revoke.json["id"] != check.json["id"]  # two calls, two IDs
 
 
 def test_permissions_and_resources_come_from_the_policy(hook: WebhookIntegration) -> None:
@@ -489,7 +504,7 @@ def test_preflight_posts_the_check_action_and_finds_nothing_missing_on_2xx(
     assert hook.preflight() == []
 
     (call,) = receiver.calls
-    assert call.json == {"action": "check", "integration": "test-hook"}
+    assert without_id(call) == {"action": "check", "integration": "test-hook"}
 
 
 @pytest.mark.parametrize("status", [401, 404])

@@ -102,6 +102,7 @@ def test_check_connect_calls_the_webhooks_check_action_and_prints_ok_when_it_ans
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPS_HOOK_SECRET", SECRET)
+    monkeypatch.setenv("ALLOW_INSECURE_WEBHOOKS", "true")  # the receiver is http://127.0.0.1
     path = policy_file(tmp_path, receiver.url)
 
     code, lines, printed = cli(["check", "--connect", str(path)])
@@ -119,6 +120,7 @@ def test_check_connect_prints_why_and_exits_1_when_the_webhook_refuses_the_check
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPS_HOOK_SECRET", SECRET)
+    monkeypatch.setenv("ALLOW_INSECURE_WEBHOOKS", "true")  # the receiver is http://127.0.0.1
     receiver.status = 403
     path = policy_file(tmp_path, receiver.url)
 
@@ -135,6 +137,7 @@ def test_without_connect_the_check_never_contacts_an_integration(
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPS_HOOK_SECRET", SECRET)
+    monkeypatch.setenv("ALLOW_INSECURE_WEBHOOKS", "true")  # the receiver is http://127.0.0.1
 
     code, lines, _ = cli(["check", str(policy_file(tmp_path, receiver.url))])
 
@@ -147,6 +150,7 @@ def test_an_invalid_policy_is_not_connected_to_and_keeps_its_exit_codes(
     tmp_path: Path, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPS_HOOK_SECRET", SECRET)
+    monkeypatch.setenv("ALLOW_INSECURE_WEBHOOKS", "true")  # the receiver is http://127.0.0.1
     broken = policy_file(tmp_path, receiver.url, extra="bundles: 7\n")
 
     code, lines, _ = cli(["check", "--connect", str(broken)])

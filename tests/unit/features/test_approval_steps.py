@@ -394,3 +394,29 @@ def test_a_request_made_before_steps_existed_is_one_step_of_quorum_any(world: Wo
 
     assert isinstance(outcome, Done)
     assert world.status(request_id) is Status.APPROVED
+
+
+def test_a_later_step_asks_the_manager_recorded_at_submission_not_one_named_since(
+    make_world: MakeWorld,
+) -> None:
+    policy = with_steps(Approvers(users=[DAVE.id]), Approvers(manager=True)).model_copy(
+        update={"managers": {}, "manager_field": "Manager"}
+    )
+    world = make_world(policy=policy)
+    world.directory.fields[(ALICE.id, "Manager")] = ERIN.id
+    request_id = world.pending_request()
+    [submitted] = world.events(AuditKind.REQUEST_SUBMITTED)
+    assert submitted.data["manager"] == ERIN.id  # read when the request began, step 2's manager
+
+    world.directory.fields[(ALICE.id, "Manager")] = CAROL.id  # changed while step 1 waits
+    assert isinstance(decide(world, request_id, DAVE), Done)
+
+    # Step 2 asks Erin, the manager recorded at submission; Carol, named since, is not asked
+    # and her click is refused as a manager named after the request was sent.
+    assert asked(world, request_id) == [DAVE.id, ERIN.id]
+    refused = decide(world, request_id, CAROL)
+    assert isinstance(refused, NotAllowed)
+    assert world.events(AuditKind.DECISION_REFUSED)[-1].data["refused"] == (
+        "manager named after the request was sent"
+    )
+    assert world.status(request_id) is Status.PENDING

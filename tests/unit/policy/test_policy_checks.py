@@ -150,7 +150,7 @@ def test_a_built_in_type_listing_a_permission_it_cannot_grant_is_an_error() -> N
 
 
 def test_a_webhook_without_permissions_is_reported_once_not_at_every_object() -> None:
-    hook = {"url": "http://127.0.0.1:8088/jit", "secret": "${HOOK_SECRET}"}
+    hook = {"url": "https://hooks.example.com/jit", "secret": "${HOOK_SECRET}"}
     value = policy(
         integrations=[{"name": "billing", "type": "webhook", "connection": hook}],
         bundles=[

@@ -42,10 +42,12 @@ def test_the_example_loads_without_any_problem() -> None:
     assert result.policy is not None
 
 
-def test_the_example_needs_exactly_its_five_secrets() -> None:
+def test_the_example_needs_exactly_its_eight_secrets() -> None:
     assert sorted(example_env()) == [
         "BILLING_WEBHOOK_SECRET",
         "EVENTS_RABBITMQ_PASSWORD",
+        "OPSGENIE_API_KEY",
+        "PAGERDUTY_API_TOKEN",
         "PROD_PG_PASSWORD",
         "PROD_REDIS_PASSWORD",
         "SHOP_DB_PASSWORD",
@@ -106,9 +108,10 @@ def test_the_example_has_every_integration_type_and_every_kind_of_approval() -> 
         "steps",
     }
     steps = next(f.steps for f in policy.access_flows if len(f.steps) > 1)
-    assert [(s.manager, s.owners, s.quorum) for s in steps] == [
-        (True, False, "any"),
-        (False, True, 2),
+    assert [(s.manager, s.owners, s.listed_sources(), s.quorum) for s in steps] == [
+        (True, False, ("manager",), "any"),
+        (False, True, ("owners",), 2),
+        (False, False, ("on_call",), "any"),
     ]
     assert any(not flow.active for flow in policy.access_flows)
     assert any(flow.remind_after is None for flow in policy.access_flows)

@@ -99,7 +99,7 @@ def test_a_value_that_fits_neither_form_of_approvers_is_one_problem() -> None:
             13,
             16,
             "approvers: expected 'automatic' or a mapping (users, groups, manager, owners, "
-            "quorum) or a list of such mappings",
+            "on_call, quorum) or a list of such mappings",
         )
     ]
 
@@ -391,3 +391,55 @@ def test_owners_of_an_integration_satisfy_a_step_that_asks_the_owners() -> None:
     assert result.policy is not None
     [flow] = result.policy.access_flows
     assert [s.quorum for s in flow.steps] == [2]
+
+
+def test_a_list_written_as_a_steps_quorum_is_reported_not_dropped() -> None:
+    # The list rule of `approvers` (a list of steps) must not swallow a list inside a step.
+    text = VALID.replace(
+        "    approvers: automatic\n",
+        "    approvers:\n      - users: [U024BE7LH]\n        quorum: []\n",
+    )
+
+    assert found(text) == [(15, 17, "quorum: expected 'any' or 'all' or a number")]
+
+
+def test_an_on_call_source_in_a_step_is_checked_where_that_step_writes_it() -> None:
+    text = VALID.replace(
+        "    approvers: automatic\n",
+        "    approvers:\n"
+        "      - users: [U024BE7LH]\n"
+        "      - on_call: [{provider: pagerduty, schedule: PSCHED1}]\n"
+        "        quorum: 3\n",
+    )
+
+    result = parse(text)
+
+    # An on-call step has no size the policy can tell, so quorum 3 is not judged too large.
+    assert [(p.path, p.code) for p in result.problems] == [
+        (("access_flows", 0, "approvers", 1, "on_call", 0, "provider"), "unknown-on-call-provider")
+    ]
+    assert [(p.line, p.column) for p in result.problems] == [(15, 30)]
+
+
+def test_every_steps_on_call_references_count_as_the_flows() -> None:
+    text = VALID.replace(
+        "    approvers: automatic\n",
+        "    approvers:\n"
+        "      - on_call: [{provider: pd, schedule: A}]\n"
+        "      - on_call: [{provider: pd, escalation_policy: B}]\n",
+    ).replace(
+        "integrations:\n",
+        'on_call:\n  providers: [{name: pd, type: pagerduty, token: "${PD}"}]\nintegrations:\n',
+    )
+
+    result = parse(text, env={**ENV, "PD": "t"})
+
+    assert result.problems == ()
+    assert result.policy is not None
+    [flow] = result.policy.access_flows
+    assert [s.listed_sources() for s in flow.steps] == [("on_call",), ("on_call",)]
+    assert [r.describe() for r in flow.on_call_refs()] == [
+        r.describe() for s in flow.steps for r in s.on_call
+    ]
+    assert len(flow.on_call_refs()) == 2
+    assert flow.steps[0].fixed_size() is None
