@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Final
 
+from blocks.approval_steps import steps_words
 from blocks.text import plural
 from domain.durations import format_duration
 from domain.people import Person
@@ -55,20 +56,17 @@ def approvers_in_words(
     if flow.approvers == "automatic":
         return "nobody (automatic)"
     found = people or {}
-    parts: list[str] = []
-    for entry in flow.approvers.users:
+
+    def who(entry: str) -> str:
         person = found.get(entry)
+        if plain:
+            return person.name if person else entry.strip()
         written = _MENTION.match(entry.strip())
         user_id = person.id if person else (written.group(1) if written else entry.strip())
         is_id = person is not None or (user_id.startswith(("U", "W")) and "@" not in user_id)
-        if plain:
-            parts.append(person.name if person else entry.strip())
-        else:
-            parts.append(f"<@{user_id}>" if is_id else entry.strip())
-    parts += [g if g.startswith("@") else f"@{g}" for g in flow.approvers.groups]
-    if flow.approvers.manager:
-        parts.insert(0, "your manager")
-    return ", ".join(parts) or "nobody"
+        return f"<@{user_id}>" if is_id else entry.strip()
+
+    return steps_words(flow.steps, manager="your manager", who=who)
 
 
 def unavailable_line(*, integration: str, why: str) -> str:

@@ -15,11 +15,13 @@ from app.core.sealing import Sealer
 from blocks.messages import (
     approval_message,
     credentials_message,
+    progress_message,
     reminder_message,
     status_message,
 )
 from blocks.simple import text_message
-from domain.ids import RequestId, parse_request_id
+from domain.approval_steps import ApprovalProgress
+from domain.ids import RequestId, UserId, parse_request_id
 from domain.lifecycle import Status, StatusChange
 from domain.summary import RequestSummary
 from store.repositories.requests import AskedApprover
@@ -51,6 +53,11 @@ def decision_ref(request_id: str, reader: str) -> str:
     return f"decision:{request_id}:{reader}"
 
 
+def _decided_now(progress: ApprovalProgress | None) -> set[UserId]:
+    current = progress.current_step if progress is not None else None
+    return {a.approver for a in current.approvals} if current is not None else set()
+
+
 def credentials_ref(request_id: str, integration: str) -> str:
     """Names what a sealed credentials message is about, so that one the relay cannot deliver
     can be made again without opening it (``app/granting/redelivery.py``)."""
@@ -78,12 +85,8 @@ class Notifier:
         teammate it is for when asked on their behalf, get one per change too, except that
         granting rewrites the approval's message in place: approval, granting and active within
         a second are two DMs, not three (README, "Using it")."""
-        readers: list[tuple[str, Reader]] = [(summary.requester, Reader.REQUESTER)]
-        if summary.grantee is not None and summary.grantee != summary.requester:
-            readers.append((summary.grantee, Reader.GRANTEE))
-        if self._audit_channel:
-            readers.append((self._audit_channel, Reader.AUDIT))
-        for channel, reader in readers:
+        progress = uow.requests.progress(summary.id) if change.from_status else None
+        for channel, reader in self._readers(summary):
             kind, ref = POST, None
             if reader is not Reader.AUDIT and change.to_status in (
                 Status.APPROVED,
@@ -103,8 +106,53 @@ class Notifier:
                     reason=change.reason,
                     for_requester=reader is Reader.REQUESTER,
                     for_grantee=reader is Reader.GRANTEE,
+                    progress=progress,
                 ),
                 ref=ref,
+            )
+
+    def _readers(self, summary: RequestSummary) -> list[tuple[str, Reader]]:
+        readers: list[tuple[str, Reader]] = [(summary.requester, Reader.REQUESTER)]
+        if summary.grantee is not None and summary.grantee != summary.requester:
+            readers.append((summary.grantee, Reader.GRANTEE))
+        if self._audit_channel:
+            readers.append((self._audit_channel, Reader.AUDIT))
+        return readers
+
+    def approval_counted(
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        actor: UserId,
+        step: int,
+        reason: str | None,
+        asked_before: Sequence[AskedApprover],
+        asked_now: Sequence[AskedApprover],
+        at: datetime,
+    ) -> None:
+        """An approval that did not decide the request (README, "Approval steps"): every copy
+        asked before is updated with the count, a step that began asks its approvers (their one
+        message), and the requester and the audit channel get one message each."""
+        progress = uow.requests.progress(summary.id)
+        assert progress is not None
+        self._to_approvers(uow, summary=summary, approvers=asked_before, at=at, update=True)
+        self._to_approvers(uow, summary=summary, approvers=asked_now, at=at)
+        for channel, reader in self._readers(summary):
+            uow.outbox.add(
+                at=at,
+                ordering_key=f"{summary.id}:{channel}",
+                channel=channel,
+                kind=POST,
+                payload=progress_message(
+                    summary=summary,
+                    progress=progress,
+                    actor=actor,
+                    step=step,
+                    at=at,
+                    for_requester=reader is Reader.REQUESTER,
+                    reason=reason,
+                ),
             )
 
     def ask_approvers(
@@ -132,19 +180,33 @@ class Notifier:
         at: datetime,
         update: bool = False,
     ) -> None:
+        if not approvers:
+            return
+        progress = uow.requests.progress(summary.id)
+        pending = summary.status is Status.PENDING
+        decided = _decided_now(progress) if pending else set()
         # Fifty members of one group share one reason: build each distinct message once.
-        messages: dict[tuple[str, ...], dict[str, object]] = {}
+        messages: dict[tuple[tuple[str, ...], bool], dict[str, object]] = {}
         for approver in approvers:
-            if approver.reasons not in messages:
-                messages[approver.reasons] = approval_message(
-                    summary=summary, reasons=approver.reasons
+            can_decide = (
+                not pending
+                or progress is None
+                or (approver.step == progress.current and approver.id not in decided)
+            )
+            key = (approver.reasons, can_decide)
+            if key not in messages:
+                messages[key] = approval_message(
+                    summary=summary,
+                    reasons=approver.reasons,
+                    progress=progress,
+                    can_decide=can_decide,
                 )
             uow.outbox.add(
                 at=at,
                 ordering_key=f"{summary.id}:{approver.id}",
                 channel=approver.id,
                 kind=UPDATE if update else POST,
-                payload=messages[approver.reasons],
+                payload=messages[key],
                 ref=approval_ref(summary.id, approver.id),
             )
 
@@ -156,7 +218,14 @@ class Notifier:
         approvers: Sequence[AskedApprover],
         at: datetime,
     ) -> None:
+        progress = uow.requests.progress(summary.id)
+        decided = _decided_now(progress)
         for approver in approvers:
+            # Only those whose turn it is and who have not decided yet are reminded.
+            if progress is not None and (
+                approver.step != progress.current or approver.id in decided
+            ):
+                continue
             uow.outbox.add(
                 at=at,
                 ordering_key=f"{summary.id}:{approver.id}",

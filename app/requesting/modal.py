@@ -170,7 +170,8 @@ class RequestModalService:
     def _people(self, flow: AccessFlow) -> dict[str, Person]:
         if self._approvers is None or flow.approvers == "automatic":
             return {}
-        found = {entry: self._approvers.person_for(entry) for entry in flow.approvers.users}
+        users = dict.fromkeys(u for step in flow.steps for u in step.users)
+        found = {entry: self._approvers.person_for(entry) for entry in users}
         return {entry: person for entry, person in found.items() if person is not None}
 
     def _unavailable(self, integrations: Iterable[str]) -> dict[str, str]:

@@ -44,6 +44,7 @@ from blocks.reasons import (
     listed_approver,
     manager_of,
     on_call_approver,
+    owner_of,
     request_ended,
 )
 from blocks.request_modal import (
@@ -235,12 +236,17 @@ def test_the_approval_message_counts_one_object_and_many() -> None:
     assert one["text"] == "Alice Doe requests 1 object (AR-7K3Q9M)"
     assert "<@U0ALICE> asks for 1 object." in texts(one)
     assert "You're asked because you're Alice Doe's manager." in texts(one)
-    assert button_texts(one) == ["Approve", "Deny", "Show the object"]
+    assert button_texts(one) == ["Approve", "Deny", "Approve with comment", "Show the object"]
     assert "db-0* · 1 object · read_only" in texts(one)
     fits(one)
     many = approval_message(summary=a_summary(count=1_200, integrations=3), reasons=[])
     assert many["text"] == "Alice Doe requests 1,200 objects (AR-7K3Q9M)"
-    assert button_texts(many) == ["Approve all", "Deny all", "Show all 1,200 objects"]
+    assert button_texts(many) == [
+        "Approve all",
+        "Deny all",
+        "Approve with comment",
+        "Show all 1,200 objects",
+    ]
     assert "db-0* · 400 objects · read_only" in texts(many)
     fits(many)
     decided = approval_message(summary=a_summary(Status.APPROVED, decided_by="U0BOB"), reasons=[])
@@ -763,3 +769,9 @@ def test_a_request_for_a_teammate_says_so_to_each_reader_for_one_object_and_many
         )
         ask = approval_message(summary=replace(summary, status=Status.PENDING), reasons=[])
         assert ask["text"] == f"Alice Doe requests {said} for Dave (AR-7K3Q9M)"
+
+
+def test_an_owner_is_told_why_in_one_sentence() -> None:
+    assert asked_because([owner_of("integration prod-db")]) == (
+        "You're asked because you're an owner of integration prod-db."
+    )
