@@ -20,6 +20,7 @@ from blocks.messages import (
 from blocks.simple import text_message
 from domain.lifecycle import StatusChange
 from domain.summary import RequestSummary
+from store.repositories.outbox import NewMessage
 from store.repositories.requests import AskedApprover
 from store.unit_of_work import UnitOfWork
 
@@ -41,16 +42,43 @@ class Notifier:
         self, uow: UnitOfWork, *, summary: RequestSummary, change: StatusChange
     ) -> None:
         """Exactly one message to the requester and one to the audit channel."""
-        readers: list[tuple[str, bool]] = [(summary.requester, True)]
-        if self._audit_channel:
-            readers.append((self._audit_channel, False))
-        for channel, for_requester in readers:
+        for channel, payload in self._status_messages(summary=summary, change=change):
             uow.outbox.add(
                 at=change.at,
                 ordering_key=f"{summary.id}:{channel}",
                 channel=channel,
                 kind=POST,
-                payload=status_message(
+                payload=payload,
+            )
+
+    def statuses_changed(
+        self, uow: UnitOfWork, *, changes: Sequence[tuple[RequestSummary, StatusChange]]
+    ) -> None:
+        """:meth:`status_changed` for a batch (an expiry sweep's), in one INSERT."""
+        by_time: dict[datetime, list[NewMessage]] = {}
+        for summary, change in changes:
+            by_time.setdefault(change.at, []).extend(
+                NewMessage(
+                    ordering_key=f"{summary.id}:{channel}",
+                    channel=channel,
+                    kind=POST,
+                    payload=payload,
+                )
+                for channel, payload in self._status_messages(summary=summary, change=change)
+            )
+        for at, messages in by_time.items():
+            uow.outbox.add_many(at=at, messages=messages)
+
+    def _status_messages(
+        self, *, summary: RequestSummary, change: StatusChange
+    ) -> list[tuple[str, dict[str, Any]]]:
+        readers: list[tuple[str, bool]] = [(summary.requester, True)]
+        if self._audit_channel:
+            readers.append((self._audit_channel, False))
+        return [
+            (
+                channel,
+                status_message(
                     summary=summary,
                     actor=change.actor,
                     at=change.at,
@@ -58,6 +86,8 @@ class Notifier:
                     for_requester=for_requester,
                 ),
             )
+            for channel, for_requester in readers
+        ]
 
     def ask_approvers(
         self, uow: UnitOfWork, *, summary: RequestSummary, approvers: Sequence[AskedApprover]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from store.models import OutboxRow, SlackMessageRow
@@ -32,6 +32,18 @@ class OutboxMessage:
     sealed: bytes | None
     ref: str | None
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One row for :meth:`OutboxRepository.add_many`, as :meth:`~OutboxRepository.add` takes it."""
+
+    ordering_key: str
+    channel: str
+    kind: str
+    payload: dict[str, Any] | None = None
+    sealed: bytes | None = None
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +84,32 @@ class OutboxRepository:
             )
         )
         self.added += 1
+
+    def add_many(self, *, at: datetime, messages: Sequence[NewMessage]) -> None:
+        """:meth:`add` for a batch, in one INSERT, queued after whatever this transaction
+        added before (ids keep the order of each key)."""
+        if not messages:
+            return
+        self._session.flush()
+        self._session.execute(
+            insert(OutboxRow),
+            [
+                {
+                    "created_at": at,
+                    "ordering_key": m.ordering_key,
+                    "channel": m.channel,
+                    "kind": m.kind,
+                    "payload": m.payload,
+                    "sealed": m.sealed,
+                    "ref": m.ref,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                }
+                for m in messages
+            ],
+        )
+        self.added += len(messages)
 
     def claim(
         self,
