@@ -246,7 +246,8 @@ class MySQLIntegration(Identity):
                 )
             self._kill(conn, self._sessions_many(conn, names))
             for chunk in chunks:
-                self._lock_many(conn, chunk)
+                for name in self._lock_many(conn, chunk):
+                    failed[name] = f"another grant or revoke of {name} is running"
             definers = {f"{name}@{c.user_host}": name for name in names}
             defined: dict[str, list[tuple[str, str, str]]] = {}
             for definer, kind, database, name in self._query(
@@ -308,14 +309,13 @@ class MySQLIntegration(Identity):
                 failed[name] = f"cannot drop {name}: {_describe(exc)}"
         return failed
 
-    def _lock_many(self, conn: Session, names: Sequence[str]) -> None:
-        """:meth:`_lock` for a chunk (MariaDB 10.0.2 and MySQL 5.7 hold several named locks)."""
+    def _lock_many(self, conn: Session, names: Sequence[str]) -> list[str]:
+        """:meth:`_lock` for a chunk (MariaDB 10.0.2 and MySQL 5.7 hold several named locks);
+        the names whose lock stayed busy (their accounts are left for the next round)."""
         locks = ", ".join(["GET_LOCK(%s, %s)"] * len(names))
         args = [value for name in names for value in (LOCK_PREFIX + name, LOCK_WAIT_SECONDS)]
         ((*got,),) = self._query(conn, f"SELECT {locks}", args)
-        busy = [name for name, ok in zip(names, got, strict=True) if ok != 1]
-        if busy:
-            raise pymysql.OperationalError(0, f"another grant or revoke of {busy[0]} is running")
+        return [name for name, ok in zip(names, got, strict=True) if ok != 1]
 
     def _sessions_many(self, conn: Session, names: Sequence[str]) -> list[int]:
         """:meth:`_sessions` for a batch: the accounts' sessions, and any other temporary
