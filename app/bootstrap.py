@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 import logging
 import os
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -46,13 +47,19 @@ from app.core.approvers import ApproverResolver
 from app.core.catalog import CatalogService
 from app.core.housekeeping import Housekeeping
 from app.core.notifier import Notifier
+from app.core.oncall.service import OnCall
+from app.core.oncall.sources import OnCallSource, build_sources
 from app.core.ports import Directory
 from app.core.removal_alerts import RemovalAlerts
-from app.core.sealing import Sealer
+from app.core.sealing import sealer_for
 from app.core.still_eligible import StillEligible
 from app.core.transitions import Transitions
 from app.expiry.ending import EndingService
+from app.extension.listeners import ExtensionListeners
+from app.extension.reminders import EndReminders
+from app.extension.service import ExtensionService, ExtensionWorker, Messages
 from app.granting.provisioning import ProvisioningService
+from app.granting.redelivery import CredentialsRedelivery
 from app.home.listeners import HomeListeners
 from app.home.service import HomeService
 from app.integrations.base import Integration
@@ -100,6 +107,9 @@ INTERVALS: Final = {
     "reconcile": 300.0,
     "health": 60.0,
     "webhooks": 5.0,
+    "extend": 1.0,
+    "end_reminders": 30.0,
+    "redeliver": 30.0,
 }
 
 
@@ -124,6 +134,7 @@ class Services:
     acknowledging: AcknowledgeService
     admin: AdminConsole
     health: IntegrationHealth
+    extensions: ExtensionService | None = None
 
 
 @dataclass
@@ -284,6 +295,21 @@ def integrations_from(policy: Policy, *, env: Mapping[str, str]) -> dict[str, In
     }
 
 
+def on_call_sources(
+    policy: Policy, *, settings: Settings, env: Mapping[str, str]
+) -> dict[str, OnCallSource]:
+    """One client per on-call provider of the policy, its ``${VAR}`` token taken from ``env``."""
+    verify: ssl.SSLContext | bool = True
+    if settings.on_call_ca_file is not None:
+        verify = ssl.create_default_context(cafile=str(settings.on_call_ca_file))
+    return build_sources(
+        policy.on_call.providers,
+        env=env,
+        timeout=settings.on_call_timeout_seconds,
+        verify=verify,
+    )
+
+
 def build_application(
     *,
     settings: Settings,
@@ -304,11 +330,19 @@ def build_application(
     client = make_web_client(token=bot_token, base_url=settings.slack_api_url)
     relay_client = make_web_client(token=bot_token, base_url=settings.slack_api_url, retries=False)
     directory = directory or SlackDirectory(client=client)
-    sealer = Sealer.derived_from(secret=settings.slack_app_token.get_secret_value())
+    sealer = sealer_for(settings)  # README, "Keys"
 
     catalog = CatalogService(store=store, clock=clock)
-    eligibility = EligibilityService(catalog=catalog, directory=directory)
-    approvers = ApproverResolver(directory=directory, policy=policy)
+    on_call = OnCall(  # README, "On call"
+        sources=on_call_sources(policy, settings=settings, env=os.environ),
+        clock=clock,
+        store=store,
+        cache_seconds=settings.on_call_cache_seconds,
+    )
+    eligibility = EligibilityService(
+        catalog=catalog, directory=directory, on_call=on_call, clock=clock
+    )
+    approvers = ApproverResolver(directory=directory, policy=policy, on_call=on_call)
     notifier = Notifier(audit_channel=settings.audit_channel, sealer=sealer)
     transitions = Transitions(notifier=notifier)
     health = IntegrationHealth(integrations=integrations, clock=clock)
@@ -328,7 +362,12 @@ def build_application(
     )
     admins = Admins(entries=[*settings.admins, *policy.admins], directory=directory)
     still_eligible = StillEligible(
-        store=store, catalog=catalog, directory=directory, transitions=transitions, clock=clock
+        store=store,
+        catalog=catalog,
+        directory=directory,
+        transitions=transitions,
+        clock=clock,
+        on_call=on_call,
     )
     lease = timedelta(seconds=settings.work_lease_seconds)
     alerts = RemovalAlerts(notifier=notifier, admins=admins.user_ids)
@@ -360,9 +399,29 @@ def build_application(
     )
     # The workers that others wake are built first, so every service gets its wake-up call
     # at construction (nothing is patched afterwards).
+    extension_messages = Messages(audit_channel=settings.audit_channel)
+    extension_worker = ExtensionWorker(
+        store=store,
+        integrations=integrations,
+        messages=extension_messages,
+        clock=clock,
+        lease=lease,
+    )
+    redelivery = CredentialsRedelivery(
+        store=store,
+        integrations=integrations,
+        notifier=notifier,
+        transitions=transitions,
+        alerts=alerts,
+        admins=admins.user_ids,
+        clock=clock,
+        lease=lease,
+    )
     triggers = {
         "provision": Trigger(name="provision", work=provisioning.run_due),
         "end": Trigger(name="end", work=ending.run_due),
+        "extend": Trigger(name="extend", work=extension_worker.run_due),
+        "redeliver": Trigger(name="redeliver", work=redelivery.run_due),
     }
     alarms = BreakGlassAlarms(audit_channel=settings.audit_channel, admins=admins.user_ids)
     submission = SubmissionService(
@@ -376,6 +435,7 @@ def build_application(
         unavailable=modal.unavailable,
         on_approved=triggers["provision"].fire,
         clock=clock,
+        on_call=on_call,
         alarm=alarms,
     )
     decisions = DecisionService(
@@ -397,6 +457,15 @@ def build_application(
         admins=admins,
         clock=clock,
         on_revoke=triggers["end"].fire,
+    )
+    extensions = ExtensionService(
+        store=store,
+        catalog=catalog,
+        approvers=approvers,
+        directory=directory,
+        messages=extension_messages,
+        clock=clock,
+        on_approved=triggers["extend"].fire,
     )
     discovery = DiscoveryService(catalog=catalog, integrations=integrations, clock=clock)
     gate = AdminGate(store=store, admins=admins, clock=clock)
@@ -448,6 +517,7 @@ def build_application(
         ),
         admin=admin_console,
         health=health,
+        extensions=extensions,
     )
     triggers.update(
         pending=Trigger(name="pending", work=services.pending.sweep),
@@ -455,6 +525,10 @@ def build_application(
         housekeeping=Trigger(name="housekeeping", work=Housekeeping(store=store, clock=clock).run),
         reconcile=Trigger(name="reconcile", work=reconciler.run),
         health=Trigger(name="health", work=health.run),
+        end_reminders=Trigger(
+            name="end_reminders",
+            work=EndReminders(store=store, catalog=catalog, clock=clock).sweep,
+        ),
         reports=Trigger(
             name="reports",
             work=ScheduledReports(
@@ -511,6 +585,7 @@ def build_application(
         clock=clock,
         per_channel_rate=channel_rate or settings.channel_rate,
         lease=timedelta(seconds=settings.work_lease_seconds),
+        on_stranded=triggers["redeliver"].fire,
         report_writer=lambda filters, path: reports.write_file(
             spec=parse_filters(filters), path=path
         ),
@@ -535,6 +610,8 @@ def build_application(
     revoking.register(bolt, commands=commands)
     AcknowledgeListeners(acknowledging=services.acknowledging).register(bolt)
     deciding = DecisionListeners(decisions=decisions, objects=services.objects)
+    extending = ExtensionListeners(extensions=extensions)
+    extending.register(bolt, commands=commands)
     home_listeners = HomeListeners(
         home=services.home,
         revoke=revoking.revoke_for,
@@ -542,6 +619,7 @@ def build_application(
         open_again=requesting.open_again,
         save_favorite=requesting.save_favorite,
         open_favorite=requesting.open_favorite,
+        extend=extending.extend_for,
     )
     home_listeners.register(bolt, commands=commands)
     requesting.register(bolt, commands=commands, refresh_home=home_listeners.publish)

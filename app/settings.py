@@ -105,6 +105,17 @@ class Settings(BaseSettings):
         description="Comma-separated earlier audit keys (same format), still accepted for "
         "verifying the entries and checkpoints they made; rotation in README, 'Audit log'.",
     )
+    credentials_key: SecretStr | None = Field(
+        default=None,
+        description="Key sealing credentials while they wait to be sent: 32+ random bytes as "
+        "hex (64+ digits) or base64, e.g. a Fernet key. Unset: derived from SLACK_APP_TOKEN "
+        "(warned at start-up). README, 'Keys'.",
+    )
+    credentials_keys_old: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated earlier credentials keys (same format), still accepted "
+        "for opening what they sealed; rotation in README, 'Keys'.",
+    )
     audit_checkpoint_seconds: float = Field(
         default=300,
         gt=0,
@@ -115,6 +126,22 @@ class Settings(BaseSettings):
         default=None,
         description="File that checkpoints are appended to as JSON Lines, or '-' for standard "
         "output; `audit verify` reads the last one from the file.",
+    )
+    on_call_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=10,
+        description="How long PagerDuty or Opsgenie has to answer one on-call question; the "
+        "request modal waits for it, within Slack's 3 s.",
+    )
+    on_call_cache_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="How long an on-call answer is reused (a failure: at most 10 s).",
+    )
+    on_call_ca_file: Path | None = Field(
+        default=None,
+        description="PEM bundle of the CAs trusted for the on-call APIs (default: the system's).",
     )
     request_webhooks_allow_http: bool = Field(
         default=False,
@@ -180,19 +207,19 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("audit_key", "audit_checkpoint_file", mode="before")
+    @field_validator("audit_key", "credentials_key", "audit_checkpoint_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("audit_key")
+    @field_validator("audit_key", "credentials_key")
     @classmethod
-    def _audit_key_shape(cls, value: SecretStr | None) -> SecretStr | None:
+    def _key_shape(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             parse_key(value.get_secret_value())  # raises without echoing the value
         return value
 
-    @field_validator("audit_keys_old", mode="before")
+    @field_validator("audit_keys_old", "credentials_keys_old", mode="before")
     @classmethod
     def _old_keys(cls, value: Any) -> Any:
         keys = _split_list(value)
@@ -208,6 +235,13 @@ class Settings(BaseSettings):
         )
         assert keys is not None  # the app token is required, so a key always exists
         return keys
+
+    def credentials_secrets(self) -> tuple[bytes | None, list[bytes]]:
+        """The raw bytes of ``CREDENTIALS_KEY`` (``None``: unset) and of each older key, parsed
+        as the audit keys are (``domain.audit.parse_key``: the same format, checked above)."""
+        key = self.credentials_key
+        current = parse_key(key.get_secret_value()).secret if key is not None else None
+        return current, [parse_key(k.get_secret_value()).secret for k in self.credentials_keys_old]
 
     @field_validator("admins", mode="before")
     @classmethod

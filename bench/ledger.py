@@ -122,6 +122,10 @@ class LedgerIntegration:
         self._ledger.count_many(REVOKES, [a for a, error in outcome.items() if error is None])
         return outcome
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        if self._inner is not None:
+            self._inner.extend(account=account, until=until)
+
     def accounts(self) -> list[str] | None:
         # Counted-only accounts exist nowhere: nothing for the reconciler to look at.
         return self._inner.accounts() if self._inner is not None else None

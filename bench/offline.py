@@ -50,6 +50,9 @@ class OfflineIntegration:
     def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
         return dict.fromkeys(accounts)
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        return None  # nothing was ever granted
+
     def accounts(self) -> list[str] | None:
         return []
 

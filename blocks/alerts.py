@@ -27,6 +27,17 @@ def removal_recovered_message(*, request_id: str, since: datetime, attempts: int
     )
 
 
+def credentials_lost_message(
+    *, request_id: str, requester: str, integration: str, problem: str
+) -> dict[str, Any]:
+    return text_message(
+        f"🚨 *{request_id} was revoked: its access details never reached <@{requester}>.* "
+        f"Those for {escape(integration)} could not be delivered and could not be issued anew: "
+        f"{escape(problem)}. Every grant of the request is being removed; check the credentials "
+        "keys (README, 'Keys') and the integration."
+    )
+
+
 def reconciled_message(*, integration: str, account: str, why: str) -> dict[str, Any]:
     return text_message(
         f"🧹 Removed the leftover account `{escape(account)}` from {escape(integration)}: "

@@ -8,6 +8,8 @@ HELP: Final = """*Just-in-time access*
 • `/apono` or `/apono request` — request access: single objects, or all or part of a bundle \
 (switch to *📦 Bundle Mode*)
 • `/apono revoke AR-XXXXXX` — end an active request now (requester, its approvers, admins)
+• `/apono extend AR-XXXXXX [DURATION]` — more time on your active request (within the flow's \
+maximum; approvers may be asked)
 • `/apono history` — your past requests
 • `/apono report [last 7d] [bundle NAME] [status STATUS] …` — CSV report in a DM (admins)
 • `/apono help` — this message

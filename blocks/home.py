@@ -73,7 +73,7 @@ class RowAction(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     r: str = Field(pattern=r"^AR-[0-9A-Z]{6}$")
-    a: str = Field(pattern=r"^(details|revoke|again|cancel|favorite)$")
+    a: str = Field(pattern=r"^(details|revoke|again|cancel|extend|favorite)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +116,8 @@ def _menu(row: Headline, *, own: bool) -> OverflowMenuElement:
         )
 
     options = [option("Details", "details")]
+    if own and row.status is Status.ACTIVE:
+        options.append(option("Extend", "extend"))
     if row.status is Status.ACTIVE:
         options.append(option("Revoke now", "revoke"))
     if own and row.status is Status.PENDING:

@@ -46,6 +46,10 @@ class ActionId(StrEnum):
     CANCEL = "request.cancel"
     REVOKE = "request.revoke"
     REQUEST_AGAIN = "request.again"
+    # extensions (README, "Extending access")
+    EXTEND = "request.extend"
+    EXTEND_APPROVE = "extension.approve"
+    EXTEND_DENY = "extension.deny"
     ACKNOWLEDGE = "break_glass.acknowledge"
     SAVE_FAVORITE = "request.save_favorite"
     FAVORITE_NAME = "favorite.name"

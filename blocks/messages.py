@@ -224,6 +224,7 @@ def status_message(
     if for_requester and status is Status.PENDING:
         buttons.append(_button("Cancel request", ActionId.CANCEL, summary))
     if for_requester and status is Status.ACTIVE:
+        buttons.append(_button("Extend", ActionId.EXTEND, summary))
         buttons.append(
             _button(
                 "Revoke now",
@@ -254,8 +255,10 @@ def credentials_message(
     integration: str,
     fields: Mapping[str, str],
     valid_until: datetime | None,
+    resent: bool = False,
 ) -> Message:
-    """Access details for one integration: sent only to the requester, in a DM."""
+    """Access details for one integration: sent only to the requester, in a DM. ``resent``:
+    the first message could not be delivered, so the password was reset."""
     lines = []
     for key, value in fields.items():
         lines.append(f"*{escape(key.replace('_', ' ').capitalize())}*: `{value}`")
@@ -263,6 +266,15 @@ def credentials_message(
     blocks: list[Block] = [
         _section(f"🔑 Access details for *{escape(integration)}* ({summary.id})"),
         _section("\n".join(lines)),
+    ]
+    if resent:
+        blocks.append(
+            _context(
+                "Sent again: the first message with your access details could not be "
+                "delivered, so they were issued anew (a new password)."
+            )
+        )
+    blocks += [
         _context(f"{until} Keep these to yourself; they stop working when access ends."),
     ]
     return _message(f"Access details for {integration} ({summary.id})", blocks)

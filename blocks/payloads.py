@@ -51,6 +51,15 @@ class RequestButton(Payload):
     f: Annotated[str, Field(max_length=64)] | None = None
 
 
+class ExtensionButton(Payload):
+    """Value of an extension's Approve / Deny button: the request, the extension and its flow
+    (refused when they do not match, like :class:`RequestButton`)."""
+
+    r: RequestRef
+    e: Annotated[int, Field(ge=1)]
+    f: Annotated[str, Field(max_length=64)] | None = None
+
+
 class PageButton(Payload):
     """Value of a paging button: which request (if any) and which page."""
 

@@ -27,6 +27,14 @@ def no_longer_grantee(flow: str) -> str:
     return f"the requester is no longer a grantee of the access flow {flow}"
 
 
+def no_longer_on_call(flow: str) -> str:
+    return f"the requester is no longer on call for the access flow {flow}"
+
+
+def on_call_unreachable(flow: str) -> str:
+    return f"the on-call service of the access flow {flow} could not be asked"
+
+
 def duration_over_maximum(*, duration: timedelta, maximum: timedelta, flow: str) -> str:
     return (
         f"{format_duration(duration)} is longer than the "
@@ -64,6 +72,10 @@ def group_approver(*, group: str, flow: str) -> str:
     return f"member of {group}, approvers of flow {flow}"
 
 
+def on_call_approver(*, reference: str, flow: str) -> str:
+    return f"on call for {reference}, approvers of flow {flow}"
+
+
 def manager_of(requester: str) -> str:
     return f"manager of {requester}"
 
@@ -73,6 +85,18 @@ def manager_of(requester: str) -> str:
 
 def granting_failed(*, integration: str, problem: str) -> str:
     return f"granting failed in {integration}: {problem}"
+
+
+def credentials_undeliverable(*, integration: str, problem: str) -> str:
+    """Why a request ended: its credentials never reached the requester (README, "Keys")."""
+    return (
+        f"your access details for {integration} could not be delivered, and new ones could not "
+        f"be issued ({problem}); the access was removed, request it again if you still need it"
+    )
+
+
+def delivery_gave_up(attempts: int) -> str:
+    return f"still not delivered after {attempts} attempts"
 
 
 def not_configured(integration: str) -> str:

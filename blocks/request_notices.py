@@ -137,6 +137,13 @@ def too_many_selected(*, count: int, limit: int) -> str:
     return f"{count:,} objects selected; one request can hold at most {limit:,}."
 
 
+def on_call_unknown(flow: str) -> str:
+    return (
+        f"The on-call service of the access flow {flow} cannot be asked right now, so it "
+        "cannot tell whether you are on call. Try again in a minute."
+    )
+
+
 def flow_deactivated_meanwhile(flow: str) -> str:
     return (
         f"The access flow {flow} was deactivated while you were choosing; "

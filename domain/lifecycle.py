@@ -165,6 +165,7 @@ class AccessRequest:
         return self._change(to=Status.EXPIRED, actor=None, at=at)
 
     def revoke(
-        self, *, by: UserId, at: datetime, reason: str | None = None
+        self, *, by: UserId | None, at: datetime, reason: str | None = None
     ) -> tuple[AccessRequest, StatusChange]:
+        """``by`` is ``None`` when the bot ends it (credentials that cannot be delivered)."""
         return self._change(to=Status.REVOKED, actor=by, at=at, reason=reason)

@@ -8,7 +8,7 @@ checked by :mod:`domain.policy_checks`, which reports every problem rather than 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 from typing import Annotated, Any, Final, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -21,6 +21,7 @@ from pydantic import (
     PlainSerializer,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from domain.connections import (
@@ -65,6 +66,9 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 
 DEFAULT_APPROVAL_TIMEOUT: Final = timedelta(hours=24)
 DEFAULT_REMINDER: Final = timedelta(hours=1)
+DEFAULT_END_REMINDER: Final = timedelta(minutes=10)
+DAY_BEFORE: Final = timedelta(days=1)
+"""Grants longer than this also get a reminder this long before their end."""
 JUSTIFICATION_HINT_MAX: Final = 150
 """Characters of a flow's ``justification_hint``: one short line under the input."""
 
@@ -138,12 +142,87 @@ class BundleSpec(_Model):
     objects: Annotated[list[ObjectSpec], Field(min_length=1)]
 
 
+# -- on call (README, "On call") ------------------------------------------------------------
+
+OnCallProviderType = Literal["pagerduty", "opsgenie"]
+
+ON_CALL_DEFAULT_URLS: Final[dict[str, str]] = {
+    "pagerduty": "https://api.pagerduty.com",
+    "opsgenie": "https://api.opsgenie.com",
+}
+
+
+class OnCallProvider(_Model):
+    """A PagerDuty or Opsgenie account whose schedules say who is on call."""
+
+    name: Name
+    type: OnCallProviderType
+    token: SecretReference = Field(
+        repr=False,
+        description="API token as a ${ENV_VAR} reference: a PagerDuty REST API key (read-only "
+        "is enough) or an Opsgenie API key with read access.",
+    )
+    url: str | None = Field(
+        default=None,
+        description="API base URL; default https://api.pagerduty.com or https://api.opsgenie.com "
+        "(EU accounts: https://api.eu.pagerduty.com, https://api.eu.opsgenie.com).",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith("https://"):
+            raise ValueError("must be an https:// URL, e.g. https://api.eu.pagerduty.com")
+        return value.rstrip("/") if value else value
+
+    @property
+    def base_url(self) -> str:
+        return self.url or ON_CALL_DEFAULT_URLS[self.type]
+
+
+class OnCallSettings(_Model):
+    """The on-call services the flows may name (``grantees.on_call``, ``approvers.on_call``)."""
+
+    providers: list[OnCallProvider] = Field(default_factory=list)
+
+    def provider(self, name: str) -> OnCallProvider | None:
+        return next((p for p in self.providers if p.name == name), None)
+
+
+class OnCallRef(_Model):
+    """Whoever is on call right now for one PagerDuty schedule or escalation policy, or one
+    Opsgenie schedule; matched to Slack users by email."""
+
+    provider: Name = Field(description="A name listed under `on_call.providers`.")
+    schedule: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="Schedule ID (PagerDuty, Opsgenie) or name (Opsgenie)."
+    )
+    escalation_policy: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="PagerDuty escalation policy ID: everyone on call in it."
+    )
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> OnCallRef:
+        if (self.schedule is None) == (self.escalation_policy is None):
+            raise ValueError("name exactly one of `schedule` or `escalation_policy`")
+        return self
+
+    def describe(self) -> str:
+        """``pagerduty schedule PABC123``: how audit events and reasons name it."""
+        if self.schedule is not None:
+            return f"{self.provider} schedule {self.schedule}"
+        return f"{self.provider} escalation policy {self.escalation_policy}"
+
+
 class Grantees(_Model):
     """Who may request through a flow."""
 
     users: list[str] = Field(default_factory=list, description="Slack user IDs or emails.")
     groups: list[str] = Field(
         default_factory=list, description="Slack user-group handles (@oncall) or IDs (S0123)."
+    )
+    on_call: list[OnCallRef] = Field(
+        default_factory=list, description="Whoever is on call now for these schedules."
     )
 
 
@@ -153,6 +232,99 @@ class Approvers(_Model):
     users: list[str] = Field(default_factory=list, description="Slack user IDs or emails.")
     groups: list[str] = Field(default_factory=list, description="Slack user-group handles or IDs.")
     manager: bool = Field(default=False, description="The requester's manager approves.")
+    on_call: list[OnCallRef] = Field(
+        default_factory=list, description="Whoever is on call now for these schedules approves."
+    )
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+WEEKDAYS: Final[tuple[str, ...]] = get_args(Weekday)
+
+
+def _to_time(value: Any) -> Any:
+    if isinstance(value, str):
+        hours, sep, minutes = value.strip().partition(":")
+        if not sep or not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+            raise ValueError(f"{value!r} is not a time of day; write e.g. 09:00 or 18:30")
+        if int(hours) == 24 and int(minutes) == 0:
+            return time.max  # "24:00": the end of the day
+        try:
+            return time(int(hours), int(minutes))
+        except ValueError:
+            raise ValueError(f"{value!r} is not a time of day; write e.g. 09:00 or 18:30") from None
+    return value
+
+
+def _time_text(value: time) -> str:
+    return "24:00" if value == time.max else value.strftime("%H:%M")
+
+
+TimeOfDay = Annotated[
+    time,
+    BeforeValidator(_to_time),
+    PlainSerializer(_time_text, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\s*\d{1,2}:\d{2}\s*$",
+            "description": "A time of day, HH:MM (24:00: the end of the day).",
+        }
+    ),
+]
+
+
+def _zone_name(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r}; write e.g. Europe/Paris") from None
+    return value
+
+
+class TimeWindow(_Model):
+    """Days and hours in a named time zone, e.g. weekdays 09:00-18:00 Europe/Berlin. The start
+    is inside, the end is not; an end before the start runs past midnight (22:00-06:00)."""
+
+    days: Annotated[list[Weekday], Field(min_length=1)] = Field(
+        default_factory=lambda: list(get_args(Weekday)), description="Days the window starts on."
+    )
+    start: TimeOfDay
+    end: TimeOfDay
+    timezone: str = Field(description="IANA time zone the hours are read in, e.g. Europe/Berlin.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return _zone_name(value)
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TimeWindow:
+        if self.start == self.end:
+            raise ValueError("start and end are the same time, so the window is empty")
+        return self
+
+    def contains(self, at: datetime) -> bool:
+        local = at.astimezone(ZoneInfo(self.timezone))
+        day = WEEKDAYS[local.weekday()]
+        now = local.time().replace(tzinfo=None)
+        if self.start < self.end:
+            return day in self.days and self.start <= now < self.end
+        yesterday = WEEKDAYS[(local.weekday() - 1) % 7]
+        return (day in self.days and now >= self.start) or (
+            yesterday in self.days and now < self.end
+        )
+
+
+class AutoApproval(_Model):
+    """When a flow approves on its own; at any other time it asks its approvers."""
+
+    windows: list[TimeWindow] = Field(
+        default_factory=list, description="Inside any one of these windows; none: at any time."
+    )
+    requester_on_call: bool = Field(
+        default=False,
+        description="The requester is on call now for one of the flow's `grantees.on_call`.",
+    )
 
 
 class DurationPolicy(_Model):
@@ -166,6 +338,34 @@ class DurationPolicy(_Model):
         """The menu shown to a requester: the choices up to the maximum, or default and max."""
         options = self.choices or [self.default, self.max]
         return sorted({d for d in options if d <= self.max})
+
+
+class ExtendPolicy(_Model):
+    """How a requester may ask for more time on an active request (README, "Extending access").
+
+    Every extension is checked against ``max_total``: the time from the grant to the new end.
+    """
+
+    max_total: Duration | None = Field(
+        default=None,
+        description="Longest access may last from its grant, extensions included; "
+        "absent: the flow's duration max.",
+    )
+    approval: Literal["required", "automatic"] | None = Field(
+        default=None,
+        description="required: the flow's approvers decide each extension; automatic: none "
+        "asked. Absent: required, or automatic on a flow whose approvers are automatic.",
+    )
+    automatic_up_to: Duration | None = Field(
+        default=None,
+        description="With approval required: extensions are automatic while the time added "
+        "by every extension of the request stays within this.",
+    )
+    step: Duration | None = Field(
+        default=None,
+        description="What the Extend button adds (up to max_total); absent: the flow's "
+        "default duration. /apono extend ID DURATION asks for any amount.",
+    )
 
 
 class BreakGlass(_Model):
@@ -208,6 +408,27 @@ class AccessFlow(_Model):
         default=DEFAULT_REMINDER,
         description="First reminder to approvers; later ones back off. null: no reminders.",
     )
+    extend: ExtendPolicy | None = Field(
+        default_factory=ExtendPolicy,
+        description="Extensions of active requests; null: access cannot be extended.",
+    )
+    remind_before_end: Duration | None = Field(
+        default=DEFAULT_END_REMINDER,
+        description="DM the requester this long before access ends (with Extend and Revoke "
+        "now); grants over a day also get one a day before. null: no reminders.",
+    )
+    auto_approval: AutoApproval | None = Field(
+        default=None,
+        description="Approve automatically only under these conditions, else ask the approvers.",
+    )
+    until_shift_end: bool = Field(
+        default=False,
+        description="Access of a requester on call ends no later than their shift.",
+    )
+    on_call_unavailable: Literal["deny", "require_approval"] = Field(
+        default="deny",
+        description="When the on-call service cannot be asked: refuse, or ask the approvers.",
+    )
     break_glass: BreakGlass | None = Field(
         default=None,
         description="Let requesters take access at once with a reason, telling everyone. "
@@ -217,6 +438,44 @@ class AccessFlow(_Model):
     @property
     def automatic(self) -> bool:
         return self.approvers == "automatic"
+
+    @property
+    def extension_max_total(self) -> timedelta:
+        """The longest access may last from its grant, extensions included."""
+        extend = self.extend
+        return extend.max_total if extend and extend.max_total else self.duration.max
+
+    def extension_automatic(self, *, added_before: timedelta, adding: timedelta) -> bool:
+        """Whether an extension adding ``adding`` (after ``added_before`` by earlier ones) needs
+        nobody's approval."""
+        extend = self.extend or ExtendPolicy()
+        approval = extend.approval or ("automatic" if self.automatic else "required")
+        if approval == "automatic":
+            return True
+        limit = extend.automatic_up_to
+        return limit is not None and added_before + adding <= limit
+
+    @property
+    def extension_step(self) -> timedelta:
+        extend = self.extend
+        return extend.step if extend and extend.step else self.duration.default
+
+    def end_reminders(self, *, granted_at: datetime, ends_at: datetime) -> list[datetime]:
+        """When the requester is reminded before ``ends_at``, earliest first."""
+        lead = self.remind_before_end
+        if lead is None:
+            return []
+        times = {ends_at - lead}
+        if ends_at - granted_at > DAY_BEFORE:
+            times.add(ends_at - DAY_BEFORE)
+        return sorted(t for t in times if granted_at < t < ends_at)
+
+    def on_call_refs(self) -> list[OnCallRef]:
+        """Every on-call reference of the flow, grantees' then approvers'."""
+        refs = list(self.grantees.on_call)
+        if self.approvers != "automatic":
+            refs += self.approvers.on_call
+        return refs
 
 
 class ReportDelivery(_Model):
@@ -251,11 +510,7 @@ class ScheduledReport(_Model):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}; write e.g. Europe/Paris") from None
-        return value
+        return _zone_name(value)
 
     @field_validator("filters")
     @classmethod
@@ -340,6 +595,11 @@ class Policy(_Model):
     request_webhooks: list[RequestWebhook] = Field(
         default_factory=list,
         description="URLs told about every request as it changes (README, 'Request webhooks').",
+    )
+    on_call: OnCallSettings = Field(
+        default_factory=OnCallSettings,
+        description="PagerDuty and Opsgenie accounts whose schedules the flows name "
+        "(README, 'On call').",
     )
 
     def integration(self, name: str) -> IntegrationSpec | None:

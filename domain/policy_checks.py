@@ -17,14 +17,22 @@ from typing import Any, Final, Literal
 from domain.break_glass import BREAK_GLASS_CAP
 from domain.connections import ENV_REFERENCE, OFFERED_PERMISSIONS
 from domain.durations import format_duration
-from domain.policy import AccessFlow, Approvers, Grantees, IntegrationSpec, ObjectSpec, Policy
+from domain.policy import (
+    AccessFlow,
+    Approvers,
+    Grantees,
+    IntegrationSpec,
+    ObjectSpec,
+    OnCallRef,
+    Policy,
+)
 
 PolicyPath = tuple[str | int, ...]
 """Where in the policy data a problem is: keys and list indexes, e.g. ``("bundles", 0, "name")``."""
 
 Severity = Literal["error", "warning"]
 
-DependencyKind = Literal["integration", "bundle", "bundle-use"]
+DependencyKind = Literal["integration", "bundle", "bundle-use", "on-call-provider"]
 
 USER_ID: Final = re.compile(r"^[UW][A-Z0-9]{2,}$")
 GROUP_ID: Final = re.compile(r"^S[A-Z0-9]{2,}$")
@@ -96,17 +104,19 @@ def _duplicate_names(policy: Policy) -> Iterator[Problem]:
         ("bundles", "bundle", policy.bundles),
         ("access_flows", "access flow", policy.access_flows),
         ("request_webhooks", "request webhook", policy.request_webhooks),
+        ("on_call.providers", "on-call provider", policy.on_call.providers),
     )
     for section, kind, items in sections:
         first: dict[str, int] = {}
+        where: PolicyPath = tuple(section.split("."))
         for index, item in enumerate(items):
             if item.name in first:
                 yield Problem(
-                    path=(section, index, "name"),
+                    path=(*where, index, "name"),
                     message=f"duplicate {kind} name {item.name!r}",
                     hint="names must be unique",
                     code="duplicate-name",
-                    related=(section, first[item.name], "name"),
+                    related=(*where, first[item.name], "name"),
                 )
             else:
                 first[item.name] = index
@@ -202,6 +212,8 @@ def _flows(policy: Policy) -> Iterator[Problem]:
         yield from _flow_shape(flow, path)
         yield from _approvers(policy, flow, path)
         yield from _durations(flow, path)
+        yield from _extensions(flow, path)
+        yield from _on_call(policy, flow, path)
         yield from _break_glass(flow, path)
 
 
@@ -216,11 +228,11 @@ def _flow_shape(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
             code="empty-flow",
             severity="error" if flow.active else "warning",
         )
-    if not flow.grantees.users and not flow.grantees.groups:
+    if not flow.grantees.users and not flow.grantees.groups and not flow.grantees.on_call:
         yield Problem(
             path=(*path, "grantees"),
             message=f"access flow {flow.name!r} has no grantees, so nobody can use it",
-            hint="add `users:` or `groups:` under grantees",
+            hint="add `users:`, `groups:` or `on_call:` under grantees",
             code="no-grantees",
         )
 
@@ -229,12 +241,17 @@ def _approvers(policy: Policy, flow: AccessFlow, path: PolicyPath) -> Iterator[P
     approvers = flow.approvers
     if approvers == "automatic":
         return
-    if not approvers.users and not approvers.groups and not approvers.manager:
+    if (
+        not approvers.users
+        and not approvers.groups
+        and not approvers.manager
+        and not approvers.on_call
+    ):
         yield Problem(
             path=(*path, "approvers"),
             message="approvers names nobody, so requests could never be approved",
-            hint="write `approvers: automatic` to skip approval, or add users, groups or "
-            "`manager: true`",
+            hint="write `approvers: automatic` to skip approval, or add users, groups, "
+            "`on_call:` or `manager: true`",
             code="no-approvers",
         )
     elif approvers.manager and not policy.managers and policy.manager_field is None:
@@ -282,6 +299,145 @@ def _durations(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
             severity="warning",
             code="reminder-after-timeout",
         )
+
+
+def _extensions(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
+    """Extensions and the reminders before the end (README, "Extending access")."""
+    if flow.remind_before_end is not None and flow.remind_before_end >= flow.duration.max:
+        yield Problem(
+            path=(*path, "remind_before_end"),
+            message=f"remind_before_end {_text(flow.remind_before_end)} is not shorter than the "
+            f"maximum duration {_text(flow.duration.max)}, so no reminder is ever sent",
+            hint="shorten `remind_before_end`, or write `remind_before_end: null`",
+            severity="warning",
+            code="end-reminder-too-early",
+        )
+    extend = flow.extend
+    if extend is None:
+        return
+    here: PolicyPath = (*path, "extend")
+    if extend.approval == "required" and flow.automatic:
+        yield Problem(
+            path=(*here, "approval"),
+            message="extensions need approval, but the flow's approvers are automatic, so "
+            "nobody could approve one",
+            hint="write `approval: automatic`, or name approvers for the flow",
+            code="extension-without-approvers",
+        )
+    if extend.max_total is not None and extend.max_total < flow.duration.max:
+        yield Problem(
+            path=(*here, "max_total"),
+            message=f"max_total {_text(extend.max_total)} is below the maximum duration "
+            f"{_text(flow.duration.max)}: it would shorten what the flow grants",
+            hint="raise `max_total` to at least the duration max, or lower `duration.max`",
+            code="extension-total-below-max",
+        )
+    if extend.automatic_up_to is not None and (
+        extend.approval == "automatic" or (extend.approval is None and flow.automatic)
+    ):
+        yield Problem(
+            path=(*here, "automatic_up_to"),
+            message="automatic_up_to has no effect: every extension of this flow is automatic",
+            hint="remove `automatic_up_to`, or write `approval: required`",
+            severity="warning",
+            code="extension-automatic-up-to-unused",
+        )
+    if extend.step is not None and extend.step >= flow.extension_max_total:
+        yield Problem(
+            path=(*here, "step"),
+            message=f"step {_text(extend.step)} is not shorter than max_total "
+            f"{_text(flow.extension_max_total)}, so the Extend button can never add all of it",
+            hint="shorten `step`",
+            severity="warning",
+            code="extension-step-too-long",
+        )
+
+
+def _on_call(policy: Policy, flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
+    """On-call references name known providers in a way they understand, and the flow's
+    on-call options have the people they need (README, "On call")."""
+    refs: list[tuple[PolicyPath, OnCallRef]] = [
+        ((*path, "grantees", "on_call", i), ref) for i, ref in enumerate(flow.grantees.on_call)
+    ]
+    if flow.approvers != "automatic":
+        refs += [
+            ((*path, "approvers", "on_call", i), ref)
+            for i, ref in enumerate(flow.approvers.on_call)
+        ]
+    known = [p.name for p in policy.on_call.providers]
+    for where, ref in refs:
+        provider = policy.on_call.provider(ref.provider)
+        if provider is None:
+            yield Problem(
+                path=(*where, "provider"),
+                message=f"unknown on-call provider {ref.provider!r}",
+                hint=name_hint(name=ref.provider, known=known, kind="on-call providers")
+                + " (under `on_call.providers`)",
+                code="unknown-on-call-provider",
+                depends_on=("on-call-provider", ref.provider),
+            )
+        elif provider.type == "opsgenie" and ref.escalation_policy is not None:
+            yield Problem(
+                path=(*where, "escalation_policy"),
+                message=f"{ref.provider!r} is an Opsgenie provider, and Opsgenie references "
+                "name schedules",
+                hint="write `schedule:` with the Opsgenie schedule's ID or name",
+                code="not-offered-by-provider",
+            )
+    grantee_on_call = bool(flow.grantees.on_call)
+    if flow.until_shift_end and not grantee_on_call:
+        yield Problem(
+            path=(*path, "until_shift_end"),
+            message="until_shift_end needs on-call grantees: there is no shift to end at",
+            hint="add `on_call:` under grantees, or remove `until_shift_end`",
+            code="shift-end-without-on-call",
+        )
+    auto = flow.auto_approval
+    if auto is not None:
+        if flow.approvers == "automatic":
+            yield Problem(
+                path=(*path, "auto_approval"),
+                message="auto_approval asks the approvers when its conditions do not hold, "
+                "but the flow has none (`approvers: automatic`)",
+                hint="name approvers (users, groups, on_call or manager); `approvers: automatic` "
+                "approves at any time without conditions",
+                code="conditions-without-approvers",
+            )
+        if auto.requester_on_call and not grantee_on_call:
+            yield Problem(
+                path=(*path, "auto_approval", "requester_on_call"),
+                message="requester_on_call needs on-call grantees to say which schedules count",
+                hint="add `on_call:` under grantees",
+                code="on-call-condition-without-schedule",
+            )
+        if not auto.windows and not auto.requester_on_call:
+            yield Problem(
+                path=(*path, "auto_approval"),
+                message="auto_approval sets no condition, so every request is approved "
+                "automatically",
+                hint="add `windows:` or `requester_on_call: true`, or write `approvers: automatic`",
+                severity="warning",
+                code="conditions-empty",
+            )
+    asks_on_call = grantee_on_call or (auto is not None and auto.requester_on_call)
+    if flow.on_call_unavailable == "require_approval":
+        if flow.approvers == "automatic":
+            yield Problem(
+                path=(*path, "on_call_unavailable"),
+                message="on_call_unavailable: require_approval needs approvers to ask, but the "
+                "flow has none (`approvers: automatic`)",
+                hint="name approvers, or write `on_call_unavailable: deny`",
+                code="fallback-without-approvers",
+            )
+        elif not asks_on_call:
+            yield Problem(
+                path=(*path, "on_call_unavailable"),
+                message="on_call_unavailable is set, but the flow asks no on-call service about "
+                "its requesters",
+                hint="add `on_call:` under grantees, or remove `on_call_unavailable`",
+                severity="warning",
+                code="fallback-unused",
+            )
 
 
 def _break_glass(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
@@ -418,6 +574,15 @@ def _missing_variables(policy: Policy, env: Mapping[str, str]) -> Iterator[Probl
                         hint=f"set {variable} in the bot's environment",
                         code="missing-env",
                     )
+    for index, provider in enumerate(policy.on_call.providers):
+        for match in ENV_REFERENCE.finditer(provider.token):
+            if match.group(1) not in env:
+                yield Problem(
+                    path=("on_call", "providers", index, "token"),
+                    message=f"environment variable {match.group(1)} is not set",
+                    hint=f"set {match.group(1)} in the bot's environment",
+                    code="missing-env",
+                )
     for index, hook in enumerate(policy.request_webhooks):
         for match in ENV_REFERENCE.finditer(hook.secret):
             if match.group(1) not in env:

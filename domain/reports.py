@@ -40,6 +40,9 @@ class Column(StrEnum):
     TRIGGER = "trigger"
     ACCESS_FLOW = "access_flow"
     BUNDLE_NAME = "bundle_name"
+    # Asked for by name (`columns ...`), not in the default report:
+    EXTENSIONS = "extensions"
+    FINAL_END = "final_end"
 
     @property
     def header(self) -> str:
@@ -65,10 +68,13 @@ HEADERS: Final[Mapping[Column, str]] = {
     Column.TRIGGER: "Trigger",
     Column.ACCESS_FLOW: "Access Flow",
     Column.BUNDLE_NAME: "Bundle Name",
+    Column.EXTENSIONS: "Extensions",
+    Column.FINAL_END: "Final End",
 }
 
-DEFAULT_COLUMNS: Final[tuple[Column, ...]] = tuple(Column)
-"""Every column, in the order of issue 6."""
+DEFAULT_COLUMNS: Final[tuple[Column, ...]] = tuple(Column)[: tuple(Column).index(Column.EXTENSIONS)]
+"""The columns of issue 6, in its order; the extension columns (how many times the end moved,
+and the end it finally had) are added by naming them."""
 
 LIST_SEPARATOR: Final = ", "
 """Between the resources, permissions and approvers inside one cell."""
@@ -175,6 +181,10 @@ class ReportRecord(NamedTuple):
     approver_names: tuple[str, ...] = ()
     approver_emails: tuple[str, ...] = ()
     decision_reason: str | None = None
+    extensions: int = 0
+    """How many times the request's end was moved (README, "Extending access")."""
+    final_end: datetime | None = None
+    """The end the request had last, extensions included (when it was active)."""
     trigger: str = "normal"
     """``domain.break_glass.Trigger``'s value: a break-glass request says so in the report."""
 
@@ -218,6 +228,8 @@ def _all_cells(record: ReportRecord, integration_types: Mapping[str, str]) -> tu
         _trigger(record),
         record.flow,
         record.bundle or "",
+        str(record.extensions),
+        iso_utc(record.final_end),
     )
 
 

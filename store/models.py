@@ -78,6 +78,11 @@ class RequestRow(Base):
     # A revoke asked for in Slack; the sweeper that ends expiries carries it out.
     revoke_requested_by: Mapped[str | None] = mapped_column(String(32))
     revoke_requested_at: Mapped[datetime | None]
+    # Extensions applied, and the reminder before the end: when the next one is due and which
+    # end it was planned for (an extension moves the end, and the plan is made again).
+    extensions: Mapped[int] = mapped_column(Integer, default=0)
+    end_reminder_at: Mapped[datetime | None]
+    end_reminder_for: Mapped[datetime | None]
     # domain.break_glass.Trigger; a break-glass request is acknowledged afterwards, once.
     trigger: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
     acknowledged_by: Mapped[str | None] = mapped_column(String(32))
@@ -116,6 +121,27 @@ class GrantRow(Base):
     error: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (UniqueConstraint("request_id", "integration"),)
+
+
+class ExtensionRow(Base):
+    """More time asked for on an active request: its decision, and whether the end moved."""
+
+    __tablename__ = "extensions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(
+        ForeignKey("requests.id", ondelete="CASCADE"), index=True
+    )
+    asked_by: Mapped[str] = mapped_column(String(32))
+    asked_at: Mapped[datetime]
+    old_end: Mapped[datetime]
+    new_end: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    automatic: Mapped[bool] = mapped_column(Boolean, default=False)
+    decided_by: Mapped[str | None] = mapped_column(String(32))
+    decided_at: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    problem: Mapped[str | None] = mapped_column(Text)
 
 
 class ApprovalRow(Base):

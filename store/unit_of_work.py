@@ -17,6 +17,7 @@ from store.engine import WRITE
 from store.repositories.audit import AuditRepository
 from store.repositories.catalog import CatalogRepository
 from store.repositories.drafts import DraftRepository
+from store.repositories.extensions import ExtensionRepository
 from store.repositories.favorites import FavoriteRepository
 from store.repositories.grants import GrantRepository
 from store.repositories.meta import MetaRepository
@@ -36,6 +37,7 @@ class UnitOfWork:
         self.drafts = DraftRepository(session)
         self.meta = MetaRepository(session)
         self.removals = RemovalProblemRepository(session)
+        self.extensions = ExtensionRepository(session)
         self.favorites = FavoriteRepository(session)
 
     @contextmanager

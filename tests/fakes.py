@@ -44,6 +44,11 @@ class RecordingIntegration:
     """The accounts of each ``revoke_many`` call, in order (each also in ``revoke_calls``)."""
     refused: set[str] = field(default_factory=set)
     """Accounts whose every revoke fails (the others of a batch are still revoked)."""
+
+    fail_extends: int = 0
+    ends: dict[str, datetime] = field(default_factory=dict)
+    """The end each granted account has now (as a server with ``VALID UNTIL`` would keep it)."""
+    extend_calls: list[tuple[str, datetime]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def permissions(self) -> Sequence[str]:
@@ -61,6 +66,7 @@ class RecordingIntegration:
                 self.fail_grants -= 1
                 raise IntegrationError(f"{self.name}: refused the grant")
             self.granted[account] = list(items)
+            self.ends[account] = until
             if self.uncertain_grants > 0:
                 self.uncertain_grants -= 1
                 raise GrantUncertain(f"{self.name}: grant timed out; it may have been applied")
@@ -83,6 +89,17 @@ class RecordingIntegration:
             if account in self.refused:
                 raise IntegrationError(f"{self.name}: {account} is still there")
             self.granted.pop(account, None)
+            self.ends.pop(account, None)
+
+    def extend(self, *, account: str, until: datetime) -> None:
+        with self._lock:
+            self.extend_calls.append((account, until))
+            if self.fail_extends > 0:
+                self.fail_extends -= 1
+                raise IntegrationError(f"{self.name}: could not move the end")
+            if account not in self.granted:
+                raise IntegrationError(f"{self.name}: {account} does not exist")
+            self.ends[account] = until
 
     def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
         with self._lock:

@@ -11,8 +11,10 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from app.core.oncall.service import OnCall
+from app.core.oncall.sources import OnCallUnavailable
 from app.core.ports import Directory
-from blocks.reasons import group_approver, listed_approver, manager_of
+from blocks.reasons import group_approver, listed_approver, manager_of, on_call_approver
 from domain.ids import UserId
 from domain.people import Person
 from domain.policy import AccessFlow, Policy
@@ -33,9 +35,12 @@ class Approver:
 
 
 class ApproverResolver:
-    def __init__(self, *, directory: Directory, policy: Policy) -> None:
+    def __init__(
+        self, *, directory: Directory, policy: Policy, on_call: OnCall | None = None
+    ) -> None:
         self._directory = directory
         self._policy = policy
+        self._on_call = on_call
 
     def person_for(self, entry: str) -> Person | None:
         """A user written as an ID, an email or a mention."""
@@ -84,6 +89,18 @@ class ApproverResolver:
                 )
         if flow.approvers.manager:
             add(self.manager_of(requester), manager_of(requester.name))
+        for ref in flow.approvers.on_call:
+            # Whoever is on call now, matched by email (README, "On call"); a service that
+            # cannot be asked adds nobody, and a request left with no approver fails at once.
+            try:
+                shifts = self._on_call.shifts(ref) if self._on_call is not None else []
+            except OnCallUnavailable:
+                continue
+            for shift in shifts:
+                add(
+                    self._directory.person_by_email(shift.email),
+                    on_call_approver(reference=ref.describe(), flow=flow.name),
+                )
         return [Approver(person=people[i], reasons=tuple(reasons[i])) for i in people]
 
     def is_approver(self, *, flow: AccessFlow, requester: Person, user: UserId) -> bool:

@@ -18,6 +18,7 @@ from blocks.messages import (
     status_message,
 )
 from blocks.simple import text_message
+from domain.ids import RequestId, parse_request_id
 from domain.lifecycle import StatusChange
 from domain.summary import RequestSummary
 from store.repositories.outbox import NewMessage
@@ -29,8 +30,26 @@ UPDATE: Final = "update"
 UPLOAD: Final = "upload"
 
 
+CREDENTIALS_REF: Final = "credentials:"
+
+
 def approval_ref(request_id: str, approver: str) -> str:
     return f"approval:{request_id}:{approver}"
+
+
+def credentials_ref(request_id: str, integration: str) -> str:
+    """Names what a sealed credentials message is about, so that one the relay cannot deliver
+    can be made again without opening it (``app/granting/redelivery.py``)."""
+    return f"{CREDENTIALS_REF}{request_id}:{integration}"
+
+
+def parse_credentials_ref(ref: str | None) -> tuple[RequestId, str] | None:
+    """``(request, integration)`` of a :func:`credentials_ref`; ``None`` for anything else."""
+    if ref is None or not ref.startswith(CREDENTIALS_REF):
+        return None
+    request, _, integration = ref.removeprefix(CREDENTIALS_REF).partition(":")
+    request_id = parse_request_id(request)
+    return (request_id, integration) if request_id is not None and integration else None
 
 
 class Notifier:
@@ -182,9 +201,16 @@ class Notifier:
         fields: Mapping[str, str],
         valid_until: datetime | None,
         at: datetime,
+        resent: bool = False,
     ) -> None:
+        """Sealed with the current key; ``resent``: a reset after the first could not be
+        delivered (the message says the earlier details no longer work)."""
         message = credentials_message(
-            summary=summary, integration=integration, fields=fields, valid_until=valid_until
+            summary=summary,
+            integration=integration,
+            fields=fields,
+            valid_until=valid_until,
+            resent=resent,
         )
         uow.outbox.add(
             at=at,
@@ -192,4 +218,5 @@ class Notifier:
             channel=summary.requester,
             kind=POST,
             sealed=self._sealer.seal(message),
+            ref=credentials_ref(summary.id, integration),
         )

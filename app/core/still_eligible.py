@@ -6,6 +6,13 @@ check reads the catalog fresh; grantee groups are asked of Slack now (one call p
 only when the flow does not name the requester directly), never taken from a cache older than
 the click. Everything else is in memory or one indexed query: milliseconds.
 
+A flow whose grantees include whoever is on call asks the on-call service again, bypassing its
+cache (README, "On call"): a requester whose shift ended is no longer a grantee; a service that
+cannot be asked refuses a request approved automatically, and lets one an approver approved go
+on only when the flow's ``on_call_unavailable`` is ``require_approval`` (audited either way). Just
+before granting, a flow with ``until_shift_end`` shortens the request so that it ends with the
+shift: the expiry is the earlier of the chosen end and the shift's.
+
 When a request is no longer eligible it ends: a pending one is denied by nobody (the decision
 service), an approved one fails before any integration is called (:meth:`fail_if_ineligible`,
 called by the provisioning worker). Both are audited as ``eligibility.refused`` and the reason
@@ -15,10 +22,11 @@ reaches the requester in their status message.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from app.core.catalog import CatalogService
+from app.core.oncall.service import OnCall, OnCallAnswer, Presence
 from app.core.ports import Directory
 from app.core.transitions import Transitions
 from blocks.reasons import (
@@ -29,7 +37,9 @@ from blocks.reasons import (
     flow_gone,
     holds_no_objects,
     no_longer_grantee,
+    no_longer_on_call,
     objects_no_longer_offered,
+    on_call_unreachable,
 )
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
@@ -61,12 +71,14 @@ class StillEligible:
         directory: Directory,
         transitions: Transitions,
         clock: Clock,
+        on_call: OnCall | None = None,
     ) -> None:
         self._store = store
         self._catalog = catalog
         self._directory = directory
         self._transitions = transitions
         self._clock = clock
+        self._on_call = on_call
 
     # -- checks -----------------------------------------------------------------------------------
 
@@ -78,10 +90,8 @@ class StillEligible:
         flow = record.flow
         if not flow.active:
             return Ineligible(reason=flow_deactivated(flow.name), detail="flow deactivated")
-        if not self._is_grantee(flow, request.requester):
-            return Ineligible(
-                reason=no_longer_grantee(flow.name), detail="requester no longer a grantee"
-            )
+        if (refused := self._grantee_refusal(flow, request)) is not None:
+            return refused
         if request.duration > flow.duration.max:
             return Ineligible(
                 reason=duration_over_maximum(
@@ -110,17 +120,62 @@ class StillEligible:
             )
         return None
 
-    def _is_grantee(self, flow: AccessFlow, user: UserId) -> bool:
+    def _grantee_refusal(self, flow: AccessFlow, request: AccessRequest) -> Ineligible | None:
+        user = request.requester
         person = self._directory.person(user)
+        not_grantee = Ineligible(
+            reason=no_longer_grantee(flow.name), detail="requester no longer a grantee"
+        )
         if person is not None and not person.can_act:
-            return False
+            return not_grantee
         identity = Identity(user_id=user, email=person.email if person else None)
-        if any(identity.matches_person(entry) for entry in flow.grantees.users):
-            return True
-        return any(
+        listed = any(identity.matches_person(entry) for entry in flow.grantees.users) or any(
             user in self._directory.group_members(group, fresh=True)
             for group in flow.grantees.groups
         )
+        conditions = flow.auto_approval
+        # An automatic approval that counted on the shift needs the shift still on.
+        asks = (not listed and bool(flow.grantees.on_call)) or (
+            request.automatic and conditions is not None and conditions.requester_on_call
+        )
+        if not asks:
+            return None if listed else not_grantee
+        answer = self._answer(flow, identity.email)
+        if answer.on:
+            return None
+        if not answer.unknown:
+            return Ineligible(reason=no_longer_on_call(flow.name), detail="requester not on call")
+        vouched = not request.automatic and flow.on_call_unavailable == "require_approval"
+        if self._on_call is not None:
+            self._on_call.audit_fallback(
+                flow=flow,
+                user=user,
+                answer=answer,
+                fallback="approved by an approver" if vouched else "deny",
+                when="grant",
+                request_id=request.id,
+            )
+        if vouched:
+            return None
+        return Ineligible(
+            reason=on_call_unreachable(flow.name), detail="on-call service unavailable"
+        )
+
+    def _answer(self, flow: AccessFlow, email: str | None) -> OnCallAnswer:
+        if self._on_call is None:
+            return OnCallAnswer(presence=Presence.UNKNOWN, unreachable=("no on-call service",))
+        return self._on_call.status(flow.grantees.on_call, email=email, fresh=True)
+
+    def _shift_end(self, request: AccessRequest) -> datetime | None:
+        """When the requester's shift ends, for a flow that ends access with it."""
+        record = self._catalog.flow(request.flow)
+        if record is None or not record.flow.until_shift_end or self._on_call is None:
+            return None
+        person = self._directory.person(request.requester)
+        answer = self._on_call.status(
+            record.flow.grantees.on_call, email=person.email if person else None
+        )
+        return answer.ends_at if answer.on else None
 
     def stale_bundle_objects(self, request_id: RequestId) -> list[AccessObject]:
         """Objects of a bundle request that its bundle no longer holds (never granted stale)."""
@@ -157,9 +212,18 @@ class StillEligible:
                     ),
                     detail=f"bundle changed; {len(stale)} objects no longer in it",
                 )
-        if found is None:
-            return None
         now = self._clock.now()
+        if found is None:
+            ends_at = self._shift_end(request)
+            if ends_at is None or now + request.duration <= ends_at:
+                return None
+            if ends_at <= now:
+                found = Ineligible(
+                    reason=no_longer_on_call(request.flow), detail="shift already ended"
+                )
+            else:
+                self._end_with_shift(request, ends_at=ends_at, now=now)
+                return None
         try:
             with self._store.write() as uow:
                 current = uow.requests.get(request_id)
@@ -174,6 +238,24 @@ class StillEligible:
             extra={"request": request_id, "detail": found.detail},
         )
         return Status.FAILED
+
+    def _end_with_shift(self, request: AccessRequest, *, ends_at: datetime, now: datetime) -> None:
+        """The request lasts until the shift ends: activation adds the duration to its start."""
+        shorter = replace(request, duration=ends_at - now)
+        with self._store.write() as uow:
+            uow.requests.shorten(request.id, duration=shorter.duration)
+            uow.audit.append(
+                AuditEvent(
+                    kind=AuditKind.ACCESS_SHORTENED,
+                    at=now,
+                    request_id=request.id,
+                    data={
+                        "until": ends_at.isoformat(),
+                        "chosen": int(request.duration.total_seconds()),
+                        "now": int(shorter.duration.total_seconds()),
+                    },
+                )
+            )
 
 
 def audit_refusal(

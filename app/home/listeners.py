@@ -33,7 +33,8 @@ from domain.ids import RequestId, UserId
 
 
 class RowAnswer(Protocol):
-    """A row action another feature owns (revoke, cancel): does it, returns what to show."""
+    """A row action another feature owns (revoke, cancel, extend): does it, returns what to
+    show."""
 
     def __call__(self, *, request_id: RequestId, by: UserId) -> str: ...
 
@@ -64,9 +65,12 @@ class HomeListeners:
         open_again: OpenAgain,
         save_favorite: OpenAgain,
         open_favorite: OpenFavorite,
+        extend: RowAnswer | None = None,
     ) -> None:
         self._home = home
         self._rows: dict[str, RowAnswer] = {"revoke": revoke, "cancel": cancel}
+        if extend is not None:
+            self._rows["extend"] = extend
         self._open_again = open_again
         self._save_favorite = save_favorite
         self._open_favorite = open_favorite
@@ -156,7 +160,8 @@ class HomeListeners:
         if answer is None:
             ack()
             return
-        # A revoke or a cancel is recorded before the ack (Slack never resends an acked click).
+        # A revoke, a cancel or an extension is recorded before the ack (Slack never resends an
+        # acked click).
         text = answer(request_id=request_id, by=user)
         ack()
         client.views_open(trigger_id=click.trigger_id, view=row_outcome_modal(text))

@@ -107,6 +107,15 @@ class Integration(Protocol):
         loop a type without a batched form uses."""
         ...
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        """Move the end of ``account``'s access to ``until`` on the server, where the server
+        keeps one (PostgreSQL's ``VALID UNTIL``, MariaDB's safeguard event); a type whose server
+        keeps no end does nothing (the bot's own expiry ends the access). Raise
+        :class:`IntegrationError` if the account is gone or the end could not be moved: the
+        extension is then refused and the old end stays (docs/architecture.md, "No standing
+        access")."""
+        ...
+
     def accounts(self) -> list[str] | None:
         """Every temporary account that exists on the target now (names that pass
         ``_checks.require_account``), for the reconciler; ``None`` if the type cannot list them

@@ -193,6 +193,34 @@ class MySQLIntegration(Identity):
                 raise GrantUncertain(str(error)) from None
         return self._details(account=account, password=password, grants=grants, until=until)
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        """The account's end lives in its safeguard event (when the integration has a safeguard
+        database): the event is made again for the new end. Without one, nothing on the server
+        knows the end, and only the account's existence is checked."""
+        require_account(account, integration=self._name)
+        end = require_aware(until, integration=self._name)
+        c = self._connection
+        with self._errors("extend"), self._connect() as conn:
+            self._lock(conn, account)
+            exists = self._query(
+                conn,
+                "SELECT 1 FROM mysql.user WHERE User = %s AND Host = %s",
+                (account, c.user_host),
+            )
+            if not exists:
+                raise failure(self._name, "extend", f"{account} does not exist")
+            if c.safeguard_database:
+                self._run(
+                    conn,
+                    plan.safeguard_statements(
+                        event=plan.safeguard_event(c.safeguard_database, account),
+                        user=self._user(conn, account),
+                        account=account,
+                        until=end,
+                        quote=conn.escape,
+                    ),
+                )
+
     def revoke(self, *, account: str) -> None:
         require_account(account, integration=self._name)
         c = self._connection

@@ -274,6 +274,26 @@ class PostgresIntegration(Identity):
                 raise self._uncertain(exc, password) from None
         return self._details(account=account, password=password, until=until)
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        """``ALTER ROLE ... VALID UNTIL`` the new end, then read it back from ``pg_roles``."""
+        require_account(account, integration=self._name)
+        until_utc = require_aware(until, integration=self._name)
+        with self._errors("extend"), self._connect() as session:
+            conn = session.conn
+            self._lock(conn, account)  # not while a grant resets or a revoke drops the role
+            if self._role_oid(conn, account) is None:
+                raise failure(self._name, "extend", f"{account} does not exist")
+            conn.execute(
+                sql.SQL("ALTER ROLE {} VALID UNTIL {}").format(
+                    sql.Identifier(account), sql.Literal(until_utc.isoformat())
+                )
+            )
+            row = conn.execute(
+                "SELECT rolvaliduntil FROM pg_roles WHERE rolname = %s", (account,)
+            ).fetchone()
+            if row is None or row[0] is None or row[0] != until_utc:
+                raise failure(self._name, "extend", f"VALID UNTIL of {account} did not move")
+
     def revoke(self, *, account: str) -> None:
         require_account(account, integration=self._name)
         with self._errors("revoke"), self._connect() as session:

@@ -216,6 +216,15 @@ class RabbitMQIntegration(Identity):
         """One confirmed revoke after the other: each is its own call to the target."""
         return revoke_each(self, accounts=accounts)
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        """Nothing to move: a RabbitMQ user has no end of its own; the bot's expiry removes it.
+        The account must still exist."""
+        require_account(account, integration=self._name)
+        require_aware(until, integration=self._name)
+        with self._errors("extend"), self._api() as api:
+            if api.call("GET", f"users/{_q(account)}", gone_ok=True) is None:
+                raise self._failure("extend", f"{account} does not exist")
+
     def revoke(self, *, account: str) -> None:
         """Delete the user, close its connections, delete its own queues and exchanges, then
         confirm on the server that none of the three remains."""

@@ -115,6 +115,15 @@ class RedisIntegration(Identity):
                 ) from None
         return self._details(account=account, password=password, until=until)
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        """Nothing to move: a Redis ACL user has no end of its own; the bot's expiry (and the
+        reconciler at start-up) removes it. The account must still exist."""
+        require_account(account, integration=self._name)
+        require_aware(until, integration=self._name)
+        with self._errors("extend"), self._client() as client:
+            if client.acl_getuser(account) is None:
+                raise failure(self._name, "extend", f"{account} does not exist")
+
     def revoke(self, *, account: str) -> None:
         """``CLIENT KILL USER``, then ``ACL DELUSER`` (which also drops any session that logged
         in between the two), then confirm: ``ACL GETUSER`` is nil and ``CLIENT LIST`` shows no

@@ -7,8 +7,9 @@ Every call is ``POST <url>``, a JSON body and three headers (``app/integrations/
     X-JIT-Signature: v1=<hex HMAC-SHA256(secret, timestamp + "." + body)>
 
 Bodies: ``{"id", "action": "grant", "integration", "account", "items": [{"resource",
-"permission"}], "until": ISO 8601}``, ``{"id", "action": "revoke", "integration", "account"}``
-and ``{"id", "action": "check", "integration"}``. The ID is new for each call the bot decides to
+"permission"}], "until": ISO 8601}``, ``{"id", "action": "revoke", "integration", "account"}``,
+``{"id", "action": "extend", "integration", "account", "until"}`` and ``{"id", "action":
+"check", "integration"}``. The ID is new for each call the bot decides to
 make and kept across that call's retries, so a receiver skips a retry of a call it completed;
 a grant made again later (after a revoke, or by the next instance) is a new call with a new ID.
 Receivers must treat grant and revoke as idempotent (a call is retried after a timeout and
@@ -59,6 +60,9 @@ RETRYABLE_STATUSES: Final = frozenset({408, 429})
 retried too, but a 5xx may come after part of the work was done."""
 GONE_STATUSES: Final = frozenset({404, 410})
 """A revoke answered with these: the receiver does not know the account, so it is gone."""
+NOT_UNDERSTOOD: Final = frozenset({400, 405, 422})
+"""An ``extend`` answered with these: the receiver does not know the action (it was written
+before extensions existed) and keeps no end of its own."""
 MAX_BACKOFF_SECONDS: Final = 30.0
 _SECRET_WORDS: Final = ("password", "secret", "token")
 
@@ -161,6 +165,19 @@ class WebhookIntegration(Identity):
     def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
         """One confirmed revoke after the other: each is its own call to the target."""
         return revoke_each(self, accounts=accounts)
+
+    def extend(self, *, account: str, until: datetime) -> None:
+        """``{"action": "extend", "account", "until"}``: a receiver that enforces the end itself
+        moves it and answers 2xx. A receiver that does not know the action (400, 405, 422)
+        keeps no end of its own, so there is nothing to move: the bot's revoke ends the access
+        at the new end."""
+        require_account(account, integration=self._name)
+        require_aware(until, integration=self._name)
+        payload = {"action": "extend", "account": account, "until": until.isoformat()}
+        try:
+            self._call(payload, done=NOT_UNDERSTOOD)
+        except _Failed as failed:
+            raise self._failure("extend", failed.problem) from None
 
     def revoke(self, *, account: str) -> None:
         """Confirmed by a 2xx, or by 404/410 (the receiver does not know the account)."""

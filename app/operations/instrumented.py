@@ -76,6 +76,9 @@ class TimedIntegration:
                 self._revoke_failures.inc()
         return outcome
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        self.inner.extend(account=account, until=until)
+
     def accounts(self) -> list[str] | None:
         return self.inner.accounts()
 

@@ -18,7 +18,7 @@ from domain.audit import AuditEvent, AuditKind
 from domain.policy import Policy
 from store.unit_of_work import Store
 
-FILE_ONLY = ("integrations", "admins", "managers", "manager_field")
+FILE_ONLY = ("integrations", "admins", "managers", "manager_field", "on_call")
 
 
 @dataclass(frozen=True, slots=True)

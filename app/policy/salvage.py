@@ -68,6 +68,13 @@ class Salvage:
     def _left_out(self) -> set[tuple[DependencyKind, str]]:
         left_out: set[tuple[DependencyKind, str]] = set()
         for path in self.changed:
+            if path[:2] == ("on_call", "providers") and len(path) > 2:
+                # A provider with any bad part is left out whole; its references are not unknown.
+                item = _at(self.original, path[:3])
+                name = item.get("name") if isinstance(item, dict) else None
+                if isinstance(name, str):
+                    left_out.add(("on-call-provider", name))
+                continue
             if len(path) < 2 or not isinstance(path[1], int):
                 continue
             kind = _NAMED_SECTIONS.get(str(path[0]))

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from app.core.approvers import ApproverResolver
 from app.core.catalog import CatalogService
 from app.core.notifier import Notifier
+from app.core.oncall.service import OnCall, OnCallAnswer
 from app.core.ports import Directory
 from app.core.transitions import Transitions, submission_change
 from app.logs import for_request, note_request
@@ -46,6 +47,7 @@ from blocks.request_notices import (
     flow_deactivated_meanwhile,
     flow_no_longer_offers_bundle,
     justification_too_long,
+    on_call_unknown,
     outside_bundle,
     reason_required,
     too_many_selected,
@@ -87,6 +89,17 @@ class Field(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Refused:
     errors: dict[Field, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Approval:
+    """How a submitted request is decided: on its own, or by the approvers, and why."""
+
+    automatic: bool
+    why: str
+    """For the audit event, e.g. ``outside the flow's windows``."""
+    fallback: OnCallAnswer | None = None
+    """The on-call answer that could not be had, when the flow fell back to its approvers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +152,7 @@ class SubmissionService:
         unavailable: Callable[[str], str | None] = lambda draft_key: None,
         on_approved: Callable[[], None] = lambda: None,
         limit: int = MAX_OBJECTS_PER_REQUEST,
+        on_call: OnCall | None = None,
         alarm: BreakGlassAlarm | None = None,
     ) -> None:
         """``unavailable``: why a draft's selection may not be submitted now (objects of an
@@ -155,6 +169,7 @@ class SubmissionService:
         self._unavailable = unavailable
         self.on_approved = on_approved
         self.limit = limit
+        self._on_call = on_call
         self._alarm = alarm
 
     @for_request
@@ -194,7 +209,22 @@ class SubmissionService:
             return Refused(errors or {Field.OBJECTS: NOTHING_TO_REQUEST})
         requester = self._directory.person(user) or Person(id=user, name=user)
         flow = record.flow
-        approvers = self._approvers.resolve(flow=flow, requester=requester)
+        granted_by = access.on_call.get(flow.name)
+        if glass is not None and not (granted_by is not None and granted_by.unknown):
+            # Break-glass skips approval and its conditions, loudly (its alarm); never for a
+            # requester who is a grantee only because the on-call service could not be asked.
+            approval: Approval | None = Approval(automatic=flow.automatic, why="break-glass")
+        else:
+            approval = self._approval(flow, access)
+        if approval is None or (glass is not None and approval.fallback is not None):
+            errors = {Field.OBJECTS: on_call_unknown(flow.name)}
+            self._audit_refusal(user=user, draft=draft, errors=errors)
+            return Refused(errors)
+        approvers = (
+            []
+            if approval.automatic and glass is None
+            else self._approvers.resolve(flow=flow, requester=requester)
+        )
         try:
             return self._insert(
                 draft=draft,
@@ -203,6 +233,7 @@ class SubmissionService:
                 count=count,
                 duration=glass.duration if glass else duration,
                 justification=justification,
+                approval=approval,
                 glass=glass,
                 approvers=[
                     AskedApprover(
@@ -218,6 +249,45 @@ class SubmissionService:
             errors = {Field.OBJECTS: PICK_AN_OBJECT}
             self._audit_refusal(user=requester.id, draft=draft, errors=errors)
             return Refused(errors)
+
+    # -- automatic approval (README, "Conditions on automatic approval") -------------------------
+
+    def _approval(self, flow: AccessFlow, access: UserAccess) -> Approval | None:
+        """Automatic or by the approvers; ``None``: refused (an on-call service that cannot be
+        asked, and a flow whose ``on_call_unavailable`` is ``deny``)."""
+        granted_by = access.on_call.get(flow.name)
+        if granted_by is not None and granted_by.unknown:
+            # A grantee only through the fallback: the approvers decide (audited already).
+            return Approval(automatic=False, why="on-call service unknown", fallback=granted_by)
+        if flow.automatic:
+            return Approval(automatic=True, why="approvers: automatic")
+        conditions = flow.auto_approval
+        if conditions is None:
+            return Approval(automatic=False, why="approvers")
+        now = self._clock.now()
+        if conditions.windows and not any(w.contains(now) for w in conditions.windows):
+            return Approval(automatic=False, why="outside the automatic approval windows")
+        if conditions.requester_on_call:
+            answer = granted_by or (
+                self._on_call.status(flow.grantees.on_call, email=access.identity.email)
+                if self._on_call is not None
+                else None
+            )
+            if answer is None or not (answer.on or answer.unknown):
+                return Approval(automatic=False, why="requester not on call")
+            if answer.unknown:
+                assert self._on_call is not None
+                self._on_call.audit_fallback(
+                    flow=flow,
+                    user=access.identity.user_id,
+                    answer=answer,
+                    fallback=flow.on_call_unavailable,
+                    when="automatic approval",
+                )
+                if flow.on_call_unavailable == "deny":
+                    return None
+                return Approval(automatic=False, why="on-call service unknown", fallback=answer)
+        return Approval(automatic=True, why="automatic approval conditions hold")
 
     # -- checks -----------------------------------------------------------------------------------
 
@@ -412,13 +482,15 @@ class SubmissionService:
         count: int,
         duration: timedelta,
         justification: str,
+        approval: Approval,
         approvers: list[AskedApprover],
         glass: _BreakGlassUse | None = None,
     ) -> Submitted:
         flow = record.flow
+        automatic = approval.automatic
         now = self._clock.now()
         # Break-glass is approved by nobody, like an automatic flow, and never waits.
-        waits = not flow.automatic and glass is None
+        waits = not automatic and glass is None
         with self._store.write() as uow:
             request_id = _unused_id(uow)
             note_request(request_id)
@@ -431,7 +503,7 @@ class SubmissionService:
                 justification=justification,
                 status=Status.PENDING,
                 created_at=now,
-                automatic=flow.automatic,
+                automatic=automatic,
                 last_actor=requester.id,
                 last_change_at=now,
                 trigger=Trigger.BREAK_GLASS if glass else Trigger.NORMAL,
@@ -462,6 +534,8 @@ class SubmissionService:
                         "duration": format_duration(duration),
                         "approvers": [] if glass else [a.id for a in approvers],
                         "trigger": request.trigger.value,
+                        "automatic": automatic,
+                        "approval": approval.why,
                     },
                 )
             )
@@ -493,7 +567,7 @@ class SubmissionService:
                         },
                     )
                 )
-            elif flow.automatic:
+            elif automatic:
                 final, change = request.approve(by=None, at=now)
                 self._transitions.record(uow, request=final, change=change)
             elif not approvers:

@@ -7,6 +7,9 @@
   pass), and on 429 holds the channel until ``Retry-After`` has passed.
 * Retries 5xx and network errors with exponential back-off; gives up only on errors that
   retrying cannot fix (``channel_not_found``, ``invalid_blocks``, ...), keeping the row.
+* A sealed (credentials) message it gives up on, or that no configured key opens, is never
+  just dropped: it is marked *stranded*, audited, and the granting worker is woken to issue the
+  credentials anew or end the request (README, "Keys"; ``app/granting/redelivery.py``).
 * Never sleeps inside a Web API call: its client has no retry handlers, and waiting happens
   on an event that a new outbox row (or ``stop()``) sets.
 * On shutdown, :meth:`OutboxRelay.drain` sends what is due before the bot exits, within a
@@ -30,13 +33,14 @@ from typing import Any, Final
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from app.core.notifier import POST, UPDATE, UPLOAD
+from app.core.notifier import POST, UPDATE, UPLOAD, parse_credentials_ref
 from app.core.sealing import Sealer, SealError
 from app.logs import request_context
+from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
-from domain.ids import REQUEST_ID_PREFIX, parse_request_id
+from domain.ids import REQUEST_ID_PREFIX, RequestId, parse_request_id
 from store.repositories.outbox import OutboxMessage, PostedMessage
-from store.unit_of_work import Store
+from store.unit_of_work import Store, UnitOfWork
 
 _log = logging.getLogger(__name__)
 
@@ -104,10 +108,14 @@ class OutboxRelay:
         monotonic: Callable[[], float] = time.monotonic,
         report_writer: Callable[[str, Path], object] | None = None,
         lease: timedelta = LEASE,
+        on_stranded: Callable[[], None] = lambda: None,
     ) -> None:
         """``lease``: how long a claimed round stays with this relay; a relay that dies
-        mid-round leaves its messages to another after at most this long."""
+        mid-round leaves its messages to another after at most this long. ``on_stranded``:
+        called after a round that stranded credentials (the wiring point wakes the worker that
+        deals with them)."""
         self._store = store
+        self._on_stranded = on_stranded
         self._lease = lease
         self._client = client
         self._sealer = sealer
@@ -168,6 +176,9 @@ class OutboxRelay:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # A channel still sending was left out of this claim; only a claim made while none
+            # was in flight can tell a drain that nothing more is due.
+            sending_before = self._sending()
             try:
                 claimed = self.relay_once()
             except Exception:
@@ -175,7 +186,7 @@ class OutboxRelay:
                 claimed = False
             if claimed:
                 continue
-            if self._draining.is_set() and not self._sending():
+            if self._draining.is_set() and not sending_before:
                 return
             self._wake.wait(timeout=0.5)
             self._wake.clear()
@@ -221,7 +232,10 @@ class OutboxRelay:
         try:
             # One transaction records the channel's share: a relay that dies in between
             # resends at most these messages (delivery is at least once).
-            self._record(self._send_channel(messages))
+            results = self._send_channel(messages)
+            self._record(results)
+            if any(r.outcome == Delivery.DEAD and r.message.sealed is not None for r in results):
+                self._on_stranded()
         except Exception:
             _log.exception("sending to a channel failed; its messages are claimed again")
         finally:
@@ -268,9 +282,12 @@ class OutboxRelay:
                                 "channel": message.channel,
                             },
                         )
-                    uow.outbox.give_up(
-                        message_id=message.id, owner=self._owner, error=result.error or ""
-                    )
+                    if message.sealed is not None:
+                        self._strand(uow, message, error=result.error or "", at=now)
+                    else:
+                        uow.outbox.give_up(
+                            message_id=message.id, owner=self._owner, error=result.error or ""
+                        )
                 else:
                     uow.outbox.retry_later(
                         message_id=message.id,
@@ -278,6 +295,24 @@ class OutboxRelay:
                         not_before=result.not_before or now,
                         error=result.error or "deferred",
                     )
+
+    def _strand(self, uow: UnitOfWork, message: OutboxMessage, *, error: str, at: datetime) -> None:
+        """Credentials that cannot be delivered: recorded durably, for the granting worker."""
+        if not uow.outbox.strand(message_id=message.id, owner=self._owner, error=error):
+            return  # another relay took the round over
+        about = parse_credentials_ref(message.ref)
+        uow.audit.append(
+            AuditEvent(
+                kind=AuditKind.CREDENTIALS_UNDELIVERABLE,
+                at=at,
+                request_id=_request_of(message),
+                data={
+                    "integration": about[1] if about else None,
+                    "error": error[:500],
+                    "attempts": message.attempts,
+                },
+            )
+        )
 
     def _await_token(self, channel: str) -> None:
         pace = self._paces.setdefault(
@@ -376,7 +411,7 @@ class OutboxRelay:
         return self._clock.now() + delay
 
 
-def _request_of(message: OutboxMessage) -> str | None:
+def _request_of(message: OutboxMessage) -> RequestId | None:
     """The request a message is about: its ordering key starts with the request's ID."""
     key = message.ordering_key.split(":", 1)[0]
     return parse_request_id(key) if key.startswith(REQUEST_ID_PREFIX) else None

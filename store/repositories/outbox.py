@@ -15,11 +15,16 @@ from typing import Any
 from sqlalchemy import and_, delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
-from store.models import OutboxRow, SlackMessageRow
+from domain.ids import REQUEST_ID_PREFIX, RequestId, parse_request_id
+from store.models import OutboxRow, RequestRow, SlackMessageRow
 
 PENDING = "pending"
 SENT = "sent"
 DEAD = "dead"
+STRANDED = "stranded"
+"""A sealed (credentials) message the relay could not deliver: its payload opens with no
+configured key, or Slack refused it for good. The granting worker takes it over
+(``app/granting/redelivery.py``) and then marks it dead."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,25 @@ class NewMessage:
     payload: dict[str, Any] | None = None
     sealed: bytes | None = None
     ref: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StrandedMessage:
+    """A stranded credentials message; its payload is gone (wiped when it was stranded)."""
+
+    id: int
+    request_id: RequestId
+    ref: str | None
+    """``credentials:<request>:<integration>``; ``None`` for rows queued by older versions."""
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    id: int
+    request_id: RequestId | None
+    ref: str | None
+    error: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +237,90 @@ class OutboxRepository:
             .where(OutboxRow.id == message_id, OutboxRow.lease_owner == owner)
             .values(status=DEAD, lease_until=None, sealed=None, last_error=error[:500])
             .execution_options(synchronize_session=False)
+        )
+
+    def strand(self, *, message_id: int, owner: str, error: str) -> bool:
+        """A sealed message that cannot be delivered: wipe the payload and hand it over;
+        ``False`` if our lease was lost."""
+        result = self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == message_id, OutboxRow.lease_owner == owner)
+            .values(status=STRANDED, lease_until=None, sealed=None, last_error=error[:500])
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def claim_stranded(
+        self, *, owner: str, now: datetime, lease: timedelta, limit: int
+    ) -> list[StrandedMessage]:
+        """Stranded messages whose request this call claimed (the request's own lease, the one
+        granting and ending take, so nothing else works on the request meanwhile)."""
+        found = self._stranded(limit=limit)
+        wanted = sorted({m.request_id for m in found if m.request_id is not None})
+        existing = set(
+            self._session.scalars(select(RequestRow.id).where(RequestRow.id.in_(wanted)))
+        )
+        # About no request (or one deleted since): nothing to redo, it only stops being stranded.
+        orphans = [m.id for m in found if m.request_id not in existing]
+        if orphans:
+            self._session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(orphans))
+                .values(status=DEAD)
+                .execution_options(synchronize_session=False)
+            )
+        if not existing:
+            return []
+        claimed = set(
+            self._session.scalars(
+                update(RequestRow)
+                .where(RequestRow.id.in_(sorted(existing)))
+                .where((RequestRow.lease_until.is_(None)) | (RequestRow.lease_until < now))
+                .values(lease_owner=owner, lease_until=now + lease)
+                .returning(RequestRow.id)
+                .execution_options(synchronize_session=False)
+            )
+        )
+        # Read again after the claim: another instance may have dealt with some meanwhile.
+        return [
+            StrandedMessage(m.id, m.request_id, m.ref, m.error)
+            for m in self._stranded(limit=limit)
+            if m.request_id is not None and m.request_id in claimed
+        ]
+
+    def _stranded(self, *, limit: int) -> list[_Row]:
+        rows = self._session.execute(
+            select(OutboxRow.id, OutboxRow.ordering_key, OutboxRow.ref, OutboxRow.last_error)
+            .where(OutboxRow.status == STRANDED)
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        ).all()
+        found: list[_Row] = []
+        for id_, key, ref, error in rows:
+            # A request's messages are keyed "<request ID>:<recipient>" (app/core/notifier.py).
+            head = key.split(":", 1)[0]
+            request_id = parse_request_id(head) if head.startswith(REQUEST_ID_PREFIX) else None
+            found.append(_Row(id_, request_id, ref, error or ""))
+        return found
+
+    def retire(self, *, message_id: int) -> None:
+        """A stranded message was dealt with (sent again, or its request ended): dead now."""
+        self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id == message_id, OutboxRow.status == STRANDED)
+            .values(status=DEAD)
+            .execution_options(synchronize_session=False)
+        )
+
+    def retired_count(self, *, ref: str) -> int:
+        """How many messages with ``ref`` were stranded and dealt with before."""
+        return int(
+            self._session.scalar(
+                select(func.count())
+                .select_from(OutboxRow)
+                .where(OutboxRow.ref == ref, OutboxRow.status == DEAD)
+            )
+            or 0
         )
 
     def next_due(self) -> datetime | None:

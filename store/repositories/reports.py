@@ -49,6 +49,8 @@ class _Head:
     decided_by: str | None
     approver_name: str | None
     approver_email: str | None
+    extensions: int
+    expires_at: datetime | None
     trigger: str
 
 
@@ -133,6 +135,8 @@ class ReportRepository:
                 RequestRow.decided_by,
                 ApprovalRow.approver_name,
                 ApprovalRow.approver_email,
+                RequestRow.extensions,
+                RequestRow.expires_at,
                 RequestRow.trigger,
             )
             # The approver who decided, among those asked; (request_id, approver_id) is unique.
@@ -189,6 +193,8 @@ class ReportRepository:
                     approver_names=names,
                     approver_emails=emails,
                     decision_reason=reasons.get(head.id),
+                    extensions=head.extensions,
+                    final_end=head.expires_at,
                     trigger=head.trigger,
                 )
 

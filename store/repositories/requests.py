@@ -285,6 +285,16 @@ class RequestRepository:
         )
         return [AccessObject(*row) for row in rows]
 
+    def shorten(self, request_id: RequestId, *, duration: timedelta) -> None:
+        """Lower an approved request's duration before it is granted (a shift that ends sooner)."""
+        self._session.execute(
+            update(RequestRow)
+            .where(RequestRow.id == request_id)
+            .where(RequestRow.duration_seconds > int(duration.total_seconds()))
+            .values(duration_seconds=max(int(duration.total_seconds()), 1))
+            .execution_options(synchronize_session=False)
+        )
+
     def apply(
         self,
         *,

@@ -63,6 +63,8 @@ def start_app_process(
         "AUDIT_CHANNEL": AUDIT,
         "LOG_LEVEL": "INFO",
         "CHANNEL_RATE": "1000",
+        # The tests' webhook receivers are plain-HTTP loopback servers.
+        "ALLOW_INSECURE_WEBHOOKS": "true",
         **env,
     }
     with log.open("ab") as sink:

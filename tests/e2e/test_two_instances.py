@@ -70,6 +70,9 @@ class Counting:
             self.revokes.update(a for a, error in outcome.items() if error is None)
         return outcome
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        self._inner.extend(account=account, until=until)
+
     def accounts(self) -> list[str] | None:
         return self._inner.accounts()
 

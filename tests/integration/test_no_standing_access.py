@@ -115,6 +115,9 @@ class Crashing:
         self._maybe("revoke:after")
         return outcome
 
+    def extend(self, *, account: str, until: datetime) -> None:
+        self.inner.extend(account=account, until=until)
+
     def accounts(self) -> list[str] | None:
         return self.inner.accounts()
 

@@ -115,6 +115,21 @@ def test_the_event_runs_at_the_end_of_access_and_revoke_drops_it(
     assert events(safeguard_db, mysql_account) == []
 
 
+def test_extend_moves_the_event_to_the_new_end_and_keeps_the_user(
+    guarded: MySQLIntegration, mysql_dbs: MySQLDatabases, mysql_account: str, safeguard_db: str
+) -> None:
+    items = [GrantItem(f"{mysql_dbs.shop}.orders", "read_only")]
+    details = guarded.grant(account=mysql_account, items=items, until=in_one_hour())
+    later = in_one_hour() + timedelta(hours=2)
+
+    guarded.extend(account=mysql_account, until=later)
+
+    assert events(safeguard_db, mysql_account) == [later.replace(microsecond=0)]
+    mysql_login(details).close()
+    with pytest.raises(IntegrationError, match="does not exist"):
+        guarded.extend(account=mysql_account + "x", until=later)
+
+
 def test_a_grant_reset_replaces_the_event_with_one_for_the_new_end(
     guarded: MySQLIntegration, mysql_dbs: MySQLDatabases, mysql_account: str, safeguard_db: str
 ) -> None:

@@ -178,6 +178,35 @@ def test_the_role_carries_valid_until_and_a_scram_hashed_password(
     assert details.valid_until == until
 
 
+def test_extend_moves_valid_until_and_keeps_the_password_working(
+    pg: PostgresIntegration, pg_cluster: PgCluster, pg_account: str
+) -> None:
+    # Granted with an end already passed: only the extension lets the login in again.
+    details = pg.grant(
+        account=pg_account,
+        items=[GrantItem("sales.orders", "read_only")],
+        until=datetime.now(UTC) - timedelta(minutes=1),
+    )
+    later = datetime(2099, 5, 6, 7, 8, 9, tzinfo=UTC)
+
+    pg.extend(account=pg_account, until=later)
+
+    with pg_cluster.connect() as admin:
+        row = admin.execute(
+            "SELECT rolvaliduntil FROM pg_roles WHERE rolname = %s", (pg_account,)
+        ).fetchone()
+    assert row == (later,)
+    with pg_login(details, pg_cluster) as conn:
+        assert conn.execute("SELECT count(*) FROM sales.orders").fetchone() is not None
+
+
+def test_extending_an_account_that_is_gone_fails_with_a_safe_message(
+    pg: PostgresIntegration, pg_account: str
+) -> None:
+    with pytest.raises(IntegrationError, match="does not exist"):
+        pg.extend(account=pg_account, until=in_one_hour())
+
+
 def test_access_details_are_labelled_and_use_the_public_host(
     pg: PostgresIntegration, pg_account: str
 ) -> None:

@@ -199,6 +199,24 @@ def test_revoking_twice_or_revoking_an_unknown_user_succeeds(
     assert unknown not in left
 
 
+def test_extend_leaves_the_user_as_it_is_and_refuses_one_that_is_gone(
+    rds: RedisIntegration, redis_prefix: str, redis_account: str, redis_root: redis.Redis
+) -> None:
+    rds.grant(
+        account=redis_account,
+        items=[GrantItem(f"{redis_prefix}a:*", "read_only")],
+        until=in_one_hour(),
+    )
+    before = redis_root.acl_getuser(redis_account)
+
+    rds.extend(account=redis_account, until=in_one_hour())  # an ACL user keeps no end
+
+    assert redis_root.acl_getuser(redis_account) == before
+    rds.revoke(account=redis_account)
+    with pytest.raises(IntegrationError, match="does not exist"):
+        rds.extend(account=redis_account, until=in_one_hour())
+
+
 def test_granting_twice_leaves_one_user_that_only_takes_the_second_password(
     rds: RedisIntegration, redis_prefix: str, redis_account: str
 ) -> None:

@@ -36,6 +36,8 @@ ALLOWED: Final[dict[tuple[str, str], str]] = {
     "the admin's log and its cursor row; never shown in Slack",
     ("app/webhooks/sending.py", "environment variable {} is not set"): "why a request webhook "
     "cannot send, for the admin's log and its cursor row; never shown in Slack",
+    ("app/core/oncall/sources.py", "http {}, token refused"): "why an on-call service could "
+    "not be asked, for the admin's log and the audit event; never shown in Slack",
 }
 
 _LOGGING_METHODS: Final = {"debug", "info", "warning", "error", "exception", "critical", "log"}

@@ -42,10 +42,12 @@ def test_the_example_loads_without_any_problem() -> None:
     assert result.policy is not None
 
 
-def test_the_example_needs_exactly_its_five_secrets() -> None:
+def test_the_example_needs_exactly_its_eight_secrets() -> None:
     assert sorted(example_env()) == [
         "BILLING_WEBHOOK_SECRET",
         "EVENTS_RABBITMQ_PASSWORD",
+        "OPSGENIE_API_KEY",
+        "PAGERDUTY_API_TOKEN",
         "PROD_PG_PASSWORD",
         "PROD_REDIS_PASSWORD",
         "SHOP_DB_PASSWORD",

@@ -95,7 +95,7 @@ def test_a_value_that_fits_neither_form_of_approvers_is_one_problem() -> None:
     text = VALID.replace("approvers: automatic", "approvers: automatc")
 
     assert found(text) == [
-        (13, 16, "approvers: expected 'automatic' or a mapping (users, groups, manager)")
+        (13, 16, "approvers: expected 'automatic' or a mapping (users, groups, manager, on_call)")
     ]
 
 

@@ -101,6 +101,37 @@ def duration(draw: Draw) -> dict[str, Any]:
     return {"choices": choices, "default": default, "max": timedelta(seconds=ceiling)}
 
 
+ZONES = st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"])
+MINUTES = st.integers(min_value=0, max_value=24 * 60)
+
+
+def time_of_day(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def window(draw: Draw) -> dict[str, Any]:
+    start, end = draw(st.lists(MINUTES, min_size=2, max_size=2, unique=True))
+    days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    return {
+        "days": draw(st.lists(st.sampled_from(days), min_size=1, unique=True)),
+        "start": time_of_day(start),
+        "end": time_of_day(end),
+        "timezone": draw(ZONES),
+    }
+
+
+def on_call_refs(draw: Draw, providers: list[dict[str, Any]], *, most: int) -> list[Any]:
+    refs: list[Any] = []
+    for _ in range(draw(st.integers(0, most if providers else 0))):
+        provider = draw(st.sampled_from(providers))
+        ident = draw(st.from_regex(r"[A-Za-z0-9_-]{1,20}", fullmatch=True))
+        if provider["type"] == "pagerduty" and draw(st.booleans()):
+            refs.append({"provider": provider["name"], "escalation_policy": ident})
+        else:
+            refs.append({"provider": provider["name"], "schedule": ident})
+    return refs
+
+
 def flow(
     draw: Draw,
     name: str,
@@ -108,30 +139,47 @@ def flow(
     bundles: list[str],
     *,
     managers_known: bool,
+    providers: list[dict[str, Any]],
 ) -> dict[str, Any]:
     objects = [access_object(draw, integrations) for _ in range(draw(st.integers(0, 2)))]
     chosen = draw(st.lists(st.sampled_from(bundles), unique=True)) if bundles else []
     if not objects and not chosen:
         objects = [access_object(draw, integrations)]
     users = draw(st.lists(USERS, max_size=2))
-    groups = draw(st.lists(GROUPS, min_size=0 if users else 1, max_size=2))
+    on_call = on_call_refs(draw, providers, most=2)
+    groups = draw(st.lists(GROUPS, min_size=0 if users or on_call else 1, max_size=2))
     approvers: Any = "automatic"
+    extra: dict[str, Any] = {}
     if draw(st.booleans()):
         manager = managers_known and draw(st.booleans())
         approvers = {
             "users": draw(st.lists(USERS, min_size=0 if manager else 1, max_size=2)),
             "groups": draw(st.lists(GROUPS, max_size=2)),
             "manager": manager,
+            "on_call": on_call_refs(draw, providers, most=1),
         }
+        if draw(st.booleans()):
+            asks_on_call = bool(on_call) and draw(st.booleans())
+            extra["auto_approval"] = {
+                "windows": [
+                    window(draw) for _ in range(draw(st.integers(0 if asks_on_call else 1, 2)))
+                ],
+                "requester_on_call": asks_on_call,
+            }
+        if on_call:
+            extra["on_call_unavailable"] = draw(st.sampled_from(["deny", "require_approval"]))
+    if on_call:
+        extra["until_shift_end"] = draw(st.booleans())
     durations = duration(draw)
     timeout = draw(SECONDS)
     # Any reminder would do; one before the timeout keeps the policy free of warnings too.
     reminder = draw(st.none() | st.integers(1, timeout).map(lambda s: timedelta(seconds=s)))
+    durations = duration(draw)
     return {
         "name": name,
         "active": draw(st.booleans()),
         "description": draw(TEXT),
-        "grantees": {"users": users, "groups": groups},
+        "grantees": {"users": users, "groups": groups, "on_call": on_call},
         "bundles": chosen,
         "objects": objects,
         "approvers": approvers,
@@ -140,7 +188,17 @@ def flow(
         "justification_hint": draw(st.text(max_size=JUSTIFICATION_HINT_MAX)),
         "approval_timeout": timedelta(seconds=timeout),
         "remind_after": reminder,
+        "extend": extend(draw, ceiling=durations["max"], automatic=approvers == "automatic"),
+        "remind_before_end": draw(
+            st.none()
+            | st.integers(1, int(durations["max"].total_seconds()) - 1).map(
+                lambda s: timedelta(seconds=s)
+            )
+            if durations["max"] > timedelta(seconds=1)
+            else st.none()
+        ),
         "break_glass": break_glass(draw, durations["max"]) if approvers != "automatic" else None,
+        **extra,
     }
 
 
@@ -153,6 +211,27 @@ def break_glass(draw: Draw, flow_max: timedelta) -> dict[str, Any] | None:
         "max_duration": timedelta(seconds=draw(st.integers(1, ceiling))),
         "daily_limit": draw(st.integers(1, 100)),
     }
+
+
+def extend(draw: Draw, *, ceiling: timedelta, automatic: bool) -> dict[str, Any] | None:
+    """Extension settings free of errors and warnings (max_total at least the duration max, no
+    approval asked on an automatic flow, a step shorter than the total)."""
+    if draw(st.booleans()):
+        return None
+    extra = draw(st.none() | st.integers(0, 7 * 24 * 3600))
+    max_total = None if extra is None else ceiling + timedelta(seconds=extra)
+    total = max_total or ceiling
+    approvals = ["automatic"] if automatic else ["automatic", "required"]
+    approval = draw(st.sampled_from([None, *approvals]))
+    asks = approval == "required" or (approval is None and not automatic)
+    up_to = draw(st.none() | SECONDS.map(lambda s: timedelta(seconds=s))) if asks else None
+    longest = int(total.total_seconds()) - 1
+    step = (
+        draw(st.none() | st.integers(1, longest).map(lambda s: timedelta(seconds=s)))
+        if longest
+        else None
+    )
+    return {"max_total": max_total, "approval": approval, "automatic_up_to": up_to, "step": step}
 
 
 @st.composite
@@ -173,9 +252,26 @@ def policies(draw: Draw) -> tuple[Policy, dict[str, str]]:
     managers = draw(st.dictionaries(USERS, USERS, max_size=2))
     manager_field = draw(st.none() | TEXT)
     managers_known = bool(managers) or manager_field is not None
+    providers: list[dict[str, Any]] = [
+        {
+            "name": provider,
+            "type": draw(st.sampled_from(["pagerduty", "opsgenie"])),
+            "token": f"${{{draw(VARIABLES)}}}",
+            "url": draw(st.none() | st.just("https://api.eu.pagerduty.com")),
+        }
+        for provider in draw(st.lists(NAMES, max_size=2, unique=True))
+    ]
+    env |= {str(p["token"])[2:-1]: draw(TEXT) for p in providers}
     flow_names = draw(st.lists(NAMES, min_size=1, max_size=3, unique=True))
     flows = [
-        flow(draw, name, integrations, bundle_names, managers_known=managers_known)
+        flow(
+            draw,
+            name,
+            integrations,
+            bundle_names,
+            managers_known=managers_known,
+            providers=providers,
+        )
         for name in flow_names
     ]
     policy = Policy.model_validate(
@@ -186,6 +282,7 @@ def policies(draw: Draw) -> tuple[Policy, dict[str, str]]:
             "access_flows": flows,
             "managers": managers,
             "manager_field": manager_field,
+            "on_call": {"providers": providers},
         }
     )
     return policy, env

@@ -1,0 +1,2 @@
+"""Extending active access, and reminding the requester before the end (README, "Extending
+access")."""
