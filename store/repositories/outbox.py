@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, exists, func, insert, select, update
+from sqlalchemy import and_, delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
 from domain.ids import REQUEST_ID_PREFIX, RequestId, parse_request_id
 from store.models import OutboxRow, RequestRow, SlackMessageRow
+from store.repositories.bulk import insert_rows
 
 PENDING = "pending"
 SENT = "sent"
@@ -115,8 +116,9 @@ class OutboxRepository:
         if not messages:
             return
         self._session.flush()
-        self._session.execute(
-            insert(OutboxRow),
+        insert_rows(
+            self._session,
+            OutboxRow,
             [
                 {
                     "created_at": at,

@@ -21,6 +21,7 @@ from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.objects import AccessObject
 from domain.summary import Headline, IntegrationPart, Page, RequestSummary
 from store.models import ApprovalRow, DraftItemRow, RequestObjectRow, RequestRow, StatusChangeRow
+from store.repositories.bulk import insert_rows
 from store.repositories.unchanged import UNCHANGED, Unchanged, given_or
 
 
@@ -414,8 +415,7 @@ class RequestRepository:
             for c in changes
             if c.request_id in changed
         ]
-        if history:
-            self._session.execute(insert(StatusChangeRow), history)
+        insert_rows(self._session, StatusChangeRow, history)
         return changed
 
     def _parts(self, request_id: RequestId) -> tuple[IntegrationPart, ...]:
