@@ -79,17 +79,23 @@ class EndingService:
         """End every due (or revoked) request, a claimed batch at a time, then clean up what
         ended requests still hold; returns how many requests ended."""
         ended = 0
+        # The leases are renewed while the integrations work, not while the batch is recorded:
+        # the renewal and the batch's UPDATE would lock the same rows in different orders. The
+        # lease was renewed a moment ago, and the end is a compare-and-swap on the status anyway.
         while claimed := self._claim(leftovers=False):
             with self._kept(claimed):
-                ended += self._end(claimed)
+                gone = self._revoke_batch(claimed)
+            ended += self._record_ends(gone)
         while claimed := self._claim(leftovers=True):
             with self._kept(claimed):
-                self._clean_up(claimed)
+                gone = self._revoke_batch(claimed)
+            if gone:
+                self._record_cleanup(gone)
         return ended
 
     def end(self, request_id: RequestId) -> bool:
         """End one request now (its claim already held)."""
-        return self._end([request_id]) == 1
+        return self._record_ends(self._revoke_batch([request_id])) == 1
 
     def _claim(self, *, leftovers: bool) -> list[RequestId]:
         with self._store.write() as uow:
@@ -107,20 +113,13 @@ class EndingService:
             lease=self._lease,
         )
 
-    def _end(self, claimed: Sequence[RequestId]) -> int:
-        grants = self._live(claimed)
-        gone = self._revoke_everything(claimed, grants)
-        return self._record_ends({r: grants.get(r, []) for r in claimed if r in gone})
-
-    def _clean_up(self, claimed: Sequence[RequestId]) -> None:
-        grants = self._live(claimed)
-        gone = [r for r in claimed if r in self._revoke_everything(claimed, grants)]
-        if gone:
-            self._record_cleanup({r: grants.get(r, []) for r in gone})
-
-    def _live(self, claimed: Sequence[RequestId]) -> dict[RequestId, list[Grant]]:
+    def _revoke_batch(self, claimed: Sequence[RequestId]) -> dict[RequestId, list[Grant]]:
+        """The batch's live grants, revoked; the requests whose grants are all gone, with
+        them (in claim order)."""
         with self._store.read() as uow:
-            return uow.grants.live_many(claimed)
+            grants = uow.grants.live_many(claimed)
+        gone = self._revoke_everything(claimed, grants)
+        return {r: grants.get(r, []) for r in claimed if r in gone}
 
     def _revoke_everything(
         self, claimed: Sequence[RequestId], grants: Mapping[RequestId, list[Grant]]
