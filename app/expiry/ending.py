@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, suppress
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Final, TypeVar
 
 from app.core.leases import kept
 from app.core.removal_alerts import RemovalAlerts
@@ -38,15 +38,20 @@ from domain.clock import Clock
 from domain.errors import DomainError
 from domain.ids import RequestId, UserId
 from domain.lifecycle import Status, StatusChange
+from store.repositories.bulk import lost_to_a_lock
 from store.repositories.grants import Grant
 from store.unit_of_work import Store, UnitOfWork
 
 _log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 LEASE: Final = timedelta(seconds=60)
 BATCH: Final = 500
 """Requests claimed at once: few statements for many ends, small enough that two instances
 share a mass expiry and that one batch's transaction stays short."""
+RECORD_ATTEMPTS: Final = 3
+"""A batch's record undone as a deadlock victim (a sweep that updates the same rows one by one)
+is simply written again."""
 PARALLEL: Final = 8
 """Integrations revoked side by side (each with its whole share of the batch)."""
 
@@ -85,17 +90,32 @@ class EndingService:
         while claimed := self._claim(leftovers=False):
             with self._kept(claimed):
                 gone = self._revoke_batch(claimed)
-            ended += self._record_ends(gone)
+            ended += self._again_if_raced(self._record_ends, gone)
         while claimed := self._claim(leftovers=True):
             with self._kept(claimed):
                 gone = self._revoke_batch(claimed)
             if gone:
-                self._record_cleanup(gone)
+                self._again_if_raced(self._record_cleanup, gone)
         return ended
 
     def end(self, request_id: RequestId) -> bool:
         """End one request now (its claim already held)."""
-        return self._record_ends(self._revoke_batch([request_id])) == 1
+        return self._again_if_raced(self._record_ends, self._revoke_batch([request_id])) == 1
+
+    def _again_if_raced(
+        self,
+        record: Callable[[dict[RequestId, list[Grant]]], _T],
+        revoked: dict[RequestId, list[Grant]],
+    ) -> _T:
+        """``record(revoked)``, written again if the database undid it as a deadlock victim."""
+        for attempt in range(1, RECORD_ATTEMPTS + 1):
+            try:
+                return record(revoked)
+            except Exception as error:
+                if attempt == RECORD_ATTEMPTS or not lost_to_a_lock(error):
+                    raise
+                _log.warning("recording the batch lost a lock race; again", extra={"n": attempt})
+        raise AssertionError("unreachable")
 
     def _claim(self, *, leftovers: bool) -> list[RequestId]:
         with self._store.write() as uow:
@@ -189,7 +209,7 @@ class EndingService:
             self._retry(attempt, what=f"revoke {name}")
         return failed
 
-    def _record_cleanup(self, cleaned: Mapping[RequestId, list[Grant]]) -> None:
+    def _record_cleanup(self, cleaned: dict[RequestId, list[Grant]]) -> None:
         """Every leftover of these ended requests is confirmed gone: one transaction."""
         now = self._clock.now()
         with self._store.write() as uow:

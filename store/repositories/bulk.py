@@ -13,6 +13,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Json
 from sqlalchemy import JSON, insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session
 
 
@@ -38,3 +39,14 @@ def insert_rows(
             copy.write_row(
                 [Json(row[n]) if n in json and row[n] is not None else row[n] for n in names]
             )
+
+
+_LOST_RACES: frozenset[str] = frozenset({"40P01", "40001"})
+"""``deadlock_detected``, ``serialization_failure``: the server undid the whole transaction."""
+
+
+def lost_to_a_lock(error: BaseException) -> bool:
+    """Whether ``error`` means the transaction was undone because it raced another for the
+    same rows (a deadlock victim): running the whole transaction again is safe."""
+    orig = getattr(error, "orig", None)
+    return isinstance(error, DBAPIError) and getattr(orig, "sqlstate", None) in _LOST_RACES

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
+import pytest
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from app.core.removal_alerts import LONGEST_REPEAT, repeat_after
 from app.integrations.base import RevokeOutcome
@@ -289,3 +292,30 @@ def test_a_request_ended_meanwhile_is_not_ended_twice_nor_holds_back_the_batch(
     with world.store.read() as uow:
         assert Status.EXPIRED not in [c.to_status for c in uow.requests.history(ended)]
     assert all(world.status(i) is Status.EXPIRED for i in others)
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+def test_a_batch_whose_record_loses_a_deadlock_is_recorded_again_not_revoked_again(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = [world.active_request() for _ in range(3)]
+    world.clock.advance(HOUR)
+    original = world.transitions.record_ends
+    raced: list[int] = []
+
+    def deadlocked_once(*args: Any, **kwargs: Any) -> Any:
+        if not raced:
+            raced.append(1)
+            raise OperationalError("UPDATE requests ...", {}, _Deadlock())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(world.transitions, "record_ends", deadlocked_once)
+
+    assert world.ending.run_due() == 3
+
+    assert raced == [1]
+    assert all(world.status(i) is Status.EXPIRED for i in ids)
+    assert len(world.integrations[CACHE].revoke_calls) == 3
