@@ -82,6 +82,7 @@ from app.settings import Settings
 from app.slack.client import make_web_client
 from app.slack.commands import CommandRouter
 from app.slack.directory import SlackDirectory
+from app.slack.failures import AckingHandler, GuardedApp, acknowledge_failure
 from app.slack.relay import OutboxRelay
 from app.webhooks.sending import RequestWebhooks, subscriptions_from
 from app.workers import Trigger
@@ -193,9 +194,7 @@ class Application:
             trigger.start()
         if sweeps:
             self._schedule()
-        self._handler = SocketModeHandler(
-            self.bolt, self.settings.slack_app_token.get_secret_value()
-        )
+        self._handler = AckingHandler(self.bolt, self.settings.slack_app_token.get_secret_value())
         self._handler.connect()  # type: ignore[no-untyped-call]
         # Everything built so far lives as long as the process: keep it out of the collector's
         # full passes, which otherwise pause listeners for 100 ms and more.
@@ -592,14 +591,17 @@ def build_application(
     )
     store.on_outbox_commit(relay.wake)
 
-    bolt = App(
+    bolt = GuardedApp(
         client=client,
         name="jit-access-bot",
         request_verification_enabled=False,
+        # Unmatched payloads reach the error handler, which acks them (app/slack/failures.py).
+        raise_error_for_unhandled_request=True,
         listener_executor=ThreadPoolExecutor(
             max_workers=LISTENER_THREADS, thread_name_prefix="listener"
         ),
     )
+    bolt.error(acknowledge_failure)
     commands = CommandRouter()
     commands.register(bolt)
     requesting = RequestModalListeners(

@@ -256,7 +256,9 @@ def _run(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "policy.example.yml to policy.yml and edit it, or set POLICY_FILE.\n"
         )
         return EXIT_USAGE
-    loaded = load_policy(path=settings.policy_file, env=dict(os.environ))
+    loaded = load_policy(
+        path=settings.policy_file, env=dict(os.environ), max_duration=settings.max_access_duration
+    )
     if loaded.policy is None:
         for problem in loaded.errors:
             err.write(f"{problem.format(source=str(settings.policy_file))}\n")

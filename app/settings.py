@@ -7,6 +7,7 @@ new user does is start the bot before creating the Slack app.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
@@ -18,10 +19,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app.integrations.signing import is_plain_http
 from domain.audit import AuditKey, AuditKeys, parse_key
+from domain.durations import DurationError, parse_duration
+from domain.policy import Duration
 
 INSTALL_DOCS: Final = "README.md, section 'Install the Slack app'"
 DEFAULT_DATABASE_URL: Final = "sqlite:///jit-access.db"
 SLACK_API_URL: Final = "https://slack.com/api/"
+DEFAULT_MAX_ACCESS_DURATION: Final = timedelta(days=7)
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -164,6 +168,12 @@ class Settings(BaseSettings):
         description="How long a stop (SIGTERM, Ctrl-C) may take: work in progress finishes or "
         "is handed to the next instance, due Slack messages are sent, then the bot exits 0; a "
         "second signal, or this long passing, ends it at once with status 1.",
+    )
+    max_access_duration: Duration = Field(
+        default=DEFAULT_MAX_ACCESS_DURATION,
+        description="Longest duration the policy may name anywhere (a flow's max, default and "
+        "choices, approval_timeout, remind_after), written like the policy's: 7d, 12h, 1w; a "
+        "longer one is an error of the policy file.",
     )
     log_level: LogLevel = "INFO"
     log_format: Literal["json", "text"] = Field(
@@ -321,6 +331,22 @@ def audit_keys_from_env(
         old=_split_list(merged.get("AUDIT_KEYS_OLD") or ""),
         app_token=merged.get("SLACK_APP_TOKEN") or None,
     )
+
+
+def max_access_duration_from_env(
+    env: Mapping[str, str], *, env_file: Path = Path(".env")
+) -> timedelta:
+    """``MAX_ACCESS_DURATION`` for the command-line tools, read as the bot reads it (the
+    environment, then ``.env``). Raises :class:`SettingsError` when it is malformed."""
+    saved = dotenv_values(env_file) if env_file.exists() else {}
+    merged = {**{k: v for k, v in saved.items() if v is not None}, **env}
+    text = merged.get("MAX_ACCESS_DURATION") or ""
+    if not text.strip():
+        return DEFAULT_MAX_ACCESS_DURATION
+    try:
+        return parse_duration(text)
+    except DurationError as error:
+        raise SettingsError(f"MAX_ACCESS_DURATION is malformed ({error})") from None
 
 
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})

@@ -95,6 +95,10 @@ def _md(text: str) -> MarkdownTextObject:
 def _row_text(row: Headline, *, with_requester: bool) -> str:
     emoji = STATUS_EMOJI.get(row.status, "")
     who = f"<@{row.requester}> · " if with_requester else ""
+    if row.grantee is not None:
+        # Asked on a teammate's behalf: both see it, and whose it is (README, "On behalf of a
+        # teammate").
+        who = f"<@{row.requester}> for <@{row.grantee}> · "
     line = f"{emoji} *{row.id}* · {who}{escape(row.what)} · {row.status.label}"
     if row.trigger is Trigger.BREAK_GLASS:
         line += f" · *{BREAK_GLASS_MARK}*"
@@ -109,7 +113,7 @@ def _row_text(row: Headline, *, with_requester: bool) -> str:
     return line
 
 
-def _menu(row: Headline, *, own: bool) -> OverflowMenuElement:
+def _menu(row: Headline, *, own: bool, viewer: str | None = None) -> OverflowMenuElement:
     def option(text: str, action: str) -> Option:
         return Option(
             text=PlainTextObject(text=text), value=RowAction(r=row.id, a=action).model_dump_json()
@@ -120,6 +124,8 @@ def _menu(row: Headline, *, own: bool) -> OverflowMenuElement:
         options.append(option("Extend", "extend"))
     if row.status is Status.ACTIVE:
         options.append(option("Revoke now", "revoke"))
+    # The teammate a request was made for may revoke it, not cancel or repeat it.
+    own = own and (viewer is None or viewer == row.requester)
     if own and row.status is Status.PENDING:
         options.append(option("Cancel request", "cancel"))
     if own and row.status.terminal:
@@ -129,12 +135,12 @@ def _menu(row: Headline, *, own: bool) -> OverflowMenuElement:
     return OverflowMenuElement(action_id=scoped(ActionId.HOME_ROW, row.id), options=options)
 
 
-def request_rows(page: Page, *, own: bool) -> list[Block]:
+def request_rows(page: Page, *, own: bool, viewer: str | None = None) -> list[Block]:
     return [
         SectionBlock(
             block_id=f"row.{row.id}",
             text=_md(_row_text(row, with_requester=not own)),
-            accessory=_menu(row, own=own),
+            accessory=_menu(row, own=own, viewer=viewer),
         )
         for row in page.rows
     ]
@@ -234,7 +240,9 @@ def home_view(model: HomeModel) -> dict[str, Any]:
         blocks += [DividerBlock(), *_waiting(model.waiting)]
     blocks += [DividerBlock(), HeaderBlock(text="Your requests")]
     if model.mine.total:
-        blocks += request_rows(model.mine, own=True) + pager(model.mine, section="mine")
+        blocks += request_rows(model.mine, own=True, viewer=model.user) + pager(
+            model.mine, section="mine"
+        )
     else:
         blocks.append(ContextBlock(elements=[_md("No requests yet. Type `/apono` to make one.")]))
     if model.activity is not None:
@@ -328,6 +336,7 @@ def details_modal(
     facts = (
         f"*Requester* <@{summary.requester}>"
         + (f" ({escape(summary.requester_email)})" if summary.requester_email else "")
+        + (f" for <@{summary.grantee}>" if summary.grantee else "")
         + f"\n*Bundle* {bundle} · *Access flow* {escape(summary.flow)}"
         + f"\n*Duration* {format_duration(summary.duration)} · *Objects* {summary.object_count:,}"
         + f"\n*Justification* {escape(summary.justification) if summary.justification else '—'}"

@@ -35,6 +35,7 @@ class ActionId(StrEnum):
     PICK_PERMISSION = "modal.permission"
     ADD_PLAIN = "modal.add_plain"
     BREAK_GLASS = "modal.break_glass"
+    ON_BEHALF = "modal.on_behalf"
     START_RECENT = "modal.start.recent"
     START_FAVORITE = "modal.start.favorite"
     # approval and status messages
@@ -80,6 +81,7 @@ class BlockId(StrEnum):
     ADD_PLAIN = "add_plain"
     DENY_REASON = "deny_reason"
     BREAK_GLASS = "break_glass"
+    ON_BEHALF = "on_behalf"
     STARTS = "starts"
     FAVORITE_NAME = "favorite_name"
 

@@ -111,10 +111,25 @@ def parts_blocks(summary: RequestSummary) -> list[Block]:
     return blocks
 
 
+def on_behalf(summary: RequestSummary, *, reader: str | None = None) -> str:
+    """`` on behalf of @dave`` for a request asked for a teammate (``on your behalf`` when
+    ``reader`` is that teammate); empty otherwise (README, "On behalf of a teammate")."""
+    if summary.grantee is None:
+        return ""
+    if reader == summary.grantee:
+        return " on your behalf"
+    return f" on behalf of <@{summary.grantee}>"
+
+
 def _facts(summary: RequestSummary) -> SectionBlock:
     email = f" ({escape(summary.requester_email)})" if summary.requester_email else ""
+    who = f"<@{summary.requester}>{email}"
+    if summary.grantee is not None:
+        # Approvers see who asked for whom: "@alice for @dave".
+        email = f" ({escape(summary.grantee_email)})" if summary.grantee_email else ""
+        who = f"<@{summary.requester}> for <@{summary.grantee}>{email}"
     fields = [
-        f"*Requester*\n<@{summary.requester}>{email}",
+        f"*Requester*\n{who}",
         f"*Bundle*\n{escape(summary.bundle) if summary.bundle else '—'}",
         f"*Integrations*\n{escape(', '.join(p.integration for p in summary.parts)) or '—'}",
         f"*Duration*\n{format_duration(summary.duration)}",
@@ -149,7 +164,7 @@ def approval_message(*, summary: RequestSummary, reasons: Sequence[str]) -> Mess
     header = HeaderBlock(text=clip(f"Access request {summary.id}", limits.HEADER_TEXT))
     blocks: list[Block] = [
         header,
-        _section(f"<@{summary.requester}> asks for {what(summary)}."),
+        _section(f"<@{summary.requester}> asks for {what(summary)}{on_behalf(summary)}."),
         _facts(summary),
         _justification(summary),
         *parts_blocks(summary),
@@ -177,6 +192,11 @@ def approval_message(*, summary: RequestSummary, reasons: Sequence[str]) -> Mess
         blocks.append(_section(decision_line(summary)))
         blocks.append(ActionsBlock(block_id="details", elements=[show_all]))
     text = f"{summary.requester_name} requests {summary.object_count:,} objects ({summary.id})"
+    if summary.grantee is not None:
+        text = (
+            f"{summary.requester_name} requests {summary.object_count:,} objects for "
+            f"{summary.holder_name} ({summary.id})"
+        )
     return _message(text, blocks)
 
 
@@ -201,12 +221,18 @@ def status_message(
     at: datetime,
     reason: str | None,
     for_requester: bool,
+    for_grantee: bool = False,
 ) -> Message:
-    """One status change, for the requester (with what they can do next) or the audit channel."""
+    """One status change, for the requester (with what they can do next), the teammate it was
+    asked for (``for_grantee``: who may revoke it) or the audit channel."""
     status = summary.status
     emoji = STATUS_EMOJI.get(status, "")
     subject = "Your request" if for_requester else f"<@{summary.requester}>'s request"
-    line = f"{emoji} {subject} *{summary.id}* for {what(summary)} is {STATUS_SENTENCES[status]}"
+    behalf = on_behalf(summary, reader=summary.grantee if for_grantee else None)
+    line = (
+        f"{emoji} {subject} *{summary.id}* for {what(summary)}{behalf} "
+        f"is {STATUS_SENTENCES[status]}"
+    )
     if actor and status is not Status.PENDING:  # a submission's actor is the requester
         line += f" by {mention(actor)}"
     line += f" {date_token(at)}."
@@ -218,13 +244,14 @@ def status_message(
     blocks: list[Block] = [_section(line), _context(" · ".join(details))]
     if reason:
         blocks.append(_section(f"*Reason*\n{escape(reason)}"))
-    if not for_requester and summary.parts:
+    if not for_requester and not for_grantee and summary.parts:
         blocks.append(_context(", ".join(f"{p.integration} ({p.count:,})" for p in summary.parts)))
     buttons: list[ButtonElement] = []
     if for_requester and status is Status.PENDING:
         buttons.append(_button("Cancel request", ActionId.CANCEL, summary))
     if for_requester and status is Status.ACTIVE:
         buttons.append(_button("Extend", ActionId.EXTEND, summary))
+    if (for_requester or for_grantee) and status is Status.ACTIVE:
         buttons.append(
             _button(
                 "Revoke now",
@@ -257,14 +284,16 @@ def credentials_message(
     valid_until: datetime | None,
     resent: bool = False,
 ) -> Message:
-    """Access details for one integration: sent only to the requester, in a DM. ``resent``:
-    the first message could not be delivered, so the password was reset."""
+    """Access details for one integration: sent only to whoever holds the access (the teammate
+    a request was made for, else the requester), in a DM. ``resent``: the first message could
+    not be delivered, so the password was reset."""
     lines = []
     for key, value in fields.items():
         lines.append(f"*{escape(key.replace('_', ' ').capitalize())}*: `{value}`")
     until = f"Valid until {date_token(valid_until)}." if valid_until else ""
+    asked = f" Requested for you by <@{summary.requester}>." if summary.grantee else ""
     blocks: list[Block] = [
-        _section(f"🔑 Access details for *{escape(integration)}* ({summary.id})"),
+        _section(f"🔑 Access details for *{escape(integration)}* ({summary.id}){asked}"),
         _section("\n".join(lines)),
     ]
     if resent:
@@ -283,8 +312,8 @@ def credentials_message(
 def reminder_message(*, summary: RequestSummary, waiting_since: datetime) -> Message:
     blocks: list[Block] = [
         _section(
-            f"⏰ Reminder: <@{summary.requester}>'s request *{summary.id}* for {what(summary)} "
-            f"has waited for a decision since {date_token(waiting_since)}. "
+            f"⏰ Reminder: <@{summary.requester}>'s request *{summary.id}* for {what(summary)}"
+            f"{on_behalf(summary)} has waited for a decision since {date_token(waiting_since)}. "
             "The buttons are on the original message above."
         )
     ]

@@ -27,6 +27,13 @@ def no_longer_grantee(flow: str) -> str:
     return f"the requester is no longer a grantee of the access flow {flow}"
 
 
+def teammate_no_longer_grantee(flow: str) -> str:
+    return (
+        f"the teammate it was asked for is no longer a grantee of the access flow {flow},"
+        " or the flow no longer allows requesting for a teammate"
+    )
+
+
 def no_longer_on_call(flow: str) -> str:
     return f"the requester is no longer on call for the access flow {flow}"
 

@@ -11,13 +11,26 @@ from typing import Final
 REQUEST_NOT_FOUND: Final = "That request does not exist."
 BUTTON_OF_ANOTHER_REQUEST: Final = "That button does not belong to this request."
 OWN_REQUEST: Final = "You cannot decide on your own request."
+REQUEST_FOR_YOU: Final = "You cannot decide on a request made for you."
 ONLY_REQUESTER_CANCELS: Final = "Only the requester can cancel a request."
-REVOKE_NOT_ALLOWED: Final = "Only the requester, an approver of its flow or an admin can revoke it."
+REVOKE_NOT_ALLOWED: Final = (
+    "Only the requester, an approver of its flow or an admin can revoke it"
+    " (and the teammate it was requested for)."
+)
 REPORTS_FOR_ADMINS: Final = "Reports are for admins."
 
 
 def not_an_approver(request_id: str) -> str:
     return f"You are not an approver of {request_id}."
+
+
+def manager_named_since(request_id: str) -> str:
+    """An approval refused: the clicker is the requester's manager only since the request was
+    sent (a profile field changed), and the manager it was sent to must decide."""
+    return (
+        f"You became the requester's manager after {request_id} was sent, so you cannot "
+        "decide on it. The manager it was sent to can."
+    )
 
 
 def bundle_changed_since(*, request_id: str, gone: int, sample: str) -> str:

@@ -28,6 +28,7 @@ from slack_sdk.models.blocks import (
     RadioButtonsElement,
     SectionBlock,
     StaticSelectElement,
+    UserSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -84,6 +85,9 @@ class FlowChoice:
     break_glass_daily: int = 0
     justification_hint: str = ""
     """Why the flow asks for a justification, as its policy says (shown under the input)."""
+    on_behalf: bool = False
+    """The flow lets a grantee request for another grantee (README, "On behalf of a
+    teammate"): the modal offers a "For" user picker."""
 
     @property
     def summary(self) -> str:
@@ -441,6 +445,8 @@ def _flow_blocks(model: RequestModal) -> list[Block]:
                 daily_limit=flow.break_glass_daily,
             )
         )
+    if flow is not None and flow.on_behalf:
+        blocks.append(on_behalf_input())
     required = flow.justification_required if flow is not None else False
     hint = flow.justification_hint if flow is not None else ""
     blocks.append(
@@ -460,6 +466,26 @@ def _flow_blocks(model: RequestModal) -> list[Block]:
         )
     )
     return blocks
+
+
+ON_BEHALF_LABEL: Final = "For"
+ON_BEHALF_HINT: Final = (
+    "Leave empty to request for yourself. A teammate must be a grantee of this flow;"
+    " they get the access details, you both get the updates."
+)
+
+
+def on_behalf_input() -> InputBlock:
+    """The optional "For" picker of a flow that allows requesting for a teammate."""
+    return InputBlock(
+        block_id=BlockId.ON_BEHALF,
+        label=ON_BEHALF_LABEL,
+        element=UserSelectElement(
+            action_id=ActionId.ON_BEHALF, placeholder="Yourself, or a teammate"
+        ),
+        optional=True,
+        hint=_plain(clip(ON_BEHALF_HINT, limits.SHORT_LINE)),
+    )
 
 
 def _bundle_mode(model: RequestModal) -> list[Block]:
@@ -596,7 +622,9 @@ def form_expired(text: str) -> dict[str, Any]:
     return notice_modal(title=TITLE, text=text)
 
 
-def _next_step(status: Status, approvers: Sequence[str]) -> str:
+def _next_step(status: Status, approvers: Sequence[str], grantee: str | None = None) -> str:
+    if status is Status.APPROVED and grantee is not None:
+        return f"Approved automatically; <@{grantee}> gets the access details in a DM shortly."
     if status is Status.APPROVED:
         return "Approved automatically; your access details arrive in a DM shortly."
     if status is Status.FAILED:
@@ -613,14 +641,18 @@ def request_submitted(
     status: Status,
     approvers: Sequence[str],
     break_glass: timedelta | None = None,
+    grantee: str | None = None,
 ) -> dict[str, Any]:
     """The modal once a request is submitted: what it holds and what happens next
-    (``break_glass``: the duration of break-glass access, README "Break-glass")."""
+    (``break_glass``: the duration of break-glass access, README "Break-glass"; ``grantee``:
+    the teammate it was asked for, README "On behalf of a teammate")."""
     summary = f"{object_count:,} objects" + (f" of bundle *{bundle}*" if bundle else "")
+    if grantee is not None:
+        summary += f" for <@{grantee}>"
     next_step = (
         break_glass_next_step(break_glass)
         if break_glass is not None
-        else _next_step(status, approvers)
+        else _next_step(status, approvers, grantee)
     )
     view = View(
         type="modal",

@@ -125,6 +125,12 @@ def no_flow_offers_objects_in(integration: str) -> str:
     return f"No active flow offers you objects in {integration}."
 
 
+MANAGER_IS_YOURSELF: Final = (
+    "Your Slack profile names you as your own manager, so this request could never be "
+    "approved by a manager. Ask a workspace admin to correct the field."
+)
+
+
 def justification_too_long(limit: int) -> str:
     return f"At most {limit:,} characters."
 
@@ -172,3 +178,21 @@ def duration_over_maximum(*, maximum: timedelta, flow: str) -> str:
 
 def choose_a_duration(offered: Sequence[timedelta]) -> str:
     return "Choose one of: " + ", ".join(format_duration(d) for d in offered)
+
+
+# -- on behalf of a teammate (README, "On behalf of a teammate") ---------------------------------
+
+
+def on_behalf_not_offered(flow: str) -> str:
+    return f"Access flow {flow} does not allow requesting for a teammate; leave For empty."
+
+
+def cannot_request_for(user: str) -> str:
+    return f"<@{user}> cannot be given access: not an active person in this workspace."
+
+
+def teammate_not_a_grantee(*, user: str, flow: str) -> str:
+    return f"<@{user}> is not a grantee of access flow {flow}, so you cannot request it for them."
+
+
+BREAK_GLASS_ONLY_FOR_YOURSELF: Final = "Break-glass access is only for yourself; leave For empty."

@@ -111,6 +111,14 @@ class AccessRequest:
     expires_at: datetime | None = None
     trigger: Trigger = Trigger.NORMAL
     """Break-glass requests are approved by nobody and announced loudly."""
+    grantee: UserId | None = None
+    """The teammate the access is for, when ``requester`` asked on their behalf; ``None``:
+    for the requester (docs/architecture.md, "Vocabulary")."""
+
+    @property
+    def holder(self) -> UserId:
+        """Who holds the access and gets its credentials: the grantee, else the requester."""
+        return self.grantee or self.requester
 
     def _change(
         self, *, to: Status, actor: UserId | None, at: datetime, reason: str | None = None

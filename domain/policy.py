@@ -434,6 +434,11 @@ class AccessFlow(_Model):
         description="Let requesters take access at once with a reason, telling everyone. "
         "null: not offered.",
     )
+    on_behalf: bool = Field(
+        default=False,
+        description="A grantee may request for another grantee of this flow (README, "
+        "'On behalf of a teammate'): the teammate gets the access and the credentials.",
+    )
 
     @property
     def automatic(self) -> bool:
@@ -536,8 +541,8 @@ RequestEventName = Literal[
     "extended",
     "break_glass",
 ]
-"""What a request webhook may subscribe to: the submission, each status it can reach, and two
-names reserved for extensions and break-glass access (nothing sends them yet)."""
+"""What a request webhook may subscribe to: the submission, each status it can reach, an end
+moved by an extension, and break-glass access taken."""
 
 REQUEST_EVENT_NAMES: Final[tuple[str, ...]] = get_args(RequestEventName)
 

@@ -215,6 +215,7 @@ def _flows(policy: Policy) -> Iterator[Problem]:
         yield from _extensions(flow, path)
         yield from _on_call(policy, flow, path)
         yield from _break_glass(flow, path)
+        yield from _on_behalf(flow, path)
 
 
 def _flow_shape(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
@@ -469,6 +470,32 @@ def _break_glass(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
             "adds nothing but alarms",
             hint="remove `break_glass:` or name approvers",
             code="break-glass-on-automatic-flow",
+            severity="warning",
+        )
+
+
+def _on_behalf(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
+    """Requesting for a teammate needs a teammate, and is approved by someone other than either
+    of them (README, "On behalf of a teammate")."""
+    if not flow.on_behalf:
+        return
+    here: PolicyPath = (*path, "on_behalf")
+    grantees = flow.grantees
+    if not grantees.groups and not grantees.on_call and len(grantees.users) == 1:
+        yield Problem(
+            path=here,
+            message=f"access flow {flow.name!r} lets grantees request for each other, but its "
+            "only grantee is one person",
+            hint="add grantees (users or groups) or remove `on_behalf:`",
+            code="on-behalf-without-teammates",
+        )
+    if flow.automatic:
+        yield Problem(
+            path=here,
+            message=f"access flow {flow.name!r} is approved automatically, so any grantee "
+            "can give any other grantee access without anyone deciding",
+            hint="name approvers, or remove `on_behalf:` if that is not intended",
+            code="on-behalf-on-automatic-flow",
             severity="warning",
         )
 

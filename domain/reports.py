@@ -28,6 +28,8 @@ class Column(StrEnum):
     END_DATE = "end_date"
     REQUESTER_NAME = "requester_name"
     REQUESTER_EMAIL = "requester_email"
+    GRANTEE_NAME = "grantee_name"
+    GRANTEE_EMAIL = "grantee_email"
     INTEGRATION = "integration"
     RESOURCE_TYPE = "resource_type"
     RESOURCES = "resources"
@@ -56,6 +58,8 @@ HEADERS: Final[Mapping[Column, str]] = {
     Column.END_DATE: "Revoke/End Date",
     Column.REQUESTER_NAME: "Requester Name",
     Column.REQUESTER_EMAIL: "Requester Email",
+    Column.GRANTEE_NAME: "Grantee Name",
+    Column.GRANTEE_EMAIL: "Grantee Email",
     Column.INTEGRATION: "Integration",
     Column.RESOURCE_TYPE: "Resource Type",
     Column.RESOURCES: "Resources",
@@ -73,8 +77,10 @@ HEADERS: Final[Mapping[Column, str]] = {
 }
 
 DEFAULT_COLUMNS: Final[tuple[Column, ...]] = tuple(Column)[: tuple(Column).index(Column.EXTENSIONS)]
-"""The columns of issue 6, in its order; the extension columns (how many times the end moved,
-and the end it finally had) are added by naming them."""
+"""The columns of issue 6, in its order, with who held the access (the grantee: the requester,
+or the teammate they asked for, README "On behalf of a teammate") after the requester; the
+extension columns (how many times the end moved, and the end it finally had) are added by
+naming them."""
 
 LIST_SEPARATOR: Final = ", "
 """Between the resources, permissions and approvers inside one cell."""
@@ -187,6 +193,10 @@ class ReportRecord(NamedTuple):
     """The end the request had last, extensions included (when it was active)."""
     trigger: str = "normal"
     """``domain.break_glass.Trigger``'s value: a break-glass request says so in the report."""
+    grantee_name: str | None = None
+    """Who held the access when the requester asked on a teammate's behalf; ``None``: the
+    requester, whose name and email the grantee columns then repeat."""
+    grantee_email: str | None = None
 
     @property
     def end_date(self) -> datetime | None:
@@ -216,6 +226,8 @@ def _all_cells(record: ReportRecord, integration_types: Mapping[str, str]) -> tu
         iso_utc(record.end_date),
         record.requester_name,
         record.requester_email or "",
+        record.requester_name if record.grantee_name is None else record.grantee_name,
+        (record.requester_email if record.grantee_name is None else record.grantee_email) or "",
         record.integration,
         _resource_types(record, integration_types),
         join(record.resources),

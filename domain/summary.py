@@ -47,6 +47,25 @@ class RequestSummary:
     acknowledged_by: UserId | None = None
     """Who acknowledged a break-glass request first (README, "Break-glass")."""
     acknowledged_at: datetime | None = None
+    grantee: UserId | None = None
+    """The teammate the access is for, when asked on their behalf (``None``: the requester)."""
+    grantee_name: str | None = None
+    grantee_email: str | None = None
+
+    @property
+    def holder(self) -> UserId:
+        """Who holds the access and gets its credentials: the grantee, else the requester."""
+        return self.grantee or self.requester
+
+    @property
+    def holder_name(self) -> str:
+        if self.grantee is not None:
+            return self.grantee_name or self.grantee
+        return self.requester_name
+
+    @property
+    def holder_email(self) -> str | None:
+        return self.grantee_email if self.grantee else self.requester_email
 
     @property
     def break_glass(self) -> bool:
@@ -73,6 +92,8 @@ class Headline:
     expires_at: datetime | None = None
     ended_at: datetime | None = None
     trigger: Trigger = Trigger.NORMAL
+    grantee: UserId | None = None
+    """The teammate the access is for, when asked on their behalf (``None``: the requester)."""
 
     @property
     def what(self) -> str:

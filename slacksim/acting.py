@@ -42,6 +42,11 @@ class Acting:
         )
         return self._send(envelope, timeout=timeout)
 
+    def send_raw_envelope(self, envelope: JSON, *, timeout: float = 5.0) -> Ack:
+        """Send ``envelope`` exactly as given, whatever it holds (a payload that is no mapping,
+        missing fields, wrong types): only its ``envelope_id`` is needed, to match the ack."""
+        return self._send(envelope, timeout=timeout)
+
     def redeliver(self, ack_or_envelope: Ack | JSON, *, timeout: float = 5.0) -> Ack:
         """Send the same envelope again (same envelope_id and payload), as Slack does on retry."""
         original = ack_or_envelope.envelope if isinstance(ack_or_envelope, Ack) else ack_or_envelope
@@ -56,7 +61,8 @@ class Acting:
         ack = self._socket.send(envelope, timeout=timeout)
         if ack.latency > ACK_DEADLINE:
             message = f"acked after {ack.latency:.3f} s, Slack allows {ACK_DEADLINE:g} s"
-            self._violate(f"ack:{envelope['type']}", [Problem("", message)], raise_now=False)
+            kind = envelope.get("type")
+            self._violate(f"ack:{kind}", [Problem("", message)], raise_now=False)
         return ack
 
     def _deliver(self, type_: str, payload: JSON, timeout: float | None) -> Ack:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from . import blockkit, payloads
@@ -40,6 +41,27 @@ class ModalActions(Acting):
         ack = self._deliver("interactive", payload, timeout)
         self._apply_response_action(record, ack)
         return ack
+
+    def submit_forged_view(
+        self,
+        user_id: str,
+        *,
+        view_id: str,
+        edit: Callable[[JSON], None],
+        timeout: float | None = None,
+    ) -> Ack:
+        """Submit what a forged client would: the view as Slack would send it, changed by
+        ``edit`` (state values no menu offered, a huge private_metadata, ...), with none of the
+        client's own checks. The ack is returned and not applied, so the modal stays open."""
+        state = self._state
+        user = self._actor(user_id)
+        with state.lock:
+            record = self._visible_view(user_id, view_id)
+            view = self._view_json(record)
+            trigger_id = state.new_trigger(user_id)
+        edit(view)
+        payload = payloads.view_submission(state.workspace, user, view=view, trigger_id=trigger_id)
+        return self._deliver("interactive", payload, timeout)
 
     def submit_view_at_once(
         self, user_id: str, *, view_id: str, copies: int = 2, timeout: float | None = None

@@ -87,10 +87,17 @@ class RequestRow(Base):
     trigger: Mapped[str] = mapped_column(String(16), default="normal", server_default="normal")
     acknowledged_by: Mapped[str | None] = mapped_column(String(32))
     acknowledged_at: Mapped[datetime | None]
+    # Who the access is for when the requester asked on a teammate's behalf (NULL: the
+    # requester); docs/architecture.md, "Vocabulary". Name and email as Slack knew them then.
+    grantee_id: Mapped[str | None] = mapped_column(String(32))
+    grantee_name: Mapped[str | None] = mapped_column(String(200))
+    grantee_email: Mapped[str | None] = mapped_column(String(320))
 
     __table_args__ = (
         # Home and history list one person's requests, newest first, a page at a time.
         Index("ix_requests_requester_created", "requester_id", "created_at", "id"),
+        # ... and those asked for them by a teammate.
+        Index("ix_requests_grantee_created", "grantee_id", "created_at", "id"),
         Index("ix_requests_status_expires_at", "status", "expires_at"),
         Index("ix_requests_status_timeout_at", "status", "timeout_at"),
     )

@@ -167,5 +167,5 @@ class MemoryDirectory:
     def group_id(self, group: str) -> str | None:
         return self.group_ids.get(self._handle(group))
 
-    def profile_field(self, user_id: UserId, label: str) -> str | None:
+    def profile_field(self, user_id: UserId, label: str, *, fresh: bool = False) -> str | None:
         return self.fields.get((user_id, label))

@@ -21,6 +21,7 @@ from app.slack.views import metadata, update_view
 from blocks.admin import (
     ADMIN_TITLE,
     DELETE_TITLE,
+    MAX_DESCRIPTION,
     SAVE_TITLE,
     AdminAction,
     AdminBlock,
@@ -46,6 +47,7 @@ from blocks.admin import (
     row_key,
     row_matching,
 )
+from blocks.admin.notices import description_too_long
 from blocks.simple import INVALID_FORM, refused
 from domain.ids import UserId
 
@@ -54,7 +56,11 @@ _log = logging.getLogger(__name__)
 HomeRefresher = Callable[[WebClient, UserId], None]
 
 # Where the editor's field errors are shown (errors attach to input blocks only).
-_ERROR_BLOCKS = {"name": AdminBlock.NAME, "objects": AdminBlock.INTEGRATION}
+_ERROR_BLOCKS = {
+    "name": AdminBlock.NAME,
+    "description": AdminBlock.DESCRIPTION,
+    "objects": AdminBlock.INTEGRATION,
+}
 _ITEM = re.compile(r"[0-9]{1,18}")
 """A draft item ID, as the remove-one typeahead's option values carry it."""
 
@@ -284,11 +290,17 @@ class AdminListeners:
         if meta is None:
             ack(response_action="update", view=admin_notice(INVALID_FORM))
             return
+        description = view.text(AdminAction.EDIT_DESCRIPTION)
+        if description is not None and len(description.strip()) > MAX_DESCRIPTION:
+            # Refused, not cut: what is saved is what the admin reviewed.
+            too_long = {"description": description_too_long(MAX_DESCRIPTION)}
+            ack(response_action="errors", errors=_errors(view, too_long))
+            return
         outcome = self._admin.saving.review(
             draft_key=meta.d,
             by=submitted.user,
             name=view.text(AdminAction.EDIT_NAME),
-            description=view.text(AdminAction.EDIT_DESCRIPTION),
+            description=description,
         )
         if isinstance(outcome, NotAllowed):
             ack(response_action="update", view=done_modal(title=ADMIN_TITLE, text=outcome.reason))

@@ -1,7 +1,9 @@
 """Approve, deny and cancel: checked at click time, decided by compare-and-swap.
 
 The clicker must be a current approver of the request (resolved again now, so someone who left
-the approving group can no longer decide) and not its requester; a click naming an unknown
+the approving group can no longer decide) and neither its requester nor the teammate it was
+asked for; one who is an approver only as the requester's manager must also be the manager the
+request was sent to; a click naming an unknown
 request, or a request of another flow, is refused. Every refusal is audited. Of two racing
 decisions exactly one wins; the other gets "already approved by X at T" and changes nothing.
 
@@ -28,10 +30,12 @@ from blocks.refusals import (
     BUTTON_OF_ANOTHER_REQUEST,
     ONLY_REQUESTER_CANCELS,
     OWN_REQUEST,
+    REQUEST_FOR_YOU,
     REQUEST_NOT_FOUND,
     bundle_changed_since,
     denied_as_ineligible,
     eligibility_unchecked,
+    manager_named_since,
     not_an_approver,
 )
 from blocks.simple import INVALID_BUTTON
@@ -139,6 +143,15 @@ class DecisionService:
                 reason=OWN_REQUEST,
                 detail="requester clicked",
             )
+        if request.grantee is not None and clicker == request.grantee:
+            # Asked on their behalf: the teammate who gets the access never decides on it.
+            return self._refuse(
+                kind=AuditKind.DECISION_REFUSED,
+                clicker=clicker,
+                request_id=request.id,
+                reason=REQUEST_FOR_YOU,
+                detail="grantee clicked",
+            )
         if request.status is not Status.PENDING:
             return AlreadyDecided(summary)
         record = self._catalog.flow(request.flow, fresh=True)
@@ -151,9 +164,23 @@ class DecisionService:
             with self._store.read() as uow:
                 allowed = clicker in {a.id for a in uow.requests.approvers(request.id)}
         else:
-            allowed = self._approvers.is_approver(
-                flow=record.flow, requester=requester, user=clicker
+            # The profile field is read now: a manager changed a minute ago counts.
+            found = self._approvers.approver(
+                flow=record.flow, requester=requester, user=clicker, fresh=True
             )
+            allowed = found is not None
+            if found is not None and found.only_as_manager:
+                with self._store.read() as uow:
+                    asked = {a.id for a in uow.requests.approvers(request.id)}
+                if clicker not in asked:
+                    # Named the manager after the request was sent (app/core/approvers.py).
+                    return self._refuse(
+                        kind=AuditKind.DECISION_REFUSED,
+                        clicker=clicker,
+                        request_id=request.id,
+                        reason=manager_named_since(request.id),
+                        detail="manager named after the request was sent",
+                    )
         if not allowed:
             return self._refuse(
                 kind=AuditKind.DECISION_REFUSED,

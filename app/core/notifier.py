@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from enum import Enum
 from typing import Any, Final
 
 from app.core.sealing import Sealer
@@ -31,6 +32,14 @@ UPLOAD: Final = "upload"
 
 
 CREDENTIALS_REF: Final = "credentials:"
+
+
+class Reader(Enum):
+    """Who a status message is written for."""
+
+    REQUESTER = "requester"
+    GRANTEE = "grantee"
+    AUDIT = "audit"
 
 
 def approval_ref(request_id: str, approver: str) -> str:
@@ -60,7 +69,8 @@ class Notifier:
     def status_changed(
         self, uow: UnitOfWork, *, summary: RequestSummary, change: StatusChange
     ) -> None:
-        """Exactly one message to the requester and one to the audit channel."""
+        """Exactly one message to the requester, one to the teammate it is for (when asked on
+        their behalf) and one to the audit channel."""
         for channel, payload in self._status_messages(summary=summary, change=change):
             uow.outbox.add(
                 at=change.at,
@@ -91,9 +101,11 @@ class Notifier:
     def _status_messages(
         self, *, summary: RequestSummary, change: StatusChange
     ) -> list[tuple[str, dict[str, Any]]]:
-        readers: list[tuple[str, bool]] = [(summary.requester, True)]
+        readers: list[tuple[str, Reader]] = [(summary.requester, Reader.REQUESTER)]
+        if summary.grantee is not None and summary.grantee != summary.requester:
+            readers.append((summary.grantee, Reader.GRANTEE))
         if self._audit_channel:
-            readers.append((self._audit_channel, False))
+            readers.append((self._audit_channel, Reader.AUDIT))
         return [
             (
                 channel,
@@ -102,10 +114,11 @@ class Notifier:
                     actor=change.actor,
                     at=change.at,
                     reason=change.reason,
-                    for_requester=for_requester,
+                    for_requester=reader is Reader.REQUESTER,
+                    for_grantee=reader is Reader.GRANTEE,
                 ),
             )
-            for channel, for_requester in readers
+            for channel, reader in readers
         ]
 
     def ask_approvers(
@@ -212,10 +225,12 @@ class Notifier:
             valid_until=valid_until,
             resent=resent,
         )
+        # Only whoever holds the access sees its secrets: the teammate a request was made for,
+        # never the requester who asked on their behalf (README, "On behalf of a teammate").
         uow.outbox.add(
             at=at,
-            ordering_key=f"{summary.id}:{summary.requester}",
-            channel=summary.requester,
+            ordering_key=f"{summary.id}:{summary.holder}",
+            channel=summary.holder,
             kind=POST,
             sealed=self._sealer.seal(message),
             ref=credentials_ref(summary.id, integration),

@@ -26,8 +26,9 @@ class Directory(Protocol):
         """The ``S…`` ID of a group written any way, or ``None`` if Slack has no such group."""
         ...
 
-    def profile_field(self, user_id: UserId, label: str) -> str | None:
-        """The value of a custom profile field, found by its label (e.g. ``Manager``)."""
+    def profile_field(self, user_id: UserId, label: str, *, fresh: bool = False) -> str | None:
+        """The value of a custom profile field, found by its label (e.g. ``Manager``);
+        ``fresh=True`` asks Slack now, for a decision that must not trust an older answer."""
         ...
 
 
@@ -47,5 +48,5 @@ class NobodyDirectory:
     def group_id(self, group: str) -> str | None:
         return None
 
-    def profile_field(self, user_id: UserId, label: str) -> str | None:
+    def profile_field(self, user_id: UserId, label: str, *, fresh: bool = False) -> str | None:
         return None

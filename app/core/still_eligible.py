@@ -40,6 +40,7 @@ from blocks.reasons import (
     no_longer_on_call,
     objects_no_longer_offered,
     on_call_unreachable,
+    teammate_no_longer_grantee,
 )
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
@@ -92,6 +93,15 @@ class StillEligible:
             return Ineligible(reason=flow_deactivated(flow.name), detail="flow deactivated")
         if (refused := self._grantee_refusal(flow, request)) is not None:
             return refused
+        if request.grantee is not None and (
+            not flow.on_behalf
+            or self._grantee_refusal(flow, request, user=request.grantee) is not None
+        ):
+            # Asked on a teammate's behalf: they must still be a grantee, and the flow must
+            # still allow it (README, "On behalf of a teammate").
+            return Ineligible(
+                reason=teammate_no_longer_grantee(flow.name), detail="grantee no longer a grantee"
+            )
         if request.duration > flow.duration.max:
             return Ineligible(
                 reason=duration_over_maximum(
@@ -120,8 +130,11 @@ class StillEligible:
             )
         return None
 
-    def _grantee_refusal(self, flow: AccessFlow, request: AccessRequest) -> Ineligible | None:
-        user = request.requester
+    def _grantee_refusal(
+        self, flow: AccessFlow, request: AccessRequest, *, user: UserId | None = None
+    ) -> Ineligible | None:
+        """Why ``user`` (the requester unless given) is no longer a grantee of ``flow``."""
+        user = user or request.requester
         person = self._directory.person(user)
         not_grantee = Ineligible(
             reason=no_longer_grantee(flow.name), detail="requester no longer a grantee"

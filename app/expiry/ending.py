@@ -37,7 +37,7 @@ from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
 from domain.errors import DomainError
 from domain.ids import RequestId, UserId
-from domain.lifecycle import Status, StatusChange
+from domain.lifecycle import AccessRequest, Status, StatusChange
 from store.repositories.bulk import lost_to_a_lock
 from store.repositories.grants import Grant
 from store.unit_of_work import Store, UnitOfWork
@@ -229,7 +229,7 @@ class EndingService:
         with self._store.write() as uow:
             requests = uow.requests.get_many(ids)
             asks = uow.grants.revoke_asks(ids)
-            changes: list[StatusChange] = []
+            changes: list[tuple[AccessRequest, StatusChange]] = []
             before: dict[RequestId, list[AuditEvent]] = {}
             for request_id in ids:
                 request = requests.get(request_id)
@@ -243,7 +243,7 @@ class EndingService:
                         _, change = request.expire(at=now)
                 except DomainError:
                     continue
-                changes.append(change)
+                changes.append((request, change))
                 by = ask.by if ask is not None else None
                 before[request_id] = _revoked_events(revoked[request_id], at=now, by=by)
             ended = self._transitions.record_ends(uow, changes=changes, before=before)

@@ -244,7 +244,10 @@ class ExtensionService:
         self, flow: AccessFlow, summary: RequestSummary
     ) -> dict[UserId, tuple[str, ...]]:
         resolved = self._approvers.resolve(flow=flow, requester=self._requester(summary))
-        return {a.id: a.reasons for a in resolved if a.id != summary.requester}
+        # Neither the requester nor the teammate it was asked for decides (README, "On behalf
+        # of a teammate").
+        involved = {summary.requester, summary.holder}
+        return {a.id: a.reasons for a in resolved if a.id not in involved}
 
     @for_request
     def ask(
@@ -361,7 +364,7 @@ class ExtensionService:
                 reason=BUTTON_OF_ANOTHER_REQUEST,
                 detail=f"flow mismatch: button says {flow_claim}, request has {summary.flow}",
             )
-        if clicker == summary.requester:
+        if clicker in {summary.requester, summary.holder}:
             return self._refuse(
                 by=clicker, request_id=summary.id, reason=own_extension(), detail="requester"
             )

@@ -4,8 +4,9 @@ Runs in a worker, never in a listener. A request is claimed with a lease; if thi
 mid-way, the lease lapses and any instance provisions it again from the start (grants are
 idempotent: an existing account is reset, with a fresh password). Before any integration is
 called, each grant is written down as *uncertain*, so a crash or a timeout leaves a record of
-what may exist and it is revoked rather than forgotten. Credentials go to the requester only
-once the request is active, one sealed DM per integration.
+what may exist and it is revoked rather than forgotten. Credentials go to whoever holds the
+access (the teammate a request was made for, else the requester) only once the request is
+active, one sealed DM per integration.
 """
 
 from __future__ import annotations
@@ -164,7 +165,11 @@ class ProvisioningService:
                             kind=AuditKind.ACCESS_GRANTED,
                             at=now,
                             request_id=request_id,
-                            data={"integration": integration, "account": account},
+                            data={
+                                "integration": integration,
+                                "account": account,
+                                "grantee": request.holder,
+                            },
                         )
                     )
                 summary = self._transitions.record(

@@ -54,7 +54,9 @@ class HomeService:
         state = state or HomeState()
         admin = self._admins.is_admin(user)
         with self._store.read() as uow:
-            mine = uow.requests.page(number=state.mine, size=PAGE_SIZE, requester=user)
+            # Requests made for them by a teammate are theirs too (README, "On behalf of a
+            # teammate").
+            mine = uow.requests.page(number=state.mine, size=PAGE_SIZE, involving=user)
             waiting = uow.requests.page(number=0, size=WAITING_SIZE, waiting_for=user)
             activity = (
                 uow.requests.page(
@@ -121,10 +123,11 @@ class HomeService:
 
     def history(self, *, user: UserId, page: int) -> Page:
         with self._store.read() as uow:
-            return uow.requests.page(number=max(page, 0), size=PAGE_SIZE, requester=user)
+            return uow.requests.page(number=max(page, 0), size=PAGE_SIZE, involving=user)
 
     def details(self, *, request_id: RequestId, viewer: UserId) -> Details | None:
-        """The whole breakdown, for the requester, an approver asked, or an admin."""
+        """The whole breakdown, for the requester, the teammate it was asked for, an approver
+        asked, or an admin."""
         with self._store.read() as uow:
             summary = uow.requests.summary(request_id)
             if summary is None:
@@ -132,7 +135,7 @@ class HomeService:
             approvers = tuple(uow.requests.approvers(request_id))
             history = tuple(uow.requests.history(request_id))
             problem = uow.removals.get(request_id)
-        allowed = viewer == summary.requester or viewer in {a.id for a in approvers}
+        allowed = viewer in {summary.requester, summary.holder} | {a.id for a in approvers}
         if not allowed and not self._admins.is_admin(viewer):
             return None
         return Details(

@@ -2,7 +2,8 @@
 
 With ``--offline`` the file is checked without its secrets or servers, as a CI job does: the
 environment is not read, so a ``${VAR}`` counts as set, and nothing connects; everything else
-(YAML, keys and types, ``${VAR}`` syntax, references, limits) is checked as without it. With
+(YAML, keys and types, ``${VAR}`` syntax, references, limits) is checked as without it, durations
+against the default ``MAX_ACCESS_DURATION``. With
 ``--format json`` the same problems are one JSON document (:mod:`app.policy.diagnostics`).
 
 With ``--connect``, a valid policy's integrations are then built (their ``${VAR}`` secrets taken
@@ -21,6 +22,7 @@ from pydantic import ValidationError
 
 from app.policy.diagnostics import Mode, dumps, loaded_document, unreadable_document
 from app.policy.loader import LoadResult, load_policy
+from app.settings import DEFAULT_MAX_ACCESS_DURATION, SettingsError, max_access_duration_from_env
 from domain.connections import CONNECTION_MODELS, ENV_REFERENCE
 from domain.policy import IntegrationSpec, Policy
 
@@ -73,7 +75,13 @@ def run_check(
     source = str(path)
     mode: Mode = "offline" if offline else "online"
     try:
-        result = load_policy(path=path, env=None if offline else env)
+        # Offline, the environment is not read: the cap is MAX_ACCESS_DURATION's default.
+        cap = DEFAULT_MAX_ACCESS_DURATION if offline else max_access_duration_from_env(env)
+    except SettingsError as exc:
+        out.write(f"{source}: error: {exc}\n")
+        return EXIT_UNREADABLE
+    try:
+        result = load_policy(path=path, env=None if offline else env, max_duration=cap)
     except (OSError, UnicodeDecodeError) as exc:
         message, hint = _unreadable(exc)
         if output == "json":

@@ -17,7 +17,7 @@ from app.core.sealing import Sealer
 from app.policy.exchange import apply_import, diff_policy, export_policy
 from app.policy.export import dump_policy
 from app.policy.loader import load_policy
-from app.settings import SettingsError, audit_keys_from_env
+from app.settings import SettingsError, audit_keys_from_env, max_access_duration_from_env
 from domain.clock import SystemClock
 from domain.policy import Policy
 from store.engine import make_engine
@@ -43,7 +43,12 @@ def _load(path: Path, env: Mapping[str, str], err: TextIO) -> Policy | None:
     if not path.exists():
         err.write(f"error: {path} does not exist\n")
         return None
-    loaded = load_policy(path=path, env=None)
+    try:
+        cap = max_access_duration_from_env(env)
+    except SettingsError as error:
+        err.write(f"error: {error}\n")
+        return None
+    loaded = load_policy(path=path, env=None, max_duration=cap)
     if loaded.policy is None:
         for problem in loaded.errors:
             err.write(problem.format(source=str(path)) + "\n")

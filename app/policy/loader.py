@@ -2,7 +2,7 @@
 
 Five passes, each reporting all it finds: YAML structure (syntax, duplicate keys), the models
 (unknown keys, bad values), each integration's connection against its type (and its ``${VAR}``
-syntax), the sizes of :mod:`app.policy.limits`, and the semantic checks of
+syntax), the sizes and the duration cap of :mod:`app.policy.limits`, and the semantic checks of
 :mod:`domain.policy_checks` (run on the valid part when some of the file is not). None of them
 needs the environment's values except the last one's "is every ``${VAR}`` set", skipped when
 ``env`` is ``None`` (``check --offline``).
@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from pathlib import Path
 
 from app.policy.connection_checks import connection_issues, insecure_webhook_issues
-from app.policy.limits import limit_issues
+from app.policy.limits import duration_cap_problems, limit_issues
 from app.policy.problems import PolicyError, PolicyProblem
 from app.policy.salvage import Salvage, salvage
 from app.policy.validation import Issue
 from app.policy.yaml_source import SourceMap, parse_yaml
-from app.settings import insecure_webhooks_allowed
+from app.settings import DEFAULT_MAX_ACCESS_DURATION, insecure_webhooks_allowed
 from domain.policy import Policy
 from domain.policy_checks import Problem, check_policy
 
@@ -41,21 +42,37 @@ class LoadResult:
         return tuple(p for p in self.problems if not p.is_error)
 
 
-def load_policy(*, path: Path, env: Mapping[str, str] | None) -> LoadResult:
+def load_policy(
+    *,
+    path: Path,
+    env: Mapping[str, str] | None,
+    max_duration: timedelta = DEFAULT_MAX_ACCESS_DURATION,
+) -> LoadResult:
     """Read and check the policy file at ``path``; ``env`` resolves ``${VAR}`` references
-    (``None`` skips that check). Raises ``OSError`` when the file cannot be read."""
-    return parse_policy(text=path.read_text(encoding="utf-8"), env=env)
+    (``None`` skips that check); ``max_duration`` is the ``MAX_ACCESS_DURATION`` setting.
+    Raises ``OSError`` when the file cannot be read."""
+    return parse_policy(text=path.read_text(encoding="utf-8"), env=env, max_duration=max_duration)
 
 
-def load_policy_or_raise(*, path: Path, env: Mapping[str, str] | None) -> Policy:
+def load_policy_or_raise(
+    *,
+    path: Path,
+    env: Mapping[str, str] | None,
+    max_duration: timedelta = DEFAULT_MAX_ACCESS_DURATION,
+) -> Policy:
     """For start-up: the policy, or :class:`PolicyError` listing every problem."""
-    result = load_policy(path=path, env=env)
+    result = load_policy(path=path, env=env, max_duration=max_duration)
     if result.policy is None:
         raise PolicyError(source=str(path), problems=result.problems)
     return result.policy
 
 
-def parse_policy(*, text: str, env: Mapping[str, str] | None) -> LoadResult:
+def parse_policy(
+    *,
+    text: str,
+    env: Mapping[str, str] | None,
+    max_duration: timedelta = DEFAULT_MAX_ACCESS_DURATION,
+) -> LoadResult:
     """Check policy ``text`` (a YAML document), e.g. an upload that is not a file yet."""
     parsed = parse_yaml(text)
     problems = list(parsed.problems)
@@ -72,6 +89,7 @@ def parse_policy(*, text: str, env: Mapping[str, str] | None) -> LoadResult:
     problems += _locate_issues(limit_issues(parsed.data), source_map)
     if salvaged.policy is not None:
         found = check_policy(policy=salvaged.policy, env=env)
+        found += duration_cap_problems(salvaged.policy, cap=max_duration)
         problems += _locate_checks(found, salvaged, source_map)
     problems.sort(key=PolicyProblem.sort_key)
     failed = any(p.is_error for p in problems)

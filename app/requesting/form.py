@@ -15,6 +15,7 @@ def form_input(view: ViewPayload) -> FormInput:
         duration=view.selected(ActionId.DURATION),
         permission=view.selected(ActionId.PICK_PERMISSION),
         break_glass=view.selected(ActionId.BREAK_GLASS) == BREAK_GLASS_CHOICE,
+        grantee=view.selected(ActionId.ON_BEHALF),
     )
 
 
@@ -28,6 +29,7 @@ def block_for(view: ViewPayload, field: str) -> str | None:
         "duration": ["duration."],
         "justification": [BlockId.JUSTIFICATION],
         "break_glass": [f"{BlockId.BREAK_GLASS}.", BlockId.JUSTIFICATION],
+        "grantee": [BlockId.ON_BEHALF, BlockId.JUSTIFICATION],
     }
     prefixes = places.get(field, [])
     for prefix in prefixes:

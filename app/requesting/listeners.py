@@ -310,6 +310,7 @@ class RequestModalListeners:
                 status=outcome.status,
                 approvers=outcome.approvers,
                 break_glass=outcome.break_glass,
+                grantee=outcome.grantee,
             ),
         )
 

@@ -111,6 +111,8 @@ class FormInput:
     permission: str | None = None
     break_glass: bool = False
     """The requester chose to break the glass (README, "Break-glass")."""
+    grantee: str | None = None
+    """The teammate picked in "For" (README, "On behalf of a teammate"); ``None``: oneself."""
 
 
 def flow_choice(flow: AccessFlow) -> FlowChoice:
@@ -125,6 +127,7 @@ def flow_choice(flow: AccessFlow) -> FlowChoice:
         break_glass_max=flow.break_glass.max_duration if flow.break_glass else None,
         break_glass_daily=flow.break_glass.daily_limit if flow.break_glass else 0,
         justification_hint=flow.justification_hint,
+        on_behalf=flow.on_behalf,
     )
 
 

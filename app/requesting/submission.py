@@ -33,8 +33,10 @@ from blocks.break_glass import (
 from blocks.reasons import NO_APPROVER
 from blocks.request_modal import MAX_JUSTIFICATION
 from blocks.request_notices import (
+    BREAK_GLASS_ONLY_FOR_YOURSELF,
     BUNDLE_GONE,
     CHOOSE_OFFERED_DURATION,
+    MANAGER_IS_YOURSELF,
     NO_FLOW_FOR_OBJECTS,
     NOTHING_TO_REQUEST,
     PICK_A_BUNDLE,
@@ -42,14 +44,17 @@ from blocks.request_notices import (
     SUBMITTED_BUNDLE_NOT_OFFERED,
     SUBMITTED_FORM_EXPIRED,
     bundle_edited_meanwhile,
+    cannot_request_for,
     choose_a_duration,
     duration_over_maximum,
     flow_deactivated_meanwhile,
     flow_no_longer_offers_bundle,
     justification_too_long,
+    on_behalf_not_offered,
     on_call_unknown,
     outside_bundle,
     reason_required,
+    teammate_not_a_grantee,
     too_many_selected,
 )
 from domain.audit import AuditEvent, AuditKind
@@ -84,6 +89,7 @@ class Field(StrEnum):
     DURATION = "duration"
     JUSTIFICATION = "justification"
     BREAK_GLASS = "break_glass"
+    GRANTEE = "grantee"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,8 @@ class Submitted:
     bundle: str | None
     break_glass: timedelta | None = None
     """Break-glass access granted at once for this long (README, "Break-glass")."""
+    grantee: UserId | None = None
+    """The teammate it was asked for (README, "On behalf of a teammate")."""
 
 
 class BreakGlassAlarm(Protocol):
@@ -202,9 +210,19 @@ class SubmissionService:
             glass = self._check_break_glass(
                 record.flow, user=user, reason=justification, duration=duration, errors=errors
             )
+        grantee: Person | None = None
+        if form.grantee and form.grantee != user and record is not None:
+            grantee = self._check_grantee(
+                record.flow, UserId(form.grantee), break_glass=form.break_glass, errors=errors
+            )
         if errors or record is None or duration is None:
             self._audit_refusal(
-                user=user, draft=draft, errors=errors, break_glass=form.break_glass, use=glass
+                user=user,
+                draft=draft,
+                errors=errors,
+                break_glass=form.break_glass,
+                use=glass,
+                grantee=form.grantee,
             )
             return Refused(errors or {Field.OBJECTS: NOTHING_TO_REQUEST})
         requester = self._directory.person(user) or Person(id=user, name=user)
@@ -220,20 +238,34 @@ class SubmissionService:
             errors = {Field.OBJECTS: on_call_unknown(flow.name)}
             self._audit_refusal(user=user, draft=draft, errors=errors)
             return Refused(errors)
+        if glass is None and self._approvers.names_self(flow=flow, requester=requester):
+            errors = {Field.FLOW: MANAGER_IS_YOURSELF}
+            self._audit_refusal(user=user, draft=draft, errors=errors)
+            return Refused(errors)
+        # Read the manager's profile field now: the manager recorded here is the one who may
+        # decide as the manager (app/approval/decisions.py). Neither the requester nor the
+        # teammate the access is for decides on it.
         approvers = (
             []
             if approval.automatic and glass is None
-            else self._approvers.resolve(flow=flow, requester=requester)
+            else [
+                a
+                for a in self._approvers.resolve(flow=flow, requester=requester, fresh=True)
+                if grantee is None or a.id != grantee.id
+            ]
         )
+        manager = next((a.id for a in approvers if "manager" in a.grounds), None)
         try:
             return self._insert(
                 draft=draft,
                 requester=requester,
+                grantee=grantee,
                 record=record,
                 count=count,
                 duration=glass.duration if glass else duration,
                 justification=justification,
                 approval=approval,
+                manager=manager,
                 glass=glass,
                 approvers=[
                     AskedApprover(
@@ -373,7 +405,8 @@ class SubmissionService:
                 maximum=flow.duration.max, flow=flow.name
             )
             return None
-        if flow.duration.choices and duration not in offered:
+        # Only what the menu offered: a forged value between two options is not one of them.
+        if duration not in offered:
             errors[Field.DURATION] = choose_a_duration(offered)
             return None
         return duration
@@ -418,6 +451,32 @@ class SubmissionService:
             )
         return use
 
+    def _check_grantee(
+        self,
+        flow: AccessFlow,
+        teammate: UserId,
+        *,
+        break_glass: bool,
+        errors: dict[Field, str],
+    ) -> Person | None:
+        """The teammate ``flow``'s access may be requested for: the flow allows it, they are an
+        active person (no bot, nobody deactivated) and a grantee of the flow themselves, asked
+        of the directory now (README, "On behalf of a teammate")."""
+        if not flow.on_behalf:
+            errors[Field.GRANTEE] = on_behalf_not_offered(flow.name)
+            return None
+        if break_glass:
+            errors[Field.GRANTEE] = BREAK_GLASS_ONLY_FOR_YOURSELF
+            return None
+        person = self._directory.person(teammate)
+        if person is None or not person.can_act:
+            errors[Field.GRANTEE] = cannot_request_for(teammate)
+            return None
+        if self._eligibility.access_for(teammate, fresh=True).flow(flow.name) is None:
+            errors[Field.GRANTEE] = teammate_not_a_grantee(user=teammate, flow=flow.name)
+            return None
+        return person
+
     def _audit_refusal(
         self,
         *,
@@ -426,12 +485,15 @@ class SubmissionService:
         errors: dict[Field, str],
         break_glass: bool = False,
         use: _BreakGlassUse | None = None,
+        grantee: str | None = None,
     ) -> None:
         data: dict[str, Any] = {
             "bundle": draft.bundle,
             "flow": draft.flow,
             "errors": {k.value: v for k, v in errors.items()},
         }
+        if grantee:
+            data |= {"requested_by": user, "grantee": grantee}
         if use is not None:
             data |= {"used_today": use.used_today, "daily_limit": use.daily_limit}
         with self._store.write() as uow:
@@ -471,6 +533,7 @@ class SubmissionService:
             flow=request.flow,
             bundle=request.bundle,
             break_glass=request.duration if request.trigger is Trigger.BREAK_GLASS else None,
+            grantee=request.grantee,
         )
 
     def _insert(
@@ -483,8 +546,10 @@ class SubmissionService:
         duration: timedelta,
         justification: str,
         approval: Approval,
+        manager: UserId | None,
         approvers: list[AskedApprover],
         glass: _BreakGlassUse | None = None,
+        grantee: Person | None = None,
     ) -> Submitted:
         flow = record.flow
         automatic = approval.automatic
@@ -507,12 +572,16 @@ class SubmissionService:
                 last_actor=requester.id,
                 last_change_at=now,
                 trigger=Trigger.BREAK_GLASS if glass else Trigger.NORMAL,
+                grantee=grantee.id if grantee else None,
             )
             uow.requests.add(
                 request=request,
                 requester=RequesterSnapshot(
                     id=requester.id, name=requester.name, email=requester.email
                 ),
+                grantee=RequesterSnapshot(id=grantee.id, name=grantee.name, email=grantee.email)
+                if grantee
+                else None,
                 from_draft=draft.key,
                 bundle_version=draft.bundle_version if request.bundle else None,
                 timeout_at=now + flow.approval_timeout if waits else None,
@@ -536,6 +605,9 @@ class SubmissionService:
                         "trigger": request.trigger.value,
                         "automatic": automatic,
                         "approval": approval.why,
+                        **({"manager": manager} if manager and not glass else {}),
+                        "requested_by": requester.id,
+                        "grantee": request.holder,
                     },
                 )
             )
@@ -587,6 +659,7 @@ class SubmissionService:
             flow=flow.name,
             bundle=request.bundle,
             break_glass=duration if glass else None,
+            grantee=request.grantee,
         )
 
 

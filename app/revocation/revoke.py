@@ -1,6 +1,6 @@
-"""Revoking an active request from Slack: the requester, a current approver of its flow or an
-admin may; anyone else is refused and audited. The slow part (calling every integration) is
-left to the ending sweeper, which this wakes."""
+"""Revoking an active request from Slack: the requester, the teammate it was asked for, a
+current approver of its flow or an admin may; anyone else is refused and audited. The slow part
+(calling every integration) is left to the ending sweeper, which this wakes."""
 
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ class RevocationService:
             summary = uow.requests.summary(request_id)
         if summary is None:
             return False
-        if by == summary.requester or self._admins.is_admin(by):
+        if by in {summary.requester, summary.holder} or self._admins.is_admin(by):
             return True
         record = self._catalog.flow(summary.flow, fresh=True)
         requester = self._directory.person(summary.requester) or Person(
@@ -83,7 +83,7 @@ class RevocationService:
                 by=by,
                 request_id=summary.id,
                 reason=REVOKE_NOT_ALLOWED,
-                detail="not requester, approver or admin",
+                detail="not requester, grantee, approver or admin",
             )
         if summary.status is not Status.ACTIVE:
             return AlreadyDecided(summary)

@@ -124,7 +124,9 @@ class SlackDirectory:
         for cache in (self._people, self._by_email, self._groups, self._fields):
             cache.clear()
 
-    def profile_field(self, user_id: UserId, label: str) -> str | None:
+    def profile_field(self, user_id: UserId, label: str, *, fresh: bool = False) -> str | None:
+        if fresh:
+            return self._load_field(user_id, label)
         return self._fields.get((user_id, label), lambda: self._load_field(user_id, label))
 
     def _load_field(self, user_id: UserId, label: str) -> str | None:

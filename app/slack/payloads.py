@@ -7,6 +7,14 @@ a listener and keeps only what the bot reads. Anything missing or of the wrong t
 empty (``None``, ``""``); only a body without the user it comes from is refused, with
 :class:`MalformedPayload`, since nothing can be answered without knowing whom to answer.
 
+Sizes are bounded too, by what Slack itself ever sends (docs/architecture.md, "Slack's limits").
+A name (``action_id``, ``block_id``, ``callback_id``) longer than Slack allows is forged and
+parses as absent (a user ID too long, as :class:`MalformedPayload`). A value (an option's, a
+button's, ``private_metadata``, a text input, a command's text) is cut to one character over its
+limit: still present, so a forged value is refused by the check of its meaning rather than
+replaced by a default, but a megabyte never travels further. A view's state is read from its
+first :data:`~blocks.limits.VIEW_BLOCKS` blocks only.
+
 The meaning of values (request IDs, draft keys, which action is which) is the listeners' and
 ``blocks/``'s business; this module knows Slack's shapes only.
 """
@@ -15,11 +23,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import islice
+from typing import Any, Final
 
+from blocks.limits import PRIVATE_METADATA, SLACK_OPTION_VALUE, VIEW_BLOCKS
 from domain.ids import UserId
 
 JSON = Mapping[str, Any]
+
+MAX_ID: Final = 255
+"""Slack's longest ``action_id``, ``block_id``, ``callback_id``; no Slack ID is longer either."""
+MAX_USER_ID: Final = 32
+MAX_BUTTON_VALUE: Final = 2_000
+MAX_TEXT_INPUT: Final = 3_000
+"""A plain-text input's longest value."""
+MAX_COMMAND_TEXT: Final = 4_000
+MAX_QUERY: Final = 256
 
 
 class MalformedPayload(ValueError):
@@ -30,14 +49,24 @@ def _dict(value: object) -> JSON:
     return value if isinstance(value, Mapping) else {}
 
 
-def _str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+def _str(value: object, limit: int = MAX_ID) -> str | None:
+    """A string Slack could have sent, or ``None`` (missing, another type, or forged: too long)."""
+    return value if isinstance(value, str) and len(value) <= limit else None
+
+
+def _text(value: object, limit: int) -> str | None:
+    """A value, cut to one character over ``limit`` so that a check of it still refuses it."""
+    return value[: limit + 1] if isinstance(value, str) else None
 
 
 def _user(user_id: object) -> UserId:
-    if not isinstance(user_id, str) or not user_id:
+    if not isinstance(user_id, str) or not user_id or len(user_id) > MAX_USER_ID:
         raise MalformedPayload("the payload names no user")
     return UserId(user_id)
+
+
+def _option_value(option: object) -> str | None:
+    return _text(option.get("value"), SLACK_OPTION_VALUE) if isinstance(option, Mapping) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,13 +92,12 @@ class Action:
     @classmethod
     def from_dict(cls, raw: object) -> Action:
         action = _dict(raw)
-        option = action.get("selected_option")
         return cls(
             action_id=_str(action.get("action_id")) or "",
             block_id=_str(action.get("block_id")),
-            value=_str(action.get("value")),
-            selected=_str(option.get("value")) if isinstance(option, Mapping) else None,
-            selected_user=_str(action.get("selected_user")),
+            value=_text(action.get("value"), MAX_BUTTON_VALUE),
+            selected=_option_value(action.get("selected_option")),
+            selected_user=_str(action.get("selected_user"), MAX_USER_ID),
         )
 
 
@@ -117,27 +145,33 @@ class ViewPayload:
     def from_dict(cls, raw: object) -> ViewPayload:
         view = _dict(raw)
         state: dict[str, StateEntry] = {}
-        for block in _dict(_dict(view.get("state")).get("values")).values():
+        values = _dict(_dict(view.get("state")).get("values"))
+        for block in islice(values.values(), VIEW_BLOCKS):
             for action_id, entry in _dict(block).items():
                 if action_id in state or not isinstance(entry, Mapping):
                     continue  # the first block that holds an action ID wins
-                option = entry.get("selected_option")
-                selected = _str(option.get("value")) if isinstance(option, Mapping) else None
-                state[action_id] = StateEntry(value=_str(entry.get("value")), selected=selected)
+                if not isinstance(action_id, str) or len(action_id) > MAX_ID:
+                    continue
+                state[action_id] = StateEntry(
+                    value=_text(entry.get("value"), MAX_TEXT_INPUT),
+                    # A users_select holds its pick as selected_user, not as an option.
+                    selected=_option_value(entry.get("selected_option"))
+                    or _str(entry.get("selected_user"), MAX_USER_ID),
+                )
         blocks = view.get("blocks")
         inputs = tuple(
             b["block_id"]
-            for b in (blocks if isinstance(blocks, list) else [])
+            for b in islice(blocks if isinstance(blocks, list) else [], VIEW_BLOCKS)
             if isinstance(b, Mapping)
             and b.get("type") == "input"
-            and isinstance(b.get("block_id"), str)
+            and _str(b.get("block_id")) is not None
         )
         return cls(
             id=_str(view.get("id")) or "",
             hash=_str(view.get("hash")),
             type=_str(view.get("type")),
             callback_id=_str(view.get("callback_id")),
-            private_metadata=_str(view.get("private_metadata")),
+            private_metadata=_text(view.get("private_metadata"), PRIVATE_METADATA),
             state=state,
             input_block_ids=inputs,
         )
@@ -219,10 +253,11 @@ class Suggestion:
     @classmethod
     def from_body(cls, body: JSON) -> Suggestion:
         value = body.get("value", "")
+        query = value if isinstance(value, str) else str(value) if isinstance(value, int) else ""
         return cls(
             user=_user(_dict(body.get("user")).get("id")),
             action_id=_str(body.get("action_id")) or "",
-            query=str(value) if value is not None else "",
+            query=query[:MAX_QUERY],
             view=ViewPayload.optional(body.get("view")),
         )
 
@@ -240,7 +275,7 @@ class Command:
     def from_body(cls, body: JSON) -> Command:
         return cls(
             user=_user(body.get("user_id")),
-            text=str(body.get("text") or ""),
+            text=_text(body.get("text"), MAX_COMMAND_TEXT) or "",
             trigger_id=_str(body.get("trigger_id")),
             channel=_str(body.get("channel_id")),
         )

@@ -28,11 +28,21 @@ _EVENT_IDS: Final = uuid.UUID("5b0f3d0e-7a4e-4c1b-9a7e-2f6c1d9e8a11")
 retry and from every instance."""
 
 
+_NAMED: Final = {
+    AuditKind.REQUEST_SUBMITTED: "created",
+    AuditKind.EXTENDED: "extended",
+    AuditKind.BREAK_GLASS_USED: "break_glass",
+}
+"""Events named after what happened rather than after the status they reached."""
+
+
 def event_name(entry: RequestEntry) -> str | None:
-    """``created`` for a submission, the new status for a status change; ``None`` for anything
-    a webhook is not told about."""
-    if entry.kind is AuditKind.REQUEST_SUBMITTED:
-        return "created"
+    """``created`` for a submission, ``extended`` when an end moved, ``break_glass`` when the
+    glass was broken, the new status for a status change; ``None`` for anything a webhook is
+    not told about."""
+    named = _NAMED.get(entry.kind)
+    if named is not None:
+        return named
     to = entry.data.get("to")
     return to if entry.kind is AuditKind.REQUEST_STATUS and to in REQUEST_EVENT_NAMES else None
 
@@ -58,8 +68,12 @@ def payload(*, entry: RequestEntry, facts: RequestFacts) -> dict[str, Any]:
     assert name is not None
     request = facts.request
     changes = [e for e in facts.history if e.kind is AuditKind.REQUEST_STATUS]
-    status = Status.PENDING.value if name == "created" else str(entry.data.get("to"))
-    previous = None if name == "created" else entry.data.get("from")
+    if entry.kind is AuditKind.REQUEST_STATUS:
+        status, previous = str(entry.data.get("to")), entry.data.get("from")
+    else:  # the request stays where its last status change (if any) left it
+        reached = [str(e.data.get("to")) for e in changes if e.id < entry.id]
+        status = reached[-1] if reached else Status.PENDING.value
+        previous = None if name == "created" else status
     return {
         "schema_version": SCHEMA_VERSION,
         "id": event_id(entry),

@@ -60,6 +60,10 @@ def no_integration(integration: str) -> str:
     return f"There is no integration {integration}."
 
 
+def description_too_long(limit: int) -> str:
+    return f"A description is at most {limit:,} characters."
+
+
 def resource_too_long(limit: int) -> str:
     return f"A resource is at most {limit} characters."
 

@@ -52,6 +52,9 @@ class _Head:
     extensions: int
     expires_at: datetime | None
     trigger: str
+    grantee_id: str | None
+    grantee_name: str | None
+    grantee_email: str | None
 
 
 @dataclass(slots=True)
@@ -138,6 +141,9 @@ class ReportRepository:
                 RequestRow.extensions,
                 RequestRow.expires_at,
                 RequestRow.trigger,
+                RequestRow.grantee_id,
+                RequestRow.grantee_name,
+                RequestRow.grantee_email,
             )
             # The approver who decided, among those asked; (request_id, approver_id) is unique.
             .outerjoin(
@@ -179,6 +185,8 @@ class ReportRepository:
                     requested_at=head.created_at,
                     requester_name=head.requester_name,
                     requester_email=head.requester_email,
+                    grantee_name=head.grantee_name or head.grantee_id,
+                    grantee_email=head.grantee_email if head.grantee_id else None,
                     integration=integration,
                     resources=tuple(part.resources),
                     permissions=tuple(sorted(part.permissions)),

@@ -21,7 +21,12 @@ from domain.audit import AuditKind
 from domain.ids import RequestId, UserId
 from store.models import AuditEventRow, RequestWebhookCursorRow
 
-REQUEST_KINDS: Final = (AuditKind.REQUEST_SUBMITTED.value, AuditKind.REQUEST_STATUS.value)
+REQUEST_KINDS: Final = (
+    AuditKind.REQUEST_SUBMITTED.value,
+    AuditKind.REQUEST_STATUS.value,
+    AuditKind.EXTENDED.value,
+    AuditKind.BREAK_GLASS_USED.value,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import func, insert, literal, select, update
+from sqlalchemy import func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -118,6 +118,7 @@ def _to_domain(row: RequestRow) -> AccessRequest:
         reason=row.reason,
         expires_at=row.expires_at,
         trigger=Trigger(row.trigger),
+        grantee=UserId(row.grantee_id) if row.grantee_id else None,
     )
 
 
@@ -142,6 +143,9 @@ def _summary_of(row: RequestRow, *, parts: tuple[IntegrationPart, ...]) -> Reque
         trigger=Trigger(row.trigger),
         acknowledged_by=UserId(row.acknowledged_by) if row.acknowledged_by else None,
         acknowledged_at=row.acknowledged_at,
+        grantee=UserId(row.grantee_id) if row.grantee_id else None,
+        grantee_name=row.grantee_name,
+        grantee_email=row.grantee_email,
     )
 
 
@@ -157,6 +161,7 @@ class RequestRepository:
         *,
         request: AccessRequest,
         requester: RequesterSnapshot,
+        grantee: RequesterSnapshot | None = None,
         objects: Sequence[AccessObject] = (),
         from_draft: str | None = None,
         bundle_version: int | None = None,
@@ -168,7 +173,8 @@ class RequestRepository:
 
         Raises :class:`AlreadySubmitted` if the draft already made a request (a concurrent
         submission may have done so a moment ago) and :class:`EmptyRequest` when there is
-        nothing to copy; the caller's transaction must then end without committing."""
+        nothing to copy; the caller's transaction must then end without committing.
+        ``grantee``: the teammate the access is for (``request.grantee``), as Slack knows them."""
         if from_draft is None and not objects:
             raise EmptyRequest(f"{request.id} has no objects")
         self._session.add(
@@ -177,6 +183,9 @@ class RequestRepository:
                 requester_id=request.requester,
                 requester_name=requester.name,
                 requester_email=requester.email,
+                grantee_id=request.grantee,
+                grantee_name=grantee.name if grantee and request.grantee else None,
+                grantee_email=grantee.email if grantee and request.grantee else None,
                 flow=request.flow,
                 bundle=request.bundle,
                 bundle_version=bundle_version,
@@ -582,14 +591,20 @@ class RequestRepository:
         number: int,
         size: int,
         requester: UserId | None = None,
+        involving: UserId | None = None,
         waiting_for: UserId | None = None,
         statuses: Sequence[Status] = (),
         bundle: str | None = None,
     ) -> Page:
-        """Newest first, filtered; ``waiting_for`` keeps pending requests that user was asked."""
+        """Newest first, filtered; ``involving`` keeps the requests that person made or that
+        were made for them; ``waiting_for`` keeps pending requests that user was asked."""
         conditions: list[Any] = []
         if requester is not None:
             conditions.append(RequestRow.requester_id == requester)
+        if involving is not None:
+            conditions.append(
+                or_(RequestRow.requester_id == involving, RequestRow.grantee_id == involving)
+            )
         if statuses:
             conditions.append(RequestRow.status.in_([s.value for s in statuses]))
         if bundle is not None:
@@ -634,6 +649,7 @@ class RequestRepository:
                 expires_at=r.expires_at,
                 ended_at=r.ended_at,
                 trigger=Trigger(r.trigger),
+                grantee=UserId(r.grantee_id) if r.grantee_id else None,
             )
             for r in rows
         )

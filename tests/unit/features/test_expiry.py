@@ -19,7 +19,8 @@ from domain.lifecycle import Status
 from store.models import RequestRow
 from store.repositories.grants import GrantStatus
 from tests.fakes import RecordingIntegration
-from tests.unit.features.world import AUDIT_CHANNEL, CACHE, DB, ERIN, LEASE, World
+from tests.unit.features.test_on_behalf import TEAM_POLICY, asked_for, status_posts
+from tests.unit.features.world import ALICE, AUDIT_CHANNEL, CACHE, DAVE, DB, ERIN, LEASE, World
 
 HOUR = timedelta(hours=1)
 
@@ -319,3 +320,26 @@ def test_a_batch_whose_record_loses_a_deadlock_is_recorded_again_not_revoked_aga
     assert raced == [1]
     assert all(world.status(i) is Status.EXPIRED for i in ids)
     assert len(world.integrations[CACHE].revoke_calls) == 3
+
+
+def test_a_request_made_for_a_teammate_ends_in_a_batch_telling_both_and_naming_both(
+    make_world: Callable[..., World],
+) -> None:
+    team = make_world(policy=TEAM_POLICY)
+    team.directory.add(DAVE, groups=["@oncall"])
+    for_dave = asked_for(team)
+    team.approve(for_dave)
+    team.provisioning.run_due()
+    own = team.active_request()
+    before = len(status_posts(team, DAVE.id))
+    team.clock.advance(HOUR)
+
+    assert team.ending.run_due() == 2
+
+    assert team.status(for_dave) is Status.EXPIRED
+    assert len(status_posts(team, DAVE.id)) == before + 1
+    [ended] = [e for e in team.audit(for_dave) if e.kind is AuditKind.REQUEST_STATUS][-1:]
+    assert ended.data["to"] == "expired"
+    assert (ended.data["requested_by"], ended.data["grantee"]) == (ALICE.id, DAVE.id)
+    [own_end] = [e for e in team.audit(own) if e.kind is AuditKind.REQUEST_STATUS][-1:]
+    assert "grantee" not in own_end.data

@@ -12,10 +12,12 @@ from typing import Any
 import pytest
 
 from app.webhooks.sending import RequestWebhooks, subscriptions_from
+from domain.audit import AuditEvent, AuditKind
+from domain.ids import RequestId
 from domain.lifecycle import Status
 from domain.policy import RequestWebhook
 from store.repositories.request_webhooks import RequestWebhookRepository
-from tests.unit.webhooks.conftest import World
+from tests.unit.webhooks.conftest import ALICE, World
 from tests.unit.webhooks.receiver import Receiver, receiving
 
 SECRET = "hook-secret"
@@ -444,3 +446,52 @@ def test_a_slow_receiver_holds_back_only_its_own_subscription(world: World) -> N
 
     assert waited == [True]  # the quick one was served while the slow one was still answering
     assert slow.types_for(request_id) == quick.types_for(request_id) == ["request.created"]
+
+
+def record(world: World, request_id: RequestId, kind: AuditKind, **data: Any) -> None:
+    """An event the extension and break-glass features write, as they write it."""
+    world.clock.advance(timedelta(seconds=1))
+    with world.store.write() as uow:
+        uow.audit.append(
+            AuditEvent(
+                kind=kind, at=world.clock.now(), actor=ALICE, request_id=request_id, data=data
+            )
+        )
+
+
+def test_break_glass_and_extensions_are_told_with_the_status_the_request_stood_at(
+    world: World, receiver: Receiver
+) -> None:
+    webhooks = hooks(world, receiver.url)
+    broken = world.submit()
+    record(world, broken, AuditKind.BREAK_GLASS_USED, reason="prod down", told=["C0AUDIT"])
+    world.through(broken, Status.APPROVED, Status.GRANTING, Status.ACTIVE)
+    record(world, broken, AuditKind.EXTENDED, new_end="2026-04-01T10:00:00+00:00")
+
+    catch_up(world, webhooks)
+
+    assert receiver.problems == []  # every body valid against the shipped schema, signed
+    assert receiver.types_for(broken) == [
+        "request.created",
+        "request.break_glass",
+        "request.approved",
+        "request.granting",
+        "request.active",
+        "request.extended",
+    ]
+    by_type = {e["type"]: e for e in receiver.events}
+    assert by_type["request.break_glass"]["request"]["status"] == "pending"
+    assert by_type["request.break_glass"]["reason"] == "prod down"
+    assert by_type["request.extended"]["request"]["status"] == "active"
+    assert by_type["request.extended"]["request"]["previous_status"] == "active"
+
+
+def test_a_filter_on_extended_gets_only_the_extensions(world: World, receiver: Receiver) -> None:
+    webhooks = hooks(world, receiver.url, specs=[{"events": ["extended"]}])
+    request_id = world.submit()
+    world.through(request_id, Status.APPROVED, Status.GRANTING, Status.ACTIVE)
+    record(world, request_id, AuditKind.EXTENDED)
+
+    catch_up(world, webhooks)
+
+    assert receiver.types_for(request_id) == ["request.extended"]
