@@ -30,7 +30,7 @@ from app.core.leases import kept
 from app.core.removal_alerts import RemovalAlerts
 from app.core.retry import with_retries
 from app.core.transitions import Transitions
-from app.integrations.base import Integration, IntegrationError
+from app.integrations.base import Integration, IntegrationError, revoke_each
 from app.logs import request_context
 from blocks.reasons import no_longer_configured
 from domain.audit import AuditEvent, AuditKind
@@ -190,11 +190,11 @@ class EndingService:
             nonlocal left
             try:
                 outcome = integration.revoke_many(accounts=left)
+                unanswered = [a for a in left if a not in outcome]
+                if unanswered:  # the batch said nothing of these: ask for each on its own
+                    outcome |= revoke_each(integration, accounts=unanswered)
                 failed.clear()
-                for account in left:
-                    error = outcome.get(account, IntegrationError(f"{name}: no answer"))
-                    if error is not None:
-                        failed[account] = str(error)
+                failed.update((a, str(e)) for a in left if (e := outcome[a]) is not None)
             except IntegrationError as error:
                 failed.update(dict.fromkeys(left, str(error)))
             except Exception as error:  # a bug in one integration must not hide the others
@@ -202,8 +202,8 @@ class EndingService:
                 failed.update(dict.fromkeys(left, f"{name}: {type(error).__name__}"))
                 return
             left = list(failed)
-            if failed:
-                raise IntegrationError(f"{name}: {len(failed)} of the accounts are not gone yet")
+            if failed:  # tried again by the retry, with its pauses
+                raise IntegrationError(next(iter(failed.values())))
 
         with suppress(IntegrationError):  # what is left is in ``failed``
             self._retry(attempt, what=f"revoke {name}")
