@@ -1,6 +1,8 @@
-"""Approval benchmarks (issue 4): the DM fan-out of a submission, and the ack of an Approve click.
+"""Approval benchmarks (issue 4): the DM fan-out of a submission, and the ack of an Approve click,
+in a one-step flow and in a three-step one (issue 15).
 
-Target on the 2-core reference machine: ``approval.decide`` p99 under 100 ms. The fan-out has
+Target on the 2-core reference machine: ``approval.decide`` and ``approval.decide_3_steps`` p99
+under 100 ms. The fan-out has
 no target; its floor is an empty Bolt app that acks the same submission and then posts the 50
 DMs one after another from its listener.
 """
@@ -19,6 +21,8 @@ from bench.approval_world import (
     DECIDERS,
     FANOUT,
     REQUESTER,
+    STEPPERS,
+    THREE_STEPS,
     ApprovalWorld,
     approval_world,
 )
@@ -177,3 +181,66 @@ def approval_decide(ctx: Context) -> Distribution:
     # Not a figure of its own: what the clicker waits for after the ack, for the findings.
     ctx.log(f"[bench] approval.decide: confirmation median {ms(median(confirmations)):.1f} ms")
     return outcome
+
+
+def _click(world: ApprovalWorld, *, request_id: RequestId, step: int) -> Ack:
+    """Approve step ``step`` of a three-step request; returns once the next step's approver has
+    their DM (or the request is active and its messages sent), so no sample overlaps another's
+    work."""
+    sim, store = world.subject.sim, world.subject.store
+    clicker = STEPPERS[step]
+    message = _approval_message(store, request_id=request_id, approver=clicker)
+    fresh_records(sim)
+    ack = sim.click(clicker, action_id=ActionId.APPROVE, message=message)
+    wait_for_call(sim=sim, method="chat.postEphemeral", since=ack.sent_at)
+    if step + 1 < len(STEPPERS):
+        _approval_message(store, request_id=request_id, approver=STEPPERS[step + 1])
+    else:
+        poll(
+            lambda: _status(store, request_id) is Status.ACTIVE,
+            what=f"{request_id} becoming active",
+        )
+    drain_outbox(store)
+    return ack
+
+
+@benchmark(name="approval.decide_3_steps", unit="ms")
+def approval_decide_3_steps(ctx: Context) -> Distribution:
+    """Approve clicked in a three-step flow (one approver per step) → its ack; every step's
+    click is a sample (the last one approves, and a real Redis grant follows)."""
+    world = _world(ctx)
+    sim, store = world.subject.sim, world.subject.store
+    n = ctx.samples(full=150, quick=21)
+    warmup = ctx.samples(full=9, quick=3)
+    requests = (n + warmup) // len(STEPPERS) + 2
+    ids = [
+        request_bundle(sim, user=REQUESTER, bundle=THREE_STEPS, reason=REASON)
+        for _ in range(requests)
+    ]
+    drain_outbox(store)
+    fresh_records(sim)
+    clicks = iter((r, step) for r in ids for step in range(len(STEPPERS)))
+
+    request_id, step = next(clicks)
+    ack = _click(world, request_id=request_id, step=step)
+    for _ in range(len(STEPPERS) - 1):
+        request_id, step = next(clicks)
+        _click(world, request_id=request_id, step=step)
+    with store.read() as uow:
+        history = [c.to_status for c in uow.requests.history(request_id)]
+        decided = [d.approver for d in uow.requests.decisions(request_id)]
+    if history != GRANTED or decided != list(STEPPERS):
+        raise BenchError(f"{request_id} went through {history}, decided by {decided}")
+    payload: JSON = ack.envelope["payload"]
+
+    def subject() -> float:
+        request_id, step = next(clicks)
+        return ms(_click(world, request_id=request_id, step=step).latency)
+
+    with frozen_heap():
+        return interleaved(
+            subject=subject,
+            floor=lambda: ms(world.floor.ack_latency(payload=payload)),
+            n=n,
+            warmup=warmup,
+        )

@@ -1,8 +1,9 @@
 """The world of the approval benchmarks (issue 4).
 
-One requester offered two bundles by two flows: ``fanout-50``, approved by a Slack user group of
-50 people (each gets one DM per request), and ``decide``, approved by a group of two (a click
-there really grants: the bundle's key patterns on this machine's Redis). Approved requests leave
+One requester offered three bundles by three flows: ``fanout-50``, approved by a Slack user group
+of 50 people (each gets one DM per request), ``decide``, approved by a group of two (a click
+there really grants: the bundle's key patterns on this machine's Redis), and ``three-steps``,
+approved in three steps of one person each. Approved requests leave
 Redis ACL users behind for an hour, so the world deletes every account its requests created.
 """
 
@@ -26,9 +27,12 @@ REDIS_URL: Final = "redis://127.0.0.1:6379/0"
 REQUESTER: Final = "U0REQUESTER"
 APPROVERS: Final = tuple(f"U0APPR{i:02d}" for i in range(50))
 DECIDERS: Final = ("U0DECIDER1", "U0DECIDER2")
+STEPPERS: Final = ("U0STEPPER1", "U0STEPPER2", "U0STEPPER3")
+"""One approver per step of the three-step flow, in order (README, "Approval steps")."""
 AUDIT_CHANNEL: Final = "C0AUDIT"
 FANOUT: Final = "fanout-50"
 DECIDE: Final = "decide"
+THREE_STEPS: Final = "three-steps"
 CACHE: Final = "cache"
 MAX_REQUESTS: Final = 100_000
 """More than any run submits: the clean-up lists the requester's requests up to this many."""
@@ -39,7 +43,7 @@ def workspace() -> Workspace:
         User(id=REQUESTER, name="requester", real_name="Rae Quester", email="rae@example.com"),
         *(
             User(id=u, name=u.lower(), real_name=f"Approver {u[-2:]}", email=f"{u.lower()}@ex.com")
-            for u in (*APPROVERS, *DECIDERS)
+            for u in (*APPROVERS, *DECIDERS, *STEPPERS)
         ),
     ]
     groups = [
@@ -76,10 +80,15 @@ def policy(*, prefix: str) -> Policy:
             "bundles": [
                 {"name": FANOUT, "description": "Asks fifty people", "objects": objects},
                 {"name": DECIDE, "description": "Asks two people", "objects": objects},
+                {"name": THREE_STEPS, "description": "Three steps", "objects": objects},
             ],
             "access_flows": [
                 _flow("fanout", FANOUT, "@approvers"),
                 _flow("decide", DECIDE, "@deciders"),
+                {
+                    **_flow("three-steps", THREE_STEPS, "@deciders"),
+                    "approvers": [{"users": [u]} for u in STEPPERS],
+                },
             ],
         }
     )

@@ -28,6 +28,33 @@ from domain.summary import RequestSummary
 
 OBJECTS_PER_PAGE: Final = 40
 MAX_DENY_REASON: Final = 500
+MAX_APPROVE_REASON: Final = 500
+"""Approvers' comments are kept in the audit log and reports; Slack's input enforces it too."""
+
+
+def approve_modal(*, request_id: str, flow: str) -> dict[str, Any]:
+    """Approve with a comment the requester sees (kept in the audit log and reports)."""
+    view = View(
+        type="modal",
+        callback_id=CallbackId.APPROVE_REASON,
+        title=PlainTextObject(text=clip(f"Approve {request_id}", limits.VIEW_TITLE)),
+        submit=PlainTextObject(text="Approve all"),
+        close=PlainTextObject(text="Back"),
+        private_metadata=RequestButton(r=request_id, f=flow).encode(),
+        blocks=[
+            InputBlock(
+                block_id=BlockId.APPROVE_REASON,
+                label="Comment (the requester sees it)",
+                element=PlainTextInputElement(
+                    action_id=ActionId.APPROVE_REASON,
+                    multiline=True,
+                    max_length=MAX_APPROVE_REASON,
+                    placeholder="e.g. approved for INC-42 only",
+                ),
+            )
+        ],
+    )
+    return view.to_dict()
 
 
 def deny_modal(*, request_id: str, flow: str) -> dict[str, Any]:
@@ -60,6 +87,16 @@ REVOKE_USAGE: Final = "Usage: `/apono revoke AR-XXXXXX` (the request ID from its
 
 def approved(request_id: str) -> str:
     return f"✅ You approved {request_id}."
+
+
+def approval_counted(*, request_id: str, count: int, needed: int, step: int, steps: int) -> str:
+    """An approval that did not yet decide the request."""
+    where = f" in step {step + 1} of {steps}" if steps > 1 else ""
+    return f"✅ Your approval of {request_id} is counted{where}: {count} of {needed} approved."
+
+
+def already_voted(request_id: str) -> str:
+    return f"You already decided on {request_id} in this step. Nothing changed."
 
 
 def canceled(request_id: str) -> str:
@@ -139,3 +176,11 @@ def object_list_modal(
         blocks=blocks,
     )
     return view.to_dict()
+
+
+def step_already_done(*, request_id: str, step: int, steps: int) -> str:
+    """A click that came after its step had reached its quorum."""
+    return (
+        f"Step {step + 1} of {steps} of {request_id} already has its approvals; "
+        "the request has moved on. Nothing changed."
+    )

@@ -33,10 +33,17 @@ from blocks.admin import AdminHome, admin_section
 from blocks.break_glass import BREAK_GLASS_MARK
 from blocks.favorites import FavoriteLine, favorites_section
 from blocks.ids import ActionId, CallbackId, scoped
-from blocks.messages import STATUS_EMOJI, decision_line, parts_blocks
+from blocks.messages import (
+    STATUS_EMOJI,
+    approval_reasons_text,
+    decision_line,
+    parts_blocks,
+    step_count_line,
+)
 from blocks.payloads import PageButton, RequestButton
 from blocks.simple import notice_modal
 from blocks.text import clip, date_token, escape, mention, plural
+from domain.approval_steps import ApprovalProgress
 from domain.break_glass import Trigger
 from domain.durations import format_duration
 from domain.lifecycle import Status, StatusChange
@@ -329,6 +336,7 @@ def details_modal(
     history: tuple[StatusChange, ...],
     approvers: tuple[str, ...],
     removal_problem: str | None = None,
+    progress: ApprovalProgress | None = None,
     own: bool = False,
 ) -> dict[str, Any]:
     """``own``: the requester is looking, who may save the request as a favorite."""
@@ -348,6 +356,16 @@ def details_modal(
         SectionBlock(text=_md(decision_line(summary))) if summary.decided_at else DividerBlock(),
         SectionBlock(text=_md("*Timeline*\n" + _timeline(history))),
     ]
+    if progress is not None and progress.multi:
+        # Every step, even one needing a single approval, once there are several.
+        steps = "\n".join(step_count_line(s, steps=progress.total) for s in progress.steps)
+        blocks.append(
+            SectionBlock(text=_md(clip(f"*Approval steps*\n{steps}", limits.SECTION_TEXT)))
+        )
+    if progress is not None and (comments := approval_reasons_text(progress)):
+        blocks.append(
+            SectionBlock(text=_md(clip(f"*Approvers' comments*\n{comments}", limits.SECTION_TEXT)))
+        )
     if removal_problem:
         blocks.insert(
             0, SectionBlock(text=_md(clip(f"⚠️ *{escape(removal_problem)}*", limits.SECTION_TEXT)))

@@ -25,6 +25,7 @@ from blocks import limits
 from blocks.ids import ActionId
 from blocks.payloads import RequestButton
 from blocks.text import clip, date_token, escape, mention, plural
+from domain.approval_steps import ApprovalProgress, StepProgress
 from domain.durations import format_duration
 from domain.lifecycle import Status
 from domain.summary import IntegrationPart, RequestSummary
@@ -159,8 +160,48 @@ def decision_line(summary: RequestSummary) -> str:
     return f"*{verb.strip()}*{who}{when}{reason}"
 
 
-def approval_message(*, summary: RequestSummary, reasons: Sequence[str]) -> Message:
-    """One approver's copy. Once decided (``summary.status`` past pending) it has no buttons."""
+# -- approval steps and quorums (README, "Approval steps") --------------------------------------
+
+
+def step_count_line(step: StepProgress, *, steps: int) -> str:
+    """``Step 2 of 2: 1 of 2 approved: @bob`` (``Step 2 of 2`` only for several steps)."""
+    head = f"Step {step.index + 1} of {steps}: " if steps > 1 else ""
+    who = ", ".join(mention(a.approver) for a in step.approvals)
+    if not step.started:
+        return f"{head}waits for the steps before it"
+    count = f"{step.count} of {step.needed} approved"
+    mark = "✅ " if step.done else ""
+    return f"{mark}{head}{count}{': ' + who if who else ''}"
+
+
+def progress_text(progress: ApprovalProgress) -> str:
+    """Every step's count, one line each; empty for one step needing one approval."""
+    if not progress.multi:
+        return ""
+    return "\n".join(step_count_line(s, steps=progress.total) for s in progress.steps)
+
+
+def approval_reasons_text(progress: ApprovalProgress) -> str:
+    """The approvers' comments, one quoted line each."""
+    lines = [
+        f"{mention(a.approver)}: {escape(a.reason)}"
+        for s in progress.steps
+        for a in s.approvals
+        if a.reason
+    ]
+    return "\n".join(f">{line}" for line in lines)
+
+
+def approval_message(
+    *,
+    summary: RequestSummary,
+    reasons: Sequence[str],
+    progress: ApprovalProgress | None = None,
+    can_decide: bool = True,
+) -> Message:
+    """One approver's copy. Once decided (``summary.status`` past pending) it has no buttons;
+    nor has it while ``can_decide`` is false (its step is over, or this approver already
+    decided). With ``progress``, it shows where every step stands."""
     header = HeaderBlock(text=clip(f"Access request {summary.id}", limits.HEADER_TEXT))
     blocks: list[Block] = [
         header,
@@ -171,8 +212,12 @@ def approval_message(*, summary: RequestSummary, reasons: Sequence[str]) -> Mess
     ]
     if reasons:
         blocks.append(_context("You are asked as " + "; ".join(escape(r) for r in reasons) + "."))
+    if progress is not None and (counts := progress_text(progress)):
+        blocks.append(_section(f"*Approvals*\n{counts}"))
+    if progress is not None and (comments := approval_reasons_text(progress)):
+        blocks.append(_section(comments))
     show_all = _button(f"Show all {summary.object_count:,} objects", ActionId.SHOW_OBJECTS, summary)
-    if summary.status is Status.PENDING:
+    if summary.status is Status.PENDING and can_decide:
         blocks.append(
             ActionsBlock(
                 block_id="decision",
@@ -184,10 +229,14 @@ def approval_message(*, summary: RequestSummary, reasons: Sequence[str]) -> Mess
                         summary,
                         style="danger",
                     ),
+                    _button("Approve with comment", ActionId.APPROVE_WITH_COMMENT, summary),
                     show_all,
                 ],
             )
         )
+    elif summary.status is Status.PENDING:
+        blocks.append(_context("Your part is done; this copy follows the other approvals."))
+        blocks.append(ActionsBlock(block_id="details", elements=[show_all]))
     else:
         blocks.append(_section(decision_line(summary)))
         blocks.append(ActionsBlock(block_id="details", elements=[show_all]))
@@ -222,9 +271,11 @@ def status_message(
     reason: str | None,
     for_requester: bool,
     for_grantee: bool = False,
+    progress: ApprovalProgress | None = None,
 ) -> Message:
     """One status change, for the requester (with what they can do next), the teammate it was
-    asked for (``for_grantee``: who may revoke it) or the audit channel."""
+    asked for (``for_grantee``: who may revoke it) or the audit channel; with ``progress``, the
+    steps' counts and the approvers' comments."""
     status = summary.status
     emoji = STATUS_EMOJI.get(status, "")
     subject = "Your request" if for_requester else f"<@{summary.requester}>'s request"
@@ -242,6 +293,11 @@ def status_message(
     elif status is Status.PENDING:
         details.append(f"duration {format_duration(summary.duration)}")
     blocks: list[Block] = [_section(line), _context(" · ".join(details))]
+    counts = progress_text(progress) if progress is not None else ""
+    if counts and status is not Status.PENDING:
+        blocks.append(_section(f"*Approvals*\n{counts}"))
+    if progress is not None and (comments := approval_reasons_text(progress)):
+        blocks.append(_section(f"*Approvers' comments*\n{comments}"))
     if reason:
         blocks.append(_section(f"*Reason*\n{escape(reason)}"))
     if not for_requester and not for_grantee and summary.parts:
@@ -273,6 +329,40 @@ def status_message(
     if buttons:
         blocks.append(ActionsBlock(block_id="status_actions", elements=buttons))
     plain = f"{summary.id} is {STATUS_SENTENCES[status]}"
+    return _message(plain, blocks)
+
+
+def progress_message(
+    *,
+    summary: RequestSummary,
+    progress: ApprovalProgress,
+    actor: str,
+    step: int,
+    at: datetime,
+    for_requester: bool,
+    reason: str | None = None,
+) -> Message:
+    """One approval that did not decide the request yet: who approved in which step, the count
+    now, and whether the next step began."""
+    subject = "your request" if for_requester else f"<@{summary.requester}>'s request"
+    counted = progress.step(step)
+    where = f" (step {step + 1} of {progress.total})" if progress.total > 1 else ""
+    line = f"👍 {mention(actor)} approved {subject} *{summary.id}* for {what(summary)}{where}"
+    line += f" {date_token(at)}."
+    blocks: list[Block] = [_section(line)]
+    if counted is not None:
+        blocks.append(_context(step_count_line(counted, steps=progress.total)))
+    current = progress.current_step
+    if current is not None and current.index != step:
+        blocks.append(
+            _section(
+                f"Step {current.index + 1} of {progress.total} begins: "
+                f"{current.needed} of its approvers must approve."
+            )
+        )
+    if reason:
+        blocks.append(_section(f"*Comment*\n{escape(reason)}"))
+    plain = f"{summary.id}: approved by an approver{where}, waiting for more approvals"
     return _message(plain, blocks)
 
 

@@ -87,6 +87,19 @@ def manager_of(requester: str) -> str:
     return f"manager of {requester}"
 
 
+def owner_of(what: str) -> str:
+    """``what``: ``integration prod-db`` or ``bundle db-read``."""
+    return f"owner of {what}"
+
+
+def step_unreachable(*, step: int, steps: int) -> str:
+    """Why a request failed: too few people could approve one of its steps."""
+    return (
+        f"step {step} of {steps} cannot reach its quorum: too few approvers are available "
+        "(the requester and earlier steps' approvers do not count)"
+    )
+
+
 # -- why granting failed or access is not gone yet (granting, expiry, app/core/removal_alerts.py)
 
 

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Final
 
+from blocks.approval_steps import steps_words
 from domain.durations import format_duration
 from domain.policy import AccessFlow
 
@@ -41,11 +42,11 @@ def approvers_in_words(flow: AccessFlow) -> str:
     """Who approves ``flow``'s requests, as the modal's flow line says it."""
     if flow.approvers == "automatic":
         return "nobody (automatic)"
-    parts = [f"<@{u}>" if u.startswith(("U", "W")) else u for u in flow.approvers.users]
-    parts += [g if g.startswith("@") else f"@{g}" for g in flow.approvers.groups]
-    if flow.approvers.manager:
-        parts.insert(0, "your manager")
-    return ", ".join(parts) or "nobody"
+    return steps_words(
+        flow.steps,
+        manager="your manager",
+        who=lambda u: f"<@{u}>" if u.startswith(("U", "W")) else u,
+    )
 
 
 def unavailable_line(*, integration: str, why: str) -> str:

@@ -21,6 +21,8 @@ class AuditKind(StrEnum):
     REQUEST_STATUS = "request.status_changed"
     SUBMISSION_REFUSED = "request.submission_refused"
     DECISION_REFUSED = "decision.refused"
+    APPROVAL_RECORDED = "approval.recorded"
+    """One approval counted in a step that did not yet decide the request (steps, quorums)."""
     ELIGIBILITY_REFUSED = "eligibility.refused"
     """A request ended because its requester may no longer have it (flow, grantee, scope)."""
     REVOKE_REFUSED = "revoke.refused"

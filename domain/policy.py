@@ -85,12 +85,22 @@ class ObjectSpec(_Model):
     permission: Annotated[str, Field(min_length=1, max_length=64)]
 
 
+class Owners(_Model):
+    """Who answers for an integration or a bundle; a flow's step may ask them (``owners: true``)."""
+
+    users: list[str] = Field(default_factory=list, description="Slack user IDs or emails.")
+    groups: list[str] = Field(default_factory=list, description="Slack user-group handles or IDs.")
+
+
 class IntegrationSpec(_Model):
     """A target system. ``connection`` is checked against the schema of ``type``."""
 
     name: Name
     type: IntegrationType
     description: str = ""
+    owners: Owners | None = Field(
+        default=None, description="Who answers for it; approvers of steps with `owners: true`."
+    )
     connection: dict[str, Any]
     permissions: list[str] | None = Field(
         default=None,
@@ -139,6 +149,9 @@ class BundleSpec(_Model):
 
     name: Name
     description: str = ""
+    owners: Owners | None = Field(
+        default=None, description="Who answers for it; approvers of steps with `owners: true`."
+    )
     objects: Annotated[list[ObjectSpec], Field(min_length=1)]
 
 
@@ -226,15 +239,52 @@ class Grantees(_Model):
     )
 
 
+QuorumWord = Literal["any", "all"]
+Quorum = QuorumWord | Annotated[int, Field(ge=1, le=100)]
+"""How many of a step's approvers must approve: ``any`` (one), a number, or ``all``."""
+
+
 class Approvers(_Model):
-    """Who decides; the requester is never their own approver."""
+    """One approval step: who decides and how many must approve. The requester never counts,
+    and each person counts once (see README, "Approval steps")."""
 
     users: list[str] = Field(default_factory=list, description="Slack user IDs or emails.")
     groups: list[str] = Field(default_factory=list, description="Slack user-group handles or IDs.")
     manager: bool = Field(default=False, description="The requester's manager approves.")
+    owners: bool = Field(
+        default=False,
+        description="The owners of the integrations (and bundle) the request touches approve.",
+    )
     on_call: list[OnCallRef] = Field(
         default_factory=list, description="Whoever is on call now for these schedules approves."
     )
+    quorum: Quorum = Field(
+        default="any", description="How many must approve: any (one), a number, or all."
+    )
+
+    def listed_sources(self) -> tuple[str, ...]:
+        """The kinds of approver this step names, e.g. ``("users", "manager")``; new kinds of
+        source add themselves here."""
+        named = (
+            ("users", bool(self.users)),
+            ("groups", bool(self.groups)),
+            ("manager", self.manager),
+            ("owners", self.owners),
+            ("on_call", bool(self.on_call)),
+        )
+        return tuple(kind for kind, present in named if present)
+
+    def fixed_size(self) -> int | None:
+        """How many approvers the step can have at most when that is knowable from the policy
+        alone (listed users and the manager only); ``None`` when a group, owners or an on-call
+        schedule decide."""
+        if self.groups or self.owners or self.on_call:
+            return None
+        return len(set(self.users)) + (1 if self.manager else 0)
+
+
+ApprovalStep = Approvers
+"""The name the steps of a flow go by; one step is written exactly as ``approvers:`` was."""
 
 
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -394,7 +444,12 @@ class AccessFlow(_Model):
     objects: list[ObjectSpec] = Field(
         default_factory=list, description="Plain objects; resources may be patterns."
     )
-    approvers: Literal["automatic"] | Approvers
+    approvers: (
+        Literal["automatic"] | Approvers | Annotated[list[Approvers], Field(min_length=1)]
+    ) = Field(
+        description="automatic, one step (users, groups, manager, owners, quorum), or a list "
+        "of steps decided in order."
+    )
     duration: DurationPolicy
     justification: Literal["required", "optional"] = "optional"
     justification_hint: str = Field(
@@ -445,6 +500,15 @@ class AccessFlow(_Model):
         return self.approvers == "automatic"
 
     @property
+    def steps(self) -> tuple[Approvers, ...]:
+        """The approval steps in order: none for an automatic flow, one for a plain list."""
+        if self.approvers == "automatic":
+            return ()
+        if isinstance(self.approvers, Approvers):
+            return (self.approvers,)
+        return tuple(self.approvers)
+
+    @property
     def extension_max_total(self) -> timedelta:
         """The longest access may last from its grant, extensions included."""
         extend = self.extend
@@ -476,10 +540,10 @@ class AccessFlow(_Model):
         return sorted(t for t in times if granted_at < t < ends_at)
 
     def on_call_refs(self) -> list[OnCallRef]:
-        """Every on-call reference of the flow, grantees' then approvers'."""
+        """Every on-call reference of the flow, grantees' then each step's approvers'."""
         refs = list(self.grantees.on_call)
-        if self.approvers != "automatic":
-            refs += self.approvers.on_call
+        for step in self.steps:
+            refs += step.on_call
         return refs
 
 

@@ -24,6 +24,7 @@ from domain.policy import (
     IntegrationSpec,
     ObjectSpec,
     OnCallRef,
+    Owners,
     Policy,
 )
 
@@ -238,30 +239,82 @@ def _flow_shape(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
         )
 
 
+def step_paths(flow: AccessFlow, path: PolicyPath) -> list[tuple[PolicyPath, Approvers]]:
+    """Each approval step of ``flow`` with where it is written: ``approvers`` itself for one
+    step, ``approvers[i]`` for a list of steps."""
+    if flow.approvers == "automatic":
+        return []
+    if isinstance(flow.approvers, Approvers):
+        return [((*path, "approvers"), flow.approvers)]
+    return [((*path, "approvers", i), step) for i, step in enumerate(flow.approvers)]
+
+
 def _approvers(policy: Policy, flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
-    approvers = flow.approvers
-    if approvers == "automatic":
-        return
-    if (
-        not approvers.users
-        and not approvers.groups
-        and not approvers.manager
-        and not approvers.on_call
-    ):
+    steps = step_paths(flow, path)
+    for number, (here, step) in enumerate(steps, start=1):
+        which = "approvers" if len(steps) == 1 else f"approval step {number}"
+        if not step.listed_sources():
+            yield Problem(
+                path=here,
+                message=f"{which} names nobody, so requests could never be approved",
+                hint="write `approvers: automatic` to skip approval, or add users, groups, "
+                "`on_call:`, `manager: true` or `owners: true`",
+                code="no-approvers",
+            )
+            continue
+        if step.manager and not policy.managers and policy.manager_field is None:
+            yield Problem(
+                path=(*here, "manager"),
+                message=f"{which} includes the manager, but the policy says nowhere who "
+                "managers are",
+                hint="add a top-level `managers:` map or `manager_field:` (a Slack profile field)",
+                code="no-manager-source",
+            )
+        if step.owners and not _owners_for(policy, flow):
+            yield Problem(
+                path=(*here, "owners"),
+                message=f"{which} asks the owners, but none of the integrations or bundles "
+                f"of flow {flow.name!r} names `owners`",
+                hint="add `owners:` (users, groups) to the integrations or bundles it offers",
+                code="no-owners",
+            )
+        yield from _quorum(step, here, which)
+
+
+def _quorum(step: Approvers, here: PolicyPath, which: str) -> Iterator[Problem]:
+    if step.quorum == "all" and step.groups:
         yield Problem(
-            path=(*path, "approvers"),
-            message="approvers names nobody, so requests could never be approved",
-            hint="write `approvers: automatic` to skip approval, or add users, groups, "
-            "`on_call:` or `manager: true`",
-            code="no-approvers",
+            path=(*here, "quorum"),
+            message=f"{which} needs `all` of its approvers, but a group's members change, "
+            "so nobody can tell how many approvals that is",
+            hint="write a number, e.g. `quorum: 2`, or list the users instead of the group",
+            code="quorum-all-with-group",
         )
-    elif approvers.manager and not policy.managers and policy.manager_field is None:
+    size = step.fixed_size()
+    if isinstance(step.quorum, int) and size is not None and step.quorum > size:
         yield Problem(
-            path=(*path, "approvers", "manager"),
-            message="approvers includes the manager, but the policy says nowhere who managers are",
-            hint="add a top-level `managers:` map or `manager_field:` (a Slack profile field)",
-            code="no-manager-source",
+            path=(*here, "quorum"),
+            message=f"{which} needs {step.quorum} approvals but names only "
+            f"{size} possible approver{'s' if size != 1 else ''}",
+            hint=f"lower `quorum` to at most {size}, or add approvers",
+            code="quorum-too-large",
         )
+
+
+def _owners_for(policy: Policy, flow: AccessFlow) -> bool:
+    """Whether anything ``flow`` offers has owners named in the policy."""
+    integrations = {o.integration for o in flow.objects}
+    for name in flow.bundles:
+        bundle = policy.bundle(name)
+        if bundle is None:
+            continue
+        if bundle.owners is not None:
+            return True
+        integrations |= {o.integration for o in bundle.objects}
+    return any(
+        (spec := policy.integration(name)) is not None and spec.owners is not None
+        for name in integrations
+    )
 
 
 def _durations(flow: AccessFlow, path: PolicyPath) -> Iterator[Problem]:
@@ -360,11 +413,8 @@ def _on_call(policy: Policy, flow: AccessFlow, path: PolicyPath) -> Iterator[Pro
     refs: list[tuple[PolicyPath, OnCallRef]] = [
         ((*path, "grantees", "on_call", i), ref) for i, ref in enumerate(flow.grantees.on_call)
     ]
-    if flow.approvers != "automatic":
-        refs += [
-            ((*path, "approvers", "on_call", i), ref)
-            for i, ref in enumerate(flow.approvers.on_call)
-        ]
+    for here, step in step_paths(flow, path):
+        refs += [((*here, "on_call", i), ref) for i, ref in enumerate(step.on_call)]
     known = [p.name for p in policy.on_call.providers]
     for where, ref in refs:
         provider = policy.on_call.provider(ref.provider)
@@ -539,13 +589,21 @@ def _identities(policy: Policy) -> Iterator[Problem]:
     users: list[tuple[PolicyPath, str]] = [(("admins", i), v) for i, v in enumerate(policy.admins)]
     groups: list[tuple[PolicyPath, str]] = []
     for index, flow in enumerate(policy.access_flows):
-        people: list[tuple[str, Grantees | Approvers]] = [("grantees", flow.grantees)]
-        if flow.approvers != "automatic":
-            people.append(("approvers", flow.approvers))
-        for section, listed in people:
-            path: PolicyPath = ("access_flows", index, section)
+        flow_path: PolicyPath = ("access_flows", index)
+        people: list[tuple[PolicyPath, Grantees | Approvers | Owners]] = [
+            ((*flow_path, "grantees"), flow.grantees),
+            *step_paths(flow, flow_path),
+        ]
+        for path, listed in people:
             users += [((*path, "users", i), v) for i, v in enumerate(listed.users)]
             groups += [((*path, "groups", i), v) for i, v in enumerate(listed.groups)]
+    owned: list[tuple[PolicyPath, Owners | None]] = []
+    owned += [(("integrations", i, "owners"), s.owners) for i, s in enumerate(policy.integrations)]
+    owned += [(("bundles", i, "owners"), s.owners) for i, s in enumerate(policy.bundles)]
+    for path, owners in owned:
+        if owners is not None:
+            users += [((*path, "users", i), v) for i, v in enumerate(owners.users)]
+            groups += [((*path, "groups", i), v) for i, v in enumerate(owners.groups)]
     # Both sides of a `managers` entry are people; either is located at the entry.
     for requester, manager in policy.managers.items():
         users += [(("managers", requester), requester), (("managers", requester), manager)]

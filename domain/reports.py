@@ -42,6 +42,7 @@ class Column(StrEnum):
     TRIGGER = "trigger"
     ACCESS_FLOW = "access_flow"
     BUNDLE_NAME = "bundle_name"
+    APPROVAL_STEPS = "approval_steps"
     # Asked for by name (`columns ...`), not in the default report:
     EXTENSIONS = "extensions"
     FINAL_END = "final_end"
@@ -72,15 +73,16 @@ HEADERS: Final[Mapping[Column, str]] = {
     Column.TRIGGER: "Trigger",
     Column.ACCESS_FLOW: "Access Flow",
     Column.BUNDLE_NAME: "Bundle Name",
+    Column.APPROVAL_STEPS: "Approval Steps",
     Column.EXTENSIONS: "Extensions",
     Column.FINAL_END: "Final End",
 }
 
 DEFAULT_COLUMNS: Final[tuple[Column, ...]] = tuple(Column)[: tuple(Column).index(Column.EXTENSIONS)]
 """The columns of issue 6, in its order, with who held the access (the grantee: the requester,
-or the teammate they asked for, README "On behalf of a teammate") after the requester; the
-extension columns (how many times the end moved, and the end it finally had) are added by
-naming them."""
+or the teammate they asked for, README "On behalf of a teammate") after the requester, then the
+approval steps; the extension columns (how many times the end moved, and the end it finally
+had) are added by naming them."""
 
 LIST_SEPARATOR: Final = ", "
 """Between the resources, permissions and approvers inside one cell."""
@@ -159,6 +161,15 @@ def resource_type(resource: str, *, integration_type: str | None = None) -> str:
 # -- rows -----------------------------------------------------------------------------------------
 
 
+class StepDecision(NamedTuple):
+    """One approver's verdict in one approval step, as a report shows it."""
+
+    step: int
+    approver: str
+    approved: bool
+    reason: str | None = None
+
+
 class ReportRecord(NamedTuple):
     """One (request, integration) as the store found it, before formatting.
 
@@ -187,6 +198,8 @@ class ReportRecord(NamedTuple):
     approver_names: tuple[str, ...] = ()
     approver_emails: tuple[str, ...] = ()
     decision_reason: str | None = None
+    step_decisions: tuple[StepDecision, ...] = ()
+    """Every approver's verdict, step by step (README, "Approval steps")."""
     extensions: int = 0
     """How many times the request's end was moved (README, "Extending access")."""
     final_end: datetime | None = None
@@ -240,9 +253,21 @@ def _all_cells(record: ReportRecord, integration_types: Mapping[str, str]) -> tu
         _trigger(record),
         record.flow,
         record.bundle or "",
+        steps_cell(record.step_decisions),
         str(record.extensions),
         iso_utc(record.final_end),
     )
+
+
+def steps_cell(decisions: Sequence[StepDecision]) -> str:
+    """``step 1: Bob approved; step 2: Carol approved (fine for INC-42), Dave denied``."""
+    steps: dict[int, list[str]] = {}
+    for d in decisions:
+        verdict = "approved" if d.approved else "denied"
+        steps.setdefault(d.step, []).append(
+            f"{d.approver} {verdict}" + (f" ({d.reason})" if d.reason else "")
+        )
+    return "; ".join(f"step {s + 1}: {LIST_SEPARATOR.join(v)}" for s, v in sorted(steps.items()))
 
 
 _POSITION: Final[Mapping[Column, int]] = {column: index for index, column in enumerate(Column)}

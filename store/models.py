@@ -78,6 +78,8 @@ class RequestRow(Base):
     # A revoke asked for in Slack; the sweeper that ends expiries carries it out.
     revoke_requested_by: Mapped[str | None] = mapped_column(String(32))
     revoke_requested_at: Mapped[datetime | None]
+    # The approval step being decided (0-based); every decision's compare-and-swap names it.
+    current_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Extensions applied, and the reminder before the end: when the next one is due and which
     # end it was planned for (an extension moves the end, and the plan is made again).
     extensions: Mapped[int] = mapped_column(Integer, default=0)
@@ -163,8 +165,46 @@ class ApprovalRow(Base):
     approver_email: Mapped[str | None] = mapped_column(String(320))
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
     asked_at: Mapped[datetime]
+    # The step that asked them: a person is asked in one step at most (the first naming them).
+    step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     __table_args__ = (UniqueConstraint("request_id", "approver_id"),)
+
+
+class RequestStepRow(Base):
+    """One approval step of a request: its quorum as written when the request was made, how
+    many approvals it needs once its approvers are known, and when it began and ended."""
+
+    __tablename__ = "request_steps"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(Integer)
+    quorum: Mapped[str] = mapped_column(String(8))
+    needed: Mapped[int] = mapped_column(Integer, default=0)
+    approvals: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None]
+    completed_at: Mapped[datetime | None]
+
+    __table_args__ = (UniqueConstraint("request_id", "step"),)
+
+
+class DecisionRow(Base):
+    """One approver's verdict in one step; the unique key makes a second click of the same
+    person in the same step fail instead of counting twice."""
+
+    __tablename__ = "approval_decisions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    step: Mapped[int] = mapped_column(Integer)
+    approver_id: Mapped[str] = mapped_column(String(32))
+    approver_name: Mapped[str] = mapped_column(String(200), default="")
+    approved: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("request_id", "step", "approver_id"),)
 
 
 class StatusChangeRow(Base):

@@ -35,9 +35,10 @@ def flow_line(record: FlowRecord) -> FlowLine:
     automatic = flow.approvers == "automatic"
     approvers: tuple[str, ...] = ()
     manager = False
-    if flow.approvers != "automatic":
-        approvers = (*flow.approvers.users, *flow.approvers.groups)
-        manager = flow.approvers.manager
+    if flow.steps:
+        first = flow.steps[0]
+        approvers = (*first.users, *first.groups)
+        manager = first.manager
     return FlowLine(
         name=flow.name,
         active=flow.active,
@@ -49,6 +50,7 @@ def flow_line(record: FlowRecord) -> FlowLine:
         durations=_durations(flow),
         bundles=tuple(flow.bundles),
         plain_objects=len(flow.objects),
+        steps=flow.steps,
     )
 
 

@@ -1,4 +1,5 @@
-"""Approve, Deny (with an optional reason), Cancel and the full object list.
+"""Approve (optionally with a comment), Deny (with an optional reason), Cancel and the full
+object list.
 
 A decision is made durable before its click is acked: Slack never sends an acked click again,
 so an instance that dies between an ack and the decision would lose it. The compare-and-swap
@@ -21,6 +22,8 @@ from app.slack.payloads import Click, Submission
 from blocks.decisions import (
     OBJECTS_PER_PAGE,
     already_decided,
+    approval_counted,
+    approve_modal,
     approved,
     canceled,
     deny_modal,
@@ -48,6 +51,22 @@ def _answer(outcome: Outcome, done: str) -> str:
     return done
 
 
+def _approved(outcome: Outcome, request_id: str) -> str:
+    """What an approver is told: approved, or the count when the request waits for more."""
+    if isinstance(outcome, Done) and outcome.progress is not None:
+        step = outcome.progress.step(outcome.progress.current)
+        counted = next((s for s in reversed(outcome.progress.steps) if s.count and s.started), step)
+        if counted is not None:
+            return approval_counted(
+                request_id=request_id,
+                count=counted.count,
+                needed=counted.needed,
+                step=counted.index,
+                steps=outcome.progress.total,
+            )
+    return approved(request_id)
+
+
 HomeRefresher = Callable[[WebClient, UserId], None]
 
 
@@ -68,6 +87,8 @@ class DecisionListeners:
         app.action(matching(ActionId.APPROVE))(self.on_approve)
         app.action(matching(ActionId.DENY))(self.on_deny)
         app.view(CallbackId.DENY_REASON)(self.on_deny_reason)
+        app.action(matching(ActionId.APPROVE_WITH_COMMENT))(self.on_approve_with_comment)
+        app.view(CallbackId.APPROVE_REASON)(self.on_approve_reason)
         app.action(ActionId.CANCEL)(self.on_cancel)
         app.action(ActionId.SHOW_OBJECTS)(self.on_show_objects)
         app.action(matching(ActionId.OBJECTS_PAGE))(self.on_objects_page)
@@ -89,11 +110,38 @@ class DecisionListeners:
                 request_id=RequestId(button.r), flow_claim=button.f, clicker=clicker, approve=True
             )
         ack()
-        self._tell(client, click, outcome, approved(button.r if button else ""))
+        self._tell(client, click, outcome, _approved(outcome, button.r if button else ""))
         if self._refresh_home is not None and click.from_home:
             self._refresh_home(client, clicker)
 
+    def on_approve_with_comment(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        self._open_reason_modal(ack, body, client, approve=True)
+
+    def on_approve_reason(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        submitted = Submission.from_body(body)
+        meta = RequestButton.parse(submitted.view.private_metadata)
+        clicker = submitted.user
+        if meta is None:
+            ack()
+            return
+        outcome = self._decisions.decide(
+            request_id=RequestId(meta.r),
+            flow_claim=meta.f,
+            clicker=clicker,
+            approve=True,
+            reason=submitted.view.text(ActionId.APPROVE_REASON),
+        )
+        ack()
+        client.chat_postEphemeral(
+            channel=clicker, user=clicker, text=_answer(outcome, _approved(outcome, meta.r))
+        )
+
     def on_deny(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        self._open_reason_modal(ack, body, client, approve=False)
+
+    def _open_reason_modal(
+        self, ack: Ack, body: dict[str, Any], client: WebClient, *, approve: bool
+    ) -> None:
         ack()
         click = Click.from_body(body)
         button = _button(click)
@@ -107,9 +155,10 @@ class DecisionListeners:
         if not isinstance(allowed, Done):
             self._tell(client, click, allowed, "")
             return
+        modal = approve_modal if approve else deny_modal
         client.views_open(
             trigger_id=click.trigger_id,
-            view=deny_modal(request_id=button.r, flow=allowed.summary.flow),
+            view=modal(request_id=button.r, flow=allowed.summary.flow),
         )
 
     def on_deny_reason(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:

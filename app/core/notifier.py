@@ -15,12 +15,14 @@ from app.core.sealing import Sealer
 from blocks.messages import (
     approval_message,
     credentials_message,
+    progress_message,
     reminder_message,
     status_message,
 )
 from blocks.simple import text_message
-from domain.ids import RequestId, parse_request_id
-from domain.lifecycle import StatusChange
+from domain.approval_steps import ApprovalProgress
+from domain.ids import RequestId, UserId, parse_request_id
+from domain.lifecycle import Status, StatusChange
 from domain.summary import RequestSummary
 from store.repositories.outbox import NewMessage
 from store.repositories.requests import AskedApprover
@@ -44,6 +46,11 @@ class Reader(Enum):
 
 def approval_ref(request_id: str, approver: str) -> str:
     return f"approval:{request_id}:{approver}"
+
+
+def _decided_now(progress: ApprovalProgress | None) -> set[UserId]:
+    current = progress.current_step if progress is not None else None
+    return {a.approver for a in current.approvals} if current is not None else set()
 
 
 def credentials_ref(request_id: str, integration: str) -> str:
@@ -71,7 +78,10 @@ class Notifier:
     ) -> None:
         """Exactly one message to the requester, one to the teammate it is for (when asked on
         their behalf) and one to the audit channel."""
-        for channel, payload in self._status_messages(summary=summary, change=change):
+        progress = uow.requests.progress(summary.id) if change.from_status else None
+        for channel, payload in self._status_messages(
+            summary=summary, change=change, progress=progress
+        ):
             uow.outbox.add(
                 at=change.at,
                 ordering_key=f"{summary.id}:{channel}",
@@ -83,7 +93,9 @@ class Notifier:
     def statuses_changed(
         self, uow: UnitOfWork, *, changes: Sequence[tuple[RequestSummary, StatusChange]]
     ) -> None:
-        """:meth:`status_changed` for a batch (an expiry sweep's), in one INSERT."""
+        """:meth:`status_changed` for a batch (an expiry sweep's): the approval progress of
+        all in one go, the messages in one INSERT."""
+        progress = uow.requests.progress_many([summary.id for summary, _ in changes])
         by_time: dict[datetime, list[NewMessage]] = {}
         for summary, change in changes:
             by_time.setdefault(change.at, []).extend(
@@ -93,19 +105,22 @@ class Notifier:
                     kind=POST,
                     payload=payload,
                 )
-                for channel, payload in self._status_messages(summary=summary, change=change)
+                for channel, payload in self._status_messages(
+                    summary=summary,
+                    change=change,
+                    progress=progress.get(summary.id) if change.from_status else None,
+                )
             )
         for at, messages in by_time.items():
             uow.outbox.add_many(at=at, messages=messages)
 
     def _status_messages(
-        self, *, summary: RequestSummary, change: StatusChange
+        self,
+        *,
+        summary: RequestSummary,
+        change: StatusChange,
+        progress: ApprovalProgress | None,
     ) -> list[tuple[str, dict[str, Any]]]:
-        readers: list[tuple[str, Reader]] = [(summary.requester, Reader.REQUESTER)]
-        if summary.grantee is not None and summary.grantee != summary.requester:
-            readers.append((summary.grantee, Reader.GRANTEE))
-        if self._audit_channel:
-            readers.append((self._audit_channel, Reader.AUDIT))
         return [
             (
                 channel,
@@ -116,10 +131,55 @@ class Notifier:
                     reason=change.reason,
                     for_requester=reader is Reader.REQUESTER,
                     for_grantee=reader is Reader.GRANTEE,
+                    progress=progress,
                 ),
             )
-            for channel, reader in readers
+            for channel, reader in self._readers(summary)
         ]
+
+    def _readers(self, summary: RequestSummary) -> list[tuple[str, Reader]]:
+        readers: list[tuple[str, Reader]] = [(summary.requester, Reader.REQUESTER)]
+        if summary.grantee is not None and summary.grantee != summary.requester:
+            readers.append((summary.grantee, Reader.GRANTEE))
+        if self._audit_channel:
+            readers.append((self._audit_channel, Reader.AUDIT))
+        return readers
+
+    def approval_counted(
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        actor: UserId,
+        step: int,
+        reason: str | None,
+        asked_before: Sequence[AskedApprover],
+        asked_now: Sequence[AskedApprover],
+        at: datetime,
+    ) -> None:
+        """An approval that did not decide the request (README, "Approval steps"): every copy
+        asked before is updated with the count, a step that began asks its approvers (their one
+        message), and the requester and the audit channel get one message each."""
+        progress = uow.requests.progress(summary.id)
+        assert progress is not None
+        self._to_approvers(uow, summary=summary, approvers=asked_before, at=at, update=True)
+        self._to_approvers(uow, summary=summary, approvers=asked_now, at=at)
+        for channel, reader in self._readers(summary):
+            uow.outbox.add(
+                at=at,
+                ordering_key=f"{summary.id}:{channel}",
+                channel=channel,
+                kind=POST,
+                payload=progress_message(
+                    summary=summary,
+                    progress=progress,
+                    actor=actor,
+                    step=step,
+                    at=at,
+                    for_requester=reader is Reader.REQUESTER,
+                    reason=reason,
+                ),
+            )
 
     def ask_approvers(
         self, uow: UnitOfWork, *, summary: RequestSummary, approvers: Sequence[AskedApprover]
@@ -146,19 +206,33 @@ class Notifier:
         at: datetime,
         update: bool = False,
     ) -> None:
+        if not approvers:
+            return
+        progress = uow.requests.progress(summary.id)
+        pending = summary.status is Status.PENDING
+        decided = _decided_now(progress) if pending else set()
         # Fifty members of one group share one reason: build each distinct message once.
-        messages: dict[tuple[str, ...], dict[str, object]] = {}
+        messages: dict[tuple[tuple[str, ...], bool], dict[str, object]] = {}
         for approver in approvers:
-            if approver.reasons not in messages:
-                messages[approver.reasons] = approval_message(
-                    summary=summary, reasons=approver.reasons
+            can_decide = (
+                not pending
+                or progress is None
+                or (approver.step == progress.current and approver.id not in decided)
+            )
+            key = (approver.reasons, can_decide)
+            if key not in messages:
+                messages[key] = approval_message(
+                    summary=summary,
+                    reasons=approver.reasons,
+                    progress=progress,
+                    can_decide=can_decide,
                 )
             uow.outbox.add(
                 at=at,
                 ordering_key=f"{summary.id}:{approver.id}",
                 channel=approver.id,
                 kind=UPDATE if update else POST,
-                payload=messages[approver.reasons],
+                payload=messages[key],
                 ref=approval_ref(summary.id, approver.id),
             )
 
@@ -170,7 +244,14 @@ class Notifier:
         approvers: Sequence[AskedApprover],
         at: datetime,
     ) -> None:
+        progress = uow.requests.progress(summary.id)
+        decided = _decided_now(progress)
         for approver in approvers:
+            # Only those whose turn it is and who have not decided yet are reminded.
+            if progress is not None and (
+                approver.step != progress.current or approver.id in decided
+            ):
+                continue
             uow.outbox.add(
                 at=at,
                 ordering_key=f"{summary.id}:{approver.id}",

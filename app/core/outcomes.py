@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.approval_steps import ApprovalProgress
 from domain.audit import AuditEvent, AuditKind
 from domain.ids import RequestId, UserId
 from domain.summary import RequestSummary
@@ -17,6 +18,8 @@ _log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Done:
     summary: RequestSummary
+    progress: ApprovalProgress | None = None
+    """For an approval counted in a step that did not yet decide the request."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from app.core.approvers import ApproverResolver
+from app.core.approvers import ApproverResolver, Scope
 from app.core.catalog import CatalogService
 from app.core.leases import kept
 from app.core.notifier import POST, UPDATE
@@ -243,9 +243,17 @@ class ExtensionService:
     def _approvers_of(
         self, flow: AccessFlow, summary: RequestSummary
     ) -> dict[UserId, tuple[str, ...]]:
-        resolved = self._approvers.resolve(flow=flow, requester=self._requester(summary))
+        # Every step's approvers, any one of whom decides (README, "Extending access"): the
+        # access was approved by all the steps already, and an extension stays within max_total.
         # Neither the requester nor the teammate it was asked for decides (README, "On behalf
         # of a teammate").
+        resolved = self._approvers.resolve(
+            flow=flow,
+            requester=self._requester(summary),
+            scope=Scope(
+                integrations=tuple(p.integration for p in summary.parts), bundle=summary.bundle
+            ),
+        )
         involved = {summary.requester, summary.holder}
         return {a.id: a.reasons for a in resolved if a.id not in involved}
 

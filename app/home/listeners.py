@@ -182,6 +182,7 @@ class HomeListeners:
                 history=found.history,
                 approvers=tuple(a.id for a in found.approvers),
                 removal_problem=found.removal_problem,
+                progress=found.progress,
                 own=found.summary.requester == click.user,
             )
             if found

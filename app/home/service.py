@@ -10,6 +10,7 @@ from app.integrations.health import IntegrationHealth
 from blocks.admin import AdminHome, HealthLine
 from blocks.favorites import MAX_FAVORITES, MAX_NAME, FavoriteLine
 from blocks.home import HomeModel, HomeState
+from domain.approval_steps import ApprovalProgress
 from domain.ids import RequestId, UserId
 from domain.lifecycle import Status, StatusChange
 from domain.summary import Page, RequestSummary
@@ -28,6 +29,8 @@ class Details:
     approvers: tuple[AskedApprover, ...]
     removal_problem: str | None = None
     """Why its access could not be removed yet, while that lasts."""
+    progress: ApprovalProgress | None = None
+    """Each approval step and its approvals (README, "Approval steps")."""
 
 
 class AdminSection(Protocol):
@@ -135,6 +138,7 @@ class HomeService:
             approvers = tuple(uow.requests.approvers(request_id))
             history = tuple(uow.requests.history(request_id))
             problem = uow.removals.get(request_id)
+            progress = uow.requests.progress(request_id)
         allowed = viewer in {summary.requester, summary.holder} | {a.id for a in approvers}
         if not allowed and not self._admins.is_admin(viewer):
             return None
@@ -143,6 +147,7 @@ class HomeService:
             history=history,
             approvers=approvers,
             removal_problem=problem.problem if problem else None,
+            progress=progress,
         )
 
 

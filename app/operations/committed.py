@@ -102,6 +102,10 @@ def _audit_count(row: Mapping[str, Any], metrics: Metrics) -> Count | None:
         outcome = _DECIDED.get(data.get("to", ""))
         if data.get("from") == Status.PENDING.value and outcome is not None:
             return metrics.decisions.labels(outcome=outcome).inc
+    elif kind == AuditKind.APPROVAL_RECORDED.value:
+        # An approval counted in a step that did not decide the request (README, "Approval
+        # steps"): a click that decided something, but not an approved request.
+        return metrics.decisions.labels(outcome="step_approved").inc
     elif kind == AuditKind.DECISION_REFUSED.value:
         return metrics.decisions.labels(outcome="refused").inc
     elif kind == AuditKind.RECONCILED.value:

@@ -25,7 +25,7 @@ class Metrics:
         ProcessCollector(registry=r)
         self.decisions = Counter(
             f"{PREFIX}_decisions",
-            "Decisions on pending requests, by outcome (approved, denied, refused).",
+            "Decisions on pending requests, by outcome (approved, denied, step_approved, refused).",
             ["outcome"],
             registry=r,
         )

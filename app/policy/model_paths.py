@@ -45,7 +45,20 @@ def alternatives(annotation: Any) -> list[str]:
     described = [repr(value) for value in literals_in(annotation)]
     for model in models_in(annotation):
         described.append(f"a mapping ({', '.join(model.model_fields)})")
+    members = [_unwrap(a) for a in get_args(_unwrap(annotation))] if _is_union(annotation) else []
+    if any(get_origin(m) is list for m in members):
+        described.append("a list of such mappings")
+    if int in members:
+        described.append("a number")
     return described
+
+
+def has_list_member(annotation: Any) -> bool:
+    """Whether a union may be a list (``approvers``: a list of steps), so a list written there
+    is meant for that member."""
+    if not _is_union(_unwrap(annotation)):
+        return False
+    return any(get_origin(_unwrap(a)) is list for a in get_args(_unwrap(annotation)))
 
 
 def _step(annotation: Any, part: str | int) -> Any | None:

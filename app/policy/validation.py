@@ -16,7 +16,13 @@ from typing import Any, Final, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from app.policy.model_paths import alternatives, annotation_at, literals_in, models_in
+from app.policy.model_paths import (
+    alternatives,
+    annotation_at,
+    has_list_member,
+    literals_in,
+    models_in,
+)
 from domain.policy_checks import PolicyPath, Severity
 
 _NAME_RULE: Final = "letters, digits, '.', '_' and '-', starting with a letter or digit, ≤ 63 long"
@@ -54,7 +60,7 @@ def issues_from(
 ) -> list[Issue]:
     raw = [_Raw.of(error, data) for error in exc.errors(include_url=False, include_input=False)]
     describe = _Describer(model=model, data=data, quote_values=quote_values)
-    issues = [describe(r) for r in _one_per_union(raw, data)]
+    issues = [describe(r) for r in _one_per_union(raw, data, model=model)]
     return list(dict.fromkeys(issues))
 
 
@@ -101,8 +107,9 @@ def _has(container: Any, part: Any) -> bool:
     return isinstance(container, list) and isinstance(part, int) and 0 <= part < len(container)
 
 
-def _one_per_union(raw: list[_Raw], data: Any) -> Iterator[_Raw]:
-    """A mapping was meant for the model member, anything else for a literal member; report
+def _one_per_union(raw: list[_Raw], data: Any, *, model: type[BaseModel]) -> Iterator[_Raw]:
+    """A mapping was meant for the model member, a list for a list member, anything else for a
+    literal member; report
     against the member the admin meant, and a wrong kind of value once."""
     seen_kind_errors: set[PolicyPath] = set()
     for error in raw:
@@ -112,7 +119,11 @@ def _one_per_union(raw: list[_Raw], data: Any) -> Iterator[_Raw]:
         written = _value_at(data, error.union_at)
         at_union = error.path == error.union_at
         if isinstance(written, dict):
-            if not (at_union and error.code == "literal_error"):
+            if not (at_union and error.code in ("literal_error", "list_type")):
+                yield error
+        elif isinstance(written, list) and has_list_member(annotation_at(model, error.union_at)):
+            # A list was meant for the list member (approval steps): its items' own errors.
+            if not at_union or error.code == "too_short":
                 yield error
         elif at_union and error.union_at not in seen_kind_errors:
             seen_kind_errors.add(error.union_at)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from app.core.approvers import ApproverResolver
+from app.core.approvers import ApproverResolver, Scope, StepPlan
 from app.core.catalog import CatalogService
 from app.core.notifier import Notifier
 from app.core.oncall.service import OnCall, OnCallAnswer
@@ -30,7 +30,7 @@ from blocks.break_glass import (
     daily_limit_reached,
     reason_too_long,
 )
-from blocks.reasons import NO_APPROVER
+from blocks.reasons import NO_APPROVER, step_unreachable
 from blocks.request_modal import MAX_JUSTIFICATION
 from blocks.request_notices import (
     BREAK_GLASS_ONLY_FOR_YOURSELF,
@@ -186,6 +186,7 @@ class SubmissionService:
             earlier = uow.requests.by_form(draft_key)
             draft = uow.drafts.get(draft_key)
             count = uow.drafts.count(draft_key) if draft else 0
+            touched = tuple(sorted(uow.drafts.counts(draft_key))) if draft else ()
             # Bundle selections are checked in SQL; single objects need their flows matched.
             items = uow.drafts.items(draft_key) if draft and draft.mode is Mode.INTEGRATIONS else []
         if earlier is not None:
@@ -242,19 +243,26 @@ class SubmissionService:
             errors = {Field.FLOW: MANAGER_IS_YOURSELF}
             self._audit_refusal(user=user, draft=draft, errors=errors)
             return Refused(errors)
+        bundle = draft.bundle if draft.mode is Mode.BUNDLE else None
         # Read the manager's profile field now: the manager recorded here is the one who may
-        # decide as the manager (app/approval/decisions.py). Neither the requester nor the
-        # teammate the access is for decides on it.
-        approvers = (
+        # decide as the manager, in whichever step names it (app/approval/decisions.py).
+        # Neither the requester nor the teammate the access is for decides on it.
+        steps = (
             []
             if approval.automatic and glass is None
-            else [
-                a
-                for a in self._approvers.resolve(flow=flow, requester=requester, fresh=True)
-                if grantee is None or a.id != grantee.id
-            ]
+            else self._approvers.plan(
+                flow=flow,
+                requester=requester,
+                scope=Scope(integrations=touched, bundle=bundle),
+                fresh=True,
+                grantee=grantee.id if grantee is not None else None,
+            )
         )
-        manager = next((a.id for a in approvers if "manager" in a.grounds), None)
+        manager = next(
+            (a.id for step in steps for a in step.approvers if "manager" in a.grounds), None
+        )
+        # Only the first step is asked now; later ones when their turn comes (app/approval).
+        approvers = list(steps[0].approvers) if steps else []
         try:
             return self._insert(
                 draft=draft,
@@ -273,6 +281,7 @@ class SubmissionService:
                     )
                     for a in approvers
                 ],
+                steps=steps,
             )
         except AlreadySubmitted:
             # Another submission of this form won the race a moment ago: give its answer.
@@ -548,6 +557,7 @@ class SubmissionService:
         approval: Approval,
         manager: UserId | None,
         approvers: list[AskedApprover],
+        steps: Sequence[StepPlan] = (),
         glass: _BreakGlassUse | None = None,
         grantee: Person | None = None,
     ) -> Submitted:
@@ -620,9 +630,9 @@ class SubmissionService:
                 approved = self._transitions.record(
                     uow, request=final, change=change, audit={"trigger": final.trigger.value}
                 )
-                told = self._alarm.sound(
-                    uow, summary=approved, approvers=[a.id for a in approvers], at=now
-                )
+                # Every approver of the flow hears the alarm, whichever step would ask them.
+                everyone = list(dict.fromkeys(a.id for s in steps for a in s.approvers))
+                told = self._alarm.sound(uow, summary=approved, approvers=everyone, at=now)
                 uow.audit.append(
                     AuditEvent(
                         kind=AuditKind.BREAK_GLASS_USED,
@@ -642,11 +652,23 @@ class SubmissionService:
             elif automatic:
                 final, change = request.approve(by=None, at=now)
                 self._transitions.record(uow, request=final, change=change)
-            elif not approvers:
-                final, change = request.fail(at=now, reason=NO_APPROVER)
+            elif not approvers or not all(s.possible for s in steps):
+                unreachable = next((s for s in steps if not s.possible), None)
+                reason = (
+                    step_unreachable(step=unreachable.index + 1, steps=len(steps))
+                    if approvers and unreachable is not None
+                    else NO_APPROVER
+                )
+                final, change = request.fail(at=now, reason=reason)
                 self._transitions.record(uow, request=final, change=change)
             else:
                 uow.requests.add_approvers(request_id=request_id, approvers=approvers, at=now)
+                uow.requests.add_steps(
+                    request_id=request_id,
+                    quorums=[s.quorum for s in steps],
+                    first_needed=steps[0].needed,
+                    at=now,
+                )
                 self._notifier.ask_approvers(uow, summary=summary, approvers=approvers)
             uow.drafts.remove(draft.key)
         if final.status is Status.APPROVED:

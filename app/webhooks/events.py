@@ -100,20 +100,55 @@ def payload(*, entry: RequestEntry, facts: RequestFacts) -> dict[str, Any]:
             "approvers": [
                 {"id": a.id, "name": a.name, "email": a.email, "reasons": list(a.reasons)}
                 for a in facts.approvers
+                if a.step <= _started_step(facts.history)
             ],
-            "decisions": [
-                {
-                    "decision": e.data["to"],
-                    "by": e.actor,
-                    "at": _time(e.at),
-                    "reason": e.data.get("reason"),
-                }
-                for e in changes
-                if e.data.get("to") in (Status.APPROVED.value, Status.DENIED.value)
-            ],
+            "decisions": _decisions(facts.history),
             "times": _times(request=request, changes=changes),
         },
     }
+
+
+def _started_step(history: Sequence[RequestEntry]) -> int:
+    """The last approval step (0-based) begun by the end of ``history``: a step begins when the
+    one before reaches its quorum. Those asked later are left out, so a retry of an earlier event
+    sends the same body (README, "Approval steps")."""
+    return max(
+        (
+            int(e.data["step"])
+            for e in history
+            if e.kind is AuditKind.APPROVAL_RECORDED
+            and isinstance(e.data.get("step"), int)
+            and int(e.data.get("approvals") or 0) >= int(e.data.get("needed") or 1)
+        ),
+        default=0,
+    )
+
+
+def _decisions(history: Sequence[RequestEntry]) -> list[dict[str, Any]]:
+    """Every approval counted in a step and the decision that ended the request, oldest first;
+    ``step`` is 1-based, absent for a request decided without steps (automatic, the bot)."""
+    found: list[dict[str, Any]] = []
+    for e in history:
+        if e.kind is AuditKind.APPROVAL_RECORDED:
+            decision: str = Status.APPROVED.value
+        elif e.kind is AuditKind.REQUEST_STATUS and e.data.get("to") in (
+            Status.APPROVED.value,
+            Status.DENIED.value,
+        ):
+            decision = str(e.data["to"])
+        else:
+            continue
+        step = e.data.get("step")
+        found.append(
+            {
+                "decision": decision,
+                "by": e.actor,
+                "at": _time(e.at),
+                "reason": e.data.get("reason"),
+                **({"step": step} if isinstance(step, int) else {}),
+            }
+        )
+    return found
 
 
 def body_of(event: dict[str, Any]) -> bytes:

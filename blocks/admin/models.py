@@ -9,6 +9,7 @@ from typing import Literal
 from blocks.admin.limits import LIST_ROWS
 from domain.catalog import Source
 from domain.objects import AccessObject
+from domain.policy import Approvers
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,8 @@ class FlowLine:
     durations: str
     bundles: tuple[str, ...]
     plain_objects: int
+    steps: tuple[Approvers, ...] = ()
+    """The approval steps in order (README, "Approval steps"); none for an automatic flow."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from blocks import limits
 from blocks.admin.ids import AdminAction, BundleChoice, FlowChoice, row_action
 from blocks.admin.models import BundleLine, FlowLine, HealthLine, IntegrationLine
 from blocks.admin.pieces import marker, md, names, option
+from blocks.approval_steps import steps_words
 from blocks.text import clip, date_token, escape, plural
 
 
@@ -52,6 +53,8 @@ def _people(entries: Sequence[str], *, limit: int = 5) -> str:
 def _approvers(line: FlowLine) -> str:
     if line.automatic:
         return "automatic"
+    if line.steps:
+        return steps_words(line.steps, manager="the manager", who=_who)
     parts = (["the manager"] if line.manager else []) + [_people(line.approvers)]
     return ", ".join(p for p in parts if p) or "nobody"
 

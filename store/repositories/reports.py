@@ -18,8 +18,15 @@ from sqlalchemy import ColumnElement, Connection, and_, exists, func, or_, selec
 from sqlalchemy.orm import Session, aliased
 
 from domain.lifecycle import DECISIONS
-from domain.reports import ReportFilter, ReportRecord
-from store.models import ApprovalRow, GrantRow, RequestObjectRow, RequestRow, StatusChangeRow
+from domain.reports import ReportFilter, ReportRecord, StepDecision
+from store.models import (
+    ApprovalRow,
+    DecisionRow,
+    GrantRow,
+    RequestObjectRow,
+    RequestRow,
+    StatusChangeRow,
+)
 
 PAGE_REQUESTS: Final = 500
 """Requests per page (each page is four queries)."""
@@ -169,6 +176,7 @@ class ReportRepository:
         parts = self._parts(in_page=in_page, integrations=integrations)
         grants = self._grants(in_page=in_page)
         reasons = self._decision_reasons(in_page=in_page)
+        steps = self._step_decisions(in_page=in_page)
         for head in page:
             names, emails = _approver(head)
             by_integration = parts.get(head.id)
@@ -201,6 +209,7 @@ class ReportRepository:
                     approver_names=names,
                     approver_emails=emails,
                     decision_reason=reasons.get(head.id),
+                    step_decisions=steps.get(head.id, ()),
                     extensions=head.extensions,
                     final_end=head.expires_at,
                     trigger=head.trigger,
@@ -264,6 +273,30 @@ class ReportRepository:
             if reason is not None:
                 found.setdefault(request_id, reason)
         return found
+
+    def _step_decisions(
+        self, *, in_page: Sequence[ColumnElement[bool]]
+    ) -> dict[str, tuple[StepDecision, ...]]:
+        """Each request's verdicts per approval step, in the order they were given."""
+        query = (
+            select(
+                DecisionRow.request_id,
+                DecisionRow.step,
+                DecisionRow.approver_name,
+                DecisionRow.approver_id,
+                DecisionRow.approved,
+                DecisionRow.reason,
+            )
+            .join(RequestRow, RequestRow.id == DecisionRow.request_id)
+            .where(*in_page)
+            .order_by(DecisionRow.id)
+        )
+        found: dict[str, list[StepDecision]] = {}
+        for request_id, step, name, approver, approved, reason in self._connection.execute(query):
+            found.setdefault(request_id, []).append(
+                StepDecision(step=step, approver=name or approver, approved=approved, reason=reason)
+            )
+        return {k: tuple(v) for k, v in found.items()}
 
 
 def _conditions(

@@ -27,6 +27,9 @@ REQUEST_KINDS: Final = (
     AuditKind.EXTENDED.value,
     AuditKind.BREAK_GLASS_USED.value,
 )
+HISTORY_KINDS: Final = (*REQUEST_KINDS, AuditKind.APPROVAL_RECORDED.value)
+"""What a payload is built from: the delivered kinds and each approval counted in a step that did
+not yet decide the request (README, "Approval steps"), which is never delivered on its own."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,8 @@ class Cursor:
 
 @dataclass(frozen=True, slots=True)
 class RequestEntry:
-    """One audit event about a request: its submission or one status change."""
+    """One audit event about a request: its submission, one status change, ... (the kinds of
+    :data:`REQUEST_KINDS`, and in a history :data:`HISTORY_KINDS`)."""
 
     id: int
     hash: str
@@ -179,7 +183,7 @@ class RequestWebhookRepository:
             select(AuditEventRow)
             .where(AuditEventRow.request_id == request_id)
             .where(AuditEventRow.id <= up_to)
-            .where(AuditEventRow.kind.in_(REQUEST_KINDS))
+            .where(AuditEventRow.kind.in_(HISTORY_KINDS))
             .order_by(AuditEventRow.id)
         )
         return [_entry(row) for row in rows]

@@ -15,12 +15,21 @@ from sqlalchemy import func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from domain.approval_steps import ApprovalProgress, StepApproval, StepProgress
 from domain.break_glass import Trigger
 from domain.ids import RequestId, UserId
 from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.objects import AccessObject
 from domain.summary import Headline, IntegrationPart, Page, RequestSummary
-from store.models import ApprovalRow, DraftItemRow, RequestObjectRow, RequestRow, StatusChangeRow
+from store.models import (
+    ApprovalRow,
+    DecisionRow,
+    DraftItemRow,
+    RequestObjectRow,
+    RequestRow,
+    RequestStepRow,
+    StatusChangeRow,
+)
 from store.repositories.bulk import insert_rows
 from store.repositories.unchanged import UNCHANGED, Unchanged, given_or
 
@@ -31,6 +40,26 @@ class AskedApprover:
     name: str
     email: str | None
     reasons: tuple[str, ...]
+    step: int = 0
+    """The approval step that asked them (0-based)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """One approver's verdict in one step, with their optional reason."""
+
+    request_id: RequestId
+    step: int
+    approver: UserId
+    approver_name: str
+    approved: bool
+    reason: str | None
+    at: datetime
+
+
+class AlreadyVoted(Exception):
+    """This approver already decided in this step; nothing was counted. The transaction is
+    spoiled (the database refused the row): end it."""
 
 
 RESOURCES_SHOWN = 100
@@ -146,6 +175,43 @@ def _summary_of(row: RequestRow, *, parts: tuple[IntegrationPart, ...]) -> Reque
         grantee=UserId(row.grantee_id) if row.grantee_id else None,
         grantee_name=row.grantee_name,
         grantee_email=row.grantee_email,
+    )
+
+
+def _decision(row: DecisionRow) -> Decision:
+    return Decision(
+        request_id=RequestId(row.request_id),
+        step=row.step,
+        approver=UserId(row.approver_id),
+        approver_name=row.approver_name,
+        approved=row.approved,
+        reason=row.reason,
+        at=row.at,
+    )
+
+
+def _progress_of(
+    steps: Sequence[RequestStepRow], *, decisions: Sequence[Decision], current: int
+) -> ApprovalProgress:
+    approvals: dict[int, list[StepApproval]] = {}
+    for decision in decisions:
+        if decision.approved:
+            approvals.setdefault(decision.step, []).append(
+                StepApproval(approver=decision.approver, reason=decision.reason)
+            )
+    return ApprovalProgress(
+        steps=tuple(
+            StepProgress(
+                index=s.step,
+                quorum=s.quorum,
+                needed=s.needed,
+                approvals=tuple(approvals.get(s.step, ())),
+                started=s.started_at is not None,
+                done=s.completed_at is not None,
+            )
+            for s in steps
+        ),
+        current=current,
     )
 
 
@@ -516,22 +582,225 @@ class RequestRepository:
                     approver_email=approver.email,
                     reasons=list(approver.reasons),
                     asked_at=at,
+                    step=approver.step,
                 )
             )
 
-    def approvers(self, request_id: RequestId) -> list[AskedApprover]:
-        rows = self._session.scalars(
-            select(ApprovalRow).where(ApprovalRow.request_id == request_id).order_by(ApprovalRow.id)
-        )
+    def approvers(self, request_id: RequestId, *, step: int | None = None) -> list[AskedApprover]:
+        """Everyone asked so far (every step begun), or only those of ``step``."""
+        query = select(ApprovalRow).where(ApprovalRow.request_id == request_id)
+        if step is not None:
+            query = query.where(ApprovalRow.step == step)
+        rows = self._session.scalars(query.order_by(ApprovalRow.id))
         return [
             AskedApprover(
                 id=UserId(r.approver_id),
                 name=r.approver_name,
                 email=r.approver_email,
                 reasons=tuple(r.reasons or ()),
+                step=r.step,
             )
             for r in rows
         ]
+
+    # -- approval steps (README, "Approval steps") -------------------------------------------
+
+    def add_steps(
+        self, *, request_id: RequestId, quorums: Sequence[str], first_needed: int, at: datetime
+    ) -> None:
+        """Every step of a new request, its quorum as the flow wrote it; the first one begins."""
+        for index, quorum in enumerate(quorums):
+            self._session.add(
+                RequestStepRow(
+                    request_id=request_id,
+                    step=index,
+                    quorum=quorum,
+                    needed=first_needed if index == 0 else 0,
+                    approvals=0,
+                    started_at=at if index == 0 else None,
+                )
+            )
+
+    def current_step(self, request_id: RequestId) -> int:
+        found = self._session.scalar(
+            select(RequestRow.current_step).where(RequestRow.id == request_id)
+        )
+        return int(found or 0)
+
+    def hold_step(self, *, request_id: RequestId, step: int) -> None:
+        """Lock the request for one decision while it is pending in ``step``.
+
+        The UPDATE changes nothing, but it takes the row's lock, so the decisions on one request
+        (and its cancel, time-out, denial) run one after the other, each seeing the last one's
+        result; raises :class:`ConcurrentChange` if the request moved on meanwhile."""
+        result = self._session.execute(
+            update(RequestRow)
+            .where(
+                RequestRow.id == request_id,
+                RequestRow.status == Status.PENDING.value,
+                RequestRow.current_step == step,
+            )
+            .values(current_step=RequestRow.current_step)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentChange(request_id)
+
+    def record_decision(
+        self,
+        *,
+        request_id: RequestId,
+        step: int,
+        approver: UserId,
+        approver_name: str,
+        approved: bool,
+        reason: str | None,
+        at: datetime,
+    ) -> None:
+        """One verdict; raises :class:`AlreadyVoted` when this person already gave one here."""
+        self._session.add(
+            DecisionRow(
+                request_id=request_id,
+                step=step,
+                approver_id=approver,
+                approver_name=approver_name,
+                approved=approved,
+                reason=reason,
+                at=at,
+            )
+        )
+        try:
+            self._session.flush()
+        except IntegrityError:
+            raise AlreadyVoted(f"{approver} already decided step {step} of {request_id}") from None
+
+    def count_approval(self, *, request_id: RequestId, step: int) -> tuple[int, int]:
+        """Count one approval in an open step; ``(approvals, needed)`` afterwards."""
+        result = self._session.execute(
+            update(RequestStepRow)
+            .where(
+                RequestStepRow.request_id == request_id,
+                RequestStepRow.step == step,
+                RequestStepRow.completed_at.is_(None),
+            )
+            .values(approvals=RequestStepRow.approvals + 1)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentChange(request_id)
+        row = self._session.execute(
+            select(RequestStepRow.approvals, RequestStepRow.needed).where(
+                RequestStepRow.request_id == request_id, RequestStepRow.step == step
+            )
+        ).one()
+        return int(row[0]), int(row[1])
+
+    def complete_step(self, *, request_id: RequestId, step: int, at: datetime) -> None:
+        """End a step that reached its quorum: of racing approvals, exactly one UPDATE matches."""
+        result = self._session.execute(
+            update(RequestStepRow)
+            .where(
+                RequestStepRow.request_id == request_id,
+                RequestStepRow.step == step,
+                RequestStepRow.completed_at.is_(None),
+                RequestStepRow.approvals >= RequestStepRow.needed,
+            )
+            .values(completed_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentChange(request_id)
+
+    def start_step(
+        self,
+        *,
+        request_id: RequestId,
+        step: int,
+        needed: int,
+        at: datetime,
+        next_reminder_at: datetime | None,
+    ) -> None:
+        """Move a pending request on to ``step``, which needs ``needed`` approvals."""
+        result = self._session.execute(
+            update(RequestRow)
+            .where(
+                RequestRow.id == request_id,
+                RequestRow.status == Status.PENDING.value,
+                RequestRow.current_step == step - 1,
+            )
+            .values(current_step=step, next_reminder_at=next_reminder_at, reminders_sent=0)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            raise ConcurrentChange(request_id)
+        self._session.execute(
+            update(RequestStepRow)
+            .where(RequestStepRow.request_id == request_id, RequestStepRow.step == step)
+            .values(needed=needed, started_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
+    def decisions(self, request_id: RequestId) -> list[Decision]:
+        rows = self._session.scalars(
+            select(DecisionRow).where(DecisionRow.request_id == request_id).order_by(DecisionRow.id)
+        )
+        return [_decision(r) for r in rows]
+
+    def decisions_of(self, request_ids: Sequence[RequestId]) -> dict[RequestId, list[Decision]]:
+        """The decisions of many requests at once (reports)."""
+        found: dict[RequestId, list[Decision]] = {}
+        if not request_ids:
+            return found
+        rows = self._session.scalars(
+            select(DecisionRow)
+            .where(DecisionRow.request_id.in_(list(request_ids)))
+            .order_by(DecisionRow.id)
+        )
+        for row in rows:
+            found.setdefault(RequestId(row.request_id), []).append(_decision(row))
+        return found
+
+    def progress(self, request_id: RequestId) -> ApprovalProgress | None:
+        """Every step of the request with the approvals counted in it; ``None`` for a request
+        without steps (automatic)."""
+        steps = self._session.scalars(
+            select(RequestStepRow)
+            .where(RequestStepRow.request_id == request_id)
+            .order_by(RequestStepRow.step)
+        ).all()
+        if not steps:
+            return None
+        return _progress_of(
+            steps, decisions=self.decisions(request_id), current=self.current_step(request_id)
+        )
+
+    def progress_many(self, request_ids: Sequence[RequestId]) -> dict[RequestId, ApprovalProgress]:
+        """:meth:`progress` of a whole batch in three queries (requests without steps are left
+        out)."""
+        if not request_ids:
+            return {}
+        steps: dict[RequestId, list[RequestStepRow]] = {}
+        for row in self._session.scalars(
+            select(RequestStepRow)
+            .where(RequestStepRow.request_id.in_(list(request_ids)))
+            .order_by(RequestStepRow.request_id, RequestStepRow.step)
+        ):
+            steps.setdefault(RequestId(row.request_id), []).append(row)
+        if not steps:
+            return {}
+        decisions = self.decisions_of(list(steps))
+        current = {
+            RequestId(i): int(step or 0)
+            for i, step in self._session.execute(
+                select(RequestRow.id, RequestRow.current_step).where(RequestRow.id.in_(list(steps)))
+            )
+        }
+        return {
+            request_id: _progress_of(
+                rows, decisions=decisions.get(request_id, []), current=current.get(request_id, 0)
+            )
+            for request_id, rows in steps.items()
+        }
 
     def history(self, request_id: RequestId) -> list[StatusChange]:
         rows = self._session.scalars(

@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 from blocks.payloads import RequestButton
 from domain.clock import SystemClock
 from domain.lifecycle import Status
+from domain.policy import Policy
 from store.engine import make_engine
 from store.migrate import upgrade
 from store.unit_of_work import Store
@@ -85,6 +86,35 @@ def start_watched(start: StartBot, **kwargs: Any) -> tuple[Bot, int]:
     port = free_port()
     bot = start(http_port=port, **kwargs)
     return bot, port
+
+
+def test_an_approval_that_ends_only_a_step_counts_as_step_approved_and_the_last_as_approved(
+    start: StartBot,
+) -> None:
+    data = standard_policy().model_dump(mode="json")
+    for flow in data["access_flows"]:
+        if flow["name"] == "developers":
+            flow["approvers"] = [{"manager": True}, {"users": [DAVE]}]
+    bot, port = start_watched(start, policy=Policy.model_validate(data))
+    before = scrape(port)
+    request_id = request_bundle(bot, ALICE, "prod-incident")
+
+    def approve_as(approver: str) -> None:
+        bot.sim.wait_for(lambda: len(approval_requests(bot, approver, request_id)) == 1)
+        [ask] = approval_requests(bot, approver, request_id)
+        bot.sim.click(approver, action_id="request.approve", message=(ask.channel, ask.ts))
+
+    approve_as(BOB)  # step 1 of 2: Alice's manager
+    bot.sim.wait_for(lambda: len(approval_requests(bot, DAVE, request_id)) == 1)
+    first = scrape(port)
+    assert moved(before, first, "jit_decisions_total", outcome="step_approved") == 1
+    assert moved(before, first, "jit_decisions_total", outcome="approved") == 0
+    approve_as(DAVE)  # step 2 of 2
+    wait_status(bot, request_id, Status.ACTIVE)
+    after = scrape(port)
+    assert moved(before, after, "jit_decisions_total", outcome="step_approved") == 1
+    assert moved(before, after, "jit_decisions_total", outcome="approved") == 1
+    assert moved(before, after, "jit_decisions_total", outcome="refused") == 0
 
 
 def test_a_request_story_moves_each_counter_by_what_happened(start: StartBot) -> None:

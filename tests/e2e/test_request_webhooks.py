@@ -13,10 +13,11 @@ import pytest
 from domain.clock import ManualClock, SystemClock
 from domain.ids import RequestId
 from domain.lifecycle import Status
+from domain.policy import Policy
 from slacksim.pytest_plugin import SimulatorFactory
 from tests.conftest import _reset_postgres
 from tests.e2e.conftest import StartBot
-from tests.e2e.harness import ALICE, BOB, OSCAR, Bot, standard_policy, workspace
+from tests.e2e.harness import ALICE, BOB, DAVE, OSCAR, Bot, standard_policy, workspace
 from tests.e2e.messages import approval_requests, wait_status
 from tests.e2e.modal_steps import request_bundle
 from tests.e2e.test_two_instances import seed_active
@@ -64,10 +65,10 @@ def start_with_hooks(
     )
 
 
-def approve(bot: Bot, request_id: str) -> None:
-    bot.sim.wait_for(lambda: len(approval_requests(bot, BOB, request_id)) == 1)
-    [ask] = approval_requests(bot, BOB, request_id)
-    bot.sim.click(BOB, action_id="request.approve", message=(ask.channel, ask.ts))
+def approve(bot: Bot, request_id: str, by: str = BOB) -> None:
+    bot.sim.wait_for(lambda: len(approval_requests(bot, by, request_id)) == 1)
+    [ask] = approval_requests(bot, by, request_id)
+    bot.sim.click(by, action_id="request.approve", message=(ask.channel, ask.ts))
 
 
 def arrived(receiver: Receiver, request_id: str, types: list[str], *, bot: Bot) -> None:
@@ -117,6 +118,36 @@ def test_a_request_approved_in_slack_and_revoked_reaches_the_receivers_step_by_s
     )
     assert auto_approved["actor"] is None
     assert auto_approved["request"]["automatic"] is True
+
+
+def test_two_approval_steps_reach_the_receivers_as_one_decision_per_step_valid_to_the_schema(
+    start: StartBot, monkeypatch: pytest.MonkeyPatch, everything: Receiver
+) -> None:
+    monkeypatch.setenv("E2E_HOOK_SECRET", SECRET)
+    hooks = [{"name": "everything", "url": everything.url, "secret": "${E2E_HOOK_SECRET}"}]
+    data = standard_policy(request_webhooks=hooks).model_dump(mode="json")
+    for flow in data["access_flows"]:
+        if flow["name"] == "developers":
+            flow["approvers"] = [{"manager": True}, {"users": [DAVE]}]
+    bot = start(policy=Policy.model_validate(data), request_webhooks_allow_http=True)
+    request_id = request_bundle(bot, ALICE, "prod-incident")
+    approve(bot, request_id, by=BOB)  # step 1: Alice's manager
+    approve(bot, request_id, by=DAVE)  # step 2
+    wait_status(bot, request_id, Status.ACTIVE)
+
+    arrived(everything, request_id, GRANTED, bot=bot)
+    assert everything.problems == []  # every body valid against the schema, signed
+    mine = [e for e in everything.events if e["request"]["id"] == request_id]
+    created = next(e for e in mine if e["type"] == "request.created")
+    approved = next(e for e in mine if e["type"] == "request.approved")
+    # Dave was asked only when step 2 began: the created event does not name him.
+    assert [a["id"] for a in created["request"]["approvers"]] == [BOB]
+    assert created["request"]["decisions"] == []
+    assert [a["id"] for a in approved["request"]["approvers"]] == [BOB, DAVE]
+    assert [(d["decision"], d["by"], d["step"]) for d in approved["request"]["decisions"]] == [
+        ("approved", BOB, 1),
+        ("approved", DAVE, 2),
+    ]
 
 
 def test_expiry_is_told_and_a_receiver_outage_delays_but_loses_nothing(

@@ -62,6 +62,27 @@ def test_a_committed_approval_and_denial_are_counted_by_outcome(
     assert sample(metrics, "jit_decisions_total", outcome="refused") == 1
 
 
+def test_an_approval_that_does_not_decide_the_request_counts_as_step_approved_not_approved(
+    store: Store, metrics: Metrics
+) -> None:
+    count_committed(store.engine, metrics=metrics)
+    with store.write() as uow:
+        uow.audit.append(
+            AuditEvent(
+                kind=AuditKind.APPROVAL_RECORDED,
+                at=AT,
+                actor=UserId("U0BOB"),
+                data={"step": 1, "steps": 2, "approvals": 1, "needed": 1, "reason": None},
+            )
+        )
+    assert sample(metrics, "jit_decisions_total", outcome="step_approved") == 1
+    assert sample(metrics, "jit_decisions_total", outcome="approved") == 0
+    with store.write() as uow:
+        uow.audit.append(decided("approved"))
+    assert sample(metrics, "jit_decisions_total", outcome="approved") == 1
+    assert sample(metrics, "jit_decisions_total", outcome="step_approved") == 1
+
+
 def test_nothing_is_counted_before_the_commit_or_after_a_rollback(
     store: Store, metrics: Metrics
 ) -> None:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from app.policy.loader import load_policy
 from app.policy.schema import policy_json_schema
 from domain.connections import ENV_REFERENCE
-from domain.policy import Policy
+from domain.policy import AccessFlow, Policy
 
 ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = ROOT / "policy.example.yml"
@@ -93,11 +93,26 @@ def test_the_example_has_every_integration_type_and_every_kind_of_approval() -> 
         "rabbitmq",
         "webhook",
     }
-    kinds = {
-        "automatic" if flow.automatic else "manager" if flow.approvers.manager else "people"  # type: ignore[union-attr]
-        for flow in policy.access_flows
+
+    def kind(flow: AccessFlow) -> str:
+        if flow.automatic:
+            return "automatic"
+        if len(flow.steps) > 1:
+            return "steps"
+        return "manager" if flow.steps[0].manager else "people"
+
+    assert {kind(flow) for flow in policy.access_flows} == {
+        "automatic",
+        "manager",
+        "people",
+        "steps",
     }
-    assert kinds == {"automatic", "manager", "people"}
+    steps = next(f.steps for f in policy.access_flows if len(f.steps) > 1)
+    assert [(s.manager, s.owners, s.listed_sources(), s.quorum) for s in steps] == [
+        (True, False, ("manager",), "any"),
+        (False, True, ("owners",), 2),
+        (False, False, ("on_call",), "any"),
+    ]
     assert any(not flow.active for flow in policy.access_flows)
     assert any(flow.remind_after is None for flow in policy.access_flows)
 

@@ -95,7 +95,12 @@ def test_a_value_that_fits_neither_form_of_approvers_is_one_problem() -> None:
     text = VALID.replace("approvers: automatic", "approvers: automatc")
 
     assert found(text) == [
-        (13, 16, "approvers: expected 'automatic' or a mapping (users, groups, manager, on_call)")
+        (
+            13,
+            16,
+            "approvers: expected 'automatic' or a mapping (users, groups, manager, owners, "
+            "on_call, quorum) or a list of such mappings",
+        )
     ]
 
 
@@ -328,3 +333,113 @@ def test_a_duplicate_name_points_at_the_first_by_its_line_even_after_a_broken_it
     duplicate = next(p for p in parse(text).problems if p.code == "duplicate-name")
 
     assert (duplicate.line, duplicate.hint) == (6, "names must be unique; see line 2")
+
+
+# -- approval steps (README, "Approval steps") ------------------------------------------------
+
+STEPS = VALID.replace(
+    "    approvers: automatic\n",
+    "    approvers:\n"
+    "      - users: [U024BE7LH, U0G9QF9C6]\n"
+    "        quorum: 3\n"
+    '      - groups: ["@dba"]\n'
+    "        quorum: all\n"
+    "      - owners: true\n"
+    "      - {}\n",
+)
+
+
+def test_every_misuse_of_approval_steps_is_reported_at_its_line_and_column() -> None:
+    assert found(STEPS) == [
+        (15, 17, "approval step 1 needs 3 approvals but names only 2 possible approvers"),
+        (
+            17,
+            17,
+            "approval step 2 needs `all` of its approvers, but a group's members change, "
+            "so nobody can tell how many approvals that is",
+        ),
+        (
+            18,
+            17,
+            "approval step 3 asks the owners, but none of the integrations or bundles of "
+            "flow 'on-call' names `owners`",
+        ),
+        (19, 9, "approval step 4 names nobody, so requests could never be approved"),
+    ]
+
+
+def test_a_mistake_inside_one_step_of_a_list_is_reported_at_that_step() -> None:
+    text = VALID.replace(
+        "    approvers: automatic\n",
+        "    approvers:\n      - users: [U024BE7LH]\n      - owner: true\n        quorum: most\n",
+    )
+
+    assert found(text) == [
+        (15, 9, "unknown key 'owner'"),
+        (16, 17, "quorum: expected 'any' or 'all' or a number"),
+    ]
+
+
+def test_owners_of_an_integration_satisfy_a_step_that_asks_the_owners() -> None:
+    text = VALID.replace(
+        "    type: postgresql\n", '    type: postgresql\n    owners: {groups: ["@dba"]}\n'
+    ).replace("    approvers: automatic\n", "    approvers: {owners: true, quorum: 2}\n")
+
+    result = parse(text)
+
+    assert list(result.problems) == []
+    assert result.policy is not None
+    [flow] = result.policy.access_flows
+    assert [s.quorum for s in flow.steps] == [2]
+
+
+def test_a_list_written_as_a_steps_quorum_is_reported_not_dropped() -> None:
+    # The list rule of `approvers` (a list of steps) must not swallow a list inside a step.
+    text = VALID.replace(
+        "    approvers: automatic\n",
+        "    approvers:\n      - users: [U024BE7LH]\n        quorum: []\n",
+    )
+
+    assert found(text) == [(15, 17, "quorum: expected 'any' or 'all' or a number")]
+
+
+def test_an_on_call_source_in_a_step_is_checked_where_that_step_writes_it() -> None:
+    text = VALID.replace(
+        "    approvers: automatic\n",
+        "    approvers:\n"
+        "      - users: [U024BE7LH]\n"
+        "      - on_call: [{provider: pagerduty, schedule: PSCHED1}]\n"
+        "        quorum: 3\n",
+    )
+
+    result = parse(text)
+
+    # An on-call step has no size the policy can tell, so quorum 3 is not judged too large.
+    assert [(p.path, p.code) for p in result.problems] == [
+        (("access_flows", 0, "approvers", 1, "on_call", 0, "provider"), "unknown-on-call-provider")
+    ]
+    assert [(p.line, p.column) for p in result.problems] == [(15, 30)]
+
+
+def test_every_steps_on_call_references_count_as_the_flows() -> None:
+    text = VALID.replace(
+        "    approvers: automatic\n",
+        "    approvers:\n"
+        "      - on_call: [{provider: pd, schedule: A}]\n"
+        "      - on_call: [{provider: pd, escalation_policy: B}]\n",
+    ).replace(
+        "integrations:\n",
+        'on_call:\n  providers: [{name: pd, type: pagerduty, token: "${PD}"}]\nintegrations:\n',
+    )
+
+    result = parse(text, env={**ENV, "PD": "t"})
+
+    assert result.problems == ()
+    assert result.policy is not None
+    [flow] = result.policy.access_flows
+    assert [s.listed_sources() for s in flow.steps] == [("on_call",), ("on_call",)]
+    assert [r.describe() for r in flow.on_call_refs()] == [
+        r.describe() for s in flow.steps for r in s.on_call
+    ]
+    assert len(flow.on_call_refs()) == 2
+    assert flow.steps[0].fixed_size() is None

@@ -81,7 +81,40 @@ def integration(draw: Draw, name: str, env: dict[str, str]) -> dict[str, Any]:
         spec["permissions"] = draw(st.lists(NAMES, min_size=1, max_size=3, unique=True))
     elif draw(st.booleans()):
         spec["permissions"] = draw(st.lists(st.sampled_from(BUILT_IN), min_size=1, unique=True))
+    if draw(st.booleans()):
+        spec["owners"] = owners(draw)
     return spec
+
+
+def owners(draw: Draw) -> dict[str, list[str]]:
+    return {
+        "users": draw(st.lists(USERS, max_size=2)),
+        "groups": draw(st.lists(GROUPS, max_size=2)),
+    }
+
+
+def step(
+    draw: Draw, *, managers_known: bool, owners_known: bool, providers: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """One approval step that passes the checks: it names someone, and its quorum is one it
+    can reach when that is knowable."""
+    manager = managers_known and draw(st.booleans())
+    asks_owners = owners_known and draw(st.booleans())
+    on_call = on_call_refs(draw, providers, most=1)
+    named = manager or asks_owners or bool(on_call)
+    users = draw(st.lists(USERS, min_size=0 if named else 1, max_size=2))
+    groups = draw(st.lists(GROUPS, max_size=2))
+    data: dict[str, Any] = {"users": users, "groups": groups, "manager": manager}
+    if asks_owners:
+        data["owners"] = True
+    if on_call:
+        data["on_call"] = on_call
+    size = None if groups or asks_owners or on_call else len(set(users)) + int(manager)
+    quorums: list[Any] = ["any", *range(1, (size or 3) + 1)]
+    if not groups:
+        quorums.append("all")
+    data["quorum"] = draw(st.sampled_from(quorums))
+    return data
 
 
 def access_object(draw: Draw, integrations: list[dict[str, Any]]) -> dict[str, str]:
@@ -139,6 +172,7 @@ def flow(
     bundles: list[str],
     *,
     managers_known: bool,
+    owners_known: bool = False,
     providers: list[dict[str, Any]],
 ) -> dict[str, Any]:
     objects = [access_object(draw, integrations) for _ in range(draw(st.integers(0, 2)))]
@@ -150,14 +184,15 @@ def flow(
     groups = draw(st.lists(GROUPS, min_size=0 if users or on_call else 1, max_size=2))
     approvers: Any = "automatic"
     extra: dict[str, Any] = {}
-    if draw(st.booleans()):
-        manager = managers_known and draw(st.booleans())
-        approvers = {
-            "users": draw(st.lists(USERS, min_size=0 if manager else 1, max_size=2)),
-            "groups": draw(st.lists(GROUPS, max_size=2)),
-            "manager": manager,
-            "on_call": on_call_refs(draw, providers, most=1),
-        }
+    shape = draw(st.sampled_from(["automatic", "one step", "steps"]))
+    if shape != "automatic":
+        # Owners are asked only where everything the flow may offer has owners (the check).
+        known = owners_known and not chosen
+        steps = [
+            step(draw, managers_known=managers_known, owners_known=known, providers=providers)
+            for _ in range(1 if shape == "one step" else draw(st.integers(1, 3)))
+        ]
+        approvers = steps[0] if shape == "one step" else steps
         if draw(st.booleans()):
             asks_on_call = bool(on_call) and draw(st.booleans())
             extra["auto_approval"] = {
@@ -248,6 +283,7 @@ def policies(draw: Draw) -> tuple[Policy, dict[str, str]]:
             "name": name,
             "description": draw(TEXT),
             "objects": [access_object(draw, integrations) for _ in range(draw(st.integers(1, 3)))],
+            **({"owners": owners(draw)} if draw(st.booleans()) else {}),
         }
         for name in bundle_names
     ]
@@ -272,6 +308,7 @@ def policies(draw: Draw) -> tuple[Policy, dict[str, str]]:
             integrations,
             bundle_names,
             managers_known=managers_known,
+            owners_known=all("owners" in i for i in integrations),
             providers=providers,
         )
         for name in flow_names

@@ -17,6 +17,7 @@ from domain.reports import (
     ReportRecord,
     ReportSpec,
     RowBuilder,
+    StepDecision,
     build_row,
     header_row,
     iso_utc,
@@ -74,6 +75,7 @@ def test_the_default_columns_are_those_of_the_issue_in_order_with_readable_heade
         "Trigger",
         "Access Flow",
         "Bundle Name",
+        "Approval Steps",
     ]
 
 
@@ -99,6 +101,7 @@ def test_a_record_becomes_one_row_with_utc_iso_dates_and_comma_separated_lists()
         "Trigger": "manual request",
         "Access Flow": "developers",
         "Bundle Name": "prod-incident",
+        "Approval Steps": "",
     }
 
 
@@ -225,3 +228,18 @@ def test_a_period_is_either_relative_or_absolute_and_starts_before_it_ends() -> 
         Period(since=T0, last=timedelta(days=1))
     with pytest.raises(ValueError, match="start before"):
         Period(since=T0, until=T0)
+
+
+def test_the_approval_steps_column_lists_each_verdict_by_step_with_its_reason() -> None:
+    record = RECORD._replace(
+        step_decisions=(
+            StepDecision(step=0, approver="Bob Roe", approved=True),
+            StepDecision(step=1, approver="Carol King", approved=True, reason="fine for INC-42"),
+            StepDecision(step=1, approver="Dave Null", approved=False, reason="not now"),
+        )
+    )
+
+    assert cells(record)["Approval Steps"] == (
+        "step 1: Bob Roe approved; "
+        "step 2: Carol King approved (fine for INC-42), Dave Null denied (not now)"
+    )
