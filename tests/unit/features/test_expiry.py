@@ -343,3 +343,16 @@ def test_a_request_made_for_a_teammate_ends_in_a_batch_telling_both_and_naming_b
     assert (ended.data["requested_by"], ended.data["grantee"]) == (ALICE.id, DAVE.id)
     [own_end] = [e for e in team.audit(own) if e.kind is AuditKind.REQUEST_STATUS][-1:]
     assert "grantee" not in own_end.data
+
+
+def test_the_batch_reads_each_requests_approval_progress_as_the_single_path_does(
+    world: World,
+) -> None:
+    ids = [world.active_request() for _ in range(3)]
+
+    with world.store.read() as uow:
+        many = uow.requests.progress_many(ids)
+        single = {i: uow.requests.progress(i) for i in ids}
+
+    assert many == single
+    assert all(p is not None and p.steps for p in many.values())
