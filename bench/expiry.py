@@ -10,7 +10,11 @@ time to its ``expired`` status being visible in the database (committed), polled
 two app instances sweeping; seconds from the due time until every one is ``expired``. Each
 must end exactly once: one ``expired`` status change each, one revoke per account. The
 integration is a counting one (:mod:`bench.ledger`, a Redis hash, no real account): the point
-is the instances' coordination, not a target server.
+is the instances' coordination, not a target server. Its floor, measured in the same run on a
+second database seeded alike: the same accounts counted in the same batches (one pipeline each)
+and the set-wise SQL of those ends (the conditional UPDATE, the history, grant, audit and outbox
+rows) as bare statements, one batch after another, in one process.
+``expiry.mass_10k_one_instance``: the same with one instance.
 """
 
 from __future__ import annotations
@@ -22,27 +26,30 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 import redis
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, tuple_, update
 
+from app.expiry.ending import BATCH
 from app.integrations.base import GrantItem
 from app.integrations.redis import RedisIntegration
 from bench.appprocess import app_process
 from bench.context import Context
 from bench.figures import Distribution, Single
 from bench.instance import INSTANCES, LedgerSpec, app_instances
-from bench.ledger import REVOKES, temporary_ledger
+from bench.ledger import REVOKES, Ledger, temporary_ledger
 from bench.pgdb import temporary_pg_database
 from bench.registry import benchmark
 from bench.report_seeding import bench_request_id
 from bench.seeding import ActiveRequest, make_due, seed_active
 from bench.simcalls import BenchError
+from domain.audit import AuditKind
 from domain.connections import RESOLVED, RedisConnection
 from domain.ids import RequestId, account_name, new_request_id
 from domain.lifecycle import Status
 from domain.policy import Policy
 from slacksim import Channel, Simulator, User, Workspace
 from store.engine import make_engine
-from store.models import StatusChangeRow
+from store.migrate import upgrade
+from store.models import AuditEventRow, GrantRow, OutboxRow, RequestRow, StatusChangeRow
 from store.unit_of_work import Store
 
 REDIS_URL: Final = "redis://127.0.0.1:6379/0"
@@ -218,8 +225,32 @@ def _delete_users(accounts: Sequence[str]) -> None:
 @benchmark(name="expiry.mass_10k", unit="s")
 def expiry_mass_10k(ctx: Context) -> Single:
     """10,000 requests due at once on PostgreSQL, two instances → seconds until all are expired."""
+    return _mass(ctx, instances=INSTANCES, name="expiry.mass_10k")
+
+
+@benchmark(name="expiry.mass_10k_one_instance", unit="s")
+def expiry_mass_10k_one_instance(ctx: Context) -> Single:
+    """10,000 requests due at once on PostgreSQL, one instance → seconds until all are expired."""
+    return _mass(ctx, instances=1, name="expiry.mass_10k_one_instance")
+
+
+def _mass_requests(ids: Sequence[RequestId], *, expires_at: datetime) -> list[ActiveRequest]:
+    return [
+        ActiveRequest(
+            id=request_id,
+            requester=REQUESTERS[i % len(REQUESTERS)],
+            expires_at=expires_at,
+            integration=INTEGRATION,
+            resource=f"mass:{i}:*",
+        )
+        for i, request_id in enumerate(ids)
+    ]
+
+
+def _mass(ctx: Context, *, instances: int, name: str) -> Single:
     count = ctx.samples(full=10_000, quick=500)
     ids = [RequestId(bench_request_id(i)) for i in range(count)]
+    floor = _mass_floor(ids)
     with (
         temporary_pg_database() as url,
         Simulator(workspace=workspace()) as sim,
@@ -228,7 +259,7 @@ def expiry_mass_10k(ctx: Context) -> Single:
             sim=sim,
             database_url=url,
             policy=policy(resource="mass:*"),
-            count=INSTANCES,
+            count=instances,
             audit_channel=AUDIT_CHANNEL,
             ledger=LedgerSpec(url=ledger.url, key=ledger.key, real=False),
         ),
@@ -236,19 +267,7 @@ def expiry_mass_10k(ctx: Context) -> Single:
         store = Store(engine=make_engine(url))
         try:
             later = datetime.now(UTC) + timedelta(days=1)
-            seed_active(
-                store,
-                [
-                    ActiveRequest(
-                        id=request_id,
-                        requester=REQUESTERS[i % len(REQUESTERS)],
-                        expires_at=later,
-                        integration=INTEGRATION,
-                        resource=f"mass:{i}:*",
-                    )
-                    for i, request_id in enumerate(ids)
-                ],
-            )
+            seed_active(store, _mass_requests(ids, expires_at=later))
             due = datetime.now(UTC) + timedelta(seconds=1)
             make_due(store, ids, at=due)
             deadline = time.monotonic() + MASS_TIMEOUT
@@ -270,5 +289,97 @@ def expiry_mass_10k(ctx: Context) -> Single:
                 )
         finally:
             store.dispose()
-    ctx.log(f"[bench] expiry.mass_10k: {count / seconds:.0f} requests ended per second")
-    return Single(value=seconds, n=count)
+    ctx.log(
+        f"[bench] {name}: {count / seconds:.0f} requests ended per second with {instances}"
+        f" instance(s); floor {floor:.2f} s, ratio {seconds / floor:.1f}×"
+    )
+    return Single(value=seconds, n=count, floor=floor)
+
+
+def _mass_floor(ids: Sequence[RequestId]) -> float:
+    """Seconds the bare work of those ends takes: each batch's accounts counted in one
+    pipeline, then its ends as set-wise statements without the app around them."""
+    with temporary_pg_database() as url, temporary_ledger(url=REDIS_URL) as ledger:
+        engine = make_engine(url)
+        try:
+            upgrade(engine)
+            store = Store(engine=engine)
+            seed_active(store, _mass_requests(ids, expires_at=datetime.now(UTC)))
+            started = time.perf_counter()
+            for start in range(0, len(ids), BATCH):
+                _bare_batch(store, ledger, ids[start : start + BATCH])
+            return time.perf_counter() - started
+        finally:
+            engine.dispose()
+
+
+def _bare_batch(store: Store, ledger: Ledger, batch: Sequence[RequestId]) -> None:
+    ledger.count_many(REVOKES, [account_name(i) for i in batch])
+    now = datetime.now(UTC)
+    with store.engine.begin() as connection:
+        ended = list(
+            connection.scalars(
+                update(RequestRow)
+                .where(RequestRow.id.in_(batch), RequestRow.status == Status.ACTIVE.value)
+                .values(
+                    status=Status.EXPIRED.value,
+                    last_change_at=now,
+                    ended_at=now,
+                    lease_owner=None,
+                    lease_until=None,
+                )
+                .returning(RequestRow.id)
+            )
+        )
+        connection.execute(
+            insert(StatusChangeRow),
+            [
+                {"request_id": i, "from_status": "active", "to_status": "expired", "at": now}
+                for i in ended
+            ],
+        )
+        connection.execute(
+            update(GrantRow)
+            .where(
+                tuple_(GrantRow.request_id, GrantRow.integration).in_(
+                    [(i, INTEGRATION) for i in ended]
+                )
+            )
+            .values(status="revoked", revoked_at=now)
+        )
+        events = [
+            (kind, i)
+            for i in ended
+            for kind in (AuditKind.ACCESS_REVOKED.value, AuditKind.REQUEST_STATUS.value)
+        ]
+        connection.execute(
+            insert(AuditEventRow),
+            [
+                {
+                    "at": now,
+                    "kind": kind,
+                    "request_id": i,
+                    "data": {"request": i},
+                    "prev_hash": "0" * 64,
+                    "hash": "0" * 64,
+                }
+                for kind, i in events
+            ],
+        )
+        connection.execute(
+            insert(OutboxRow),
+            [
+                {
+                    "created_at": now,
+                    "ordering_key": f"{i}:{channel}",
+                    "channel": channel,
+                    "kind": "post",
+                    "payload": {"text": f"{i} expired"},
+                    "status": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                }
+                for i in ended
+                for channel in (REQUESTERS[0], AUDIT_CHANNEL)
+            ],
+        )

@@ -18,7 +18,7 @@ from typing import Final, cast
 
 import redis
 
-from app.integrations.base import AccessDetails, GrantItem, Integration, Resource
+from app.integrations.base import AccessDetails, GrantItem, Integration, Resource, RevokeOutcome
 
 GRANTS: Final = "grants"
 REVOKES: Final = "revokes"
@@ -36,6 +36,13 @@ class Ledger:
 
     def count(self, kind: str, account: str) -> None:
         self._client.hincrby(f"{self.key}:{kind}", account, 1)
+
+    def count_many(self, kind: str, accounts: Sequence[str]) -> None:
+        """One round trip for a batch (a pipeline of ``HINCRBY``)."""
+        pipe = self._client.pipeline(transaction=False)
+        for account in accounts:
+            pipe.hincrby(f"{self.key}:{kind}", account, 1)
+        pipe.execute()
 
     def counts(self, kind: str) -> dict[str, int]:
         # redis-py types replies as sync-or-async; this client is synchronous.
@@ -104,6 +111,16 @@ class LedgerIntegration:
         if self._inner is not None:
             self._inner.revoke(account=account)
         self._ledger.count(REVOKES, account)
+
+    def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
+        outcome: RevokeOutcome = (
+            self._inner.revoke_many(accounts=accounts)
+            if self._inner is not None
+            else dict.fromkeys(accounts)
+        )
+        # Only confirmed ones count: a failed account retried is not a second revoke.
+        self._ledger.count_many(REVOKES, [a for a, error in outcome.items() if error is None])
+        return outcome
 
     def extend(self, *, account: str, until: datetime) -> None:
         if self._inner is not None:

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from app.integrations.base import AccessDetails, GrantItem, IntegrationError, Resource
+from app.integrations.base import (
+    AccessDetails,
+    GrantItem,
+    IntegrationError,
+    Resource,
+    RevokeOutcome,
+)
 from domain.connections import OFFERED_PERMISSIONS
 from domain.policy import Policy
 
@@ -40,6 +46,9 @@ class OfflineIntegration:
 
     def revoke(self, *, account: str) -> None:
         return None  # nothing was ever granted
+
+    def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
+        return dict.fromkeys(accounts)
 
     def extend(self, *, account: str, until: datetime) -> None:
         return None  # nothing was ever granted

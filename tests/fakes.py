@@ -13,6 +13,8 @@ from app.integrations.base import (
     GrantUncertain,
     IntegrationError,
     Resource,
+    RevokeOutcome,
+    revoke_each,
 )
 from domain.ids import UserId
 from domain.people import Person
@@ -38,6 +40,11 @@ class RecordingIntegration:
     granted: dict[str, list[GrantItem]] = field(default_factory=dict)
     grant_calls: list[str] = field(default_factory=list)
     revoke_calls: list[str] = field(default_factory=list)
+    revoke_batches: list[list[str]] = field(default_factory=list)
+    """The accounts of each ``revoke_many`` call, in order (each also in ``revoke_calls``)."""
+    refused: set[str] = field(default_factory=set)
+    """Accounts whose every revoke fails (the others of a batch are still revoked)."""
+
     fail_extends: int = 0
     ends: dict[str, datetime] = field(default_factory=dict)
     """The end each granted account has now (as a server with ``VALID UNTIL`` would keep it)."""
@@ -79,6 +86,8 @@ class RecordingIntegration:
             if self.fail_revokes > 0:
                 self.fail_revokes -= 1
                 raise IntegrationError(f"{self.name}: unreachable")
+            if account in self.refused:
+                raise IntegrationError(f"{self.name}: {account} is still there")
             self.granted.pop(account, None)
             self.ends.pop(account, None)
 
@@ -91,6 +100,11 @@ class RecordingIntegration:
             if account not in self.granted:
                 raise IntegrationError(f"{self.name}: {account} does not exist")
             self.ends[account] = until
+
+    def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
+        with self._lock:
+            self.revoke_batches.append(list(accounts))
+        return revoke_each(self, accounts=accounts)
 
     def accounts(self) -> list[str] | None:
         with self._lock:

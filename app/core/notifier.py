@@ -24,6 +24,7 @@ from domain.approval_steps import ApprovalProgress
 from domain.ids import RequestId, UserId, parse_request_id
 from domain.lifecycle import Status, StatusChange
 from domain.summary import RequestSummary
+from store.repositories.outbox import NewMessage
 from store.repositories.requests import AskedApprover
 from store.unit_of_work import UnitOfWork
 
@@ -86,30 +87,70 @@ class Notifier:
         granting rewrites the approval's message in place: approval, granting and active within
         a second are two DMs, not three (README, "Using it")."""
         progress = uow.requests.progress(summary.id) if change.from_status else None
+        for message in self._status_messages(summary=summary, change=change, progress=progress):
+            uow.outbox.add(
+                at=change.at,
+                ordering_key=message.ordering_key,
+                channel=message.channel,
+                kind=message.kind,
+                payload=message.payload,
+                ref=message.ref,
+            )
+
+    def statuses_changed(
+        self, uow: UnitOfWork, *, changes: Sequence[tuple[RequestSummary, StatusChange]]
+    ) -> None:
+        """:meth:`status_changed` for a batch (an expiry sweep's): the approval progress of
+        all in one go, the messages in one INSERT."""
+        progress = uow.requests.progress_many([summary.id for summary, _ in changes])
+        by_time: dict[datetime, list[NewMessage]] = {}
+        for summary, change in changes:
+            by_time.setdefault(change.at, []).extend(
+                self._status_messages(
+                    summary=summary,
+                    change=change,
+                    progress=progress.get(summary.id) if change.from_status else None,
+                )
+            )
+        for at, messages in by_time.items():
+            uow.outbox.add_many(at=at, messages=messages)
+
+    def _status_messages(
+        self,
+        *,
+        summary: RequestSummary,
+        change: StatusChange,
+        progress: ApprovalProgress | None,
+    ) -> list[NewMessage]:
+        messages: list[NewMessage] = []
         for channel, reader in self._readers(summary):
             kind, ref = POST, None
             if reader is not Reader.AUDIT and change.to_status in (
                 Status.APPROVED,
                 Status.GRANTING,
             ):
+                # Granting rewrites the approval's DM in place (README, "Using it").
                 ref = decision_ref(summary.id, channel)
                 kind = UPDATE if change.to_status is Status.GRANTING else POST
-            uow.outbox.add(
+            payload = status_message(
+                summary=summary,
+                actor=change.actor,
                 at=change.at,
-                ordering_key=f"{summary.id}:{channel}",
-                channel=channel,
-                kind=kind,
-                payload=status_message(
-                    summary=summary,
-                    actor=change.actor,
-                    at=change.at,
-                    reason=change.reason,
-                    for_requester=reader is Reader.REQUESTER,
-                    for_grantee=reader is Reader.GRANTEE,
-                    progress=progress,
-                ),
-                ref=ref,
+                reason=change.reason,
+                for_requester=reader is Reader.REQUESTER,
+                for_grantee=reader is Reader.GRANTEE,
+                progress=progress,
             )
+            messages.append(
+                NewMessage(
+                    ordering_key=f"{summary.id}:{channel}",
+                    channel=channel,
+                    kind=kind,
+                    payload=payload,
+                    ref=ref,
+                )
+            )
+        return messages
 
     def _readers(self, summary: RequestSummary) -> list[tuple[str, Reader]]:
         readers: list[tuple[str, Reader]] = [(summary.requester, Reader.REQUESTER)]

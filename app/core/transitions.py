@@ -3,14 +3,39 @@ its audit event and its status messages, all in the caller's transaction."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from app.core.notifier import Notifier
 from domain.audit import AuditEvent, AuditKind
+from domain.ids import RequestId
 from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.summary import RequestSummary
 from store.repositories.requests import NO_COLUMNS, RequestColumns
 from store.unit_of_work import UnitOfWork
+
+
+def _status_event(
+    request: AccessRequest, change: StatusChange, audit: Mapping[str, Any] | None = None
+) -> AuditEvent:
+    return AuditEvent(
+        kind=AuditKind.REQUEST_STATUS,
+        at=change.at,
+        actor=change.actor,
+        request_id=change.request_id,
+        data={
+            "from": change.from_status.value if change.from_status else None,
+            "to": change.to_status.value,
+            "reason": change.reason,
+            # Asked on a teammate's behalf: who asked and who holds the access.
+            **(
+                {"requested_by": request.requester, "grantee": request.grantee}
+                if request.grantee
+                else {}
+            ),
+            **(audit or {}),
+        },
+    )
 
 
 def submission_change(request: AccessRequest) -> StatusChange:
@@ -48,27 +73,39 @@ class Transitions:
         elif change.to_status is Status.ACTIVE:
             columns = columns.or_else(RequestColumns(granted_at=change.at))
         uow.requests.apply(change=change, request=request, columns=columns)
-        uow.audit.append(
-            AuditEvent(
-                kind=AuditKind.REQUEST_STATUS,
-                at=change.at,
-                actor=change.actor,
-                request_id=request.id,
-                data={
-                    "from": change.from_status.value if change.from_status else None,
-                    "to": change.to_status.value,
-                    "reason": change.reason,
-                    # Asked on a teammate's behalf: who asked and who holds the access.
-                    **(
-                        {"requested_by": request.requester, "grantee": request.grantee}
-                        if request.grantee
-                        else {}
-                    ),
-                    **(audit or {}),
-                },
-            )
-        )
+        uow.audit.append(_status_event(request, change, audit))
         summary = uow.requests.summary(request.id)
         assert summary is not None
         self._notifier.status_changed(uow, summary=summary, change=change)
         return summary
+
+    def record_ends(
+        self,
+        uow: UnitOfWork,
+        *,
+        changes: Sequence[tuple[AccessRequest, StatusChange]],
+        before: Mapping[RequestId, Sequence[AuditEvent]] | None = None,
+    ) -> dict[RequestId, RequestSummary]:
+        """:meth:`record` for a batch of ends, set-wise (docs/architecture.md, "Durable time"):
+        one conditional UPDATE, the history and audit rows and the messages in one INSERT each,
+        the summaries in four queries. Requests that changed meanwhile are left out, without
+        spoiling the rest; ``before``: each request's events that come right before its own
+        (its grants confirmed gone). ``changes``: each request as it was, with its end.
+        Returns the summaries of those that changed."""
+        if not all(change.to_status.terminal for _, change in changes):
+            raise ValueError("record_ends records ends only")
+        ended = uow.requests.apply_many(
+            changes=[change for _, change in changes],
+            columns=RequestColumns(lease_owner=None, lease_until=None),
+        )
+        done = [(r, change) for r, change in changes if change.request_id in ended]
+        events: list[AuditEvent] = []
+        for request, change in done:
+            events += (before or {}).get(change.request_id, ())
+            events.append(_status_event(request, change))
+        uow.audit.extend(events)
+        summaries = uow.requests.summaries([change.request_id for _, change in done])
+        self._notifier.statuses_changed(
+            uow, changes=[(summaries[change.request_id], change) for _, change in done]
+        )
+        return summaries

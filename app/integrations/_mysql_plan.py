@@ -213,6 +213,22 @@ SELECT 'VIEW', TABLE_SCHEMA, TABLE_NAME FROM information_schema.VIEWS WHERE DEFI
 """
 """Kind, database and name of every object whose DEFINER is ``name@host`` (the parameter, four
 times); the admin login sees them all with TRIGGER, ALTER ROUTINE, EVENT and DROP on *.*."""
+DEFINERS_QUERY: Final = """
+SELECT DEFINER, 'TRIGGER', TRIGGER_SCHEMA, TRIGGER_NAME FROM information_schema.TRIGGERS
+WHERE DEFINER IN %(definers)s
+UNION ALL
+SELECT DEFINER, ROUTINE_TYPE, ROUTINE_SCHEMA, ROUTINE_NAME FROM information_schema.ROUTINES
+WHERE DEFINER IN %(definers)s
+UNION ALL
+SELECT DEFINER, 'EVENT', EVENT_SCHEMA, EVENT_NAME FROM information_schema.EVENTS
+WHERE DEFINER IN %(definers)s
+UNION ALL
+SELECT DEFINER, 'VIEW', TABLE_SCHEMA, TABLE_NAME FROM information_schema.VIEWS
+WHERE DEFINER IN %(definers)s
+"""
+""":data:`DEFINER_OBJECTS_QUERY` for a batch of ``name@host`` definers, each row with its own."""
+BATCH: Final = 100
+"""Users per ``ALTER USER ... ACCOUNT LOCK`` / ``DROP USER`` statement of a batched revoke."""
 _DROPPABLE: Final = frozenset({"TRIGGER", "PROCEDURE", "FUNCTION", "EVENT", "VIEW"})
 
 

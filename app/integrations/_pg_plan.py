@@ -139,6 +139,20 @@ def drop_owned(account: str) -> sql.Composed:
     return sql.SQL("DROP OWNED BY {} CASCADE").format(sql.Identifier(account))
 
 
+DROP_BATCH: Final = 100
+"""Roles per ``DROP OWNED BY`` / ``DROP ROLE`` statement of a batched revoke."""
+
+
+def drop_roles(accounts: Sequence[str]) -> list[sql.Composed]:
+    """What the roles own dropped (as :func:`drop_owned`), then the roles: two statements for
+    any number of them."""
+    roles = sql.SQL(", ").join(sql.Identifier(account) for account in accounts)
+    return [
+        sql.SQL("DROP OWNED BY {} CASCADE").format(roles),
+        sql.SQL("DROP ROLE {}").format(roles),
+    ]
+
+
 def role_statements(
     *,
     account: str,

@@ -79,6 +79,8 @@ COMMAND_RULES: Final[Mapping[str, tuple[str, ...]]] = {
     "admin": (*SESSION, *_ADMIN),
 }
 PERMISSIONS: Final = tuple(COMMAND_RULES)
+DELUSER_BATCH: Final = 500
+"""Names per ``ACL DELUSER`` (and per pipeline of ``CLIENT KILL USER``) of a batched revoke."""
 
 # Inside a selector the rules are separated by spaces and closed by ")".
 _PATTERN_RE: Final = re.compile(r"^[^\s()]+$")

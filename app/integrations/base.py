@@ -9,11 +9,15 @@ are gone, and nothing it created still runs with its rights or more (docs/archit
 "No standing access"). A grant that may have been applied although it raised (a timeout, a
 connection lost after the command was sent) raises :class:`GrantUncertain`: the services then
 treat the account as granted until a revoke is confirmed.
+
+:meth:`Integration.revoke_many` ends many accounts of one integration at once (the ending sweeper's
+batches, docs/architecture.md "Durable time"): the same promise for each account, confirmed for
+each, and one account that fails never holds back the others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -60,6 +64,10 @@ class GrantUncertain(IntegrationError):
     """The grant may have been applied on the server: it must be revoked, never forgotten."""
 
 
+RevokeOutcome = dict[str, IntegrationError | None]
+"""Per account of a :meth:`Integration.revoke_many`: ``None`` once confirmed gone, else why not."""
+
+
 class Integration(Protocol):
     """A configured target system, e.g. the ``prod-postgres`` integration of type ``postgresql``."""
 
@@ -92,6 +100,13 @@ class Integration(Protocol):
         remains; succeed if it is already gone, raise :class:`IntegrationError` otherwise."""
         ...
 
+    def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
+        """:meth:`revoke` for each of ``accounts``, in as few statements as the server allows;
+        an entry for every account. Raise only for what no account could get past (an
+        unreachable server may instead be reported for each); :func:`revoke_each` is the plain
+        loop a type without a batched form uses."""
+        ...
+
     def extend(self, *, account: str, until: datetime) -> None:
         """Move the end of ``account``'s access to ``until`` on the server, where the server
         keeps one (PostgreSQL's ``VALID UNTIL``, MariaDB's safeguard event); a type whose server
@@ -121,3 +136,21 @@ class Integration(Protocol):
     def check(self) -> None:
         """Raise :class:`IntegrationError` if the system cannot be reached with its login."""
         ...
+
+
+class _Revokes(Protocol):
+    def revoke(self, *, account: str) -> None: ...
+
+
+def revoke_each(integration: _Revokes, *, accounts: Iterable[str]) -> RevokeOutcome:
+    """The default :meth:`Integration.revoke_many`: one :meth:`~Integration.revoke` per
+    account, each failure kept for its account."""
+    outcome: RevokeOutcome = {}
+    for account in dict.fromkeys(accounts):
+        try:
+            integration.revoke(account=account)
+        except IntegrationError as error:
+            outcome[account] = error
+        else:
+            outcome[account] = None
+    return outcome

@@ -40,6 +40,7 @@ from app.integrations.base import (
     GrantUncertain,
     IntegrationError,
     Resource,
+    RevokeOutcome,
 )
 from domain.connections import MySQLConnection
 
@@ -81,6 +82,17 @@ WHERE GRANTEE = {_ME} AND TABLE_SCHEMA = 'mysql' AND TABLE_NAME = 'user'
 """  # noqa: S608 (constants only)
 """What the admin login holds, by scope: '' for *.*, a database, or 'mysql.user'. A database
 grant is stored as a LIKE pattern, hence the join on LIKE."""
+_GONE_MANY_QUERY: Final = f"""
+SELECT User, 'user' FROM mysql.user WHERE User IN %(names)s AND Host = %(host)s
+UNION ALL
+SELECT USER, 'session' FROM information_schema.PROCESSLIST WHERE USER IN %(names)s
+UNION ALL
+SELECT NULL, 'blind' FROM DUAL WHERE NOT EXISTS (
+    SELECT 1 FROM information_schema.USER_PRIVILEGES
+    WHERE GRANTEE = {_ME} AND PRIVILEGE_TYPE = 'PROCESS')
+"""  # noqa: S608 (constants only)
+"""What is left of a batch: a row per user and per session, and one without a name when the
+login does not see every session (then "none left" would mean nothing)."""
 _GONE_QUERY: Final = f"""
 SELECT (SELECT COUNT(*) FROM mysql.user WHERE User = %s AND Host = %s),
        (SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = %s),
@@ -232,6 +244,161 @@ class MySQLIntegration(Identity):
             # Sessions that a grant of the same account, finished while we waited, let in.
             self._kill(conn, self._sessions(conn, account))
             self._confirm_gone(conn, account)
+
+    def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
+        """:meth:`revoke` for a batch: ``ACCOUNT LOCK`` for a chunk of users per statement,
+        their sessions killed, then (under their locks) what they defined and the users
+        dropped a chunk per statement (one by one where a chunk is refused), their sessions
+        killed again, and each confirmed gone. One account that fails leaves the others
+        revoked."""
+        outcome: RevokeOutcome = {}
+        names: list[str] = []
+        for account in sorted(set(accounts)):
+            try:
+                require_account(account, integration=self._name)
+            except IntegrationError as error:
+                outcome[account] = error
+            else:
+                names.append(account)
+        if not names:
+            return outcome
+        c = self._connection
+        failed: dict[str, str] = {}
+        with self._errors("revoke"), self._connect() as conn:
+            users = {name: self._user(conn, name) for name in names}
+            chunks = [names[i : i + plan.BATCH] for i in range(0, len(names), plan.BATCH)]
+            for chunk in chunks:
+                self._run(
+                    conn,
+                    [f"ALTER USER IF EXISTS {', '.join(users[n] for n in chunk)} ACCOUNT LOCK"],
+                )
+            self._kill(conn, self._sessions_many(conn, names))
+            for chunk in chunks:
+                for name in self._lock_many(conn, chunk):
+                    failed[name] = f"another grant or revoke of {name} is running"
+            definers = {f"{name}@{c.user_host}": name for name in names}
+            defined: dict[str, list[tuple[str, str, str]]] = {}
+            for definer, kind, database, name in self._query(
+                conn, plan.DEFINERS_QUERY, {"definers": tuple(definers)}
+            ):
+                defined.setdefault(definers[str(definer)], []).append(
+                    (str(kind), str(database), str(name))
+                )
+            drops: dict[str, list[str]] = {}
+            for name in names:
+                try:
+                    drops[name] = plan.drop_definer_statements(
+                        defined.get(name, []), integration=self._name
+                    )
+                except IntegrationError as error:
+                    failed[name] = str(error)
+                    continue
+                if c.safeguard_database:
+                    drops[name].append(
+                        f"DROP EVENT IF EXISTS {plan.safeguard_event(c.safeguard_database, name)}"
+                    )
+            for chunk in chunks:
+                ready = [n for n in chunk if n not in failed]
+                failed |= self._drop_users(conn, ready, users=users, drops=drops)
+            self._kill(conn, self._sessions_many(conn, names))
+            outcome |= self._confirm_gone_many(conn, names, failed=failed)
+        return outcome
+
+    def _drop_users(
+        self,
+        conn: Session,
+        names: Sequence[str],
+        *,
+        users: Mapping[str, str],
+        drops: Mapping[str, Sequence[str]],
+    ) -> dict[str, str]:
+        """What the chunk defined and the users, in one round trip; one by one if refused."""
+        if not names:
+            return {}
+
+        def statements(chunk: Sequence[str]) -> list[str]:
+            defined = [s for name in chunk for s in drops[name]]
+            return [*defined, f"DROP USER IF EXISTS {', '.join(users[n] for n in chunk)}"]
+
+        try:
+            self._run(conn, statements(names))
+            return {}
+        except pymysql.OperationalError:
+            raise  # the connection itself: nothing more can be done on it
+        except pymysql.Error:
+            pass
+        failed: dict[str, str] = {}
+        for name in names:
+            try:
+                self._run(conn, statements([name]))
+            except pymysql.OperationalError:
+                raise
+            except pymysql.Error as exc:
+                failed[name] = f"cannot drop {name}: {_describe(exc)}"
+        return failed
+
+    def _lock_many(self, conn: Session, names: Sequence[str]) -> list[str]:
+        """:meth:`_lock` for a chunk (MariaDB 10.0.2 and MySQL 5.7 hold several named locks);
+        the names whose lock stayed busy (their accounts are left for the next round)."""
+        locks = ", ".join(["GET_LOCK(%s, %s)"] * len(names))
+        args = [value for name in names for value in (LOCK_PREFIX + name, LOCK_WAIT_SECONDS)]
+        ((*got,),) = self._query(conn, f"SELECT {locks}", args)
+        return [name for name, ok in zip(names, got, strict=True) if ok != 1]
+
+    def _sessions_many(self, conn: Session, names: Sequence[str]) -> list[int]:
+        """:meth:`_sessions` for a batch: the accounts' sessions, and any other temporary
+        user's session holding one of their locks."""
+        locks = ", ".join(["IS_USED_LOCK(%s)"] * len(names))
+        rows = self._query(
+            conn,
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()"  # noqa: S608
+            f" AND (USER IN %s OR (ID IN ({locks}) AND LEFT(USER, %s) = %s AND USER <> %s))",
+            (
+                tuple(names),
+                *(LOCK_PREFIX + name for name in names),
+                len(ACCOUNT_PREFIX),
+                ACCOUNT_PREFIX,
+                self._connection.user,
+            ),
+        )
+        return [int(thread) for (thread,) in rows]
+
+    def _confirm_gone_many(
+        self, conn: Session, names: Sequence[str], *, failed: Mapping[str, str]
+    ) -> RevokeOutcome:
+        """:meth:`_confirm_gone` for a batch: each account's outcome."""
+        deadline = time.monotonic() + SESSIONS_END_SECONDS
+        host = self._connection.user_host
+        while True:
+            rows = self._query(conn, _GONE_MANY_QUERY, {"names": tuple(names), "host": host})
+            if any(name is None for name, _ in rows):
+                error = failure(
+                    self._name,
+                    "revoke",
+                    "cannot confirm that no session of the accounts remains: the admin login"
+                    " lacks PROCESS",
+                )
+                return dict.fromkeys(names, error)
+            left: dict[str, tuple[int, int]] = {}
+            for name, what in rows:
+                users, sessions = left.get(str(name), (0, 0))
+                left[str(name)] = (users + (what == "user"), sessions + (what == "session"))
+            if not any(s for u, s in left.values() if not u) or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        outcome: RevokeOutcome = {}
+        for name in names:
+            users, sessions = left.get(name, (0, 0))
+            problems = [failed[name]] if name in failed else []
+            if users:
+                problems.append(f"{name} still exists after DROP USER")
+            if sessions:
+                problems.append(
+                    f"{sessions} session(s) of {name} still open {SESSIONS_END_SECONDS} s"
+                    " after KILL"
+                )
+            outcome[name] = failure(self._name, "revoke", "; ".join(problems)) if problems else None
+        return outcome
 
     def accounts(self) -> list[str]:
         with self._errors("listing accounts"), self._connect() as conn:
@@ -403,7 +570,9 @@ class MySQLIntegration(Identity):
             )
 
     @staticmethod
-    def _query(conn: Session, query: str, args: Sequence[object]) -> tuple[tuple[Any, ...], ...]:
+    def _query(
+        conn: Session, query: str, args: Sequence[object] | Mapping[str, object]
+    ) -> tuple[tuple[Any, ...], ...]:
         with conn.cursor() as cursor:
             cursor.execute(query, args)
             return cursor.fetchall()

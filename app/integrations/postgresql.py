@@ -15,7 +15,7 @@ what the role owns. ``preflight()`` checks all of it; docs/integrations/postgres
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +42,7 @@ from app.integrations.base import (
     GrantUncertain,
     IntegrationError,
     Resource,
+    RevokeOutcome,
 )
 from domain.connections import PostgresConnection
 
@@ -108,6 +109,28 @@ _LEFTOVERS: Final = sql.SQL(
     SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %(name)s),
            (SELECT count(*) FROM pg_stat_activity
             WHERE (usename = %(name)s OR usesysid = %(oid)s) AND pid <> pg_backend_pid())
+    """
+)
+
+_LEFTOVERS_MANY: Final = sql.SQL(
+    # _LEFTOVERS for a batch: per name (and oid, NULL for a role that did not exist).
+    """
+    SELECT a.name,
+           EXISTS (SELECT 1 FROM pg_roles WHERE rolname = a.name),
+           (SELECT count(*) FROM pg_stat_activity
+            WHERE (usename = a.name OR usesysid = a.oid) AND pid <> pg_backend_pid())
+    FROM unnest(%s::text[], %s::oid[]) AS a(name, oid)
+    """
+)
+
+_DEPENDENT_DATABASES_MANY: Final = sql.SQL(
+    """
+    SELECT DISTINCT d.datname, r.rolname FROM pg_shdepend s
+    JOIN pg_database d ON d.oid = s.dbid
+    JOIN pg_roles r ON r.oid = s.refobjid
+    WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = ANY(%s::oid[])
+      AND d.datname <> current_database()
+    ORDER BY 1, 2
     """
 )
 
@@ -294,6 +317,50 @@ class PostgresIntegration(Identity):
                 )
             confirm_revoked(session.conn, integration=self._name, account=account, oid=oid)
 
+    def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
+        """:meth:`revoke` for a batch: every role cut off at once (``NOLOGIN`` for all in one
+        transaction, their sessions ended by one ``pg_terminate_backend`` over
+        ``pg_stat_activity``), then, under the accounts' locks, what they own dropped and the
+        roles dropped a chunk per statement (one by one where a chunk is refused), and each
+        confirmed gone as :meth:`revoke` confirms it. One role that cannot be dropped leaves
+        the others revoked."""
+        outcome: RevokeOutcome = {}
+        names: list[str] = []
+        for account in sorted(set(accounts)):
+            try:
+                require_account(account, integration=self._name)
+            except IntegrationError as error:
+                outcome[account] = error
+            else:
+                names.append(account)
+        if not names:
+            return outcome
+        with self._errors("revoke"), self._connect() as session:
+            conn = session.conn
+            # Cut off before taking the accounts' locks (see revoke), then again under them.
+            self._cut_off_many(session, names)
+            conn.execute(
+                "SELECT pg_advisory_lock(%s, hashtext(a)) FROM unnest(%s::text[]) a",
+                (_ACCOUNT_LOCK, names),
+            )
+            oids = self._cut_off_many(session, names)
+            failed: dict[str, str] = {}
+            if oids:
+                for database, owners in self._dependent_databases_many(conn, oids).items():
+                    failed |= self._drop_owned_in_many(database, owners)
+                existing = [n for n in names if n in oids and n not in failed]
+                for start in range(0, len(existing), plan.DROP_BATCH):
+                    failed |= self._drop_roles(conn, existing[start : start + plan.DROP_BATCH])
+            rows = conn.execute(_LEFTOVERS_MANY, (names, [oids.get(n) for n in names])).fetchall()
+        for name, role_left, sessions_left in rows:
+            problems = [failed[name]] if name in failed else []
+            if role_left:
+                problems.append(f"role {name} still exists")
+            if sessions_left:
+                problems.append(f"{sessions_left} session(s) of {name} still open")
+            outcome[name] = failure(self._name, "revoke", "; ".join(problems)) if problems else None
+        return outcome
+
     def preflight(self) -> list[str]:
         with self._errors("preflight"), self._connect() as session:
             conn = session.conn
@@ -355,6 +422,84 @@ class PostgresIntegration(Identity):
             (TERMINATE_WAIT_MS, oid),
         )
         return oid
+
+    def _cut_off_many(self, session: _Session, accounts: Sequence[str]) -> dict[str, int]:
+        """:meth:`_cut_off` for a batch, in two round trips; the oids of those that exist."""
+        conn = session.conn
+        oids = {
+            str(name): int(oid)
+            for name, oid in conn.execute(
+                "SELECT rolname, oid FROM pg_roles WHERE rolname = ANY(%s::text[])",
+                (list(accounts),),
+            ).fetchall()
+        }
+        if not oids:
+            return oids
+        statements = [s for name in oids for s in session.join(name)]
+        statements += [
+            sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(name)) for name in oids
+        ]
+        # One transaction (a multi-statement query): committed before the sessions end.
+        conn.execute(plan.batch(statements))
+        conn.execute(
+            "SELECT pg_terminate_backend(pid, %s::int8) FROM pg_stat_activity"
+            " WHERE usesysid = ANY(%s::oid[]) AND pid <> pg_backend_pid()",
+            (TERMINATE_WAIT_MS, list(oids.values())),
+        )
+        return oids
+
+    @staticmethod
+    def _dependent_databases_many(conn: Conn, oids: dict[str, int]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for database, name in conn.execute(
+            _DEPENDENT_DATABASES_MANY, (list(oids.values()),)
+        ).fetchall():
+            found.setdefault(database, []).append(name)
+        return found
+
+    def _drop_roles(self, conn: Conn, names: Sequence[str]) -> dict[str, str]:
+        """``DROP OWNED`` and ``DROP ROLE`` for a chunk in one transaction; a chunk refused is
+        done one role at a time, so only the role at fault stays. What failed, with why."""
+        try:
+            conn.execute(plan.batch([_lock_privileges(), *plan.drop_roles(names)]))
+            return {}
+        except psycopg.Error:
+            if len(names) == 1:
+                raise
+        failed: dict[str, str] = {}
+        for name in names:
+            try:
+                conn.execute(plan.batch([_lock_privileges(), *plan.drop_roles([name])]))
+            except psycopg.Error as exc:
+                failed[name] = f"cannot drop role {name}: {_describe(exc)}"
+        return failed
+
+    def _drop_owned_in_many(self, database: str, accounts: Iterable[str]) -> dict[str, str]:
+        """:meth:`_drop_owned_in` for several roles: one statement, one by one if refused."""
+        names = sorted(accounts)
+        try:
+            with self._connect(database=database) as other:
+                statement = sql.SQL("DROP OWNED BY {} CASCADE").format(
+                    sql.SQL(", ").join(map(sql.Identifier, names))
+                )
+                try:
+                    other.conn.execute(plan.batch([_lock_privileges(), statement]))
+                    return {}
+                except psycopg.Error:
+                    pass
+                failed: dict[str, str] = {}
+                for name in names:
+                    try:
+                        other.conn.execute(plan.batch([_lock_privileges(), plan.drop_owned(name)]))
+                    except psycopg.Error as exc:
+                        failed[name] = (
+                            f"cannot drop what {name} owns in database {database!r}:"
+                            f" {_describe(exc)}"
+                        )
+                return failed
+        except psycopg.Error as exc:
+            why = f"cannot drop what it owns in database {database!r}: {_describe(exc)}"
+            return {name: f"{name}: {why}" for name in names}
 
     def _drop_owned_in(self, database: str, account: str) -> None:
         """Drop what the role owns in another database, over a connection of the same login."""

@@ -39,6 +39,8 @@ from app.integrations.base import (
     GrantUncertain,
     IntegrationError,
     Resource,
+    RevokeOutcome,
+    revoke_each,
 )
 from domain.connections import RabbitMQConnection
 
@@ -209,6 +211,10 @@ class RabbitMQIntegration(Identity):
         return self._details(
             account=account, password=password, vhosts=list(permissions), until=until
         )
+
+    def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
+        """One confirmed revoke after the other: each is its own call to the target."""
+        return revoke_each(self, accounts=accounts)
 
     def extend(self, *, account: str, until: datetime) -> None:
         """Nothing to move: a RabbitMQ user has no end of its own; the bot's expiry removes it.

@@ -31,6 +31,7 @@ from app.integrations.base import (
     GrantUncertain,
     IntegrationError,
     Resource,
+    RevokeOutcome,
 )
 from domain.connections import RedisConnection
 
@@ -149,6 +150,49 @@ class RedisIntegration(Identity):
             steps = "; ".join(refused) or "no step was refused"
             raise failure(self._name, "revoke", f"{account} is not gone: {remaining} ({steps})")
 
+    def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
+        """:meth:`revoke` for a batch: ``CLIENT KILL USER`` for each in one pipeline, one
+        ``ACL DELUSER`` naming them all, then the same confirmation for each (``ACL GETUSER``
+        pipelined, one ``CLIENT LIST``). One account that fails leaves the others revoked."""
+        outcome: RevokeOutcome = {}
+        names: list[str] = []
+        for account in dict.fromkeys(accounts):
+            try:
+                require_account(account, integration=self._name)
+            except IntegrationError as error:
+                outcome[account] = error
+            else:
+                names.append(account)
+        refused: dict[str, list[str]] = {}
+        with self._errors("revoke"), self._client() as client:
+            for start in range(0, len(names), acl.DELUSER_BATCH):
+                chunk = names[start : start + acl.DELUSER_BATCH]
+                pipe = client.pipeline(transaction=False)
+                for account in chunk:
+                    pipe.execute_command("CLIENT KILL", "USER", account)  # type: ignore[no-untyped-call]
+                for account, reply in zip(chunk, pipe.execute(raise_on_error=False), strict=True):
+                    # "No such user" when the account is already gone: that is not a failure.
+                    if isinstance(reply, redis.ResponseError) and (
+                        "no such user" not in str(reply).lower()
+                    ):
+                        refused.setdefault(account, []).append(f"CLIENT KILL: {reply}")
+                try:
+                    client.acl_deluser(*chunk)
+                except redis.ResponseError as exc:
+                    for account in chunk:
+                        refused.setdefault(account, []).append(f"ACL DELUSER: {exc}")
+            remaining = self._remaining_many(client, names)
+        for account in names:
+            left = remaining.get(account, "")
+            if not left:
+                outcome[account] = None
+                continue
+            steps = "; ".join(refused.get(account, [])) or "no step was refused"
+            outcome[account] = failure(
+                self._name, "revoke", f"{account} is not gone: {left} ({steps})"
+            )
+        return outcome
+
     def safeguard_problem(self) -> str | None:
         return (
             "Redis has no expiry for ACL users: if the bot is down at the end of access, the user"
@@ -202,6 +246,35 @@ class RedisIntegration(Identity):
             if not sessions:
                 return ""
         return f"{len(sessions)} of its sessions are still open"
+
+    def _remaining_many(self, client: redis.Redis, accounts: Sequence[str]) -> dict[str, str]:
+        """:meth:`_remaining` for a batch: the accounts still on the server, with what."""
+        remaining: dict[str, str] = {}
+        waiting = list(accounts)
+        for attempt in range(CONFIRM_ATTEMPTS):
+            if not waiting:
+                break
+            if attempt:
+                time.sleep(CONFIRM_PAUSE_SECONDS)
+            pipe = client.pipeline(transaction=False)
+            for account in waiting:
+                pipe.acl_getuser(account)
+            users = pipe.execute()
+            sessions: dict[str, int] = {}
+            for c in client.client_list():
+                user = _text(c.get("user", ""))
+                sessions[user] = sessions.get(user, 0) + 1
+            still: list[str] = []
+            for account, user in zip(waiting, users, strict=True):
+                if user is not None:
+                    remaining[account] = "its ACL user still exists"
+                elif sessions.get(account):
+                    remaining[account] = f"{sessions[account]} of its sessions are still open"
+                    still.append(account)
+                else:
+                    remaining.pop(account, None)
+            waiting = still
+        return remaining
 
     @contextmanager
     def _client(self) -> Iterator[redis.Redis]:

@@ -47,6 +47,8 @@ from app.integrations.base import (
     GrantUncertain,
     IntegrationError,
     Resource,
+    RevokeOutcome,
+    revoke_each,
 )
 from app.integrations.signing import OPENER, signed_headers
 from domain.connections import WebhookConnection
@@ -159,6 +161,10 @@ class WebhookIntegration(Identity):
             # The receiver answered 2xx: it granted, whatever we make of its answer.
             raise self._uncertain(f"{exc}; the receiver answered 2xx") from None
         return AccessDetails(fields=fields, secret_fields=secret_fields, valid_until=until)
+
+    def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
+        """One confirmed revoke after the other: each is its own call to the target."""
+        return revoke_each(self, accounts=accounts)
 
     def extend(self, *, account: str, until: datetime) -> None:
         """``{"action": "extend", "account", "until"}``: a receiver that enforces the end itself

@@ -11,7 +11,7 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from app.integrations.base import AccessDetails, GrantItem, Integration, Resource
+from app.integrations.base import AccessDetails, GrantItem, Integration, Resource, RevokeOutcome
 from app.operations.metrics import Metrics
 
 
@@ -57,6 +57,24 @@ class TimedIntegration:
             raise
         finally:
             self._revoke_seconds.observe(time.perf_counter() - started)
+
+    def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
+        """Each account's revoke took the batch's time (it was confirmed when the batch was)."""
+        started = time.perf_counter()
+        try:
+            outcome = self.inner.revoke_many(accounts=accounts)
+        except BaseException:
+            for _ in accounts:
+                self._revoke_failures.inc()
+            raise
+        finally:
+            elapsed = time.perf_counter() - started
+            for _ in accounts:
+                self._revoke_seconds.observe(elapsed)
+        for error in outcome.values():
+            if error is not None:
+                self._revoke_failures.inc()
+        return outcome
 
     def extend(self, *, account: str, until: datetime) -> None:
         self.inner.extend(account=account, until=until)

@@ -7,13 +7,13 @@ rows), and a lease that lapses (the instance died) makes the request claimable a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Final
 
-from sqlalchemy import Select, exists, or_, select, update
+from sqlalchemy import Select, exists, or_, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from domain.ids import RequestId, UserId
@@ -107,6 +107,32 @@ class GrantRepository:
         """Grants whose access may still exist on their server."""
         return [g for g in self.for_request(request_id) if g.status.live]
 
+    def live_many(self, request_ids: Sequence[RequestId]) -> dict[RequestId, list[Grant]]:
+        """:meth:`live` of a whole batch in one query; requests without one are left out."""
+        found: dict[RequestId, list[Grant]] = {}
+        if not request_ids:
+            return found
+        rows = self._session.scalars(
+            select(GrantRow)
+            .where(GrantRow.request_id.in_(request_ids), GrantRow.status.in_(_LIVE))
+            .order_by(GrantRow.request_id, GrantRow.id)
+        )
+        for grant in map(_grant, rows):
+            found.setdefault(grant.request_id, []).append(grant)
+        return found
+
+    def mark_revoked(self, grants: Iterable[Grant], *, at: datetime) -> None:
+        """Each of ``grants`` confirmed gone, in one UPDATE (the set-wise :meth:`record`)."""
+        keys = [(g.request_id, g.integration) for g in grants]
+        if not keys:
+            return
+        self._session.execute(
+            update(GrantRow)
+            .where(tuple_(GrantRow.request_id, GrantRow.integration).in_(keys))
+            .values(status=GrantStatus.REVOKED.value, error=None, revoked_at=at)
+            .execution_options(synchronize_session=False)
+        )
+
     def protected(self, *, integration: str, request_ids: Sequence[RequestId]) -> set[RequestId]:
         """Of ``request_ids``, those whose account on ``integration`` must stay: the request is
         being granted or is active (the ending sweeper ends it when due) and holds a live grant
@@ -126,17 +152,7 @@ class GrantRepository:
         rows = self._session.scalars(
             select(GrantRow).where(GrantRow.request_id == request_id).order_by(GrantRow.id)
         )
-        return [
-            Grant(
-                request_id=RequestId(r.request_id),
-                integration=r.integration,
-                account=r.account,
-                status=GrantStatus(r.status),
-                granted_at=r.granted_at,
-                revoked_at=r.revoked_at,
-            )
-            for r in rows
-        ]
+        return [_grant(r) for r in rows]
 
     # -- claims -----------------------------------------------------------------------------------
 
@@ -211,6 +227,16 @@ class GrantRepository:
             .execution_options(synchronize_session=False)
         )
 
+    def release_many(self, *, request_ids: Sequence[RequestId], owner: str) -> None:
+        if not request_ids:
+            return
+        self._session.execute(
+            update(RequestRow)
+            .where(RequestRow.id.in_(request_ids), RequestRow.lease_owner == owner)
+            .values(lease_owner=None, lease_until=None)
+            .execution_options(synchronize_session=False)
+        )
+
     def renew(self, *, request_id: RequestId, owner: str, now: datetime, lease: timedelta) -> bool:
         result = self._session.execute(
             update(RequestRow)
@@ -243,6 +269,21 @@ class GrantRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    def revoke_asks(self, request_ids: Sequence[RequestId]) -> dict[RequestId, RevokeAsk]:
+        """:meth:`revoke_ask` of a whole batch in one query (only those that were asked)."""
+        if not request_ids:
+            return {}
+        rows = self._session.execute(
+            select(
+                RequestRow.id, RequestRow.revoke_requested_by, RequestRow.revoke_requested_at
+            ).where(RequestRow.id.in_(request_ids), RequestRow.revoke_requested_at.is_not(None))
+        )
+        return {
+            RequestId(i): RevokeAsk(by=UserId(by), at=at)
+            for i, by, at in rows
+            if by is not None and at is not None
+        }
+
     def revoke_ask(self, request_id: RequestId) -> RevokeAsk | None:
         row = self._session.execute(
             select(RequestRow.revoke_requested_by, RequestRow.revoke_requested_at).where(
@@ -260,3 +301,14 @@ class GrantRepository:
             .order_by(RequestRow.expires_at)
             .limit(1)
         )
+
+
+def _grant(row: GrantRow) -> Grant:
+    return Grant(
+        request_id=RequestId(row.request_id),
+        integration=row.integration,
+        account=row.account,
+        status=GrantStatus(row.status),
+        granted_at=row.granted_at,
+        revoked_at=row.revoked_at,
+    )

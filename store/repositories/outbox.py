@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from domain.ids import REQUEST_ID_PREFIX, RequestId, parse_request_id
 from store.models import OutboxRow, RequestRow, SlackMessageRow
+from store.repositories.bulk import insert_rows
 
 PENDING = "pending"
 SENT = "sent"
@@ -37,6 +38,18 @@ class OutboxMessage:
     sealed: bytes | None
     ref: str | None
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One row for :meth:`OutboxRepository.add_many`, as :meth:`~OutboxRepository.add` takes it."""
+
+    ordering_key: str
+    channel: str
+    kind: str
+    payload: dict[str, Any] | None = None
+    sealed: bytes | None = None
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +109,33 @@ class OutboxRepository:
             )
         )
         self.added += 1
+
+    def add_many(self, *, at: datetime, messages: Sequence[NewMessage]) -> None:
+        """:meth:`add` for a batch, in one INSERT, queued after whatever this transaction
+        added before (ids keep the order of each key)."""
+        if not messages:
+            return
+        self._session.flush()
+        insert_rows(
+            self._session,
+            OutboxRow,
+            [
+                {
+                    "created_at": at,
+                    "ordering_key": m.ordering_key,
+                    "channel": m.channel,
+                    "kind": m.kind,
+                    "payload": m.payload,
+                    "sealed": m.sealed,
+                    "ref": m.ref,
+                    "status": PENDING,
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                }
+                for m in messages
+            ],
+        )
+        self.added += len(messages)
 
     def claim(
         self,

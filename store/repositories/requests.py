@@ -30,6 +30,7 @@ from store.models import (
     RequestStepRow,
     StatusChangeRow,
 )
+from store.repositories.bulk import insert_rows
 from store.repositories.unchanged import UNCHANGED, Unchanged, given_or
 
 
@@ -150,6 +151,33 @@ def _to_domain(row: RequestRow) -> AccessRequest:
     )
 
 
+def _summary_of(row: RequestRow, *, parts: tuple[IntegrationPart, ...]) -> RequestSummary:
+    return RequestSummary(
+        id=RequestId(row.id),
+        requester=UserId(row.requester_id),
+        requester_name=row.requester_name,
+        requester_email=row.requester_email,
+        flow=row.flow,
+        bundle=row.bundle,
+        status=Status(row.status),
+        duration=timedelta(seconds=row.duration_seconds),
+        justification=row.justification,
+        created_at=row.created_at,
+        parts=parts,
+        expires_at=row.expires_at,
+        decided_by=UserId(row.decided_by) if row.decided_by else None,
+        decided_at=row.decided_at,
+        reason=row.reason,
+        automatic=row.automatic,
+        trigger=Trigger(row.trigger),
+        acknowledged_by=UserId(row.acknowledged_by) if row.acknowledged_by else None,
+        acknowledged_at=row.acknowledged_at,
+        grantee=UserId(row.grantee_id) if row.grantee_id else None,
+        grantee_name=row.grantee_name,
+        grantee_email=row.grantee_email,
+    )
+
+
 def _decision(row: DecisionRow) -> Decision:
     return Decision(
         request_id=RequestId(row.request_id),
@@ -159,6 +187,31 @@ def _decision(row: DecisionRow) -> Decision:
         approved=row.approved,
         reason=row.reason,
         at=row.at,
+    )
+
+
+def _progress_of(
+    steps: Sequence[RequestStepRow], *, decisions: Sequence[Decision], current: int
+) -> ApprovalProgress:
+    approvals: dict[int, list[StepApproval]] = {}
+    for decision in decisions:
+        if decision.approved:
+            approvals.setdefault(decision.step, []).append(
+                StepApproval(approver=decision.approver, reason=decision.reason)
+            )
+    return ApprovalProgress(
+        steps=tuple(
+            StepProgress(
+                index=s.step,
+                quorum=s.quorum,
+                needed=s.needed,
+                approvals=tuple(approvals.get(s.step, ())),
+                started=s.started_at is not None,
+                done=s.completed_at is not None,
+            )
+            for s in steps
+        ),
+        current=current,
     )
 
 
@@ -366,86 +419,156 @@ class RequestRepository:
         row = self._session.get(RequestRow, request_id)
         if row is None:
             return None
-        return RequestSummary(
-            id=RequestId(row.id),
-            requester=UserId(row.requester_id),
-            requester_name=row.requester_name,
-            requester_email=row.requester_email,
-            flow=row.flow,
-            bundle=row.bundle,
-            status=Status(row.status),
-            duration=timedelta(seconds=row.duration_seconds),
-            justification=row.justification,
-            created_at=row.created_at,
-            parts=self._parts(request_id),
-            expires_at=row.expires_at,
-            decided_by=UserId(row.decided_by) if row.decided_by else None,
-            decided_at=row.decided_at,
-            reason=row.reason,
-            automatic=row.automatic,
-            trigger=Trigger(row.trigger),
-            acknowledged_by=UserId(row.acknowledged_by) if row.acknowledged_by else None,
-            acknowledged_at=row.acknowledged_at,
-            grantee=UserId(row.grantee_id) if row.grantee_id else None,
-            grantee_name=row.grantee_name,
-            grantee_email=row.grantee_email,
+        return _summary_of(row, parts=self._parts(request_id))
+
+    def summaries(self, request_ids: Sequence[RequestId]) -> dict[RequestId, RequestSummary]:
+        """:meth:`summary` of a whole batch in four queries, however many requests it holds."""
+        if not request_ids:
+            return {}
+        # Fresh rows: a set-wise UPDATE of this transaction leaves loaded objects as they were.
+        rows = self._session.scalars(
+            select(RequestRow)
+            .where(RequestRow.id.in_(request_ids))
+            .execution_options(populate_existing=True)
         )
+        parts = self._parts_many(request_ids)
+        return {RequestId(r.id): _summary_of(r, parts=parts.get(r.id, ())) for r in rows}
+
+    def get_many(self, request_ids: Sequence[RequestId]) -> dict[RequestId, AccessRequest]:
+        if not request_ids:
+            return {}
+        rows = self._session.scalars(select(RequestRow).where(RequestRow.id.in_(request_ids)))
+        return {RequestId(r.id): _to_domain(r) for r in rows}
+
+    def apply_many(
+        self,
+        *,
+        changes: Sequence[StatusChange],
+        columns: RequestColumns = NO_COLUMNS,
+    ) -> set[RequestId]:
+        """:meth:`apply` for a batch: one conditional UPDATE per distinct change (an expiry
+        sweep makes one), each matching only rows that still have the old status; returns the
+        requests that changed, whose status history rows are then inserted in one statement.
+        Those that changed meanwhile are left out (no :class:`ConcurrentChange`). Only the
+        columns a plain status change sets are written (``decided_*`` and ``expires_at`` stay),
+        and ``ended_at`` (the change's time) for an end, unless ``columns`` gives it."""
+        groups: dict[tuple[Any, ...], list[StatusChange]] = {}
+        for change in changes:
+            if change.from_status is None:
+                raise ValueError("a submission is added, not applied")
+            key = (change.from_status, change.to_status, change.actor, change.at, change.reason)
+            groups.setdefault(key, []).append(change)
+        changed: set[RequestId] = set()
+        for (before, after, actor, at, reason), members in groups.items():
+            result = self._session.execute(
+                update(RequestRow)
+                .where(RequestRow.id.in_([c.request_id for c in members]))
+                .where(RequestRow.status == before.value)
+                .values(
+                    {
+                        RequestRow.status: after.value,
+                        RequestRow.last_actor: actor,
+                        RequestRow.last_change_at: at,
+                        RequestRow.reason: reason,
+                        **({RequestRow.ended_at: at} if after.terminal else {}),
+                        **_given(columns),
+                    }
+                )
+                .returning(RequestRow.id)
+                .execution_options(synchronize_session=False)
+            )
+            changed.update(RequestId(r) for r in result.scalars())
+        history = [
+            {
+                "request_id": c.request_id,
+                "from_status": c.from_status.value if c.from_status else None,
+                "to_status": c.to_status.value,
+                "actor": c.actor,
+                "at": c.at,
+                "reason": c.reason,
+            }
+            for c in changes
+            if c.request_id in changed
+        ]
+        insert_rows(self._session, StatusChangeRow, history)
+        return changed
 
     def _parts(self, request_id: RequestId) -> tuple[IntegrationPart, ...]:
-        """Per integration: counts and permissions in SQL, and only the first resources, so a
-        1,000-object request is summarised without loading its objects."""
+        return self._parts_many([request_id]).get(request_id, ())
+
+    def _parts_many(
+        self, request_ids: Sequence[RequestId]
+    ) -> dict[str, tuple[IntegrationPart, ...]]:
+        """Per request and integration: counts and permissions in SQL, and only the first
+        resources, so a 1,000-object request is summarised without loading its objects."""
+        of_these = RequestObjectRow.request_id.in_(request_ids)
         counts = self._session.execute(
             select(
+                RequestObjectRow.request_id,
                 RequestObjectRow.integration,
                 RequestObjectRow.permission,
                 func.count(),
             )
-            .where(RequestObjectRow.request_id == request_id)
-            .group_by(RequestObjectRow.integration, RequestObjectRow.permission)
+            .where(of_these)
+            .group_by(
+                RequestObjectRow.request_id,
+                RequestObjectRow.integration,
+                RequestObjectRow.permission,
+            )
         ).all()
         numbered = (
             select(
+                RequestObjectRow.request_id,
                 RequestObjectRow.integration,
                 RequestObjectRow.resource,
                 func.row_number()
-                .over(partition_by=RequestObjectRow.integration, order_by=RequestObjectRow.id)
+                .over(
+                    partition_by=(RequestObjectRow.request_id, RequestObjectRow.integration),
+                    order_by=RequestObjectRow.id,
+                )
                 .label("n"),
             )
-            .where(RequestObjectRow.request_id == request_id)
+            .where(of_these)
             .subquery()
         )
-        shown: dict[str, dict[str, None]] = {}
-        for integration, resource in self._session.execute(
-            select(numbered.c.integration, numbered.c.resource)
+        shown: dict[tuple[str, str], dict[str, None]] = {}
+        for request_id, integration, resource in self._session.execute(
+            select(numbered.c.request_id, numbered.c.integration, numbered.c.resource)
             .where(numbered.c.n <= RESOURCES_SHOWN)
-            .order_by(numbered.c.integration, numbered.c.n)
+            .order_by(numbered.c.request_id, numbered.c.integration, numbered.c.n)
         ):
-            shown.setdefault(integration, {})[resource] = None
-        totals: dict[str, int] = {}
-        permissions: dict[str, set[str]] = {}
-        for integration, permission, count in counts:
-            totals[integration] = totals.get(integration, 0) + count
-            permissions.setdefault(integration, set()).add(permission)
-        distinct = dict(
-            self._session.execute(
+            shown.setdefault((request_id, integration), {})[resource] = None
+        totals: dict[str, dict[str, int]] = {}
+        permissions: dict[tuple[str, str], set[str]] = {}
+        for request_id, integration, permission, count in counts:
+            mine = totals.setdefault(request_id, {})
+            mine[integration] = mine.get(integration, 0) + count
+            permissions.setdefault((request_id, integration), set()).add(permission)
+        distinct = {
+            (request_id, integration): count
+            for request_id, integration, count in self._session.execute(
                 select(
+                    RequestObjectRow.request_id,
                     RequestObjectRow.integration,
                     func.count(RequestObjectRow.resource.distinct()),
                 )
-                .where(RequestObjectRow.request_id == request_id)
-                .group_by(RequestObjectRow.integration)
-            ).all()
-        )
-        return tuple(
-            IntegrationPart(
-                integration=name,
-                resources=tuple(shown.get(name, {})),
-                permissions=tuple(sorted(permissions[name])),
-                count=totals[name],
-                resource_count=distinct.get(name, 0),
+                .where(of_these)
+                .group_by(RequestObjectRow.request_id, RequestObjectRow.integration)
             )
-            for name in sorted(totals)
-        )
+        }
+        return {
+            request_id: tuple(
+                IntegrationPart(
+                    integration=name,
+                    resources=tuple(shown.get((request_id, name), {})),
+                    permissions=tuple(sorted(permissions[(request_id, name)])),
+                    count=mine[name],
+                    resource_count=distinct.get((request_id, name), 0),
+                )
+                for name in sorted(mine)
+            )
+            for request_id, mine in totals.items()
+        }
 
     def add_approvers(
         self, *, request_id: RequestId, approvers: Sequence[AskedApprover], at: datetime
@@ -647,26 +770,37 @@ class RequestRepository:
         ).all()
         if not steps:
             return None
-        approvals: dict[int, list[StepApproval]] = {}
-        for decision in self.decisions(request_id):
-            if decision.approved:
-                approvals.setdefault(decision.step, []).append(
-                    StepApproval(approver=decision.approver, reason=decision.reason)
-                )
-        return ApprovalProgress(
-            steps=tuple(
-                StepProgress(
-                    index=s.step,
-                    quorum=s.quorum,
-                    needed=s.needed,
-                    approvals=tuple(approvals.get(s.step, ())),
-                    started=s.started_at is not None,
-                    done=s.completed_at is not None,
-                )
-                for s in steps
-            ),
-            current=self.current_step(request_id),
+        return _progress_of(
+            steps, decisions=self.decisions(request_id), current=self.current_step(request_id)
         )
+
+    def progress_many(self, request_ids: Sequence[RequestId]) -> dict[RequestId, ApprovalProgress]:
+        """:meth:`progress` of a whole batch in three queries (requests without steps are left
+        out)."""
+        if not request_ids:
+            return {}
+        steps: dict[RequestId, list[RequestStepRow]] = {}
+        for row in self._session.scalars(
+            select(RequestStepRow)
+            .where(RequestStepRow.request_id.in_(list(request_ids)))
+            .order_by(RequestStepRow.request_id, RequestStepRow.step)
+        ):
+            steps.setdefault(RequestId(row.request_id), []).append(row)
+        if not steps:
+            return {}
+        decisions = self.decisions_of(list(steps))
+        current = {
+            RequestId(i): int(step or 0)
+            for i, step in self._session.execute(
+                select(RequestRow.id, RequestRow.current_step).where(RequestRow.id.in_(list(steps)))
+            )
+        }
+        return {
+            request_id: _progress_of(
+                rows, decisions=decisions.get(request_id, []), current=current.get(request_id, 0)
+            )
+            for request_id, rows in steps.items()
+        }
 
     def history(self, request_id: RequestId) -> list[StatusChange]:
         rows = self._session.scalars(

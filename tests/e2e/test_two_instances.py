@@ -10,7 +10,13 @@ from typing import Any
 
 import pytest
 
-from app.integrations.base import AccessDetails, GrantItem, Integration, Resource
+from app.integrations.base import (
+    AccessDetails,
+    GrantItem,
+    Integration,
+    Resource,
+    RevokeOutcome,
+)
 from app.integrations.redis import RedisIntegration
 from domain.clock import SystemClock
 from domain.connections import RESOLVED, RedisConnection
@@ -57,6 +63,12 @@ class Counting:
         self._inner.revoke(account=account)
         with self._lock:
             self.revokes[account] += 1
+
+    def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
+        outcome = self._inner.revoke_many(accounts=accounts)
+        with self._lock:
+            self.revokes.update(a for a, error in outcome.items() if error is None)
+        return outcome
 
     def extend(self, *, account: str, until: datetime) -> None:
         self._inner.extend(account=account, until=until)

@@ -34,7 +34,13 @@ from app.core.still_eligible import StillEligible
 from app.core.transitions import Transitions
 from app.expiry.ending import EndingService
 from app.granting.provisioning import ProvisioningService
-from app.integrations.base import AccessDetails, GrantItem, Integration, Resource
+from app.integrations.base import (
+    AccessDetails,
+    GrantItem,
+    Integration,
+    Resource,
+    RevokeOutcome,
+)
 from app.revocation.reconciler import Reconciler
 from demo.targets import Targets, demo_targets
 from domain.clock import ManualClock, SystemClock
@@ -102,6 +108,12 @@ class Crashing:
         self._maybe("revoke:before")
         self.inner.revoke(account=account)
         self._maybe("revoke:after")
+
+    def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
+        self._maybe("revoke:before")
+        outcome = self.inner.revoke_many(accounts=accounts)
+        self._maybe("revoke:after")
+        return outcome
 
     def extend(self, *, account: str, until: datetime) -> None:
         self.inner.extend(account=account, until=until)
