@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, event, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql import Insert, Update
 
@@ -55,12 +55,10 @@ def count_committed(engine: Engine, *, metrics: Metrics) -> None:
         if isinstance(statement, Insert) and _table(statement) == _AUDIT:
             rows = list(multiparams) or [params]
             pending(conn).extend(c for row in rows if (c := _audit_count(row, metrics)))
-        elif (
-            isinstance(statement, Update)
-            and _table(statement) == _REQUESTS
-            and (c := _end_count(statement, metrics)) is not None
-        ):
-            pending(conn).append(c)
+        elif isinstance(statement, Update) and _table(statement) == _REQUESTS:
+            count = _end_count(statement, metrics) or _batch_end_count(conn, statement, metrics)
+            if count is not None:
+                pending(conn).append(count)
 
     @event.listens_for(engine, "savepoint")
     def _savepoint(conn: Connection, _name: str | None) -> None:
@@ -111,6 +109,39 @@ def _audit_count(row: Mapping[str, Any], metrics: Metrics) -> Count | None:
     elif kind == AuditKind.RECONCILED.value:
         return metrics.reconciler_removals.labels(integration=str(data.get("integration"))).inc
     return None
+
+
+def _batch_end_count(conn: Connection, statement: Update, metrics: Metrics) -> Count | None:
+    """A batch of expiries (``RequestRepository.apply_many``): one UPDATE sets ``status`` and
+    ``ended_at`` for a list of requests and leaves each one's ``expires_at`` as it was, so the
+    lateness is read back from the rows it ended, in the same transaction."""
+    values = statement.compile().params
+    ended_at = values.get("ended_at")
+    if values.get("status") != Status.EXPIRED.value or not isinstance(ended_at, datetime):
+        return None
+    ids = next((v for v in values.values() if isinstance(v, list | tuple) and v), None)
+    if ids is None:
+        return None
+    rows = conn.execute(
+        select(RequestRow.expires_at).where(
+            RequestRow.id.in_(ids),
+            RequestRow.status == Status.EXPIRED.value,
+            RequestRow.ended_at == ended_at,
+        )
+    ).all()
+    lateness = [
+        max((ended_at - expires_at).total_seconds(), 0.0)
+        for (expires_at,) in rows
+        if isinstance(expires_at, datetime)
+    ]
+    if not lateness:
+        return None
+
+    def observe() -> None:
+        for late in lateness:
+            metrics.expiry_lateness.observe(late)
+
+    return observe
 
 
 def _end_count(statement: Update, metrics: Metrics) -> Count | None:
