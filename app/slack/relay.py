@@ -259,6 +259,7 @@ class OutboxRelay:
     def _record(self, results: list[_Result]) -> None:
         now = self._clock.now()
         with self._store.write() as uow:
+            sent: list[int] = []
             for result in results:
                 message = result.message
                 if result.outcome == Delivery.SENT:
@@ -270,8 +271,7 @@ class OutboxRelay:
                             ts=result.posted.ts,
                             at=now,
                         )
-                    uow.outbox.mark_sent(message_id=message.id, owner=self._owner, at=now)
-                    self.sent += 1
+                    sent.append(message.id)
                 elif result.outcome == Delivery.DEAD:
                     with request_context(_request_of(message)):
                         _log.error(
@@ -295,6 +295,9 @@ class OutboxRelay:
                         not_before=result.not_before or now,
                         error=result.error or "deferred",
                     )
+            # The share's deliveries in one statement (a mass expiry sends thousands).
+            uow.outbox.mark_sent_many(message_ids=sent, owner=self._owner, at=now)
+            self.sent += len(sent)
 
     def _strand(self, uow: UnitOfWork, message: OutboxMessage, *, error: str, at: datetime) -> None:
         """Credentials that cannot be delivered: recorded durably, for the granting worker."""

@@ -224,6 +224,18 @@ class OutboxRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    def mark_sent_many(self, *, message_ids: Sequence[int], owner: str, at: datetime) -> int:
+        """:meth:`mark_sent` for a channel's share, in one UPDATE; how many were still ours."""
+        if not message_ids:
+            return 0
+        result = self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(message_ids), OutboxRow.lease_owner == owner)
+            .values(status=SENT, sent_at=at, lease_until=None, sealed=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     def retry_later(self, *, message_id: int, owner: str, not_before: datetime, error: str) -> None:
         self._session.execute(
             update(OutboxRow)
