@@ -250,9 +250,7 @@ class ExtensionService:
         resolved = self._approvers.resolve(
             flow=flow,
             requester=self._requester(summary),
-            scope=Scope(
-                integrations=tuple(p.integration for p in summary.parts), bundle=summary.bundle
-            ),
+            scope=Scope.of(summary),
         )
         involved = {summary.requester, summary.holder}
         return {a.id: a.reasons for a in resolved if a.id not in involved}
