@@ -82,9 +82,7 @@ def test_wait_for_wakes_on_a_recorded_call_before_its_interval(
     assert time.monotonic() - started < LONG / 10
 
 
-def test_a_call_feed_hands_out_each_new_call_once_in_order(
-    sim: Simulator, web: WebClient
-) -> None:
+def test_a_call_feed_hands_out_each_new_call_once_in_order(sim: Simulator, web: WebClient) -> None:
     web.chat_postMessage(channel=AUDIT, text="before the feed")
     feed = sim.call_feed()
     for text in ("one", "two"):
