@@ -27,7 +27,7 @@ REQUIRED: Final = {
     # issue 8: two instances under load
     "scale.two_instances_500": "per_s",
     # issue 13: a fair outbox, CPU per request, ten times the load
-    "outbox.fairness": "s",
+    "outbox.fairness": "ms",
     "scale.cpu_per_request": "ms",
     "scale.cpu_per_request_postgres": "ms",
     "scale.cpu_per_request_driver": "ms",
