@@ -250,12 +250,20 @@ def _drive(sim: Simulator, *, count: int, progress: Progress) -> None:
             with ThreadPoolExecutor(max_workers=len(REQUESTERS), thread_name_prefix="req") as pool:
                 for future in [pool.submit(requester, i) for i in range(len(REQUESTERS))]:
                     future.result()
-            poll(
-                lambda: len(decisions) >= count or watcher.error,
-                what=f"the approval DMs of {count} requests",
-                timeout=FINISH_TIMEOUT,
-                interval=FINISH_POLL_SECONDS,
-            )
+            # The relay may still be sending a backlog of approval DMs: wait as long as they
+            # keep coming, and fail only once none has come for a while.
+            while len(decisions) < count and watcher.error is None:
+                before = len(decisions)
+
+                def moved(before: int = before) -> bool:
+                    return len(decisions) > before or watcher.error is not None
+
+                poll(
+                    moved,
+                    what=f"another approval DM ({before} of {count} requests had both)",
+                    timeout=FINISH_TIMEOUT,
+                    interval=FINISH_POLL_SECONDS,
+                )
             if watcher.error is not None:
                 raise BenchError(f"the approval watcher failed: {watcher.error!r}")
             for decision in list(decisions):
