@@ -580,41 +580,56 @@ class PostgresIntegration(Identity):
         """Groups among ``groups`` that came to own something (a member acting as the group
         where PUBLIC may create, a large object, default privileges) or carry settings: what
         they own dropped in every database, their privileges given back (docs/architecture.md,
-        "No standing access"). Nothing to do, one query, in the ordinary case."""
+        "No standing access"). Nothing to do, one query, in the ordinary case.
+
+        Never raises: the logins are gone by then, and the reconciler's next pass
+        (:meth:`accounts`) tries every group again."""
         if not groups:
             return
         rows = session.conn.execute(_DIRTY_GROUPS, (list(groups),)).fetchall()
         for name, comment, databases, settings in rows:
             group = plan.group_from_comment(str(name), comment)
-            role = sql.Identifier(str(name))
-            if settings:
-                session.conn.execute(sql.SQL("ALTER ROLE {} RESET ALL").format(role))
-            for database in databases:
-                self._reset_group_in(str(database), str(name), group)
+            try:
+                if settings:
+                    session.conn.execute(
+                        sql.SQL("ALTER ROLE {} RESET ALL").format(sql.Identifier(str(name)))
+                    )
+                for database in databases:
+                    self._reset_group_in(str(database), str(name), group)
+            except psycopg.Error as exc:
+                _log.error(
+                    "cannot reset a group role that came to own something",
+                    extra={"integration": self._name, "group": str(name), "error": _describe(exc)},
+                )
+                continue
             _log.warning(
                 "reset a group role that had come to own something",
                 extra={"integration": self._name, "group": str(name)},
             )
 
     def _reset_group_in(self, database: str, name: str, group: plan.Group | None) -> None:
+        role = sql.Identifier(name)
+        # DROP OWNED also takes shared privileges: CONNECT on its own database goes back.
+        reset = [sql.SQL("DROP OWNED BY {} CASCADE").format(role)]
+        if group is not None:
+            reset.append(
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                    sql.Identifier(group.database), role
+                )
+            )
         with self._connect(database=database) as other:
-            role = sql.Identifier(name)
+            wrap = [*other.join(name), _lock_privileges()]
             if group is not None and group.database == database:
                 table = group.table_name
                 owned = self._sequences_of(other.conn, [table] if table else [])
-                reset = plan.reset_group(group, sequences=owned.get(table, set()) if table else ())
-            else:
-                # DROP OWNED also takes shared privileges: CONNECT on its own database goes back.
-                reset = [sql.SQL("DROP OWNED BY {} CASCADE").format(role)]
-                if group is not None:
-                    reset.append(
-                        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
-                            sql.Identifier(group.database), role
-                        )
-                    )
-            other.conn.execute(
-                plan.batch([*other.join(name), _lock_privileges(), *reset, *other.leave(name)])
-            )
+                sequences = owned.get(table, set()) if table else set()
+                try:
+                    full = plan.reset_group(group, sequences=sequences)
+                    other.conn.execute(plan.batch([*wrap, *full, *other.leave(name)]))
+                    return
+                except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+                    pass  # its object was dropped since: nothing of it to give back
+            other.conn.execute(plan.batch([*wrap, *reset, *other.leave(name)]))
 
     @staticmethod
     def _dependent_databases_many(conn: Conn, oids: dict[str, int]) -> dict[str, list[str]]:
