@@ -20,11 +20,14 @@ from app.integrations import _pg_plan as plan
 from app.integrations._checks import require_account
 from app.integrations.base import GrantItem, IntegrationError
 from app.integrations.postgresql import PostgresIntegration
+from domain.connections import RESOLVED, PostgresConnection
 from tests.integration.integrations.integration_servers import (
     PG_DATABASE,
     RUN,
     PgCluster,
     PgSession,
+    create_pg_admin_login,
+    drop_pg_admin_login,
     drop_pg_role,
     eventually,
     in_one_hour,
@@ -369,3 +372,40 @@ def test_group_names_are_bounded_and_never_those_of_a_temporary_account() -> Non
     assert plan.group_from_comment(group.name, group.comment) == group
     with pytest.raises(IntegrationError, match="refusing account"):
         require_account(group.name, integration="t")
+
+
+def test_a_non_superuser_admin_login_resets_a_group_and_stays_no_member_of_it(
+    pg_cluster: PgCluster, open_schema: str, accounts: list[str]
+) -> None:
+    admin = create_pg_admin_login(pg_cluster)  # after the schema: it holds its grant options
+    try:
+        limited = PostgresIntegration(
+            name="limited-postgres",
+            connection=PostgresConnection.model_validate(
+                {"host": "127.0.0.1", "port": pg_cluster.port, "database": PG_DATABASE,
+                 "user": admin.user, "password": admin.password},
+                context={RESOLVED: True},
+            ),
+        )  # fmt: skip
+        attacker, other, _ = accounts
+        resource = f"{open_schema}.t"
+        items = [GrantItem(resource, "read_write")]
+        details = limited.grant(account=attacker, items=items, until=in_one_hour())
+        others = limited.grant(account=other, items=items, until=in_one_hour())
+        group = group_of(resource, "read_write")
+        with pg_login(details, pg_cluster) as conn:
+            conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(group)))
+            conn.execute(
+                sql.SQL("CREATE TABLE {}.planted (id int)").format(sql.Identifier(open_schema))
+            )
+
+        limited.revoke(account=attacker)
+
+        assert pg_owned_by(pg_cluster, pg_role_oid(pg_cluster, group))["relations"] == 0
+        assert pg_group_members(pg_cluster, group) == [other]
+        with pg_login(others, pg_cluster) as conn:
+            conn.execute(sql.SQL("INSERT INTO {}.t VALUES (1)").format(sql.Identifier(open_schema)))
+        limited.revoke(account=other)
+        assert pg_group_members(pg_cluster, group) == []
+    finally:
+        drop_pg_admin_login(pg_cluster, admin)
