@@ -18,7 +18,7 @@ from psycopg import sql
 
 from app.integrations import _pg_plan as plan
 from app.integrations._checks import require_account
-from app.integrations.base import GrantItem, IntegrationError
+from app.integrations.base import AccessDetails, GrantItem, IntegrationError
 from app.integrations.postgresql import PostgresIntegration
 from domain.connections import RESOLVED, PostgresConnection
 from tests.integration.integrations.integration_servers import (
@@ -245,7 +245,7 @@ def test_two_instances_granting_a_new_object_at_once_both_succeed(
     twin = PostgresIntegration(name="test-postgres", connection=pg._connection)
     start = threading.Barrier(2)
 
-    def grant(integration: PostgresIntegration, account: str) -> object:
+    def grant(integration: PostgresIntegration, account: str) -> AccessDetails:
         start.wait()
         return integration.grant(
             account=account, items=[GrantItem(fresh_table, "read_write")], until=in_one_hour()
