@@ -121,12 +121,16 @@ _LEFTOVERS: Final = sql.SQL(
 )
 
 _LEFTOVERS_MANY: Final = sql.SQL(
-    # _LEFTOVERS for a batch: per name (and oid, NULL for a role that did not exist).
+    # _LEFTOVERS for a batch: per name (and oid, NULL for a role that did not exist). The
+    # sessions are read once: pg_stat_activity per name would join every role on the server
+    # again for each (half a second for 500 names among 10,000 roles).
     """
+    WITH s AS MATERIALIZED (
+        SELECT usename, usesysid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
+    )
     SELECT a.name,
            EXISTS (SELECT 1 FROM pg_roles WHERE rolname = a.name),
-           (SELECT count(*) FROM pg_stat_activity
-            WHERE (usename = a.name OR usesysid = a.oid) AND pid <> pg_backend_pid())
+           (SELECT count(*) FROM s WHERE s.usename = a.name OR s.usesysid = a.oid)
     FROM unnest(%s::text[], %s::oid[]) AS a(name, oid)
     """
 )
