@@ -309,7 +309,15 @@ class PostgresIntegration(Identity):
             if not _is_account(member):
                 stray.setdefault(str(member), []).append(str(group))
         for member, groups in sorted(stray.items()):
-            session.conn.execute(plan.batch(plan.leave_groups(member, groups)))
+            try:
+                session.conn.execute(plan.batch(plan.leave_groups(member, groups)))
+            except psycopg.Error as exc:
+                # Listing the accounts must go on: the next pass tries again.
+                _log.error(
+                    "cannot remove a membership of a group role",
+                    extra={"integration": self._name, "member": member, "error": _describe(exc)},
+                )
+                continue
             _log.warning(
                 "removed a membership of a group role that no temporary login holds",
                 extra={"integration": self._name, "member": member, "groups": groups},
