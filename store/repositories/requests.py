@@ -31,6 +31,7 @@ from store.models import (
     StatusChangeRow,
 )
 from store.repositories.bulk import insert_rows
+from store.repositories.headlines import involving_page
 from store.repositories.unchanged import UNCHANGED, Unchanged, given_or
 
 
@@ -923,6 +924,10 @@ class RequestRepository:
             for r in rows
         )
         return Page(rows=headlines, number=number, size=size, total=total)
+
+    def involving_page(self, *, user: UserId, number: int, size: int) -> Page:
+        """``page(involving=user)`` along the indexes (store/repositories/headlines.py)."""
+        return involving_page(self._session, user=user, number=number, size=size)
 
     def bundles_requested(self) -> list[str]:
         return list(
