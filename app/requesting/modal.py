@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from typing import Final, Protocol
 
@@ -70,6 +70,7 @@ from domain.people import Person
 from domain.policy import AccessFlow
 from store.repositories.drafts import DraftChanges
 from store.repositories.favorites import Favorite
+from store.repositories.unchanged import UNCHANGED
 from store.unit_of_work import Store, UnitOfWork
 
 SUGGESTION_LIMIT: Final = SUGGESTIONS
@@ -373,10 +374,21 @@ class RequestModalService:
         with self._store.read() as uow:
             return self._render_in(uow, draft_key, user)
 
-    def _render_in(self, uow: UnitOfWork, draft_key: str, user: UserId) -> RequestModal:
-        """The model from inside a transaction: a click's change and its view in one go."""
-        draft = self._owned(uow, draft_key, user)
-        counts = uow.drafts.counts(draft.key)
+    def _render_in(
+        self,
+        uow: UnitOfWork,
+        draft_key: str,
+        user: UserId,
+        *,
+        emptied: bool = False,
+        draft: Draft | None = None,
+    ) -> RequestModal:
+        """The model from inside a transaction: a click's change and its view in one go.
+
+        ``emptied``: the selection was just removed in this transaction (nothing to count);
+        ``draft``: the draft as this transaction just wrote it (owned by ``user``)."""
+        draft = draft or self._owned(uow, draft_key, user)
+        counts = {} if emptied else uow.drafts.counts(draft.key)
         selection = Selection(
             total=sum(counts.values()),
             per_integration=counts,
@@ -559,32 +571,32 @@ class RequestModalService:
     def pick_bundle(
         self, *, draft_key: str, user: UserId, bundle: str, form: FormInput
     ) -> RequestModal:
-        draft = self._draft(draft_key, user)
         access = self._eligibility.access_for(user)
         flows = access.flows_for_bundle(bundle)
         found = self._catalog.bundle(bundle) if flows else None
-        if found is None:
-            return self._save(
-                draft.key,
-                user,
-                DraftChanges(notice=BUNDLE_NOT_OFFERED),
-            )
-        header, _ = found
+        # The draft is read, changed and rendered in one transaction: a pick is one round of
+        # statements, not three.
         with self._store.write() as uow:
-            if draft.bundle != bundle:
+            draft = self._owned(uow, draft_key, user)
+            if found is None:
+                changes = DraftChanges(notice=BUNDLE_NOT_OFFERED)
+                uow.drafts.update(draft.key, at=self._clock.now(), changes=changes)
+                return self._render_in(uow, draft.key, user)
+            header, _ = found
+            emptied = draft.bundle != bundle
+            if emptied:
                 uow.drafts.remove(draft.key)
-            uow.drafts.update(
-                draft.key,
-                at=self._clock.now(),
-                changes=replace(
-                    self._remember(draft, form),
-                    bundle=bundle,
-                    bundle_version=header.version,
-                    flow=flows[0].flow.name,
-                    flow_version=flows[0].version,
-                ),
+            changes = replace(
+                self._remember(draft, form),
+                bundle=bundle,
+                bundle_version=header.version,
+                flow=flows[0].flow.name,
+                flow_version=flows[0].version,
             )
-            return self._render_in(uow, draft_key, user)
+            uow.drafts.update(draft.key, at=self._clock.now(), changes=changes)
+            return self._render_in(
+                uow, draft.key, user, emptied=emptied, draft=_applied(draft, changes)
+            )
 
     def pick_flow(
         self, *, draft_key: str, user: UserId, flow: str, form: FormInput
@@ -844,3 +856,18 @@ class RequestModalService:
         # Patterns first: "everything in sales" is the common ask.
         offered.sort(key=lambda n: (not is_pattern(n), n))
         return offered[:SUGGESTION_LIMIT]
+
+
+def _applied(draft: Draft, changes: DraftChanges) -> Draft:
+    """``draft`` as ``changes`` leave it (what reading it again in the same transaction gives;
+    a zero duration is stored as none)."""
+    given = {
+        f.name: getattr(changes, f.name)
+        for f in fields(DraftChanges)
+        if getattr(changes, f.name) is not UNCHANGED
+    }
+    if "duration" in given:
+        given["duration"] = given["duration"] or None
+    if "mode" in given:
+        given["mode"] = Mode(given["mode"])
+    return replace(draft, **given)

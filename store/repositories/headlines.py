@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, func, select, union_all
+from sqlalchemy import func, select, union_all
 from sqlalchemy.orm import Session
 
 from domain.break_glass import Trigger
@@ -72,7 +72,7 @@ def involving_page(session: Session, *, user: UserId, number: int, size: int) ->
     return Page(rows=_headlines(session, rows), number=number, size=size, total=total)
 
 
-def _headlines(session: Session, rows: Sequence[Row[Any]]) -> tuple[Headline, ...]:
+def _headlines(session: Session, rows: Sequence[Any]) -> tuple[Headline, ...]:
     integrations: dict[str, list[str]] = {}
     if rows:
         for request_id, integration in session.execute(
