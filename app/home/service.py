@@ -60,7 +60,12 @@ class HomeService:
             # Requests made for them by a teammate are theirs too (README, "On behalf of a
             # teammate").
             mine = uow.requests.involving_page(user=user, number=state.mine, size=PAGE_SIZE)
-            waiting = uow.requests.page(number=0, size=WAITING_SIZE, waiting_for=user)
+            # Most people have nothing waiting: one count says so.
+            waiting = (
+                uow.requests.page(number=0, size=WAITING_SIZE, waiting_for=user)
+                if uow.requests.waiting_count(user=user)
+                else Page(rows=(), number=0, size=WAITING_SIZE, total=0)
+            )
             activity = (
                 uow.requests.page(
                     number=state.activity,

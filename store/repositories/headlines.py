@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, union_all
+from sqlalchemy import BindParameter, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from domain.break_glass import Trigger
 from domain.ids import RequestId, UserId
 from domain.lifecycle import Status
 from domain.summary import Headline, Page
-from store.models import RequestObjectRow, RequestRow
+from store.models import ApprovalRow, RequestObjectRow, RequestRow
 
 _COLUMNS = (
     RequestRow.id,
@@ -36,39 +36,74 @@ _COLUMNS = (
 )
 
 
+_USER: BindParameter[Any] = bindparam("user")
+_ORDER = (RequestRow.created_at.desc(), RequestRow.id.desc())
+_OWN = RequestRow.requester_id == _USER
+_FOR_ME = RequestRow.grantee_id == _USER
+_FOR_ME_ONLY = (_FOR_ME, RequestRow.requester_id != _USER)
+# Built once: a page is read on every Home click, and building the statements cost more than
+# running them.
+_COUNTS = select(
+    select(func.count()).where(_OWN).scalar_subquery(),
+    select(func.count()).where(_FOR_ME).scalar_subquery(),
+)
+_FOR_ME_COUNT = select(func.count()).where(*_FOR_ME_ONLY)
+_OWN_PAGE = (
+    select(*_COLUMNS)
+    .where(_OWN)
+    .order_by(*_ORDER)
+    .limit(bindparam("size"))
+    .offset(bindparam("skip"))
+)
+_HALVES = [
+    select(*_COLUMNS).where(*where).order_by(*_ORDER).limit(bindparam("reach")).subquery()
+    for where in [(_OWN,), _FOR_ME_ONLY]
+]
+_MERGED = union_all(*(select(half) for half in _HALVES)).subquery()
+_BOTH_PAGE = (
+    select(_MERGED)
+    .order_by(_MERGED.c.created_at.desc(), _MERGED.c.id.desc())
+    .limit(bindparam("size"))
+    .offset(bindparam("skip"))
+)
+_INTEGRATIONS = (
+    select(RequestObjectRow.request_id, RequestObjectRow.integration)
+    .where(RequestObjectRow.request_id.in_(bindparam("ids", expanding=True)))
+    .distinct()
+)
+
+
+_WAITING_COUNT = select(func.count()).where(
+    RequestRow.status == Status.PENDING.value,
+    RequestRow.id.in_(select(ApprovalRow.request_id).where(ApprovalRow.approver_id == _USER)),
+)
+
+
+def waiting_count(session: Session, *, user: UserId) -> int:
+    """How many of ``page(waiting_for=user)``'s rows there are: pending, ``user`` asked."""
+    return int(session.scalar(_WAITING_COUNT, {"user": user}) or 0)
+
+
 def involving_page(session: Session, *, user: UserId, number: int, size: int) -> Page:
     """Newest first: the requests ``user`` made and those made for them by a teammate."""
-    own = RequestRow.requester_id == user
-    for_me = RequestRow.grantee_id == user
-    mine, made_for_me = session.execute(
-        select(
-            select(func.count()).where(own).scalar_subquery(),
-            select(func.count()).where(for_me).scalar_subquery(),
-        )
-    ).one()
-    halves: list[tuple[Any, ...]] = [(own,)]
+    mine, made_for_me = session.execute(_COUNTS, {"user": user}).one()
     if made_for_me:
         # The app never makes one their own teammate, but what is stored decides: such a row
         # is left out of this half. Counted only here: the grantee index alone counts without
         # reading the table, and SQLite's statistics of a mostly empty column send this count
         # to a full scan.
-        halves.append((for_me, RequestRow.requester_id != user))
-        made_for_me = session.scalar(select(func.count()).where(*halves[1]))
+        made_for_me = session.scalar(_FOR_ME_COUNT, {"user": user})
     total = int(mine or 0) + int(made_for_me or 0)
     if total <= number * size:
         return Page(rows=(), number=number, size=size, total=total)
-    order = (RequestRow.created_at.desc(), RequestRow.id.desc())
-    if len(halves) == 1:
-        query = select(*_COLUMNS).where(own).order_by(*order)
-    else:
+    skip = number * size
+    if made_for_me:
         # Each half needs no more than the rows up to the end of the page asked for.
-        newest = [
-            select(*_COLUMNS).where(*where).order_by(*order).limit((number + 1) * size).subquery()
-            for where in halves
-        ]
-        merged = union_all(*(select(half) for half in newest)).subquery()
-        query = select(merged).order_by(merged.c.created_at.desc(), merged.c.id.desc())
-    rows = session.execute(query.limit(size).offset(number * size)).all()
+        rows = session.execute(
+            _BOTH_PAGE, {"user": user, "reach": skip + size, "size": size, "skip": skip}
+        ).all()
+    else:
+        rows = session.execute(_OWN_PAGE, {"user": user, "size": size, "skip": skip}).all()
     return Page(rows=_headlines(session, rows), number=number, size=size, total=total)
 
 
@@ -76,9 +111,7 @@ def _headlines(session: Session, rows: Sequence[Any]) -> tuple[Headline, ...]:
     integrations: dict[str, list[str]] = {}
     if rows:
         for request_id, integration in session.execute(
-            select(RequestObjectRow.request_id, RequestObjectRow.integration)
-            .where(RequestObjectRow.request_id.in_([r.id for r in rows]))
-            .distinct()
+            _INTEGRATIONS, {"ids": [r.id for r in rows]}
         ):
             integrations.setdefault(request_id, []).append(integration)
     return tuple(
