@@ -167,6 +167,7 @@ class RequestModalService:
         self._clock = clock
         self.limit = limit
         self._health = health
+        self._unsized_for: tuple[object, tuple[BundleChoice, ...]] | None = None
 
     def _people(self, flow: AccessFlow) -> dict[str, Person]:
         if self._approvers is None or flow.approvers == "automatic":
@@ -434,6 +435,17 @@ class RequestModalService:
             choices.append(BundleChoice(name, descriptions.get(name, ""), size))
         return tuple(choices)
 
+    def _unsized(self, offered: Mapping[str, object]) -> tuple[BundleChoice, ...]:
+        """Bundles listed by name only (a typeahead serves them), built once per person's
+        offer: ``offered`` is the same object until the catalog or the person's groups change
+        (app/requesting/eligibility.py)."""
+        cached = self._unsized_for
+        if cached is not None and cached[0] is offered:
+            return cached[1]
+        choices = tuple(BundleChoice(n, "") for n in offered)
+        self._unsized_for = (offered, choices)
+        return choices
+
     def _model(
         self,
         uow: UnitOfWork,
@@ -468,11 +480,10 @@ class RequestModalService:
                     )
             # Every offered bundle; the builder decides between a menu and a typeahead (which
             # lists no options here, so nothing is counted for it).
-            names = list(offered)
             bundles = (
-                self._sized(names)
-                if len(names) <= MENU_OPTIONS
-                else tuple(BundleChoice(n, "") for n in names)
+                self._sized(list(offered))
+                if len(offered) <= MENU_OPTIONS
+                else self._unsized(offered)
             )
             return RequestModal(
                 draft_key=draft.key,

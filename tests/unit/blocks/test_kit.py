@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -20,6 +20,16 @@ from slack_sdk.models.views import View
 
 from blocks import kit
 from blocks.home import HomeModel, HomeState, home_view
+from blocks.request_modal import (
+    BundleChoice,
+    BundleDetail,
+    FlowChoice,
+    RequestModal,
+    Selection,
+    request_modal,
+)
+from domain.catalog import IntegrationShare
+from domain.drafts import Mode
 from domain.lifecycle import Status
 from domain.summary import Headline, Page
 
@@ -84,4 +94,34 @@ def test_a_home_with_every_kind_of_row_passes_slack_sdks_parser_and_validators_u
         user="U1", state=HomeState(mine=1), mine=page, waiting=page, activity=page, bundles=("b",)
     )
     view = home_view(model)
+    assert View(**view).to_dict() == view
+
+
+def test_the_request_modal_passes_slack_sdks_parser_and_validators_unchanged() -> None:
+    flow = FlowChoice(
+        name="developers",
+        automatic=False,
+        approvers="<@U2>",
+        max_duration=timedelta(hours=4),
+        durations=(timedelta(hours=1), timedelta(hours=4)),
+        default_duration=timedelta(hours=1),
+        justification_required=True,
+    )
+    model = RequestModal(
+        draft_key="k" * 22,
+        mode=Mode.BUNDLE,
+        limit=1000,
+        bundles=tuple(BundleChoice(f"b{i}", "") for i in range(150)),
+        bundle=BundleDetail(
+            name="b1",
+            description="Orders",
+            total=12,
+            shares=(IntegrationShare("pg", 10, ("read_only",)), IntegrationShare("redis", 2, ())),
+        ),
+        selection=Selection(total=2, per_integration={"pg": 2}),
+        flows=(flow,),
+        flow=flow,
+        justification="INC-1",
+    )
+    view = request_modal(model)
     assert View(**view).to_dict() == view
