@@ -30,6 +30,7 @@ from blocks.request_modal import (
 )
 from domain.catalog import IntegrationShare
 from domain.drafts import Mode
+from domain.ids import RequestId, UserId
 from domain.lifecycle import Status
 from domain.summary import Headline, Page
 
@@ -76,8 +77,8 @@ def test_a_home_with_every_kind_of_row_passes_slack_sdks_parser_and_validators_u
     at = datetime(2026, 3, 1, tzinfo=UTC)
     rows = tuple(
         Headline(
-            id=f"AR-{i:06d}",
-            requester="U1",
+            id=RequestId(f"AR-{i:06d}"),
+            requester=UserId("U1"),
             requester_name="Ann",
             flow="developers",
             bundle="prod" if i % 2 else None,
