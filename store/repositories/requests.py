@@ -31,6 +31,7 @@ from store.models import (
     StatusChangeRow,
 )
 from store.repositories.bulk import insert_rows
+from store.repositories.headlines import involving_page, waiting_count
 from store.repositories.parts_cache import Parts, PartsCache, PartsKey
 from store.repositories.unchanged import UNCHANGED, Unchanged, given_or
 
@@ -954,6 +955,13 @@ class RequestRepository:
             for r in rows
         )
         return Page(rows=headlines, number=number, size=size, total=total)
+
+    def involving_page(self, *, user: UserId, number: int, size: int) -> Page:
+        """``page(involving=user)`` along the indexes (store/repositories/headlines.py)."""
+        return involving_page(self._session, user=user, number=number, size=size)
+
+    def waiting_count(self, *, user: UserId) -> int:
+        return waiting_count(self._session, user=user)
 
     def bundles_requested(self) -> list[str]:
         return list(
