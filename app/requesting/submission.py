@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -143,6 +143,11 @@ class _BreakGlassUse:
     duration: timedelta
     used_today: int
     daily_limit: int
+
+
+class _DailyLimitReached(Exception):
+    """Another break-glass submission of the same person and flow took the last use of the day
+    between the modal's check and this one; nothing was written."""
 
 
 class SubmissionService:
@@ -286,6 +291,15 @@ class SubmissionService:
         except AlreadySubmitted:
             # Another submission of this form won the race a moment ago: give its answer.
             return self._made_by_form(draft.key, requester.id)
+        except _DailyLimitReached:
+            assert glass is not None
+            errors = {
+                Field.BREAK_GLASS: daily_limit_reached(flow=flow.name, limit=glass.daily_limit)
+            }
+            self._audit_refusal(
+                user=requester.id, draft=draft, errors=errors, break_glass=True, use=glass
+            )
+            return Refused(errors)
         except EmptyRequest:
             errors = {Field.OBJECTS: PICK_AN_OBJECT}
             self._audit_refusal(user=requester.id, draft=draft, errors=errors)
@@ -567,6 +581,17 @@ class SubmissionService:
         # Break-glass is approved by nobody, like an automatic flow, and never waits.
         waits = not automatic and glass is None
         with self._store.write() as uow:
+            if glass is not None:
+                # Counted again under a lock: two break-glass submissions at once cannot both
+                # take the day's last use.
+                uow.requests.hold_break_glass(requester=requester.id, flow=flow.name)
+                since, until = day_of(now)
+                used = uow.requests.break_glass_uses(
+                    requester=requester.id, flow=flow.name, since=since, until=until
+                )
+                if over_daily_limit(used_today=used, limit=glass.daily_limit):
+                    raise _DailyLimitReached
+                glass = replace(glass, used_today=used)
             request_id = _unused_id(uow)
             note_request(request_id)
             request = AccessRequest(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import func, insert, literal, or_, select, update
+from sqlalchemy import func, insert, literal, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -997,6 +997,16 @@ class RequestRepository:
         return int(self._session.scalar(query) or 0)
 
     # -- break-glass (README, "Break-glass") ------------------------------------------------------
+
+    def hold_break_glass(self, *, requester: UserId, flow: str) -> None:
+        """Until this transaction ends, no other one counts or adds ``requester``'s break-glass
+        uses of ``flow``: a daily limit checked under it holds against two submissions at once.
+        SQLite's write transactions already run one at a time (``BEGIN IMMEDIATE``)."""
+        if self._session.get_bind().dialect.name == "postgresql":
+            self._session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                {"key": f"break_glass:{requester}:{flow}"},
+            )
 
     def break_glass_uses(
         self, *, requester: UserId, flow: str, since: datetime, until: datetime
