@@ -1,8 +1,8 @@
 """Sessions to one MySQL/MariaDB server: TLS set up once per integration, a few kept open.
 
 Why (docs/architecture.md, "MariaDB and MySQL sessions"): PyMySQL's own ``preferred`` mode loads
-the system's CA bundle on every connect (about 30 ms of CPU) only to check nothing, and a TLS
-handshake per grant costs as much again. So the integration builds its TLS context once and
+the system's CA bundle on every connect (21–27 ms of CPU here) only to check nothing, and a TLS
+handshake per grant another millisecond. So the integration builds its TLS context once and
 hands it to each :class:`Session`, and a :class:`SessionPool` keeps a few sessions open between
 calls, each one reset before it goes back and checked before it is used again.
 """
@@ -76,16 +76,18 @@ class SessionPool:
     an idle one is pinged before it is handed out, and replaced if it does not answer.
     """
 
-    def __init__(self, *, connect: Callable[[], Session], size: int = POOL_SIZE) -> None:
-        self._connect = connect
+    def __init__(self, *, size: int = POOL_SIZE) -> None:
         self._size = size
         self._idle: list[Session] = []
         self._lock = threading.Lock()
         self._closed = False
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        session = self._take() or self._connect()
+    def session(self, *, connect: Callable[[], Session]) -> Iterator[Session]:
+        """An idle session, else a new one from ``connect`` (not kept by the pool: an
+        integration and its pool refer to each other in one direction only, so a dropped
+        integration's sessions close with it)."""
+        session = self._take() or connect()
         try:
             yield session
         except BaseException:

@@ -120,7 +120,7 @@ class MySQLIntegration(Identity):
         self._connection = connection
         self._context: ssl.SSLContext | None = None
         self._context_lock = threading.Lock()
-        self._pool = SessionPool(connect=self._open)
+        self._pool = SessionPool()
 
     def __repr__(self) -> str:
         c = self._connection
@@ -503,7 +503,7 @@ class MySQLIntegration(Identity):
 
     @contextmanager
     def _connect(self) -> Iterator[Session]:
-        with self._pool.session() as conn:
+        with self._pool.session(connect=self._open) as conn:
             yield conn
 
     def _open(self) -> Session:
@@ -533,7 +533,7 @@ class MySQLIntegration(Identity):
         }
 
     def _tls(self) -> ssl.SSLContext:
-        """The integration's one TLS context, built at its first use: loading CAs costs ~30 ms
+        """The integration's one TLS context, built at its first use: loading CAs costs ~25 ms
         of CPU, too much for every connection. ``preferred`` and ``required`` encrypt without
         checking the certificate (``preferred`` falls back to plain text when the server offers
         no TLS); ``verify_ca`` checks it against ``ssl_ca`` (or the system's CAs) and
