@@ -58,6 +58,19 @@ class RequestSummary:
         return self.grantee or self.requester
 
     @property
+    def followers(self) -> tuple[UserId, ...]:
+        """Who follows the request in DMs: the requester and, when it was asked for a teammate,
+        the teammate too."""
+        return (
+            (self.requester,)
+            if self.grantee in (None, self.requester)
+            else (
+                self.requester,
+                self.grantee,
+            )
+        )
+
+    @property
     def holder_name(self) -> str:
         if self.grantee is not None:
             return self.grantee_name or self.grantee

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from app.breakglass.alarm import BreakGlassAlarms
 from app.core.admins import Admins
-from app.core.approvers import ApproverResolver
+from app.core.approvers import ApproverResolver, Scope
 from app.core.catalog import CatalogService
 from app.core.outcomes import AlreadyDecided, Done, NotAllowed, Outcome, refuse
 from app.core.ports import Directory
@@ -16,6 +16,7 @@ from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
 from domain.ids import RequestId, UserId
 from domain.people import Person
+from domain.summary import RequestSummary
 from store.unit_of_work import Store
 
 
@@ -78,7 +79,7 @@ class AcknowledgeService:
             return self._refuse(
                 by=by, request_id=summary.id, reason=OWN_BREAK_GLASS, detail="own break-glass"
             )
-        if not self._may_acknowledge(summary.flow, summary.requester, by):
+        if not self._may_acknowledge(summary, by):
             return self._refuse(
                 by=by,
                 request_id=summary.id,
@@ -105,11 +106,12 @@ class AcknowledgeService:
             )
         return Done(updated)
 
-    def _may_acknowledge(self, flow: str, requester: UserId, by: UserId) -> bool:
+    def _may_acknowledge(self, summary: RequestSummary, by: UserId) -> bool:
         if self._admins.is_admin(by):
             return True
-        record = self._catalog.flow(flow, fresh=True)
+        record = self._catalog.flow(summary.flow, fresh=True)
+        requester = summary.requester
         person = self._directory.person(requester) or Person(id=requester, name=requester)
         return record is not None and self._approvers.is_approver(
-            flow=record.flow, requester=person, user=by
+            flow=record.flow, requester=person, user=by, scope=Scope.of(summary)
         )

@@ -37,6 +37,7 @@ from domain.approval_steps import needed, possible, quorum_text
 from domain.ids import UserId
 from domain.people import Person
 from domain.policy import AccessFlow, Approvers, Owners, Policy
+from domain.summary import RequestSummary
 
 _MENTION: Final = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$")
 _USER_ID: Final = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -68,6 +69,15 @@ class Scope:
 
     integrations: tuple[str, ...] = ()
     bundle: str | None = None
+
+    @classmethod
+    def of(cls, summary: RequestSummary) -> Scope:
+        """What ``summary``'s request touches: an owner of one of its integrations or of its
+        bundle is one of its approvers wherever a step asks the owners."""
+        return cls(
+            integrations=tuple(dict.fromkeys(p.integration for p in summary.parts)),
+            bundle=summary.bundle,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,13 +82,14 @@ class EndReminders:
                     continue  # too late: the end is here, and the ending sweep takes over
                 summary = uow.requests.summary(entry.request_id)
                 assert summary is not None
-                uow.outbox.add(
-                    at=now,
-                    ordering_key=f"{summary.id}:{summary.requester}",
-                    channel=summary.requester,
-                    kind=POST,
-                    payload=end_reminder_message(summary=summary, ends_at=entry.expires_at),
-                )
+                for person in summary.followers:
+                    uow.outbox.add(
+                        at=now,
+                        ordering_key=f"{summary.id}:{person}",
+                        channel=person,
+                        kind=POST,
+                        payload=end_reminder_message(summary=summary, ends_at=entry.expires_at),
+                    )
                 uow.audit.append(
                     AuditEvent(
                         kind=AuditKind.END_REMINDED,

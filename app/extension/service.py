@@ -160,8 +160,9 @@ class Messages:
     def extended(
         self, uow: UnitOfWork, *, summary: RequestSummary, extension: Extension, at: datetime
     ) -> None:
-        """One message to the requester and one to the audit channel."""
-        readers: list[tuple[str, bool]] = [(summary.requester, True)]
+        """One message to each person it is for (the requester, and the teammate it was asked
+        for: README, "On behalf of a teammate") and one to the audit channel."""
+        readers: list[tuple[str, bool]] = [(person, True) for person in summary.followers]
         if self._audit_channel:
             readers.append((self._audit_channel, False))
         for channel, for_requester in readers:
@@ -189,15 +190,16 @@ class Messages:
         problem: str | None,
         at: datetime,
     ) -> None:
-        self._add(
-            uow,
-            request_id=summary.id,
-            channel=summary.requester,
-            at=at,
-            payload=extension_refused_message(
-                summary=summary, new_end=extension.new_end, by=by, problem=problem
-            ),
-        )
+        for person in summary.followers:
+            self._add(
+                uow,
+                request_id=summary.id,
+                channel=person,
+                at=at,
+                payload=extension_refused_message(
+                    summary=summary, new_end=extension.new_end, by=by, problem=problem
+                ),
+            )
 
 
 class ExtensionService:
@@ -250,9 +252,7 @@ class ExtensionService:
         resolved = self._approvers.resolve(
             flow=flow,
             requester=self._requester(summary),
-            scope=Scope(
-                integrations=tuple(p.integration for p in summary.parts), bundle=summary.bundle
-            ),
+            scope=Scope.of(summary),
         )
         involved = {summary.requester, summary.holder}
         return {a.id: a.reasons for a in resolved if a.id not in involved}
@@ -279,9 +279,12 @@ class ExtensionService:
                 reason=no_request_to_extend(request_id),
                 detail=f"unknown request or flow mismatch: {request_id}",
             )
-        if by != summary.requester:
+        if by not in summary.followers:
             return self._refuse(
-                by=by, request_id=summary.id, reason=ONLY_REQUESTER_EXTENDS, detail="not requester"
+                by=by,
+                request_id=summary.id,
+                reason=ONLY_REQUESTER_EXTENDS,
+                detail="not requester or grantee",
             )
         now = self._clock.now()
         end = summary.expires_at

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from app.core.admins import Admins
-from app.core.approvers import ApproverResolver
+from app.core.approvers import ApproverResolver, Scope
 from app.core.catalog import CatalogService
 from app.core.outcomes import AlreadyDecided, Done, NotAllowed, Outcome, refuse
 from app.core.ports import Directory
@@ -65,7 +65,7 @@ class RevocationService:
             id=summary.requester, name=summary.requester_name, email=summary.requester_email
         )
         return record is not None and self._approvers.is_approver(
-            flow=record.flow, requester=requester, user=by
+            flow=record.flow, requester=requester, user=by, scope=Scope.of(summary)
         )
 
     def revoke(self, *, request_id: RequestId, flow_claim: str | None, by: UserId) -> Outcome:

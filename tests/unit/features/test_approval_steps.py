@@ -420,3 +420,39 @@ def test_a_later_step_asks_the_manager_recorded_at_submission_not_one_named_sinc
         "manager named after the request was sent"
     )
     assert world.status(request_id) is Status.PENDING
+
+
+# -- owners act on what they approved ---------------------------------------------------------
+
+
+def test_an_approver_only_as_owner_may_revoke_the_access_they_approved(
+    make_world: MakeWorld,
+) -> None:
+    world = make_world(policy=with_steps(Approvers(owners=True), db_owners=Owners(users=[DAVE.id])))
+    request_id = world.pending_request()
+    assert isinstance(decide(world, request_id, DAVE), Done)
+    world.provisioning.run_due()
+    assert world.status(request_id) is Status.ACTIVE
+
+    assert world.revocation.may_revoke(request_id=request_id, by=DAVE.id)
+    assert isinstance(
+        world.revocation.revoke(request_id=request_id, flow_claim=None, by=DAVE.id), Done
+    )
+    world.ending.run_due()
+    assert world.status(request_id) is Status.REVOKED
+
+
+def test_an_owner_of_something_else_may_not_revoke(make_world: MakeWorld) -> None:
+    # DAVE owns the bundle of another flow's objects only: the owners step of this request never
+    # names him, so he is refused like anyone else.
+    world = make_world(
+        policy=with_steps(Approvers(owners=True), db_owners=Owners(users=[CAROL.id]))
+    )
+    request_id = world.pending_request()
+    decide(world, request_id, CAROL)
+    world.provisioning.run_due()
+
+    assert not world.revocation.may_revoke(request_id=request_id, by=DAVE.id)
+    assert isinstance(
+        world.revocation.revoke(request_id=request_id, flow_claim=None, by=DAVE.id), NotAllowed
+    )

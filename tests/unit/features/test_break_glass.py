@@ -22,7 +22,7 @@ from domain.break_glass import MAX_REASON, Trigger, clamp_duration, day_of
 from domain.ids import RequestId
 from domain.lifecycle import Status
 from domain.people import Person
-from domain.policy import BreakGlass, Policy
+from domain.policy import Approvers, BreakGlass, Owners, Policy
 from domain.report_filters import parse_filters
 from domain.reports import TRIGGER_BREAK_GLASS
 from store.unit_of_work import Store
@@ -32,6 +32,7 @@ from tests.unit.features.world import (
     BOB,
     CAROL,
     DAVE,
+    DB,
     ERIN,
     ONCALL_DB,
     POLICY,
@@ -278,6 +279,30 @@ def test_acknowledging_is_refused_to_others_the_requester_and_a_foreign_button(
     assert isinstance(outcome, NotAllowed)
     assert glass.request_row(request_id)["acknowledged_by"] is None
     assert len(glass.events(AuditKind.BREAK_GLASS_REFUSED)) == 1
+
+
+def test_an_approver_only_as_owner_of_the_integration_may_acknowledge(
+    feature_store: Store,
+) -> None:
+    owned = [
+        i.model_copy(update={"owners": Owners(users=[DAVE.id])}) if i.name == DB else i
+        for i in GLASS_POLICY.integrations
+    ]
+    flow = ONCALL_GLASS.model_copy(update={"approvers": [Approvers(owners=True)]})
+    policy = GLASS_POLICY.model_copy(
+        update={
+            "integrations": owned,
+            "access_flows": [flow if f.name == flow.name else f for f in POLICY.access_flows],
+        }
+    )
+    glass = GlassWorld(store=feature_store, policy=policy)
+    request_id = used(glass)
+    assert DAVE.id in {c for c, _ in alarms(glass, request_id)}
+
+    outcome = glass.acknowledging.acknowledge(request_id=request_id, flow_claim=None, by=DAVE.id)
+
+    assert isinstance(outcome, Done)
+    assert outcome.summary.acknowledged_by == DAVE.id
 
 
 def test_a_normal_request_cannot_be_acknowledged(glass: GlassWorld) -> None:

@@ -14,6 +14,7 @@ import pytest
 
 from app.core.outcomes import Done, NotAllowed
 from app.core.sealing import Sealer
+from app.extension.service import Asked, Decided
 from app.requesting.modal import FormInput
 from app.requesting.submission import Field, Refused, Submitted
 from blocks.messages import approval_message
@@ -26,6 +27,7 @@ from domain.policy import Policy
 from domain.policy_checks import check_policy
 from domain.report_filters import parse_filters
 from slacksim import texts_of
+from tests.unit.features.test_extension import extending
 from tests.unit.features.world import (
     ALICE,
     BOB,
@@ -363,3 +365,39 @@ def test_check_warns_about_on_behalf_in_an_automatic_flow_and_passes_a_team_flow
 def test_on_behalf_is_off_unless_a_flow_says_so() -> None:
     assert ONCALL_DB.on_behalf is False
     assert _flow_policy(grantees={"groups": ["@team"]}).access_flows[0].on_behalf is True
+
+
+# -- more time ------------------------------------------------------------------------------------
+
+
+def test_the_teammate_may_ask_for_more_time_and_both_are_told_and_reminded(team: World) -> None:
+    ext = extending(team)
+    request_id = asked_for(team)
+    team.approve(request_id)
+    team.provisioning.run_due()
+    assert team.status(request_id) is Status.ACTIVE
+
+    asked = ext.ask(request_id, by=DAVE, more="1h")
+    assert isinstance(asked, Asked)
+    assert isinstance(ext.decide(asked, by=BOB, approve=False), Decided)
+    asked = ext.ask(request_id, by=ALICE, more="1h")
+    assert isinstance(asked, Asked)
+    assert isinstance(ext.decide(asked, by=BOB), Decided)
+    assert ext.worker.run_due() == 1
+    assert isinstance(ext.ask(request_id, by=FRANK, more="1h"), NotAllowed)
+
+    for person in (ALICE.id, DAVE.id):
+        said = [str(m.payload) for m in team.outbox(channel=person) if m.kind == "post"]
+        assert sum("was not extended" in t for t in said) == 1, person
+        assert sum("was extended until" in t for t in said) == 1, person
+
+    ext.reminders.sweep()
+    team.clock.advance(timedelta(hours=1, minutes=51))  # ten minutes before the new end
+    ext.reminders.sweep()
+    for person in (ALICE.id, DAVE.id):
+        reminded = [
+            m
+            for m in team.outbox(channel=person)
+            if m.payload and f"{request_id} ends" in str(m.payload.get("text"))
+        ]
+        assert len(reminded) == 1, person
