@@ -1,11 +1,11 @@
 """1,000 approved requests granted at once by the app, on the real PostgreSQL, MariaDB and Redis
 (issue 13).
 
-The subject is the app in a process of its own (:mod:`bench.instance`, its real triggers and
-integrations, PostgreSQL as its store, the Slack simulator): 1,000 requests, each of one
+The subject is the app as ``python -m app`` builds it (its real integrations and worker threads,
+PostgreSQL as its store, the Slack simulator), without its scheduler: 1,000 requests, each of one
 PostgreSQL table, one MariaDB table and one Redis pattern, are stored approved under a lease
 that keeps the app's provisioning worker off them; the lease is lifted for all of them in one
-statement, and from that moment the worker grants them as it grants any approved request. Per
+statement and the worker fired, and it grants them as it grants any approved request. Per
 request: the time from its ``granting`` status to ``active`` (the figure), and from the release
 to ``active`` (logged); the total is the release to the last ``active``.
 
@@ -33,10 +33,11 @@ import redis
 from psycopg import sql
 from sqlalchemy import select, update
 
+from app.bootstrap import build_application
+from app.settings import Settings
 from bench.bare_grants import MYSQL_PRIVILEGES, PASSWORD, PG_PRIVILEGES, REDIS_RULES
 from bench.context import Context
 from bench.figures import Distribution, ms
-from bench.instance import app_instances
 from bench.pgdb import temporary_pg_database
 from bench.registry import benchmark
 from bench.simcalls import BenchError
@@ -65,8 +66,6 @@ from domain.lifecycle import AccessRequest, Status
 from domain.objects import AccessObject
 from domain.policy import Policy
 from slacksim import Channel, Simulator, User, Workspace
-from store.engine import make_engine
-from store.migrate import upgrade
 from store.models import RequestRow, StatusChangeRow
 from store.repositories.requests import RequestColumns, RequesterSnapshot
 from store.unit_of_work import Store
@@ -420,30 +419,38 @@ def grant_mass_1k_requests(ctx: Context) -> Distribution:
 def _granted_by_the_app(
     targets: Targets, requests: Sequence[Request]
 ) -> tuple[list[float], list[float], float]:
-    """Per request: seconds granting → active and release → active; and the total."""
+    """Per request: seconds granting → active and release → active; and the total.
+
+    The app is built as ``python -m app`` builds it and started with its worker threads, but
+    without its scheduler: the provisioning worker is fired once, after the release. Scheduled,
+    the reconciler would also run, and remove every temporary account on these shared servers
+    that this app's database does not know (other people's test accounts among them).
+    """
     ids = [r.id for r in requests]
     with (
         temporary_pg_database(prefix=f"jit_bench_mass_{secrets.token_hex(2)}") as url,
         Simulator(workspace=_workspace()) as sim,
     ):
-        engine = make_engine(url)
-        store = Store(engine=engine)
+        settings = Settings(
+            _env_file=None,
+            slack_bot_token=sim.bot_token,
+            slack_app_token=sim.app_token,
+            slack_api_url=sim.api_url,
+            database_url=url,
+            audit_channel=AUDIT_CHANNEL,
+        )
+        app = build_application(settings=settings, policy=_policy(targets))
         try:
-            upgrade(engine)
-            _seed_held(store, requests)
-            with app_instances(
-                sim=sim,
-                database_url=url,
-                policy=_policy(targets),
-                count=1,
-                audit_channel=AUDIT_CHANNEL,
-            ):
-                released = _release(store)
-                _wait_until_active(store, ids)
-            granting = _changes(store, ids, Status.GRANTING)
-            active = _changes(store, ids, Status.ACTIVE)
+            app.prepare()
+            _seed_held(app.store, requests)
+            app.start(sweeps=False)
+            released = _release(app.store)
+            app.fire("provision")
+            _wait_until_active(app.store, ids)
+            granting = _changes(app.store, ids, Status.GRANTING)
+            active = _changes(app.store, ids, Status.ACTIVE)
         finally:
-            store.dispose()
+            app.stop(wait_for_socket=False)
     service = [(active[i] - granting[i]).total_seconds() for i in ids]
     latency = [(active[i] - released).total_seconds() for i in ids]
     return service, latency, max(latency)
