@@ -33,8 +33,10 @@ to change (a module that fails to import is reported and the others still run)::
 
 Return a :class:`~bench.figures.Distribution` (samples in the registered unit, plus the
 baseline's samples if any) or a :class:`~bench.figures.Single` (``value``, ``n``, ``floor``);
-the runner computes the percentiles and prints the line. Names are ``<group>.<figure>``; the
-runner runs benchmarks in name order, and ``ctx.shared`` set-up lives until the group ends.
+the runner computes the percentiles and prints the line. ``@benchmark(..., on_demand=True)``
+keeps a figure that takes many minutes out of full runs: it runs only when named in full.
+Names are ``<group>.<figure>``; the runner runs benchmarks in name order, and ``ctx.shared``
+set-up lives until the group ends.
 Raise (e.g. :class:`~bench.simcalls.BenchError`) when the app does not do what it is driven to
 do: the benchmark is reported as failed on stderr, prints no line, and the exit status is 1.
 
@@ -52,6 +54,11 @@ Helpers
   envelopes minimally, which is the floor a figure is compared with.
 * :mod:`bench.simcalls`: ``wait_for_call`` (when a Web API call arrived, by the simulator's
   clock), ``fresh_records`` (fail on broken Slack limits, forget old calls), ``BenchError``.
+  Wait on the simulator rather than polling it: ``sim.wait_for`` wakes on each recorded call,
+  ``sim.wait_for_call`` and ``sim.call_feed()`` hand out the calls themselves, so a driver
+  costs no CPU while it waits (the figures share the machine's two cores with it).
+* :mod:`bench.cpu`: CPU seconds of given processes (the app's instances), of a PostgreSQL
+  database's backends and of this process, for figures steadier than wall time.
 * :mod:`bench.sampling`: ``interleaved`` (warm-up, then subject and floor alternately),
   ``warm_up``, ``frozen_heap``; :mod:`bench.stats`: ``percentile``; :mod:`bench.sqlite`:
   ``temporary_database``; :mod:`bench.children`: child processes of your own.

@@ -52,8 +52,9 @@ def main(
         print(f"[bench] no benchmark matches: {error}", file=err)
         return EXIT_USAGE
     if args.list:
-        for bench in chosen:
-            print(f"{bench.name}\t{bench.unit}\t{bench.description}", file=out)
+        for bench in chosen if args.names else registered():
+            note = " (on demand: runs only when named)" if bench.on_demand else ""
+            print(f"{bench.name}\t{bench.unit}\t{bench.description}{note}", file=out)
         return EXIT_FAILED if failures else EXIT_OK
     report = run(benchmarks=chosen, context=Context(quick=args.quick, err=err), out=out)
     if args.table is not None:

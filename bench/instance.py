@@ -66,8 +66,9 @@ def app_instances(
     audit_channel: str | None = None,
     ledger: LedgerSpec | None = None,
     sweeps: bool = True,
-) -> Iterator[None]:
-    """Start ``count`` instances one after another; each is connected before the next starts."""
+) -> Iterator[list[int]]:
+    """Start ``count`` instances one after another; each is connected before the next starts.
+    Yields their process IDs (for :mod:`bench.cpu`)."""
     # Migrated once here: instances starting together would race on the same migration.
     engine = make_engine(database_url)
     try:
@@ -87,10 +88,12 @@ def app_instances(
         else {"url": ledger.url, "key": ledger.key, "real": ledger.real},
     }
     with ExitStack() as stack:
+        pids: list[int] = []
         for n in range(1, count + 1):
             process = stack.enter_context(child_process(module="bench.instance", config=config))
             _wait_for_connections(sim=sim, process=process, n=n)
-        yield
+            pids.append(process.pid)
+        yield pids
 
 
 def _integrations(config: JSON, policy: Policy) -> dict[str, Integration]:

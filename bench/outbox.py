@@ -12,7 +12,9 @@ DRAIN_TIMEOUT: Final = 15.0
 POLL_SECONDS: Final = 0.005
 
 
-def drain_outbox(store: Store, *, timeout: float = DRAIN_TIMEOUT) -> None:
+def drain_outbox(
+    store: Store, *, timeout: float = DRAIN_TIMEOUT, interval: float = POLL_SECONDS
+) -> None:
     """Return once no Slack message waits in the outbox (the relay sent them all)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -21,4 +23,4 @@ def drain_outbox(store: Store, *, timeout: float = DRAIN_TIMEOUT) -> None:
                 return
         if time.monotonic() >= deadline:
             raise BenchError(f"the outbox did not drain within {timeout:g} s")
-        time.sleep(POLL_SECONDS)
+        time.sleep(interval)

@@ -26,6 +26,8 @@ class Benchmark:
     unit: Unit
     function: BenchFunction
     description: str
+    on_demand: bool = False
+    """Too long for every full run: runs only when named in full on the command line."""
 
     @property
     def group(self) -> str:
@@ -36,15 +38,24 @@ class Benchmark:
 _REGISTRY: dict[str, Benchmark] = {}
 
 
-def benchmark(*, name: str, unit: Unit) -> Callable[[BenchFunction], BenchFunction]:
-    """Register ``function(ctx) -> Distribution | Single`` under ``name`` (``group.figure``)."""
+def benchmark(
+    *, name: str, unit: Unit, on_demand: bool = False
+) -> Callable[[BenchFunction], BenchFunction]:
+    """Register ``function(ctx) -> Distribution | Single`` under ``name`` (``group.figure``).
+
+    ``on_demand``: left out of a full run and of a prefix's, run only when ``name`` itself is
+    given (a figure that takes far longer than the rest, whose README entry says so)."""
 
     def register(function: BenchFunction) -> BenchFunction:
         if name in _REGISTRY:
             raise ValueError(f"benchmark {name!r} is registered twice")
         doc = (function.__doc__ or "").strip()
         _REGISTRY[name] = Benchmark(
-            name=name, unit=unit, function=function, description=doc.split("\n", 1)[0]
+            name=name,
+            unit=unit,
+            function=function,
+            description=doc.split("\n", 1)[0],
+            on_demand=on_demand,
         )
         return function
 
@@ -75,14 +86,19 @@ def discover(*, package: str = "bench") -> list[tuple[str, BaseException]]:
 
 
 def select(*, patterns: Sequence[str], available: Sequence[Benchmark]) -> list[Benchmark]:
-    """Benchmarks whose name equals or starts with one of ``patterns`` (all when none given).
+    """Benchmarks whose name equals or starts with one of ``patterns`` (all when none given);
+    an on-demand one only when its whole name is given.
 
     Raises UnknownBenchmarkError naming every pattern that matches nothing, so a typo is not
     mistaken for a fast run.
     """
+
+    def chosen(bench: Benchmark, pattern: str) -> bool:
+        return bench.name == pattern or (not bench.on_demand and bench.name.startswith(pattern))
+
     if not patterns:
-        return list(available)
-    unknown = [p for p in patterns if not any(b.name.startswith(p) for b in available)]
+        return [b for b in available if not b.on_demand]
+    unknown = [p for p in patterns if not any(chosen(b, p) for b in available)]
     if unknown:
         raise UnknownBenchmarkError(", ".join(unknown))
-    return [b for b in available if any(b.name.startswith(p) for p in patterns)]
+    return [b for b in available if any(chosen(b, p) for p in patterns)]

@@ -24,10 +24,19 @@ T = TypeVar("T")
 STEP_TIMEOUT: Final = 10.0
 """Generous: under the two-instance load a step waits behind hundreds of others."""
 POLL_SECONDS: Final = 0.002
+RECHECK_SECONDS: Final = 1.0
+"""How often a wait on the simulator looks again without being woken: only a recorded Web API
+call changes what it waits for, so this is a safety net, not a poll."""
 _REQUEST_ID: Final = re.compile(r"AR-[0-9A-Z]{6}")
 
 
-def poll(condition: Callable[[], T | None], *, what: str, timeout: float = STEP_TIMEOUT) -> T:
+def poll(
+    condition: Callable[[], T | None],
+    *,
+    what: str,
+    timeout: float = STEP_TIMEOUT,
+    interval: float = POLL_SECONDS,
+) -> T:
     """``condition()`` once it is truthy; a :class:`BenchError` naming ``what`` otherwise."""
     deadline = time.monotonic() + timeout
     while True:
@@ -36,7 +45,17 @@ def poll(condition: Callable[[], T | None], *, what: str, timeout: float = STEP_
             return found
         if time.monotonic() >= deadline:
             raise BenchError(f"{what} did not happen within {timeout:g} s")
-        time.sleep(POLL_SECONDS)
+        time.sleep(interval)
+
+
+def await_sim(
+    sim: Simulator, condition: Callable[[], T | None], *, what: str, timeout: float = STEP_TIMEOUT
+) -> T:
+    """Like :func:`poll` for a condition on the simulator's state: woken by each recorded call."""
+    try:
+        return sim.wait_for(condition, timeout=timeout, interval=RECHECK_SECONDS)
+    except TimeoutError:
+        raise BenchError(f"{what} did not happen within {timeout:g} s") from None
 
 
 def _top(sim: Simulator, user: str) -> View | None:
@@ -52,7 +71,7 @@ def open_modal(sim: Simulator, *, user: str) -> View:
         view = _top(sim, user)
         return view if view is not None and (before is None or view.id != before.id) else None
 
-    return poll(opened, what=f"a modal for {user}")
+    return await_sim(sim, opened, what=f"a modal for {user}")
 
 
 def _changed(sim: Simulator, *, user: str, view: View, act: Callable[[], Ack | None]) -> View:
@@ -64,7 +83,7 @@ def _changed(sim: Simulator, *, user: str, view: View, act: Callable[[], Ack | N
         now = _top(sim, user)
         return now if now is not None and now.id == view.id and now.hash != view.hash else None
 
-    return poll(updated, what=f"an update of {user}'s modal")
+    return await_sim(sim, updated, what=f"an update of {user}'s modal")
 
 
 def pick_bundle(sim: Simulator, *, user: str, view: View, bundle: str) -> View:

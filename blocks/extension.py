@@ -35,7 +35,9 @@ EXTEND_USAGE: Final = (
     "Usage: `/apono extend AR-XXXXXX [DURATION]`, e.g. `/apono extend AR-7K3Q9M 1h` "
     "(without a duration: the flow's usual step)."
 )
-ONLY_REQUESTER_EXTENDS: Final = "Only the requester, or the teammate it was asked for, can extend it."
+ONLY_REQUESTER_EXTENDS: Final = (
+    "Only the requester, or the teammate it was asked for, can extend it."
+)
 NOT_EXTENSIBLE: Final = "This access flow does not allow extensions."
 NOBODY_TO_APPROVE: Final = (
     "Extensions of this request need approval, but the access flow names nobody who could give it."

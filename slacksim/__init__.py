@@ -38,6 +38,7 @@ from .models import (
     SlackLimitError,
     View,
 )
+from .recorder import CallFeed
 from .simulator import Simulator
 from .workspace import Channel, User, UserGroup, Workspace, demo_workspace
 
@@ -45,6 +46,7 @@ __all__ = [
     "Ack",
     "AckTimeoutError",
     "ApiCall",
+    "CallFeed",
     "Channel",
     "ElementNotFoundError",
     "Ephemeral",

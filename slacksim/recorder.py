@@ -1,4 +1,9 @@
-"""What happened, in order: Web API calls, limit violations, and a readable transcript."""
+"""What happened, in order: Web API calls, limit violations, and a readable transcript.
+
+Waiters (tests, the benchmarks' drivers) block on :meth:`Recorder.wait_for_calls` or
+:meth:`Recorder.wait_for_change` instead of polling: every record wakes them, so they notice a
+call at once and cost nothing while nothing happens.
+"""
 
 from __future__ import annotations
 
@@ -17,16 +22,79 @@ class TranscriptEntry:
     details: tuple[str, ...] = ()
 
 
+class CallFeed:
+    """Recorded Web API calls, each handed out once, in order: one waiter follows every call
+    (a benchmark's watcher, say) without rescanning or polling."""
+
+    def __init__(self, recorder: Recorder, *, position: int) -> None:
+        self._recorder = recorder
+        self._position = position
+
+    def take(self, *, timeout: float) -> list[ApiCall]:
+        """The calls recorded since the last take; waits up to ``timeout`` for one if none."""
+        calls, end = self._recorder.calls_after(self._position)
+        if not calls:
+            self._recorder.wait_for_calls(position=self._position, timeout=timeout)
+            calls, end = self._recorder.calls_after(self._position)
+        self._position = end
+        return calls
+
+
 class Recorder:
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._calls: list[ApiCall] = []
         self._violations: list[LimitViolation] = []
         self._transcript: list[TranscriptEntry] = []
+        self._forgotten = 0
+        """Calls dropped by :meth:`clear`: a call's position counts them, so it never moves."""
+        self._changes = 0
+        """Records of any kind so far (calls, violations, transcript lines); never reset."""
 
     def record_call(self, call: ApiCall) -> None:
-        with self._lock:
+        with self._changed:
             self._calls.append(call)
+            self._touch()
+
+    def _touch(self) -> None:
+        # Called with the lock held.
+        self._changes += 1
+        self._changed.notify_all()
+
+    @property
+    def changes(self) -> int:
+        """How many records were made so far; pass it to :meth:`wait_for_change`."""
+        with self._lock:
+            return self._changes
+
+    def wait_for_change(self, *, seen: int, timeout: float) -> int:
+        """Block until more than ``seen`` records were made, or ``timeout`` passed; the count."""
+        with self._changed:
+            self._changed.wait_for(lambda: self._changes > seen, timeout=max(timeout, 0.0))
+            return self._changes
+
+    def calls_after(self, position: int) -> tuple[list[ApiCall], int]:
+        """The calls recorded at or after ``position`` (0: the first ever recorded) that are
+        still kept, and the position after the last of them."""
+        with self._lock:
+            end = self._forgotten + len(self._calls)
+            return self._calls[max(position - self._forgotten, 0) :], end
+
+    def feed(self, *, from_start: bool) -> CallFeed:
+        """Calls from the first one still kept (``from_start``) or from the next one on."""
+        with self._lock:
+            position = self._forgotten if from_start else self._forgotten + len(self._calls)
+        return CallFeed(self, position=position)
+
+    def wait_for_calls(self, *, position: int, timeout: float) -> int:
+        """Block until a call is recorded at or after ``position``, or ``timeout`` passed;
+        the position after the last call recorded so far."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._forgotten + len(self._calls) > position, timeout=max(timeout, 0.0)
+            )
+            return self._forgotten + len(self._calls)
 
     @property
     def calls(self) -> list[ApiCall]:
@@ -39,8 +107,10 @@ class Recorder:
 
     def add_violations(self, method: str, problems: Iterable[Problem]) -> list[LimitViolation]:
         found = [LimitViolation(method, p.path, p.message) for p in problems]
-        with self._lock:
+        with self._changed:
             self._violations.extend(found)
+            if found:
+                self._touch()
         return found
 
     @property
@@ -54,8 +124,9 @@ class Recorder:
             return taken
 
     def note(self, at: float, headline: str, details: Iterable[str] = ()) -> None:
-        with self._lock:
+        with self._changed:
             self._transcript.append(TranscriptEntry(at, headline, tuple(details)))
+            self._touch()
 
     def transcript(self) -> str:
         with self._lock:
@@ -68,6 +139,7 @@ class Recorder:
 
     def clear(self) -> None:
         with self._lock:
+            self._forgotten += len(self._calls)
             self._calls.clear()
             self._violations.clear()
             self._transcript.clear()

@@ -11,7 +11,7 @@ from .faults import Faults
 from .interactions import UserActions
 from .modals import ModalActions
 from .models import ApiCall, Ephemeral, FileRecord, LimitViolation, Message, View
-from .recorder import Recorder
+from .recorder import CallFeed, Recorder
 from .socketmode import SocketModeServer, StrayAck
 from .state import SlackState
 from .webapi import WebApi, WebApiServer
@@ -224,15 +224,53 @@ class Simulator(UserActions, ModalActions):
     def wait_for(
         self, predicate: Callable[[], T | None], *, timeout: float = 5.0, interval: float = 0.005
     ) -> T:
-        """Poll until predicate() is truthy and return its value; raise TimeoutError otherwise."""
+        """Until predicate() is truthy, return its value; raise TimeoutError otherwise.
+
+        The predicate is tried again as soon as the simulator records anything (a Web API call,
+        a violation, a transcript line), and at least every ``interval`` seconds for changes it
+        cannot see (the app's database, say): a wait on simulator state alone can pass a long
+        ``interval`` and cost nothing while nothing happens."""
         deadline = time.monotonic() + timeout
+        seen = self._recorder.changes
         while True:
             result = predicate()
             if result:
                 return result
-            if time.monotonic() >= deadline:
+            left = deadline - time.monotonic()
+            if left <= 0:
                 raise TimeoutError(f"condition not met within {timeout}s")
-            time.sleep(interval)
+            seen = self._recorder.wait_for_change(seen=seen, timeout=min(interval, left))
+
+    def wait_for_call(
+        self,
+        method: str | None = None,
+        *,
+        where: Callable[[ApiCall], bool] | None = None,
+        since: float | None = None,
+        timeout: float = 5.0,
+    ) -> ApiCall:
+        """The first recorded call to ``method`` (any method when None) that arrived at or after
+        ``since`` (``time.perf_counter()``, as ApiCall.at) and satisfies ``where``, waiting for
+        it if need be; raise TimeoutError otherwise.
+
+        Each recorded call is looked at once: waiting wakes on every new call, never polls."""
+        deadline = time.monotonic() + timeout
+        feed = self._recorder.feed(from_start=True)
+        while True:
+            for call in feed.take(timeout=max(deadline - time.monotonic(), 0.0)):
+                if method is not None and call.method != method:
+                    continue
+                if since is not None and call.at < since:
+                    continue
+                if where is None or where(call):
+                    return call
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"no {method or 'Web API'} call within {timeout}s")
+
+    def call_feed(self, *, from_start: bool = False) -> CallFeed:
+        """Every Web API call recorded from now on (or from the first still kept), each handed
+        out once by ``feed.take(timeout=...)``, which waits for the next one when none is new."""
+        return self._recorder.feed(from_start=from_start)
 
     # --- faults -----------------------------------------------------------------------------
 

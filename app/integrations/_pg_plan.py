@@ -6,6 +6,8 @@ one round trip can carry the whole grant, and no resource name is ever formatted
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +16,7 @@ from typing import Final
 
 from psycopg import sql
 
+from app.integrations._checks import ACCOUNT_PREFIX
 from app.integrations.base import GrantItem, IntegrationError
 
 TABLE_PRIVILEGES: Final[Mapping[str, tuple[str, ...]]] = {
@@ -160,15 +163,17 @@ def role_statements(
     until: datetime,
     exists: bool,
     join: Sequence[sql.Composed] = (),
+    groups: Sequence[str] = (),
 ) -> list[sql.Composed]:
     """Create the login role, or reset an existing one to nothing and a new password.
 
     ``verifier`` is the SCRAM (or MD5) hash computed client-side, so the plain password never
     reaches the server, its logs or ``pg_stat_statements``. ``join``: :func:`join_statement`,
-    when the admin login is not a superuser (it must come before ``DROP OWNED``).
+    when the admin login is not a superuser (it must come before ``DROP OWNED``). ``groups``:
+    the group roles an existing login is a member of, left before it joins the new ones.
     """
     role = sql.Identifier(account)
-    options = sql.SQL("LOGIN PASSWORD {} VALID UNTIL {} CONNECTION LIMIT {}").format(
+    options = sql.SQL("LOGIN INHERIT PASSWORD {} VALID UNTIL {} CONNECTION LIMIT {}").format(
         sql.Literal(verifier), sql.Literal(until.isoformat()), sql.Literal(CONNECTION_LIMIT)
     )
     if not exists:
@@ -177,6 +182,7 @@ def role_statements(
         *join,
         # A retried grant: whatever the account made in this database goes, like at revoke.
         drop_owned(account),
+        *leave_groups(account, groups),
         sql.SQL("ALTER ROLE {} {} NOCREATEDB NOCREATEROLE").format(role, options),
     ]
 
@@ -186,50 +192,195 @@ def grant_statements(
     account: str,
     database: str,
     plan: GrantPlan,
-    sequences: Mapping[str, set[TableName]],
+    sequences: Mapping[TableName, set[TableName]],
+    version_num: int = 0,
 ) -> list[sql.Composed]:
-    """One GRANT per privilege set, each listing every table (or schema) it applies to.
+    """What a grant applies once its group roles exist (:func:`create_group`): each group's
+    privileges (again, see :func:`group_privileges`), the login made a member of them, and the
+    privileges that let the holder create objects, granted to the login itself.
 
-    ``sequences``: permission level -> owned sequences of the single tables granted at that level.
+    ``sequences``: single table -> the sequences it owns (``serial`` columns).
     """
-    role = sql.Identifier(account)
-    statements: list[sql.Composed] = [
-        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(database), role),
-        sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(_schema_list(plan.schemas), role),
+    groups = groups_of(plan, database=database)
+    statements: list[sql.Composed] = []
+    for group in groups:
+        table = group.table_name
+        owned = sequences.get(table, set()) if table is not None else set()
+        statements += group_privileges(group, sequences=owned)
+    statements.append(membership(account, [g.name for g in groups], version_num=version_num))
+    statements += direct_statements(account=account, plan=plan)
+    return statements
+
+
+GROUP_PREFIX: Final = f"{ACCOUNT_PREFIX}grp_"
+"""Group roles: the account prefix, so an operator sees them as the bot's, but a name longer
+than any temporary account's, so ``require_account`` refuses it and no revoke ever drops one."""
+_GROUP_DIGEST_HEX: Final = 40
+"""``jit_grp_`` and 40 hex digits: 48 bytes, under PostgreSQL's 63; 160 bits, no collision."""
+GROUP_COMMENT: Final = "jit-access-bot group role: "
+"""Start of each group's comment, followed by what it stands for as JSON (read back by revoke
+when a group must be reset, see :func:`group_from_comment`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """The bot's NOLOGIN role for one (database, resource, permission); docs/architecture.md,
+    "No standing access"."""
+
+    database: str
+    schema: str
+    table: str | None
+    permission: str
+
+    @property
+    def name(self) -> str:
+        key = json.dumps([self.database, self.schema, self.table, self.permission])
+        digest = hashlib.sha256(key.encode()).hexdigest()[:_GROUP_DIGEST_HEX]
+        return GROUP_PREFIX + digest
+
+    @property
+    def table_name(self) -> TableName | None:
+        return None if self.table is None else (self.schema, self.table)
+
+    @property
+    def comment(self) -> str:
+        spec = {"database": self.database, "schema": self.schema, "table": self.table}
+        return GROUP_COMMENT + json.dumps({**spec, "permission": self.permission})
+
+
+def is_group(name: str) -> bool:
+    return (
+        name.startswith(GROUP_PREFIX)
+        and len(name) == len(GROUP_PREFIX) + _GROUP_DIGEST_HEX
+        and all(c in "0123456789abcdef" for c in name[len(GROUP_PREFIX) :])
+    )
+
+
+def group_from_comment(name: str, comment: str | None) -> Group | None:
+    """The group a role's comment describes, if it is a well-formed one that matches its name."""
+    if comment is None or not comment.startswith(GROUP_COMMENT):
+        return None
+    try:
+        spec = json.loads(comment.removeprefix(GROUP_COMMENT))
+        group = Group(
+            database=str(spec["database"]),
+            schema=str(spec["schema"]),
+            table=None if spec["table"] is None else str(spec["table"]),
+            permission=str(spec["permission"]),
+        )
+    except (ValueError, KeyError, TypeError):
+        return None
+    if group.name != name or group.permission not in TABLE_PRIVILEGES:
+        return None
+    return group
+
+
+def groups_of(plan: GrantPlan, *, database: str) -> list[Group]:
+    groups = [
+        Group(database=database, schema=schema, table=table, permission=permission)
+        for permission, level in plan.levels.items()
+        for schema, table in level.tables
     ]
-    for permission, level in sorted(plan.levels.items()):
-        privileges = _privilege_list(TABLE_PRIVILEGES[permission])
-        if level.tables:
-            statements.append(
-                sql.SQL("GRANT {} ON TABLE {} TO {}").format(
-                    privileges, _table_list(level.tables), role
-                )
-            )
-        if level.schemas:
-            schemas = _schema_list(level.schemas)
-            statements.append(
-                sql.SQL("GRANT {} ON ALL TABLES IN SCHEMA {} TO {}").format(
-                    privileges, schemas, role
-                )
-            )
-            if permission == "admin":
-                statements.append(sql.SQL("GRANT CREATE ON SCHEMA {} TO {}").format(schemas, role))
-        sequence_privileges = SEQUENCE_PRIVILEGES.get(permission)
-        if sequence_privileges is None:
-            continue
-        if level.schemas:
+    groups += [
+        Group(database=database, schema=schema, table=None, permission=permission)
+        for permission, level in plan.levels.items()
+        for schema in level.schemas
+    ]
+    return sorted(groups, key=lambda g: g.name)
+
+
+def create_group(group: Group) -> list[sql.Composed]:
+    """The group role, holding nothing yet. NOINHERIT and a member of nothing: it can only ever
+    have what is granted to it directly; NOLOGIN: it opens no session of its own."""
+    role = sql.Identifier(group.name)
+    return [
+        sql.SQL(
+            "CREATE ROLE {} NOLOGIN NOINHERIT NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION"
+            " NOBYPASSRLS"
+        ).format(role),
+        sql.SQL("COMMENT ON ROLE {} IS {}").format(role, sql.Literal(group.comment)),
+    ]
+
+
+def group_privileges(group: Group, *, sequences: Iterable[TableName]) -> list[sql.Composed]:
+    """Everything today's grant gives for this object but CREATE: none of it lets the holder
+    create an object, so a member acting as the group (``SET ROLE``) cannot leave one behind.
+    Applied at every grant (a no-op when held): tables added to a schema since are covered too.
+    No grant option: a member acting as the group cannot pass any of it on."""
+    role = sql.Identifier(group.name)
+    schema = sql.Identifier(group.schema)
+    privileges = _privilege_list(TABLE_PRIVILEGES[group.permission])
+    sequence_privileges = SEQUENCE_PRIVILEGES.get(group.permission)
+    statements = [
+        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(group.database), role),
+        sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role),
+    ]
+    if group.table is None:
+        statements.append(
+            sql.SQL("GRANT {} ON ALL TABLES IN SCHEMA {} TO {}").format(privileges, schema, role)
+        )
+        if sequence_privileges is not None:
             statements.append(
                 sql.SQL("GRANT {} ON ALL SEQUENCES IN SCHEMA {} TO {}").format(
-                    _privilege_list(sequence_privileges), _schema_list(level.schemas), role
+                    _privilege_list(sequence_privileges), schema, role
                 )
             )
-        if sequences.get(permission):
-            statements.append(
-                sql.SQL("GRANT {} ON SEQUENCE {} TO {}").format(
-                    _privilege_list(sequence_privileges), _table_list(sequences[permission]), role
-                )
+        return statements
+    statements.append(
+        sql.SQL("GRANT {} ON TABLE {} TO {}").format(
+            privileges, sql.Identifier(group.schema, group.table), role
+        )
+    )
+    owned = sorted(sequences)
+    if sequence_privileges is not None and owned:
+        statements.append(
+            sql.SQL("GRANT {} ON SEQUENCE {} TO {}").format(
+                _privilege_list(sequence_privileges), _table_list(owned), role
             )
+        )
     return statements
+
+
+def membership(account: str, groups: Sequence[str], *, version_num: int) -> sql.Composed:
+    """The login joins its groups, without ADMIN OPTION (it cannot add anyone else). From
+    PostgreSQL 16 also ``SET FALSE``: it uses the privileges but cannot act as the group."""
+    names = sql.SQL(", ").join(sql.Identifier(name) for name in groups)
+    if version_num >= PG16:
+        return sql.SQL("GRANT {} TO {} WITH INHERIT TRUE, SET FALSE").format(
+            names, sql.Identifier(account)
+        )
+    return sql.SQL("GRANT {} TO {}").format(names, sql.Identifier(account))
+
+
+def leave_groups(account: str, groups: Sequence[str]) -> list[sql.Composed]:
+    if not groups:
+        return []
+    names = sql.SQL(", ").join(sql.Identifier(name) for name in groups)
+    return [sql.SQL("REVOKE {} FROM {}").format(names, sql.Identifier(account))]
+
+
+def direct_statements(*, account: str, plan: GrantPlan) -> list[sql.Composed]:
+    """What lets the holder create objects stays on the login itself: what it creates is then
+    its own, and ``DROP OWNED BY`` it at revoke takes it away (docs/architecture.md)."""
+    schemas = plan.levels["admin"].schemas if "admin" in plan.levels else set()
+    if not schemas:
+        return []
+    return [
+        sql.SQL("GRANT CREATE ON SCHEMA {} TO {}").format(
+            _schema_list(schemas), sql.Identifier(account)
+        )
+    ]
+
+
+def reset_group(group: Group, *, sequences: Iterable[TableName]) -> list[sql.Composed]:
+    """A group that came to own something (an object in a schema where PUBLIC may create, a
+    large object, default privileges, settings): all of that dropped, its privileges given
+    back in the same transaction, so that its other members never notice."""
+    role = sql.Identifier(group.name)
+    return [
+        sql.SQL("DROP OWNED BY {} CASCADE").format(role),
+        *group_privileges(group, sequences=sequences),
+    ]
 
 
 OWNED_SEQUENCES_QUERY: Final = sql.SQL(
@@ -247,13 +398,12 @@ OWNED_SEQUENCES_QUERY: Final = sql.SQL(
 """Sequences owned by the given tables (``serial`` columns); identity columns need none."""
 
 
-def sequences_by_level(
-    wanted: Mapping[TableName, set[str]], rows: Sequence[tuple[str, str, str, str]]
-) -> dict[str, set[TableName]]:
-    found: dict[str, set[TableName]] = defaultdict(set)
+def sequences_by_table(
+    rows: Sequence[tuple[str, str, str, str]],
+) -> dict[TableName, set[TableName]]:
+    found: dict[TableName, set[TableName]] = defaultdict(set)
     for table_schema, table, sequence_schema, sequence in rows:
-        for permission in wanted.get((table_schema, table), ()):
-            found[permission].add((sequence_schema, sequence))
+        found[(table_schema, table)].add((sequence_schema, sequence))
     return dict(found)
 
 

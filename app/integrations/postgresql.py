@@ -1,5 +1,10 @@
 """PostgreSQL: a temporary login role per request, with table privileges in one database.
 
+The privileges themselves are held by the bot's NOLOGIN group roles, one per (database, resource,
+permission); the login is only made a member, so dropping it is cheap and a table's ACL holds a
+few groups, not one entry per grant. CREATE on a schema, which lets the holder create objects,
+stays on the login itself (docs/architecture.md, "No standing access").
+
 Revoke first cuts the role off (``NOLOGIN``, its sessions ended) before it waits on any lock the
 role could hold itself, then drops everything the role owns in every database where it has
 objects or privileges (``DROP OWNED BY ... CASCADE``), then the role, and finally confirms on the
@@ -14,9 +19,10 @@ what the role owns. ``preflight()`` checks all of it; docs/integrations/postgres
 
 from __future__ import annotations
 
+import logging
 import shlex
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -45,6 +51,8 @@ from app.integrations.base import (
     RevokeOutcome,
 )
 from domain.connections import PostgresConnection
+
+_log = logging.getLogger(__name__)
 
 TYPE_NAME: Final = "postgresql"
 CONNECT_TIMEOUT_SECONDS: Final = 10
@@ -113,12 +121,16 @@ _LEFTOVERS: Final = sql.SQL(
 )
 
 _LEFTOVERS_MANY: Final = sql.SQL(
-    # _LEFTOVERS for a batch: per name (and oid, NULL for a role that did not exist).
+    # _LEFTOVERS for a batch: per name (and oid, NULL for a role that did not exist). The
+    # sessions are read once: pg_stat_activity per name would join every role on the server
+    # again for each (half a second for 500 names among 10,000 roles).
     """
+    WITH s AS MATERIALIZED (
+        SELECT usename, usesysid FROM pg_stat_activity WHERE pid <> pg_backend_pid()
+    )
     SELECT a.name,
            EXISTS (SELECT 1 FROM pg_roles WHERE rolname = a.name),
-           (SELECT count(*) FROM pg_stat_activity
-            WHERE (usename = a.name OR usesysid = a.oid) AND pid <> pg_backend_pid())
+           (SELECT count(*) FROM s WHERE s.usename = a.name OR s.usesysid = a.oid)
     FROM unnest(%s::text[], %s::oid[]) AS a(name, oid)
     """
 )
@@ -131,6 +143,45 @@ _DEPENDENT_DATABASES_MANY: Final = sql.SQL(
     WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = ANY(%s::oid[])
       AND d.datname <> current_database()
     ORDER BY 1, 2
+    """
+)
+
+_GROUPS_OF: Final = sql.SQL(
+    # The bot's group roles the given logins are members of (by oid).
+    """
+    SELECT m.member, g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid
+    WHERE m.member = ANY(%s::oid[]) AND starts_with(g.rolname, %s)
+    ORDER BY 1, 2
+    """
+)
+
+_GROUP_MEMBERS: Final = sql.SQL(
+    # Every member of every group role of the bot, logins or not.
+    """
+    SELECT g.rolname, r.rolname FROM pg_auth_members m
+    JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles r ON r.oid = m.member
+    WHERE starts_with(g.rolname, %s)
+    ORDER BY 1, 2
+    """
+)
+
+_DIRTY_GROUPS: Final = sql.SQL(
+    # Group roles (of those named) that own something anywhere (objects, large objects, default
+    # privileges: each has an owner dependency) or carry settings; a member acting as the group
+    # made them. Their comment says what they stand for.
+    """
+    SELECT r.rolname, pg_catalog.shobj_description(r.oid, 'pg_authid'),
+           ARRAY(SELECT DISTINCT d.datname FROM pg_shdepend s JOIN pg_database d ON d.oid = s.dbid
+                 WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = r.oid
+                   AND s.deptype = 'o'
+                 ORDER BY 1),
+           EXISTS (SELECT 1 FROM pg_db_role_setting WHERE setrole = r.oid)
+    FROM pg_roles r WHERE r.rolname = ANY(%s::text[])
+      AND (EXISTS (SELECT 1 FROM pg_shdepend s
+                   WHERE s.refclassid = 'pg_authid'::regclass AND s.refobjid = r.oid
+                     AND s.deptype = 'o')
+           OR EXISTS (SELECT 1 FROM pg_db_role_setting WHERE setrole = r.oid))
+    ORDER BY 1
     """
 )
 
@@ -191,6 +242,12 @@ class _Session:
             return []
         return [plan.join_statement(account, version_num=self.version_num)]
 
+    def leave(self, role: str) -> list[sql.Composed]:
+        """Undo :meth:`join` for a group role: the bot stays no member of its groups."""
+        if self.superuser:
+            return []
+        return [sql.SQL("REVOKE {} FROM CURRENT_USER").format(sql.Identifier(role))]
+
 
 class PostgresIntegration(Identity):
     """Grants on ``schema.table`` / ``schema.*`` in the connection's database."""
@@ -231,24 +288,55 @@ class PostgresIntegration(Identity):
         return None  # every role carries VALID UNTIL: its password stops working at the end
 
     def accounts(self) -> list[str] | None:
-        # NOLOGIN ones too: a revoke that cut a role off but failed to drop it leaves one.
+        """Temporary logins, NOLOGIN ones too (a revoke that cut a role off but failed to drop
+        it leaves one); never a group role, which is the bot's own and whose name no revoke
+        accepts. The pass also puts the groups right: a member that is not a temporary login
+        (someone granted the group to another role) is removed, and a group that came to own
+        something is reset (docs/architecture.md, "No standing access")."""
         with self._errors("listing accounts"), self._connect() as session:
             rows = session.conn.execute(
                 "SELECT rolname FROM pg_roles WHERE starts_with(rolname, %s) ORDER BY 1",
                 (ACCOUNT_PREFIX,),
             ).fetchall()
-        return [name for (name,) in rows if _is_account(name)]
+            names = [str(name) for (name,) in rows]
+            self._remove_stray_members(session)
+            self._reset_dirty_groups(session, [n for n in names if plan.is_group(n)])
+        return [name for name in names if _is_account(name)]
+
+    def _remove_stray_members(self, session: _Session) -> None:
+        stray: dict[str, list[str]] = {}
+        for group, member in session.conn.execute(_GROUP_MEMBERS, (plan.GROUP_PREFIX,)).fetchall():
+            if not _is_account(member):
+                stray.setdefault(str(member), []).append(str(group))
+        for member, groups in sorted(stray.items()):
+            try:
+                session.conn.execute(plan.batch(plan.leave_groups(member, groups)))
+            except psycopg.Error as exc:
+                # Listing the accounts must go on: the next pass tries again.
+                _log.error(
+                    "cannot remove a membership of a group role",
+                    extra={"integration": self._name, "member": member, "error": _describe(exc)},
+                )
+                continue
+            _log.warning(
+                "removed a membership of a group role that no temporary login holds",
+                extra={"integration": self._name, "member": member, "groups": groups},
+            )
 
     def grant(self, *, account: str, items: Sequence[GrantItem], until: datetime) -> AccessDetails:
         require_account(account, integration=self._name)
         require_offered(items, offered=self._offered, integration=self._name)
         until_utc = require_aware(until, integration=self._name)
         grant_plan = plan.plan_grant(items, integration=self._name)
+        groups = plan.groups_of(grant_plan, database=self._connection.database)
         password = new_password()
         with self._errors("grant", secrets=(password,)), self._connect() as session:
             conn = session.conn
+            self._create_groups(conn, groups)
             self._lock(conn, account)
-            exists = self._role_oid(conn, account) is not None
+            oid = self._role_oid(conn, account)
+            exists = oid is not None
+            current = self._groups_of(conn, [oid]).get(oid, []) if oid is not None else []
             verifier = conn.pgconn.encrypt_password(
                 password.encode(), account.encode(), None
             ).decode()
@@ -259,12 +347,14 @@ class PostgresIntegration(Identity):
                 until=until_utc,
                 exists=exists,
                 join=session.join(account),
+                groups=current,
             )
             statements += plan.grant_statements(
                 account=account,
                 database=self._connection.database,
                 plan=grant_plan,
                 sequences=self._owned_sequences(conn, grant_plan),
+                version_num=session.version_num,
             )
             try:
                 # One simple query: the server runs it as one transaction, all of it or nothing.
@@ -299,10 +389,10 @@ class PostgresIntegration(Identity):
         with self._errors("revoke"), self._connect() as session:
             # Cut off before taking the account's lock: the account itself may hold that lock
             # (any login may take any advisory lock), and ending its sessions releases it.
-            self._cut_off(session, account)
+            _, groups = self._cut_off(session, account)
             self._lock(session.conn, account)
             # Again: a grant that held the lock may just have created the role or reset it.
-            oid = self._cut_off(session, account)
+            oid, more = self._cut_off(session, account)
             if oid is not None:
                 for database in self._dependent_databases(session.conn, oid):
                     self._drop_owned_in(database, account)
@@ -315,6 +405,7 @@ class PostgresIntegration(Identity):
                         ]
                     )
                 )
+            self._reset_dirty_groups(session, sorted({*groups, *more}))
             confirm_revoked(session.conn, integration=self._name, account=account, oid=oid)
 
     def revoke_many(self, *, accounts: Sequence[str]) -> RevokeOutcome:
@@ -338,12 +429,12 @@ class PostgresIntegration(Identity):
         with self._errors("revoke"), self._connect() as session:
             conn = session.conn
             # Cut off before taking the accounts' locks (see revoke), then again under them.
-            self._cut_off_many(session, names)
+            _, groups = self._cut_off_many(session, names)
             conn.execute(
                 "SELECT pg_advisory_lock(%s, hashtext(a)) FROM unnest(%s::text[]) a",
                 (_ACCOUNT_LOCK, names),
             )
-            oids = self._cut_off_many(session, names)
+            oids, more = self._cut_off_many(session, names)
             failed: dict[str, str] = {}
             if oids:
                 for database, owners in self._dependent_databases_many(conn, oids).items():
@@ -351,6 +442,7 @@ class PostgresIntegration(Identity):
                 existing = [n for n in names if n in oids and n not in failed]
                 for start in range(0, len(existing), plan.DROP_BATCH):
                     failed |= self._drop_roles(conn, existing[start : start + plan.DROP_BATCH])
+            self._reset_dirty_groups(session, sorted(groups | more))
             rows = conn.execute(_LEFTOVERS_MANY, (names, [oids.get(n) for n in names])).fetchall()
         for name, role_left, sessions_left in rows:
             problems = [failed[name]] if name in failed else []
@@ -405,26 +497,37 @@ class PostgresIntegration(Identity):
         schema = ["USAGE", "CREATE"] if "admin" in self._offered else ["USAGE"]
         return {"tables": sorted(tables), "sequences": sorted(sequences), "schema": schema}
 
-    def _cut_off(self, session: _Session, account: str) -> int | None:
-        """No new login, no session left; the role's oid, or ``None`` if it does not exist."""
+    def _cut_off(self, session: _Session, account: str) -> tuple[int | None, list[str]]:
+        """No new login, no group membership, no session left; the role's oid (``None`` if it
+        does not exist) and the groups it was a member of."""
         conn, role = session.conn, sql.Identifier(account)
         oid = self._role_oid(conn, account)
         if oid is None:
-            return None
+            return None, []
+        groups = self._groups_of(conn, [oid]).get(oid, [])
         # Committed before the sessions end, so none can log in again in between. Joining first
         # gives a non-superuser the right to end the role's sessions.
         conn.execute(
-            plan.batch([*session.join(account), sql.SQL("ALTER ROLE {} NOLOGIN").format(role)])
+            plan.batch(
+                [
+                    *session.join(account),
+                    sql.SQL("ALTER ROLE {} NOLOGIN").format(role),
+                    *plan.leave_groups(account, groups),
+                ]
+            )
         )
         conn.execute(
             "SELECT pg_terminate_backend(pid, %s::int8) FROM pg_stat_activity"
             " WHERE usesysid = %s AND pid <> pg_backend_pid()",
             (TERMINATE_WAIT_MS, oid),
         )
-        return oid
+        return oid, groups
 
-    def _cut_off_many(self, session: _Session, accounts: Sequence[str]) -> dict[str, int]:
-        """:meth:`_cut_off` for a batch, in two round trips; the oids of those that exist."""
+    def _cut_off_many(
+        self, session: _Session, accounts: Sequence[str]
+    ) -> tuple[dict[str, int], set[str]]:
+        """:meth:`_cut_off` for a batch, in three round trips; the oids of those that exist and
+        the groups they were members of."""
         conn = session.conn
         oids = {
             str(name): int(oid)
@@ -434,10 +537,22 @@ class PostgresIntegration(Identity):
             ).fetchall()
         }
         if not oids:
-            return oids
+            return oids, set()
+        memberships = self._groups_of(conn, list(oids.values()))
         statements = [s for name in oids for s in session.join(name)]
         statements += [
             sql.SQL("ALTER ROLE {} NOLOGIN").format(sql.Identifier(name)) for name in oids
+        ]
+        members: dict[str, list[str]] = {}
+        for name, oid in oids.items():
+            for group in memberships.get(oid, []):
+                members.setdefault(group, []).append(name)
+        # One REVOKE per group, listing its members: a few statements for a batch of any size.
+        statements += [
+            sql.SQL("REVOKE {} FROM {}").format(
+                sql.Identifier(group), sql.SQL(", ").join(map(sql.Identifier, names))
+            )
+            for group, names in sorted(members.items())
         ]
         # One transaction (a multi-statement query): committed before the sessions end.
         conn.execute(plan.batch(statements))
@@ -446,7 +561,87 @@ class PostgresIntegration(Identity):
             " WHERE usesysid = ANY(%s::oid[]) AND pid <> pg_backend_pid()",
             (TERMINATE_WAIT_MS, list(oids.values())),
         )
-        return oids
+        return oids, set(members)
+
+    @staticmethod
+    def _groups_of(conn: Conn, oids: Sequence[int]) -> dict[int, list[str]]:
+        found: dict[int, list[str]] = {}
+        for member, group in conn.execute(_GROUPS_OF, (list(oids), plan.GROUP_PREFIX)).fetchall():
+            found.setdefault(int(member), []).append(str(group))
+        return found
+
+    @staticmethod
+    def _create_groups(conn: Conn, groups: Sequence[plan.Group]) -> None:
+        """Each group role that does not exist yet, in a transaction of its own: two instances
+        creating one at once both go on (the loser sees the winner's, as the next grant would)."""
+        names = [group.name for group in groups]
+        existing = {
+            str(name)
+            for (name,) in conn.execute(
+                "SELECT rolname FROM pg_roles WHERE rolname = ANY(%s::text[])", (names,)
+            ).fetchall()
+        }
+        for group in groups:
+            if group.name in existing:
+                continue
+            # Another instance created it in the meantime: theirs is the same role.
+            with suppress(psycopg.errors.DuplicateObject, psycopg.errors.UniqueViolation):
+                conn.execute(plan.batch(plan.create_group(group)))
+
+    def _reset_dirty_groups(self, session: _Session, groups: Sequence[str]) -> None:
+        """Groups among ``groups`` that came to own something (a member acting as the group
+        where PUBLIC may create, a large object, default privileges) or carry settings: what
+        they own dropped in every database, their privileges given back (docs/architecture.md,
+        "No standing access"). Nothing to do, one query, in the ordinary case.
+
+        Never raises: the logins are gone by then, and the reconciler's next pass
+        (:meth:`accounts`) tries every group again."""
+        if not groups:
+            return
+        rows = session.conn.execute(_DIRTY_GROUPS, (list(groups),)).fetchall()
+        for name, comment, databases, settings in rows:
+            group = plan.group_from_comment(str(name), comment)
+            try:
+                if settings:
+                    session.conn.execute(
+                        sql.SQL("ALTER ROLE {} RESET ALL").format(sql.Identifier(str(name)))
+                    )
+                for database in databases:
+                    self._reset_group_in(str(database), str(name), group)
+            except psycopg.Error as exc:
+                _log.error(
+                    "cannot reset a group role that came to own something",
+                    extra={"integration": self._name, "group": str(name), "error": _describe(exc)},
+                )
+                continue
+            _log.warning(
+                "reset a group role that had come to own something",
+                extra={"integration": self._name, "group": str(name)},
+            )
+
+    def _reset_group_in(self, database: str, name: str, group: plan.Group | None) -> None:
+        role = sql.Identifier(name)
+        # DROP OWNED also takes shared privileges: CONNECT on its own database goes back.
+        reset = [sql.SQL("DROP OWNED BY {} CASCADE").format(role)]
+        if group is not None:
+            reset.append(
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                    sql.Identifier(group.database), role
+                )
+            )
+        with self._connect(database=database) as other:
+            wrap = [*other.join(name), _lock_privileges()]
+            if group is not None and group.database == database:
+                table = group.table_name
+                owned = self._sequences_of(other.conn, [table] if table else [])
+                sequences = owned.get(table, set()) if table else set()
+                try:
+                    full = plan.reset_group(group, sequences=sequences)
+                    other.conn.execute(plan.batch([*wrap, *full, *other.leave(name)]))
+                    return
+                except (psycopg.errors.UndefinedTable, psycopg.errors.InvalidSchemaName):
+                    pass  # its object was dropped since: nothing of it to give back
+            other.conn.execute(plan.batch([*wrap, *reset, *other.leave(name)]))
 
     @staticmethod
     def _dependent_databases_many(conn: Conn, oids: dict[str, int]) -> dict[str, list[str]]:
@@ -570,15 +765,22 @@ class PostgresIntegration(Identity):
     def _dependent_databases(conn: Conn, oid: int) -> list[str]:
         return [name for (name,) in conn.execute(_DEPENDENT_DATABASES, (oid,)).fetchall()]
 
+    @classmethod
+    def _owned_sequences(
+        cls, conn: Conn, grant_plan: plan.GrantPlan
+    ) -> dict[plan.TableName, set[plan.TableName]]:
+        return cls._sequences_of(conn, sorted(grant_plan.tables_needing_sequences()))
+
     @staticmethod
-    def _owned_sequences(conn: Conn, grant_plan: plan.GrantPlan) -> dict[str, set[plan.TableName]]:
-        wanted = grant_plan.tables_needing_sequences()
-        if not wanted:
+    def _sequences_of(
+        conn: Conn, tables: Sequence[plan.TableName]
+    ) -> dict[plan.TableName, set[plan.TableName]]:
+        if not tables:
             return {}
-        schemas = [schema for schema, _ in wanted]
-        tables = [table for _, table in wanted]
-        rows = conn.execute(plan.OWNED_SEQUENCES_QUERY, (schemas, tables)).fetchall()
-        return plan.sequences_by_level(wanted, rows)
+        schemas = [schema for schema, _ in tables]
+        names = [table for _, table in tables]
+        rows = conn.execute(plan.OWNED_SEQUENCES_QUERY, (schemas, names)).fetchall()
+        return plan.sequences_by_table(rows)
 
     def _details(self, *, account: str, password: str, until: datetime) -> AccessDetails:
         c = self._connection

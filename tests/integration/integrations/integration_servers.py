@@ -593,3 +593,39 @@ def mysql_session_dead(session: MySQLSession) -> bool:
     except pymysql.err.Error:
         return True
     return False
+
+
+# --- PostgreSQL: the bot's group roles ----------------------------------------------------------
+
+
+def pg_group_members(cluster: PgCluster, group: str) -> list[str]:
+    with cluster.connect() as conn:
+        rows = conn.execute(
+            "SELECT r.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid"
+            " JOIN pg_roles r ON r.oid = m.member WHERE g.rolname = %s ORDER BY 1",
+            (group,),
+        ).fetchall()
+    return [str(name) for (name,) in rows]
+
+
+def pg_groups_of(cluster: PgCluster, account: str) -> list[str]:
+    """The roles ``account`` is a member of."""
+    with cluster.connect() as conn:
+        rows = conn.execute(
+            "SELECT g.rolname FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid"
+            " JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = %s ORDER BY 1",
+            (account,),
+        ).fetchall()
+    return [str(name) for (name,) in rows]
+
+
+def pg_table_grantees(cluster: PgCluster, table: str) -> dict[str, bool]:
+    """Who holds privileges on ``table`` directly, and whether with a grant option."""
+    with cluster.connect() as conn:
+        rows = conn.execute(
+            "SELECT r.rolname, bool_or(a.is_grantable) FROM pg_class c,"
+            " aclexplode(c.relacl) a JOIN pg_roles r ON r.oid = a.grantee"
+            " WHERE c.oid = %s::regclass GROUP BY 1",
+            (table,),
+        ).fetchall()
+    return {str(name): bool(grantable) for name, grantable in rows}

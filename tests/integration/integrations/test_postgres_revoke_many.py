@@ -19,6 +19,7 @@ from tests.integration.integrations.integration_servers import (
     eventually,
     in_one_hour,
     new_account,
+    pg_groups_of,
     pg_login,
     pg_role_exists,
 )
@@ -77,6 +78,8 @@ def test_a_batch_is_revoked_and_confirmed_but_for_the_role_that_cannot_be_droppe
                 "SELECT rolcanlogin FROM pg_roles WHERE rolname = %s", (stuck,)
             ).fetchone()
         assert row == (False,)
+        # Cut off means out of its group too, though the role itself is still there.
+        assert pg_groups_of(pg_cluster, stuck) == []
     finally:
         for s in sessions:
             s.close()

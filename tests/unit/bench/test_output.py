@@ -172,3 +172,17 @@ def test_a_failed_shared_set_up_fails_the_rest_of_its_group_without_a_retry() ->
     report = run(benchmarks=benches, context=Context(err=io.StringIO()), out=io.StringIO())
     assert report.failed == ["a.one", "a.two", "b.one"]
     assert attempts == ["open", "open"]  # once for group a, once for group b
+
+
+def test_an_on_demand_benchmark_runs_only_when_named_in_full() -> None:
+    long = Benchmark(
+        name="scale.huge",
+        unit="per_s",
+        function=lambda ctx: Single(value=1.0),
+        description="long",
+        on_demand=True,
+    )
+    available = [_bench("scale.small", Single(value=1.0)), long]
+    assert [b.name for b in select(patterns=[], available=available)] == ["scale.small"]
+    assert [b.name for b in select(patterns=["scale"], available=available)] == ["scale.small"]
+    assert [b.name for b in select(patterns=["scale.huge"], available=available)] == ["scale.huge"]

@@ -26,6 +26,12 @@ REQUIRED: Final = {
     "home.render_10k": "ms",
     # issue 8: two instances under load
     "scale.two_instances_500": "per_s",
+    # issue 13: a fair outbox, CPU per request, ten times the load
+    "outbox.fairness": "ms",
+    "scale.cpu_per_request": "ms",
+    "scale.cpu_per_request_postgres": "ms",
+    "scale.cpu_per_request_driver": "ms",
+    "scale.two_instances_5000": "per_s",
 }
 
 
