@@ -330,7 +330,9 @@ def build_application(
 
     bot_token = settings.slack_bot_token.get_secret_value()
     client = make_web_client(token=bot_token, base_url=settings.slack_api_url)
-    relay_client = make_web_client(token=bot_token, base_url=settings.slack_api_url, retries=False)
+    relay_client = make_web_client(
+        token=bot_token, base_url=settings.slack_api_url, retries=False, keep_alive=True
+    )
     directory = directory or SlackDirectory(client=client)
     sealer = sealer_for(settings)  # README, "Keys"
 

@@ -7,6 +7,7 @@ same few dozen blocks as anyone else; the page numbers and filters travel in the
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -17,10 +18,8 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ContextBlock,
     DividerBlock,
-    HeaderBlock,
     MarkdownTextObject,
     Option,
-    OverflowMenuElement,
     PlainTextObject,
     SectionBlock,
     StaticSelectElement,
@@ -28,11 +27,12 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from blocks import limits
+from blocks import kit, limits
 from blocks.admin import AdminHome, admin_section
 from blocks.break_glass import BREAK_GLASS_MARK
 from blocks.favorites import FavoriteLine, favorites_section
 from blocks.ids import ActionId, CallbackId, scoped
+from blocks.kit import JSON
 from blocks.messages import (
     STATUS_EMOJI,
     approval_reasons_text,
@@ -102,6 +102,10 @@ def _md(text: str) -> MarkdownTextObject:
     return MarkdownTextObject(text=clip(text, limits.SECTION_TEXT))
 
 
+def _mrkdwn(text: str) -> JSON:
+    return kit.mrkdwn(clip(text, limits.SECTION_TEXT))
+
+
 def _row_text(row: Headline, *, with_requester: bool) -> str:
     emoji = STATUS_EMOJI.get(row.status, "")
     who = f"<@{row.requester}> · " if with_requester else ""
@@ -124,11 +128,14 @@ def _row_text(row: Headline, *, with_requester: bool) -> str:
     return line
 
 
-def _menu(row: Headline, *, own: bool, viewer: str | None = None) -> OverflowMenuElement:
-    def option(text: str, action: str) -> Option:
-        return Option(
-            text=PlainTextObject(text=text), value=RowAction(r=row.id, a=action).model_dump_json()
-        )
+def _row_value(request_id: str, action: str) -> str:
+    """``RowAction(r=request_id, a=action).model_dump_json()``, without a model per option."""
+    return json.dumps({"r": request_id, "a": action}, separators=(",", ":"))
+
+
+def _menu(row: Headline, *, own: bool, viewer: str | None = None) -> JSON:
+    def option(text: str, action: str) -> JSON:
+        return kit.option(text=kit.plain(text), value=_row_value(row.id, action))
 
     options = [option("Details", "details")]
     if own and row.status is Status.ACTIVE:
@@ -143,25 +150,25 @@ def _menu(row: Headline, *, own: bool, viewer: str | None = None) -> OverflowMen
         options.append(option("Request again", "again"))
     if own:
         options.append(option("Save as favorite", "favorite"))
-    return OverflowMenuElement(action_id=scoped(ActionId.HOME_ROW, row.id), options=options)
+    return kit.overflow(action_id=scoped(ActionId.HOME_ROW, row.id), options=options)
 
 
-def request_rows(page: Page, *, own: bool, viewer: str | None = None) -> list[Block]:
+def request_rows(page: Page, *, own: bool, viewer: str | None = None) -> list[JSON]:
     return [
-        SectionBlock(
+        kit.section(
             block_id=f"row.{row.id}",
-            text=_md(_row_text(row, with_requester=not own)),
+            text=_mrkdwn(_row_text(row, with_requester=not own)),
             accessory=_menu(row, own=own, viewer=viewer),
         )
         for row in page.rows
     ]
 
 
-def pager(page: Page, *, section: str, action: ActionId = ActionId.HOME_PAGE) -> list[Block]:
+def pager(page: Page, *, section: str, action: ActionId = ActionId.HOME_PAGE) -> list[JSON]:
     buttons = []
     if page.has_previous:
         buttons.append(
-            ButtonElement(
+            kit.button(
                 text="← Newer",
                 action_id=scoped(action, f"{section}.prev"),
                 value=PageButton(p=page.number - 1, f=section).encode(),
@@ -169,44 +176,46 @@ def pager(page: Page, *, section: str, action: ActionId = ActionId.HOME_PAGE) ->
         )
     if page.has_next:
         buttons.append(
-            ButtonElement(
+            kit.button(
                 text="Older →",
                 action_id=scoped(action, f"{section}.next"),
                 value=PageButton(p=page.number + 1, f=section).encode(),
             )
         )
-    context = ContextBlock(
-        elements=[_md(f"Page {page.number + 1} of {page.pages} · {plural(page.total, 'request')}")]
+    context = kit.context(
+        [_mrkdwn(f"Page {page.number + 1} of {page.pages} · {plural(page.total, 'request')}")]
     )
     return [
         context,
-        *([ActionsBlock(block_id=f"pages.{section}", elements=buttons)] if buttons else []),
+        *([kit.actions(buttons, block_id=f"pages.{section}")] if buttons else []),
     ]
 
 
-def _waiting(page: Page) -> list[Block]:
-    blocks: list[Block] = [HeaderBlock(text=f"Waiting for your decision ({page.total})")]
+def _waiting(page: Page) -> list[JSON]:
+    blocks: list[JSON] = [kit.header(f"Waiting for your decision ({page.total})")]
     for row in page.rows:
         value = RequestButton(r=row.id, f=row.flow).encode()
         blocks.append(
-            SectionBlock(block_id=f"wait.{row.id}", text=_md(_row_text(row, with_requester=True)))
+            kit.section(
+                block_id=f"wait.{row.id}", text=_mrkdwn(_row_text(row, with_requester=True))
+            )
         )
         blocks.append(
-            ActionsBlock(
-                block_id=f"decide.{row.id}",
-                elements=[
-                    ButtonElement(text=approve_label(row.object_count), style="primary",
-                                  value=value, action_id=scoped(ActionId.APPROVE, row.id)),
-                    ButtonElement(text=deny_label(row.object_count), style="danger",
-                                  value=value, action_id=scoped(ActionId.DENY, row.id)),
-                    ButtonElement(text="Details", value=value,
-                                  action_id=scoped(ActionId.HOME_DETAIL, row.id)),
+            kit.actions(
+                [
+                    kit.button(text=approve_label(row.object_count), style="primary",
+                               value=value, action_id=scoped(ActionId.APPROVE, row.id)),
+                    kit.button(text=deny_label(row.object_count), style="danger",
+                               value=value, action_id=scoped(ActionId.DENY, row.id)),
+                    kit.button(text="Details", value=value,
+                               action_id=scoped(ActionId.HOME_DETAIL, row.id)),
                 ],
+                block_id=f"decide.{row.id}",
             )
         )  # fmt: skip
     if page.total > len(page.rows):
         hidden = plural(page.total - len(page.rows), "more request")
-        blocks.append(ContextBlock(elements=[_md(f"…and {hidden} waiting.")]))
+        blocks.append(kit.context([_mrkdwn(f"…and {hidden} waiting.")]))
     return blocks
 
 
@@ -248,49 +257,54 @@ def _filters(model: HomeModel) -> ActionsBlock:
 
 
 def home_view(model: HomeModel) -> dict[str, Any]:
-    blocks: list[Block] = [
-        HeaderBlock(text="Just-in-time access"),
-        SectionBlock(
-            text=_md("Request access to databases and services for a limited time."),
-            accessory=ButtonElement(
+    # Plain dicts (blocks/kit.py): Home is published on every click in it.
+    blocks: list[JSON] = [
+        kit.header("Just-in-time access"),
+        kit.section(
+            text=_mrkdwn("Request access to databases and services for a limited time."),
+            accessory=kit.button(
                 text="Request access", style="primary", action_id=ActionId.OPEN_REQUEST
             ),
         ),
     ]
     if model.waiting.total:
-        blocks += [DividerBlock(), *_waiting(model.waiting)]
-    blocks += [DividerBlock(), HeaderBlock(text="Your requests")]
+        blocks += [kit.divider(), *_waiting(model.waiting)]
+    blocks += [kit.divider(), kit.header("Your requests")]
     if model.mine.total:
         blocks += request_rows(model.mine, own=True, viewer=model.user) + pager(
             model.mine, section="mine"
         )
     else:
-        blocks.append(ContextBlock(elements=[_md("No requests yet. Type `/apono` to make one.")]))
+        blocks.append(kit.context([_mrkdwn("No requests yet. Type `/apono` to make one.")]))
     if model.activity is not None:
-        blocks += [DividerBlock(), HeaderBlock(text="Recent activity (admins)"), _filters(model)]
+        blocks += [
+            kit.divider(),
+            kit.header("Recent activity (admins)"),
+            kit.as_dict(_filters(model)),
+        ]
         if model.activity.total:
             blocks += request_rows(model.activity, own=False) + pager(
                 model.activity, section="activity"
             )
         else:
-            blocks.append(ContextBlock(elements=[_md("Nothing matches these filters.")]))
+            blocks.append(kit.context([_mrkdwn("Nothing matches these filters.")]))
     if model.admin is not None:
-        blocks += [DividerBlock(), *admin_section(model.admin)]
+        blocks += [kit.divider(), *(kit.as_dict(b) for b in admin_section(model.admin))]
     # Favorites come right under *Request access*, as many as the rest leaves room for (two
     # blocks each, after a divider and a header).
     room = limits.VIEW_BLOCKS - len(blocks) - 2
     if room >= 1:
         shown = model.favorites[: room // 2]
         section = favorites_section(shown, total=len(model.favorites))
-        blocks[2:2] = [DividerBlock(), *section]
-    return View(type="home", blocks=blocks, private_metadata=model.state.encode()).to_dict()
+        blocks[2:2] = [kit.divider(), *(kit.as_dict(b) for b in section)]
+    return {"type": "home", "blocks": blocks, "private_metadata": model.state.encode()}
 
 
 def history_modal(page: Page) -> dict[str, Any]:
-    blocks: list[Block] = (
+    blocks: list[JSON] = (
         request_rows(page, own=True) + pager(page, section="history", action=ActionId.HISTORY_PAGE)
         if page.total
-        else [SectionBlock(text=_md("You have not requested anything yet."))]
+        else [kit.section(text=_mrkdwn("You have not requested anything yet."))]
     )
     return View(
         type="modal",

@@ -14,7 +14,6 @@ from slack_sdk.models.blocks import (
     ActionsBlock,
     Block,
     ButtonElement,
-    ConfirmObject,
     ContextBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -57,11 +56,54 @@ def _context(text: str) -> ContextBlock:
     return ContextBlock(elements=[MarkdownTextObject(text=clip(text, limits.SECTION_TEXT))])
 
 
-def _message(text: str, blocks: Sequence[Block]) -> Message:
+def _message(text: str, blocks: Sequence[Block | dict[str, Any]]) -> Message:
     # Slack refuses a whole message (invalid_blocks) for one block with nothing in it; the
     # builders do not make such blocks, and this keeps one slip from silencing a message.
-    built = [b.to_dict() for b in blocks]
+    built = [b if isinstance(b, dict) else b.to_dict() for b in blocks]
     return {"text": clip(text, limits.MESSAGE_TEXT), "blocks": [b for b in built if not _empty(b)]}
+
+
+# Status messages are written as plain Block Kit JSON, the same JSON the SDK's models make: an
+# expiry sweep writes two for each of hundreds of requests in one transaction, and the models'
+# validation took most of its time (docs/architecture.md, "Durable time"). Their texts are
+# clipped to the same limits; their buttons' labels are fixed and short.
+
+
+def _mrkdwn(text: str, limit: int = limits.SECTION_TEXT) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": clip(text, limit)}
+
+
+def _section_json(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": _mrkdwn(text)}
+
+
+def _context_json(text: str) -> dict[str, Any]:
+    return {"type": "context", "elements": [_mrkdwn(text)]}
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _button_json(
+    text: str,
+    action: ActionId,
+    value: str,
+    *,
+    style: str | None = None,
+    confirm: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    button: dict[str, Any] = {
+        "type": "button",
+        "text": _plain(text),
+        "action_id": action.value,
+        "value": value,
+    }
+    if style is not None:
+        button["style"] = style
+    if confirm is not None:
+        button["confirm"] = confirm
+    return button
 
 
 def _empty(block: dict[str, Any]) -> bool:
@@ -356,44 +398,51 @@ def status_message(
         details.append(f"until {date_token(summary.expires_at)}")
     elif status is Status.PENDING:
         details.append(f"for {format_duration(summary.duration)}")
-    blocks: list[Block] = [_section(line), _context(" · ".join(details))]
+    blocks: list[dict[str, Any]] = [_section_json(line), _context_json(" · ".join(details))]
     counts = progress_text(progress) if progress is not None else ""
     if counts and status is not Status.PENDING:
-        blocks.append(_section(f"*Approvals*\n{counts}"))
+        blocks.append(_section_json(f"*Approvals*\n{counts}"))
     if progress is not None and (comments := approval_reasons_text(progress)):
-        blocks.append(_section(f"*Approvers' comments*\n{comments}"))
+        blocks.append(_section_json(f"*Approvers' comments*\n{comments}"))
     if reason:
-        blocks.append(_section(f"*Reason*\n{escape(reason)}"))
+        blocks.append(_section_json(f"*Reason*\n{escape(reason)}"))
     if not for_requester and not for_grantee and summary.parts:
         blocks.append(
-            _context(", ".join(f"{escape(p.integration)} ({p.count:,})" for p in summary.parts))
+            _context_json(
+                ", ".join(f"{escape(p.integration)} ({p.count:,})" for p in summary.parts)
+            )
         )
-    buttons: list[ButtonElement] = []
+    buttons: list[dict[str, Any]] = []
+    value = (
+        RequestButton(r=summary.id, f=summary.flow).encode() if for_requester or for_grantee else ""
+    )
     if for_requester and status is Status.PENDING:
-        buttons.append(_button("Cancel request", ActionId.CANCEL, summary))
+        buttons.append(_button_json("Cancel request", ActionId.CANCEL, value))
     if for_requester and status is Status.ACTIVE:
-        buttons.append(_button("Extend", ActionId.EXTEND, summary))
+        buttons.append(_button_json("Extend", ActionId.EXTEND, value))
     if (for_requester or for_grantee) and status is Status.ACTIVE:
         buttons.append(
-            _button(
+            _button_json(
                 "Revoke now",
                 ActionId.REVOKE,
-                summary,
+                value,
                 style="danger",
-                confirm=ConfirmObject(
-                    title="Revoke access?",
-                    text=f"{everything(summary.object_count)} of {summary.id} will be removed now.",
-                    confirm="Revoke",
-                    deny="Keep",
-                ),
+                confirm={
+                    "title": _plain("Revoke access?"),
+                    "text": _mrkdwn(
+                        f"{everything(summary.object_count)} of {summary.id} will be removed now."
+                    ),
+                    "confirm": _plain("Revoke"),
+                    "deny": _plain("Keep"),
+                },
             )
         )
     if for_requester and status.terminal:
-        buttons.append(_button("Request again", ActionId.REQUEST_AGAIN, summary))
+        buttons.append(_button_json("Request again", ActionId.REQUEST_AGAIN, value))
     if for_requester:
-        buttons.append(_button("⭐ Save as favorite", ActionId.SAVE_FAVORITE, summary))
+        buttons.append(_button_json("⭐ Save as favorite", ActionId.SAVE_FAVORITE, value))
     if buttons:
-        blocks.append(ActionsBlock(block_id="status_actions", elements=buttons))
+        blocks.append({"type": "actions", "block_id": "status_actions", "elements": buttons})
     plain = f"{summary.id} {STATUS_SENTENCES[status]}"
     return _message(plain, blocks)
 

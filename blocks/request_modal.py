@@ -32,7 +32,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from blocks import limits
+from blocks import kit, limits
 from blocks.break_glass import break_glass_input, break_glass_next_step
 from blocks.favorites import Starts, starts_blocks
 from blocks.ids import ActionId, BlockId, CallbackId, scoped
@@ -636,17 +636,19 @@ def _integrations_mode(model: RequestModal) -> list[Block]:
 
 def request_modal(model: RequestModal) -> dict[str, Any]:
     body = _bundle_mode(model) if model.mode is Mode.BUNDLE else _integrations_mode(model)
-    view = View(
-        type="modal",
-        callback_id=CallbackId.REQUEST,
-        title=_plain(TITLE),
+    blocks = [_mode_switch(model.mode), *starts_blocks(model.starts), *body]
+    # What View(...).to_dict() gives, without parsing every block back and validating it all
+    # again: the modal is rendered on every click (tests/unit/blocks/test_kit.py checks it).
+    return {
+        "type": "modal",
+        "callback_id": CallbackId.REQUEST,
+        "title": kit.plain(TITLE, emoji=True),
         # Slack requires a submit button on any modal with inputs; the server checks anyway.
-        submit=_plain("Request"),
-        close=_plain("Cancel"),
-        private_metadata=ModalMetadata(d=model.draft_key).encode(),
-        blocks=[_mode_switch(model.mode), *starts_blocks(model.starts), *body],
-    )
-    return view.to_dict()
+        "submit": kit.plain("Request", emoji=True),
+        "close": kit.plain("Cancel", emoji=True),
+        "private_metadata": ModalMetadata(d=model.draft_key).encode(),
+        "blocks": [block.to_dict() for block in blocks],
+    }
 
 
 def form_expired(text: str) -> dict[str, Any]:

@@ -22,14 +22,21 @@ from store.repositories.favorites import FavoriteRepository
 from store.repositories.grants import GrantRepository
 from store.repositories.meta import MetaRepository
 from store.repositories.outbox import OutboxRepository
+from store.repositories.parts_cache import PartsCache
 from store.repositories.removals import RemovalProblemRepository
 from store.repositories.requests import RequestRepository
 
 
 class UnitOfWork:
-    def __init__(self, session: Session, *, audit_keys: AuditKeys | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        *,
+        audit_keys: AuditKeys | None = None,
+        parts: PartsCache | None = None,
+    ) -> None:
         self.session = session
-        self.requests = RequestRepository(session)
+        self.requests = RequestRepository(session, parts=parts)
         self.audit = AuditRepository(session, keys=audit_keys)
         self.grants = GrantRepository(session)
         self.outbox = OutboxRepository(session)
@@ -64,6 +71,9 @@ class Store:
             bind=engine.execution_options(**{WRITE: True}), expire_on_commit=False
         )
         self._on_outbox: list[Callable[[], None]] = []
+        self.parts = PartsCache()
+        """Requests' summary parts, which never change once stored (shared by every unit of
+        work of this store)."""
 
     def on_outbox_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after any transaction that queued a Slack message commits."""
@@ -73,10 +83,12 @@ class Store:
     def write(self) -> Iterator[UnitOfWork]:
         with self._writer() as session:
             with session.begin():
-                uow = UnitOfWork(session, audit_keys=self.audit_keys)
+                uow = UnitOfWork(session, audit_keys=self.audit_keys, parts=self.parts)
                 yield uow
                 # Last, so the audit chain's lock is held only from here to COMMIT.
                 uow.audit.write_pending()
+            # Committed: what this transaction stored is now what everyone reads.
+            self.parts.put_all(uow.requests.parts_read)
             if uow.outbox.added:
                 for callback in self._on_outbox:
                     callback()
@@ -84,9 +96,11 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:
         with self._reader() as session, session.begin():
-            yield UnitOfWork(session, audit_keys=self.audit_keys)
+            uow = UnitOfWork(session, audit_keys=self.audit_keys, parts=self.parts)
+            yield uow
             # Read sessions never write: end with a rollback, which is also cheaper.
             session.rollback()
+        self.parts.put_all(uow.requests.parts_read)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from app.core.approvers import ApproverResolver, Recorded, Scope, StepPlan
@@ -117,17 +117,41 @@ class DecisionService:
 
     def _load(self, request_id: RequestId) -> tuple[AccessRequest, RequestSummary] | None:
         with self._store.read() as uow:
-            request = uow.requests.get(request_id)
-            summary = uow.requests.summary(request_id)
-        if request is None or summary is None:
-            return None
-        return request, summary
+            return uow.requests.with_summary(request_id)
+
+    def _snapshot(self, request_id: RequestId) -> _Snapshot | None:
+        """Everything a click is checked and decided on, in one read: the checks and the
+        decision's plan use it, and the decision's transaction holds the request's step lock
+        and reads the request again under it, so nothing here is trusted past that lock."""
+        with self._store.read() as uow:
+            loaded = uow.requests.with_summary(request_id)
+            if loaded is None:
+                return None
+            progress = uow.requests.progress(request_id)
+            step = (
+                progress.current if progress is not None else uow.requests.current_step(request_id)
+            )
+            return _Snapshot(
+                request=loaded[0],
+                summary=loaded[1],
+                step=step,
+                progress=progress,
+                asked=uow.requests.approvers(request_id),
+            )
 
     def check_approver(
         self, *, request_id: RequestId, flow_claim: str | None, clicker: UserId
     ) -> Outcome:
         """Whether ``clicker`` may decide on the request now (audited when not)."""
-        loaded = self._load(request_id)
+        return self._check(self._snapshot(request_id), request_id, flow_claim, clicker)
+
+    def _check(
+        self,
+        loaded: _Snapshot | None,
+        request_id: RequestId,
+        flow_claim: str | None,
+        clicker: UserId,
+    ) -> Outcome:
         if loaded is None:
             return self._refuse(
                 kind=AuditKind.DECISION_REFUSED,
@@ -136,7 +160,7 @@ class DecisionService:
                 reason=REQUEST_NOT_FOUND,
                 detail=f"unknown request {request_id}",
             )
-        request, summary = loaded
+        request, summary = loaded.request, loaded.summary
         if flow_claim is not None and flow_claim != request.flow:
             return self._refuse(
                 kind=AuditKind.DECISION_REFUSED,
@@ -166,9 +190,7 @@ class DecisionService:
             return AlreadyDecided(summary)
         record = self._catalog.flow(request.flow, fresh=True)
         requester = self._requester(request, summary)
-        with self._store.read() as uow:
-            step = uow.requests.current_step(request.id)
-            asked = uow.requests.approvers(request.id)
+        step, asked = loaded.step, loaded.asked
         if record is None:
             # The flow is gone, so its approvers cannot be resolved: those who were asked in
             # this step may still end the request (an Approve then denies it: see decide).
@@ -227,11 +249,13 @@ class DecisionService:
         approve: bool,
         reason: str | None = None,
     ) -> Outcome:
-        allowed = self.check_approver(request_id=request_id, flow_claim=flow_claim, clicker=clicker)
+        loaded = self._snapshot(request_id)
+        allowed = self._check(loaded, request_id, flow_claim, clicker)
         if not isinstance(allowed, Done):
             return allowed
+        assert loaded is not None
         if approve:
-            ended = self._deny_if_ineligible(request_id, clicker=clicker)
+            ended = self._deny_if_ineligible(loaded.request, clicker=clicker)
             if ended is not None:
                 return ended
             stale = self.still_eligible.stale_bundle_objects(request_id)
@@ -249,13 +273,8 @@ class DecisionService:
         limit = MAX_APPROVE_REASON if approve else MAX_DENY_REASON
         reason = (reason or "").strip()[:limit] or None
         now = self._clock.now()
-        loaded = self._load(request_id)
-        assert loaded is not None
-        request, summary = loaded
-        with self._store.read() as uow:
-            step = uow.requests.current_step(request_id)
-            progress = uow.requests.progress(request_id)
-            asked = uow.requests.approvers(request_id)
+        request, summary = loaded.request, loaded.summary
+        step, progress, asked = loaded.step, loaded.progress, loaded.asked
         ahead = self._next_step(request, summary, progress, asked, approve=approve, clicker=clicker)
         try:
             with self._store.write() as uow:
@@ -285,11 +304,16 @@ class DecisionService:
                 where = {"step": step + 1, "steps": steps}
                 if not approve:
                     updated, change = request.deny(by=clicker, at=now, reason=reason)
+                    after = uow.requests.progress(request_id)  # read once for every message
                     summary = self._transitions.record(
-                        uow, request=updated, change=change, audit=where
+                        uow, request=updated, change=change, audit=where, progress=after
                     )
                     self._notifier.decision_made(
-                        uow, summary=summary, approvers=uow.requests.approvers(request_id), at=now
+                        uow,
+                        summary=summary,
+                        approvers=uow.requests.approvers(request_id),
+                        at=now,
+                        progress=after,
                     )
                     return Done(summary)
                 count, needed = uow.requests.count_approval(request_id=request_id, step=step)
@@ -328,11 +352,20 @@ class DecisionService:
                 uow.requests.complete_step(request_id=request_id, step=step, at=now)
                 updated, change = request.approve(by=clicker, at=now)
                 updated, change = _with_reason(updated, change, reason)
+                after = uow.requests.progress(request_id)  # read once for every message
                 summary = self._transitions.record(
-                    uow, request=updated, change=change, audit={**where, "approvals": count}
+                    uow,
+                    request=updated,
+                    change=change,
+                    audit={**where, "approvals": count},
+                    progress=after,
                 )
                 self._notifier.decision_made(
-                    uow, summary=summary, approvers=uow.requests.approvers(request_id), at=now
+                    uow,
+                    summary=summary,
+                    approvers=uow.requests.approvers(request_id),
+                    at=now,
+                    progress=after,
                 )
         except AlreadyVoted:
             return self._refuse(
@@ -447,12 +480,11 @@ class DecisionService:
     def _name_of(clicker: UserId, asked: list[AskedApprover]) -> str:
         return next((a.name for a in asked if a.id == clicker), "")
 
-    def _deny_if_ineligible(self, request_id: RequestId, *, clicker: UserId) -> Outcome | None:
+    def _deny_if_ineligible(self, request: AccessRequest, *, clicker: UserId) -> Outcome | None:
         """Refuse the approval and deny the request if its requester may no longer have it."""
-        loaded = self._load(request_id)
-        assert loaded is not None
+        request_id = request.id
         try:
-            found = self.still_eligible.check(loaded[0])
+            found = self.still_eligible.check(request)
         except Exception:  # the directory (Slack) did not answer: decide nothing, say so
             _log.exception("eligibility check failed", extra={"request": request_id})
             return self._refuse(
@@ -541,6 +573,17 @@ class DecisionService:
         except (TransitionError, ConcurrentChange):
             return self._already(request_id)
         return Done(summary)
+
+
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    """A request as one click found it, before the decision's lock."""
+
+    request: AccessRequest
+    summary: RequestSummary
+    step: int
+    progress: ApprovalProgress | None
+    asked: list[AskedApprover]
 
 
 def _recorded(uow: UnitOfWork, request_id: RequestId) -> Recorded:

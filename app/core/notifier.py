@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from app.core.sealing import Sealer
 from blocks.messages import (
@@ -34,6 +34,10 @@ UPLOAD: Final = "upload"
 
 
 CREDENTIALS_REF: Final = "credentials:"
+
+READ: Final = "read"
+"""For ``progress``: not known to the caller, so read it in the transaction."""
+Progress = ApprovalProgress | None | Literal["read"]
 
 
 class Reader(Enum):
@@ -80,13 +84,22 @@ class Notifier:
         self._sealer = sealer
 
     def status_changed(
-        self, uow: UnitOfWork, *, summary: RequestSummary, change: StatusChange
+        self,
+        uow: UnitOfWork,
+        *,
+        summary: RequestSummary,
+        change: StatusChange,
+        progress: Progress = READ,
     ) -> None:
         """One message to the audit channel per change (its trail). The requester, and the
         teammate it is for when asked on their behalf, get one per change too, except that
         granting rewrites the approval's message in place: approval, granting and active within
-        a second are two DMs, not three (README, "Using it")."""
-        progress = uow.requests.progress(summary.id) if change.from_status else None
+        a second are two DMs, not three (README, "Using it"). ``progress``: the approval
+        progress as this transaction left it, when the caller has it already."""
+        if not change.from_status:
+            progress = None
+        elif isinstance(progress, str):  # READ
+            progress = uow.requests.progress(summary.id)
         for message in self._status_messages(summary=summary, change=change, progress=progress):
             uow.outbox.add(
                 at=change.at,
@@ -208,9 +221,12 @@ class Notifier:
         summary: RequestSummary,
         approvers: Sequence[AskedApprover],
         at: datetime,
+        progress: Progress = READ,
     ) -> None:
         """Every approver's copy now shows the decision, who made it and when, without buttons."""
-        self._to_approvers(uow, summary=summary, approvers=approvers, at=at, update=True)
+        self._to_approvers(
+            uow, summary=summary, approvers=approvers, at=at, update=True, progress=progress
+        )
 
     def _to_approvers(
         self,
@@ -220,10 +236,12 @@ class Notifier:
         approvers: Sequence[AskedApprover],
         at: datetime,
         update: bool = False,
+        progress: Progress = READ,
     ) -> None:
         if not approvers:
             return
-        progress = uow.requests.progress(summary.id)
+        if isinstance(progress, str):  # READ
+            progress = uow.requests.progress(summary.id)
         pending = summary.status is Status.PENDING
         decided = _decided_now(progress) if pending else set()
         # Fifty members of one group share one reason: build each distinct message once.

@@ -197,11 +197,12 @@ class StillEligible:
             if request is None or request.bundle is None:
                 return []
             bundle = uow.catalog.bundle(request.bundle)
+            # The version first: an unchanged bundle (nearly always) needs no objects read.
+            if bundle is not None and bundle.version == uow.requests.bundle_version(request_id):
+                return []
             objects = uow.requests.objects(request_id)
             if bundle is None:
                 return objects
-            if bundle.version == uow.requests.bundle_version(request_id):
-                return []
             return uow.catalog.contains_all(bundle_key=bundle.key, objects=objects)
 
     # -- just before granting ---------------------------------------------------------------------

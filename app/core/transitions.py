@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from app.core.notifier import Notifier
+from app.core.notifier import READ, Notifier, Progress
 from domain.audit import AuditEvent, AuditKind
 from domain.ids import RequestId
 from domain.lifecycle import AccessRequest, Status, StatusChange
@@ -61,11 +61,13 @@ class Transitions:
         change: StatusChange,
         audit: dict[str, Any] | None = None,
         columns: RequestColumns = NO_COLUMNS,
+        progress: Progress = READ,
     ) -> RequestSummary:
         """Raises ``ConcurrentChange`` (nothing written) when another transaction won.
 
         An end also sets ``ended_at`` and drops the lease, a grant sets ``granted_at``, unless
-        ``columns`` says otherwise."""
+        ``columns`` says otherwise. ``progress``: the request's approval progress in this
+        transaction, when the caller read it already (its messages show it)."""
         if change.to_status.terminal:
             columns = columns.or_else(
                 RequestColumns(ended_at=change.at, lease_owner=None, lease_until=None)
@@ -76,7 +78,7 @@ class Transitions:
         uow.audit.append(_status_event(request, change, audit))
         summary = uow.requests.summary(request.id)
         assert summary is not None
-        self._notifier.status_changed(uow, summary=summary, change=change)
+        self._notifier.status_changed(uow, summary=summary, change=change, progress=progress)
         return summary
 
     def record_ends(

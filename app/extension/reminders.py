@@ -43,11 +43,11 @@ class EndReminders:
 
     def _plan(self) -> None:
         while True:
+            now = self._clock.now()
             with self._store.read() as uow:
-                unplanned = uow.extensions.unplanned_reminders(limit=BATCH)
+                unplanned = uow.extensions.unplanned_reminders(now=now, limit=BATCH)
             if not unplanned:
                 return
-            now = self._clock.now()
             with self._store.write() as uow:
                 for entry in unplanned:
                     # Only reminders still ahead of the end are ever sent.

@@ -59,8 +59,13 @@ class HomeService:
         with self._store.read() as uow:
             # Requests made for them by a teammate are theirs too (README, "On behalf of a
             # teammate").
-            mine = uow.requests.page(number=state.mine, size=PAGE_SIZE, involving=user)
-            waiting = uow.requests.page(number=0, size=WAITING_SIZE, waiting_for=user)
+            mine = uow.requests.involving_page(user=user, number=state.mine, size=PAGE_SIZE)
+            # Most people have nothing waiting: one count says so.
+            waiting = (
+                uow.requests.page(number=0, size=WAITING_SIZE, waiting_for=user)
+                if uow.requests.waiting_count(user=user)
+                else Page(rows=(), number=0, size=WAITING_SIZE, total=0)
+            )
             activity = (
                 uow.requests.page(
                     number=state.activity,
@@ -126,7 +131,7 @@ class HomeService:
 
     def history(self, *, user: UserId, page: int) -> Page:
         with self._store.read() as uow:
-            return uow.requests.page(number=max(page, 0), size=PAGE_SIZE, involving=user)
+            return uow.requests.involving_page(user=user, number=max(page, 0), size=PAGE_SIZE)
 
     def details(self, *, request_id: RequestId, viewer: UserId) -> Details | None:
         """The whole breakdown, for the requester, the teammate it was asked for, an approver

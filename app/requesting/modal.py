@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from typing import Final, Protocol
 
@@ -68,8 +68,10 @@ from domain.ids import RequestId, UserId
 from domain.objects import MAX_OBJECTS_PER_REQUEST, AccessObject
 from domain.people import Person
 from domain.policy import AccessFlow
+from store.repositories.draft_reads import read_draft
 from store.repositories.drafts import DraftChanges
 from store.repositories.favorites import Favorite
+from store.repositories.unchanged import UNCHANGED
 from store.unit_of_work import Store, UnitOfWork
 
 SUGGESTION_LIMIT: Final = SUGGESTIONS
@@ -166,6 +168,7 @@ class RequestModalService:
         self._clock = clock
         self.limit = limit
         self._health = health
+        self._unsized_for: tuple[object, tuple[BundleChoice, ...]] | None = None
 
     def _people(self, flow: AccessFlow) -> dict[str, Person]:
         if self._approvers is None or flow.approvers == "automatic":
@@ -373,10 +376,21 @@ class RequestModalService:
         with self._store.read() as uow:
             return self._render_in(uow, draft_key, user)
 
-    def _render_in(self, uow: UnitOfWork, draft_key: str, user: UserId) -> RequestModal:
-        """The model from inside a transaction: a click's change and its view in one go."""
-        draft = self._owned(uow, draft_key, user)
-        counts = uow.drafts.counts(draft.key)
+    def _render_in(
+        self,
+        uow: UnitOfWork,
+        draft_key: str,
+        user: UserId,
+        *,
+        emptied: bool = False,
+        draft: Draft | None = None,
+    ) -> RequestModal:
+        """The model from inside a transaction: a click's change and its view in one go.
+
+        ``emptied``: the selection was just removed in this transaction (nothing to count);
+        ``draft``: the draft as this transaction just wrote it (owned by ``user``)."""
+        draft = draft or self._owned(uow, draft_key, user)
+        counts = {} if emptied else uow.drafts.counts(draft.key)
         selection = Selection(
             total=sum(counts.values()),
             per_integration=counts,
@@ -422,6 +436,17 @@ class RequestModalService:
             choices.append(BundleChoice(name, descriptions.get(name, ""), size))
         return tuple(choices)
 
+    def _unsized(self, offered: Mapping[str, object]) -> tuple[BundleChoice, ...]:
+        """Bundles listed by name only (a typeahead serves them), built once per person's
+        offer: ``offered`` is the same object until the catalog or the person's groups change
+        (app/requesting/eligibility.py)."""
+        cached = self._unsized_for
+        if cached is not None and cached[0] is offered:
+            return cached[1]
+        choices = tuple(BundleChoice(n, "") for n in offered)
+        self._unsized_for = (offered, choices)
+        return choices
+
     def _model(
         self,
         uow: UnitOfWork,
@@ -456,11 +481,10 @@ class RequestModalService:
                     )
             # Every offered bundle; the builder decides between a menu and a typeahead (which
             # lists no options here, so nothing is counted for it).
-            names = list(offered)
             bundles = (
-                self._sized(names)
-                if len(names) <= MENU_OPTIONS
-                else tuple(BundleChoice(n, "") for n in names)
+                self._sized(list(offered))
+                if len(offered) <= MENU_OPTIONS
+                else self._unsized(offered)
             )
             return RequestModal(
                 draft_key=draft.key,
@@ -559,32 +583,34 @@ class RequestModalService:
     def pick_bundle(
         self, *, draft_key: str, user: UserId, bundle: str, form: FormInput
     ) -> RequestModal:
-        draft = self._draft(draft_key, user)
         access = self._eligibility.access_for(user)
         flows = access.flows_for_bundle(bundle)
         found = self._catalog.bundle(bundle) if flows else None
-        if found is None:
-            return self._save(
-                draft.key,
-                user,
-                DraftChanges(notice=BUNDLE_NOT_OFFERED),
-            )
-        header, _ = found
+        # The draft is read, changed and rendered in one transaction: a pick is one round of
+        # statements, not three.
         with self._store.write() as uow:
-            if draft.bundle != bundle:
+            draft = read_draft(uow.session, draft_key)
+            if draft is None or draft.user_id != user:
+                raise DraftNotFound(FORM_EXPIRED)
+            if found is None:
+                changes = DraftChanges(notice=BUNDLE_NOT_OFFERED)
+                uow.drafts.update(draft.key, at=self._clock.now(), changes=changes)
+                return self._render_in(uow, draft.key, user)
+            header, _ = found
+            emptied = draft.bundle != bundle
+            if emptied:
                 uow.drafts.remove(draft.key)
-            uow.drafts.update(
-                draft.key,
-                at=self._clock.now(),
-                changes=replace(
-                    self._remember(draft, form),
-                    bundle=bundle,
-                    bundle_version=header.version,
-                    flow=flows[0].flow.name,
-                    flow_version=flows[0].version,
-                ),
+            changes = replace(
+                self._remember(draft, form),
+                bundle=bundle,
+                bundle_version=header.version,
+                flow=flows[0].flow.name,
+                flow_version=flows[0].version,
             )
-            return self._render_in(uow, draft_key, user)
+            uow.drafts.update(draft.key, at=self._clock.now(), changes=changes)
+            return self._render_in(
+                uow, draft.key, user, emptied=emptied, draft=_applied(draft, changes)
+            )
 
     def pick_flow(
         self, *, draft_key: str, user: UserId, flow: str, form: FormInput
@@ -844,3 +870,18 @@ class RequestModalService:
         # Patterns first: "everything in sales" is the common ask.
         offered.sort(key=lambda n: (not is_pattern(n), n))
         return offered[:SUGGESTION_LIMIT]
+
+
+def _applied(draft: Draft, changes: DraftChanges) -> Draft:
+    """``draft`` as ``changes`` leave it (what reading it again in the same transaction gives;
+    a zero duration is stored as none)."""
+    given = {
+        f.name: getattr(changes, f.name)
+        for f in fields(DraftChanges)
+        if getattr(changes, f.name) is not UNCHANGED
+    }
+    if "duration" in given:
+        given["duration"] = given["duration"] or None
+    if "mode" in given:
+        given["mode"] = Mode(given["mode"])
+    return replace(draft, **given)

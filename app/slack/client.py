@@ -12,6 +12,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
+from app.slack.keepalive import KeepAliveWebClient
+
 TIMEOUT_SECONDS: Final = 10
 
 # The SDK logs whole request bodies at DEBUG, and the relay's bodies include credentials: its
@@ -20,13 +22,17 @@ _quiet = logging.getLogger("app.slack.client")
 _quiet.setLevel(logging.WARNING)
 
 
-def make_web_client(*, token: str, base_url: str, retries: bool = True) -> WebClient:
+def make_web_client(
+    *, token: str, base_url: str, retries: bool = True, keep_alive: bool = False
+) -> WebClient:
     """A client that retries 429 (after ``Retry-After``), 5xx and dropped connections.
 
     The relay that sends queued messages uses ``retries=False``: it schedules its own retries in
-    the database instead of sleeping in a thread, and must not stall other channels.
+    the database instead of sleeping in a thread, and must not stall other channels; and
+    ``keep_alive``: one call per message, over one open connection per sending thread.
     """
-    client = WebClient(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, logger=_quiet)
+    kind = KeepAliveWebClient if keep_alive else WebClient
+    client = kind(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, logger=_quiet)
     client.retry_handlers.clear()
     client.retry_handlers.append(ConnectionErrorRetryHandler(max_retry_count=2))
     if retries:

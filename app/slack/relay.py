@@ -47,7 +47,11 @@ _log = logging.getLogger(__name__)
 LEASE: Final = timedelta(seconds=60)
 BATCH: Final = 100
 PER_CHANNEL: Final = 5
-"""A round's share of one channel: its burst, about five seconds at Slack's pace."""
+"""A round's share of one channel at the least: its burst, about five seconds at Slack's pace."""
+SHARE_SECONDS: Final = 5.0
+"""A round's share of one channel is what its pace sends in about this long (``PER_CHANNEL``
+at Slack's one a second; more where ``CHANNEL_RATE`` allows more, up to a whole round), so a
+faster pace means fewer rounds and fewer writes, not the same share more often."""
 MAX_BACKOFF: Final = timedelta(minutes=5)
 PERMANENT_ERRORS: Final = frozenset(
     {
@@ -121,6 +125,7 @@ class OutboxRelay:
         self._sealer = sealer
         self._clock = clock
         self._rate = per_channel_rate
+        self._share = max(PER_CHANNEL, min(BATCH, int(per_channel_rate * SHARE_SECONDS)))
         self._burst = burst
         self._monotonic = monotonic
         self._report_writer = report_writer
@@ -210,7 +215,7 @@ class OutboxRelay:
                 now=self._clock.now(),
                 lease=self._lease,
                 limit=BATCH,
-                per_channel=PER_CHANNEL,
+                per_channel=self._share,
                 held_channels=held,
             )
         if not claimed:
@@ -259,6 +264,7 @@ class OutboxRelay:
     def _record(self, results: list[_Result]) -> None:
         now = self._clock.now()
         with self._store.write() as uow:
+            sent: list[int] = []
             for result in results:
                 message = result.message
                 if result.outcome == Delivery.SENT:
@@ -270,8 +276,7 @@ class OutboxRelay:
                             ts=result.posted.ts,
                             at=now,
                         )
-                    uow.outbox.mark_sent(message_id=message.id, owner=self._owner, at=now)
-                    self.sent += 1
+                    sent.append(message.id)
                 elif result.outcome == Delivery.DEAD:
                     with request_context(_request_of(message)):
                         _log.error(
@@ -295,6 +300,9 @@ class OutboxRelay:
                         not_before=result.not_before or now,
                         error=result.error or "deferred",
                     )
+            # The share's deliveries in one statement (a mass expiry sends thousands).
+            uow.outbox.mark_sent_many(message_ids=sent, owner=self._owner, at=now)
+            self.sent += len(sent)
 
     def _strand(self, uow: UnitOfWork, message: OutboxMessage, *, error: str, at: datetime) -> None:
         """Credentials that cannot be delivered: recorded durably, for the granting worker."""

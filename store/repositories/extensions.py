@@ -263,12 +263,16 @@ class ExtensionRepository:
 
     # -- reminders before the end ---------------------------------------------------------------
 
-    def unplanned_reminders(self, *, limit: int) -> list[EndReminder]:
-        """Active requests whose reminders were not planned for their current end."""
+    def unplanned_reminders(self, *, now: datetime, limit: int) -> list[EndReminder]:
+        """Active requests still ahead of their end whose reminders were not planned for it.
+
+        A request whose end has come needs no reminder: leaving its row alone keeps the planner
+        off the rows an expiry sweep is ending (a mass expiry would otherwise have both update
+        the same thousands of rows, in different orders, and deadlock)."""
         rows = self._session.scalars(
             select(RequestRow)
             .where(RequestRow.status == Status.ACTIVE.value)
-            .where(RequestRow.expires_at.is_not(None), RequestRow.granted_at.is_not(None))
+            .where(RequestRow.expires_at > now, RequestRow.granted_at.is_not(None))
             .where(
                 or_(
                     RequestRow.end_reminder_for.is_(None),

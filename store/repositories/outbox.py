@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from domain.ids import REQUEST_ID_PREFIX, RequestId, parse_request_id
@@ -224,6 +226,18 @@ class OutboxRepository:
         )
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    def mark_sent_many(self, *, message_ids: Sequence[int], owner: str, at: datetime) -> int:
+        """:meth:`mark_sent` for a channel's share, in one UPDATE; how many were still ours."""
+        if not message_ids:
+            return 0
+        result = self._session.execute(
+            update(OutboxRow)
+            .where(OutboxRow.id.in_(message_ids), OutboxRow.lease_owner == owner)
+            .values(status=SENT, sent_at=at, lease_until=None, sealed=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
+
     def retry_later(self, *, message_id: int, owner: str, not_before: datetime, error: str) -> None:
         self._session.execute(
             update(OutboxRow)
@@ -339,7 +353,14 @@ class OutboxRepository:
         )
 
     def remember_post(self, *, ref: str, channel: str, ts: str, at: datetime) -> None:
-        self._session.merge(SlackMessageRow(ref=ref, channel=channel, ts=ts, posted_at=at))
+        """Insert or replace, in one statement (the relay records every post it makes)."""
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        values = {"channel": channel, "ts": ts, "posted_at": at}
+        statement = insert(SlackMessageRow).values(ref=ref, **values)
+        self._session.execute(
+            statement.on_conflict_do_update(index_elements=[SlackMessageRow.ref], set_=values)
+        )
 
     def posted(self, ref: str) -> PostedMessage | None:
         row = self._session.get(SlackMessageRow, ref)

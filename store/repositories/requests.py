@@ -31,6 +31,8 @@ from store.models import (
     StatusChangeRow,
 )
 from store.repositories.bulk import insert_rows
+from store.repositories.headlines import involving_page, waiting_count
+from store.repositories.parts_cache import Parts, PartsCache, PartsKey
 from store.repositories.unchanged import UNCHANGED, Unchanged, given_or
 
 
@@ -216,8 +218,11 @@ def _progress_of(
 
 
 class RequestRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, *, parts: PartsCache | None = None) -> None:
         self._session = session
+        self._cache = parts
+        self.parts_read: dict[PartsKey, Parts] = {}
+        """Parts computed in this transaction, for :class:`PartsCache` once it is committed."""
 
     def exists(self, request_id: RequestId) -> bool:
         return self._session.get(RequestRow, request_id) is not None
@@ -415,11 +420,18 @@ class RequestRepository:
             )
         )
 
+    def with_summary(self, request_id: RequestId) -> tuple[AccessRequest, RequestSummary] | None:
+        """:meth:`get` and :meth:`summary` from one read of the row."""
+        row = self._session.get(RequestRow, request_id)
+        if row is None:
+            return None
+        return _to_domain(row), _summary_of(row, parts=self._parts_of([row])[row.id])
+
     def summary(self, request_id: RequestId) -> RequestSummary | None:
         row = self._session.get(RequestRow, request_id)
         if row is None:
             return None
-        return _summary_of(row, parts=self._parts(request_id))
+        return _summary_of(row, parts=self._parts_of([row])[row.id])
 
     def summaries(self, request_ids: Sequence[RequestId]) -> dict[RequestId, RequestSummary]:
         """:meth:`summary` of a whole batch in four queries, however many requests it holds."""
@@ -431,8 +443,9 @@ class RequestRepository:
             .where(RequestRow.id.in_(request_ids))
             .execution_options(populate_existing=True)
         )
-        parts = self._parts_many(request_ids)
-        return {RequestId(r.id): _summary_of(r, parts=parts.get(r.id, ())) for r in rows}
+        found = list(rows)
+        parts = self._parts_of(found)
+        return {RequestId(r.id): _summary_of(r, parts=parts[r.id]) for r in found}
 
     def get_many(self, request_ids: Sequence[RequestId]) -> dict[RequestId, AccessRequest]:
         if not request_ids:
@@ -493,8 +506,23 @@ class RequestRepository:
         insert_rows(self._session, StatusChangeRow, history)
         return changed
 
-    def _parts(self, request_id: RequestId) -> tuple[IntegrationPart, ...]:
-        return self._parts_many([request_id]).get(request_id, ())
+    def _parts_of(self, rows: Sequence[RequestRow]) -> dict[str, Parts]:
+        """Each request's parts: remembered ones from :class:`PartsCache` (a request's objects
+        never change once stored), the rest in three queries for all of them."""
+        found: dict[str, Parts] = {}
+        missing: dict[str, PartsKey] = {}
+        for row in rows:
+            key = (row.id, row.created_at)
+            known = self.parts_read.get(key) or (self._cache.get(key) if self._cache else None)
+            if known is not None:
+                found[row.id] = known
+            else:
+                missing[row.id] = key
+        if missing:
+            computed = self._parts_many([RequestId(i) for i in missing])
+            for request_id, key in missing.items():
+                found[request_id] = self.parts_read[key] = computed.get(request_id, ())
+        return found
 
     def _parts_many(
         self, request_ids: Sequence[RequestId]
@@ -763,15 +791,19 @@ class RequestRepository:
     def progress(self, request_id: RequestId) -> ApprovalProgress | None:
         """Every step of the request with the approvals counted in it; ``None`` for a request
         without steps (automatic)."""
-        steps = self._session.scalars(
-            select(RequestStepRow)
+        # The request's current step comes along with its steps: two queries, not three.
+        found = self._session.execute(
+            select(RequestStepRow, RequestRow.current_step)
+            .join(RequestRow, RequestRow.id == RequestStepRow.request_id)
             .where(RequestStepRow.request_id == request_id)
             .order_by(RequestStepRow.step)
         ).all()
-        if not steps:
+        if not found:
             return None
         return _progress_of(
-            steps, decisions=self.decisions(request_id), current=self.current_step(request_id)
+            [row for row, _ in found],
+            decisions=self.decisions(request_id),
+            current=int(found[0][1] or 0),
         )
 
     def progress_many(self, request_ids: Sequence[RequestId]) -> dict[RequestId, ApprovalProgress]:
@@ -923,6 +955,13 @@ class RequestRepository:
             for r in rows
         )
         return Page(rows=headlines, number=number, size=size, total=total)
+
+    def involving_page(self, *, user: UserId, number: int, size: int) -> Page:
+        """``page(involving=user)`` along the indexes (store/repositories/headlines.py)."""
+        return involving_page(self._session, user=user, number=number, size=size)
+
+    def waiting_count(self, *, user: UserId) -> int:
+        return waiting_count(self._session, user=user)
 
     def bundles_requested(self) -> list[str]:
         return list(

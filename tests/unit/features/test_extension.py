@@ -508,6 +508,8 @@ def test_no_reminder_is_sent_once_the_end_has_come(ext: Extending) -> None:
 
     assert ext.reminders.sweep() == 0
     assert reminders_to(world, request_id) == []
+    # Nor is its row planned: the expiry sweep is the only one to write it now.
+    assert world.request_row(request_id)["end_reminder_for"] is None
 
 
 def test_a_reminder_due_only_after_the_end_is_dropped(ext: Extending) -> None:
