@@ -62,7 +62,7 @@ from app.granting.provisioning import ProvisioningService
 from app.granting.redelivery import CredentialsRedelivery
 from app.home.listeners import HomeListeners
 from app.home.service import HomeService
-from app.integrations.base import Integration
+from app.integrations.base import Integration, KeepsConnections
 from app.integrations.health import IntegrationHealth
 from app.integrations.registry import build_integration
 from app.operations.wiring import Operations
@@ -270,6 +270,9 @@ class Application:
         for trigger in busy:
             trigger.hand_back()
         self.store.dispose()
+        for integration in self.integrations.values():
+            if isinstance(integration, KeepsConnections):  # a call still at work closes its own
+                integration.close()
         _log.info("stopped", extra={"handed_back": [t.name for t in busy]})
 
 

@@ -90,7 +90,7 @@ class MySQLConnection(_Connection):
     ssl_mode: Literal["preferred", "disabled", "required", "verify_ca", "verify_identity"] = Field(
         default="preferred",
         description="preferred: TLS when the server offers it (certificate not checked);"
-        " disabled: never TLS, and no CA bundle loaded per connection; required: TLS or"
+        " disabled: never TLS, no TLS context at all; required: TLS or"
         " no connection (certificate not checked); verify_ca: TLS with a certificate"
         " signed by ssl_ca (or a system CA); verify_identity: that, and issued to host.",
     )

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +136,14 @@ class Integration(Protocol):
     def check(self) -> None:
         """Raise :class:`IntegrationError` if the system cannot be reached with its login."""
         ...
+
+
+@runtime_checkable
+class KeepsConnections(Protocol):
+    """An integration that keeps connections open between calls (MariaDB's sessions,
+    docs/architecture.md, "MariaDB and MySQL sessions"); the app closes them when it stops."""
+
+    def close(self) -> None: ...
 
 
 class _Revokes(Protocol):

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import shlex
 import ssl
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 import pymysql
-from pymysql.connections import Connection
 from pymysql.constants import CLIENT, ER
 
 from app.integrations import _mysql_plan as plan
@@ -34,6 +34,7 @@ from app.integrations._checks import (
 )
 from app.integrations._errors import failure
 from app.integrations._identity import Identity
+from app.integrations._mysql_sessions import Session, SessionPool
 from app.integrations.base import (
     AccessDetails,
     GrantItem,
@@ -101,8 +102,6 @@ SELECT (SELECT COUNT(*) FROM mysql.user WHERE User = %s AND Host = %s),
 """  # noqa: S608 (constants only)
 """The account's users and sessions, and whether the login sees every session at all."""
 
-Session: TypeAlias = "Connection[pymysql.cursors.Cursor]"
-
 
 class MySQLIntegration(Identity):
     """Grants on ``db.table`` / ``db.*``; works with MariaDB and MySQL."""
@@ -120,6 +119,8 @@ class MySQLIntegration(Identity):
         super().__init__(name=name, permissions=permissions)
         self._connection = connection
         self._context: ssl.SSLContext | None = None
+        self._context_lock = threading.Lock()
+        self._pool = SessionPool()
 
     def __repr__(self) -> str:
         c = self._connection
@@ -495,51 +496,69 @@ class MySQLIntegration(Identity):
             )
         return None
 
+    def close(self) -> None:
+        """Close the sessions kept open between calls (on shutdown); a call still at work
+        closes its own when it ends, and a later call opens a session of its own."""
+        self._pool.close()
+
     @contextmanager
     def _connect(self) -> Iterator[Session]:
-        c = self._connection
-        conn: Session = pymysql.connect(
-            host=c.host,
-            port=c.port,
-            user=c.user,
-            password=c.password or "",
-            charset="utf8mb4",
-            autocommit=True,
-            connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            read_timeout=READ_TIMEOUT_SECONDS,
-            write_timeout=READ_TIMEOUT_SECONDS,
-            client_flag=CLIENT.MULTI_STATEMENTS,
-            # PyMySQL otherwise loads the system CA bundle on every connect (~50 ms of CPU).
-            ssl_disabled=c.ssl_mode == "disabled",
-            ssl=self._tls(),
-        )
-        try:
+        with self._pool.session(connect=self._open) as conn:
             yield conn
-        finally:
-            conn.close()
 
-    def _tls(self) -> ssl.SSLContext | None:
-        """The TLS context ``required``, ``verify_ca`` and ``verify_identity`` insist on (PyMySQL
-        then refuses a server without TLS), built once: loading CAs costs ~50 ms of CPU."""
+    def _open(self) -> Session:
+        return Session(**self.connect_arguments())
+
+    def connect_arguments(self) -> dict[str, Any]:
+        """What a new session is opened with: TLS as ``ssl_mode`` asks, its context built once
+        for the integration; with ``disabled``, none at all (docs/architecture.md, "MariaDB and
+        MySQL sessions")."""
+        c = self._connection
+        mode = c.ssl_mode
+        return {
+            "host": c.host,
+            "port": c.port,
+            "user": c.user,
+            "password": c.password or "",
+            "charset": "utf8mb4",
+            "autocommit": True,
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "read_timeout": READ_TIMEOUT_SECONDS,
+            "write_timeout": READ_TIMEOUT_SECONDS,
+            "client_flag": CLIENT.MULTI_STATEMENTS,
+            "ssl_disabled": mode == "disabled",
+            # preferred: PyMySQL's own mode (TLS if the server offers it), with our context.
+            "preferred": self._tls() if mode == "preferred" else None,
+            "ssl": None if mode in ("preferred", "disabled") else self._tls(),
+        }
+
+    def _tls(self) -> ssl.SSLContext:
+        """The integration's one TLS context, built at its first use: loading CAs costs ~25 ms
+        of CPU, too much for every connection. ``preferred`` and ``required`` encrypt without
+        checking the certificate (``preferred`` falls back to plain text when the server offers
+        no TLS); ``verify_ca`` checks it against ``ssl_ca`` (or the system's CAs) and
+        ``verify_identity`` also its name."""
+        with self._context_lock:
+            if self._context is None:
+                self._context = self._new_context()
+            return self._context
+
+    def _new_context(self) -> ssl.SSLContext:
         mode = self._connection.ssl_mode
-        if mode in ("preferred", "disabled"):
-            return None
-        if self._context is None:
-            if mode == "required":
-                # Encrypted, not authenticated: no CA is loaded, no certificate is checked.
-                context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            else:
-                try:
-                    context = ssl.create_default_context(cafile=self._connection.ssl_ca)
-                except (OSError, ssl.SSLError) as exc:
-                    raise failure(
-                        self._name, "connect", f"cannot load ssl_ca: {exc.strerror or exc}"
-                    ) from None
-                context.check_hostname = mode == "verify_identity"
-            self._context = context
-        return self._context
+        if mode in ("preferred", "required"):
+            # Encrypted, not authenticated: no CA is loaded, no certificate is checked.
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+            return context
+        try:
+            context = ssl.create_default_context(cafile=self._connection.ssl_ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise failure(
+                self._name, "connect", f"cannot load ssl_ca: {exc.strerror or exc}"
+            ) from None
+        context.check_hostname = mode == "verify_identity"
+        return context
 
     @contextmanager
     def _errors(self, action: str, *, secrets: Sequence[str | None] = ()) -> Iterator[None]:
@@ -586,7 +605,8 @@ class MySQLIntegration(Identity):
                 pass
 
     def _lock(self, conn: Session, account: str) -> str:
-        """Serialise grant and revoke of one account (released with the connection).
+        """Serialise grant and revoke of one account (released when the session is reset or
+        closed).
 
         Returns the server version, fetched in the same round trip.
         """

@@ -9,6 +9,7 @@ the shared server, TLS that is required fails clearly."""
 from __future__ import annotations
 
 import secrets
+import ssl
 from collections.abc import Iterator
 from typing import Any
 
@@ -24,7 +25,11 @@ from tests.integration.integrations.integration_servers import (
     in_one_hour,
     new_account,
 )
-from tests.integration.integrations.tls_servers import TlsMariaDB, tls_mariadb
+from tests.integration.integrations.tls_servers import (
+    TlsMariaDB,
+    tls_contexts_built,
+    tls_mariadb,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -131,3 +136,49 @@ def test_ssl_ca_without_a_verifying_mode_is_refused_by_the_policy() -> None:
         MySQLConnection.model_validate(
             {"host": MYSQL_HOST, "user": "root", "ssl_mode": "required", "ssl_ca": "/ca.pem"}
         )
+
+
+def _tls_sessions(port: int) -> int:
+    """How many sessions the TLS server holds for the admin login."""
+    conn = pymysql.connect(host="127.0.0.1", port=port, user="root", autocommit=True)
+    with conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST WHERE USER = %s", (ADMIN,)
+        )
+        row = cursor.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_preferred_encrypts_when_the_server_offers_tls(server: TlsMariaDB) -> None:
+    # The admin login is REQUIRE SSL: a plain-text fallback would be refused.
+    integration(server.port, ssl_mode="preferred").check()
+
+
+def test_one_tls_context_and_one_kept_session_serve_calls_one_after_another(
+    server: TlsMariaDB, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mysql = integration(server.port, ssl_mode="verify_identity", ssl_ca=str(server.certificates.ca))
+    before = _tls_sessions(server.port)
+
+    with tls_contexts_built(monkeypatch) as built:
+        for _ in range(3):
+            mysql.check()
+    kept = _tls_sessions(server.port) - before
+    with tls_contexts_built(monkeypatch) as built_later:
+        mysql.close()
+        mysql.check()  # after close: a new session, over the same context
+
+    assert kept == 1
+    assert len(built) == 1
+    assert built_later == []
+    assert built[0].verify_mode is ssl.CERT_REQUIRED
+    assert built[0].check_hostname
+
+
+def test_a_wrong_ca_fails_on_every_call_not_only_the_first(server: TlsMariaDB) -> None:
+    mysql = integration(server.port, ssl_mode="verify_ca", ssl_ca=str(server.certificates.other_ca))
+
+    for _ in range(2):
+        with pytest.raises(IntegrationError, match="certificate verify failed"):
+            mysql.check()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import tempfile
 import time
@@ -16,8 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from ipaddress import IPv4Address
 from pathlib import Path
+from typing import Any
 
 import pymysql
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -210,3 +213,19 @@ def _wait_for_mariadb(port: int, server: subprocess.Popen[bytes]) -> None:
             if server.poll() is not None or time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+@contextmanager
+def tls_contexts_built(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ssl.SSLContext]]:
+    """Every TLS context anyone builds meanwhile (PyMySQL included), in order."""
+    built: list[ssl.SSLContext] = []
+    original = ssl.SSLContext.__new__
+
+    def counting(cls: type[ssl.SSLContext], *args: Any, **kwargs: Any) -> ssl.SSLContext:
+        context = original(cls, *args, **kwargs)
+        built.append(context)
+        return context
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ssl.SSLContext, "__new__", staticmethod(counting))
+        yield built
