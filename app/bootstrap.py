@@ -347,7 +347,9 @@ def build_application(
         catalog=catalog, directory=directory, on_call=on_call, clock=clock
     )
     approvers = ApproverResolver(directory=directory, policy=policy, on_call=on_call)
-    notifier = Notifier(audit_channel=settings.audit_channel, sealer=sealer)
+    notifier = Notifier(
+        audit_channel=settings.audit_channel, sealer=sealer, flow_channel=catalog.audit_channel
+    )
     transitions = Transitions(notifier=notifier)
     health = IntegrationHealth(integrations=integrations, clock=clock)
     operations = None

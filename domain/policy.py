@@ -64,6 +64,10 @@ Duration = Annotated[
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")]
 """Names of integrations, bundles and flows: short, no spaces, safe in IDs and file names."""
 
+ChannelId = Annotated[str, Field(pattern=r"^[CG][A-Z0-9]{2,}$")]
+"""A Slack channel ID (``C…``, or ``G…`` for an older private channel), never a name: names
+change, IDs do not."""
+
 DEFAULT_APPROVAL_TIMEOUT: Final = timedelta(hours=24)
 DEFAULT_REMINDER: Final = timedelta(hours=1)
 DEFAULT_END_REMINDER: Final = timedelta(minutes=10)
@@ -493,6 +497,11 @@ class AccessFlow(_Model):
         default=False,
         description="A grantee may request for another grantee of this flow (README, "
         "'On behalf of a teammate'): the teammate gets the access and the credentials.",
+    )
+    audit_channel: ChannelId | None = Field(
+        default=None,
+        description="Channel ID that gets this flow's status changes instead of AUDIT_CHANNEL "
+        "(README, 'A busy audit channel'): each channel is paced on its own.",
     )
 
     @property

@@ -97,6 +97,12 @@ class CatalogService:
     def flow(self, name: str, *, fresh: bool = False) -> FlowRecord | None:
         return next((f for f in self.flows(fresh=fresh) if f.flow.name == name), None)
 
+    def audit_channel(self, flow: str) -> str | None:
+        """The channel ``flow`` sends its status changes to, if it names one (the catalog as
+        of up to :data:`RECHECK_SECONDS` ago: a channel is where messages go, not a grant)."""
+        record = self.flow(flow)
+        return record.flow.audit_channel if record is not None else None
+
     def bundle(
         self, name: str, *, fresh: bool = False
     ) -> tuple[Bundle, tuple[IntegrationShare, ...]] | None:

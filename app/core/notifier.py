@@ -6,7 +6,7 @@ in order, while fifty approvers' DMs go out side by side.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, Final, Literal
@@ -78,10 +78,25 @@ def parse_credentials_ref(ref: str | None) -> tuple[RequestId, str] | None:
     return (request_id, integration) if request_id is not None and integration else None
 
 
+FlowChannel = Callable[[str], str | None]
+"""The channel a flow names for its status changes (``None``: the audit channel)."""
+
+
+def _no_flow_channel(flow: str) -> str | None:
+    return None
+
+
 class Notifier:
-    def __init__(self, *, audit_channel: str | None, sealer: Sealer) -> None:
+    def __init__(
+        self,
+        *,
+        audit_channel: str | None,
+        sealer: Sealer,
+        flow_channel: FlowChannel = _no_flow_channel,
+    ) -> None:
         self._audit_channel = audit_channel
         self._sealer = sealer
+        self._flow_channel = flow_channel
 
     def status_changed(
         self,
@@ -169,8 +184,11 @@ class Notifier:
         readers: list[tuple[str, Reader]] = [(summary.requester, Reader.REQUESTER)]
         if summary.grantee is not None and summary.grantee != summary.requester:
             readers.append((summary.grantee, Reader.GRANTEE))
-        if self._audit_channel:
-            readers.append((self._audit_channel, Reader.AUDIT))
+        # A busy flow may have a channel of its own, paced apart from the audit channel
+        # (README, "A busy audit channel").
+        trail = self._flow_channel(summary.flow) or self._audit_channel
+        if trail:
+            readers.append((trail, Reader.AUDIT))
         return readers
 
     def approval_counted(

@@ -199,7 +199,9 @@ class World:
         self.eligibility = EligibilityService(catalog=self.catalog, directory=directory)
         self.approvers = ApproverResolver(directory=directory, policy=self.policy)
         self.notifier = Notifier(
-            audit_channel=AUDIT_CHANNEL, sealer=Sealer.derived_from(secret="xapp-unit")
+            audit_channel=AUDIT_CHANNEL,
+            sealer=Sealer.derived_from(secret="xapp-unit"),
+            flow_channel=self.catalog.audit_channel,
         )
         self.transitions = Transitions(notifier=self.notifier)
         self.modal = RequestModalService(
