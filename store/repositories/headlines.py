@@ -11,14 +11,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import BindParameter, bindparam, func, select, union_all
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    and_,
+    bindparam,
+    exists,
+    func,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from domain.break_glass import Trigger
 from domain.ids import RequestId, UserId
 from domain.lifecycle import Status
 from domain.summary import Headline, Page
-from store.models import ApprovalRow, RequestObjectRow, RequestRow
+from store.models import ApprovalRow, DecisionRow, RequestObjectRow, RequestRow
 
 _COLUMNS = (
     RequestRow.id,
@@ -73,10 +82,23 @@ _INTEGRATIONS = (
 )
 
 
-_WAITING_COUNT = select(func.count()).where(
-    RequestRow.status == Status.PENDING.value,
-    RequestRow.id.in_(select(ApprovalRow.request_id).where(ApprovalRow.approver_id == _USER)),
-)
+def waiting_on(user: Any) -> ColumnElement[bool]:
+    """Pending requests whose current step asked ``user``, who has not decided in it yet: an
+    approver of a step that has passed, or who already approved, has nothing left to do."""
+    asked_now = exists().where(
+        ApprovalRow.request_id == RequestRow.id,
+        ApprovalRow.approver_id == user,
+        ApprovalRow.step == RequestRow.current_step,
+    )
+    decided = exists().where(
+        DecisionRow.request_id == RequestRow.id,
+        DecisionRow.step == RequestRow.current_step,
+        DecisionRow.approver_id == user,
+    )
+    return and_(RequestRow.status == Status.PENDING.value, asked_now, ~decided)
+
+
+_WAITING_COUNT = select(func.count()).select_from(RequestRow).where(waiting_on(_USER))
 
 
 def waiting_count(session: Session, *, user: UserId) -> int:

@@ -31,7 +31,7 @@ from store.models import (
     StatusChangeRow,
 )
 from store.repositories.bulk import insert_rows
-from store.repositories.headlines import involving_page, waiting_count
+from store.repositories.headlines import involving_page, waiting_count, waiting_on
 from store.repositories.parts_cache import Parts, PartsCache, PartsKey
 from store.repositories.unchanged import UNCHANGED, Unchanged, given_or
 
@@ -911,12 +911,7 @@ class RequestRepository:
         if bundle is not None:
             conditions.append(RequestRow.bundle == bundle)
         if waiting_for is not None:
-            conditions.append(RequestRow.status == Status.PENDING.value)
-            conditions.append(
-                RequestRow.id.in_(
-                    select(ApprovalRow.request_id).where(ApprovalRow.approver_id == waiting_for)
-                )
-            )
+            conditions.append(waiting_on(waiting_for))
         total = int(
             self._session.scalar(select(func.count()).select_from(RequestRow).where(*conditions))
             or 0

@@ -456,3 +456,27 @@ def test_an_owner_of_something_else_may_not_revoke(make_world: MakeWorld) -> Non
     assert isinstance(
         world.revocation.revoke(request_id=request_id, flow_claim=None, by=DAVE.id), NotAllowed
     )
+
+
+# -- Home's "waiting for you" follows the steps ---------------------------------------------------
+
+
+def test_home_waits_on_an_approver_only_while_their_step_is_open_and_they_have_not_decided(
+    make_world: MakeWorld,
+) -> None:
+    world = make_world(policy=MANAGER_THEN_TWO_OWNERS)
+    request_id = world.pending_request()
+
+    def waiting_for(person: Person) -> list[RequestId]:
+        home = world.home.home_for(user=person.id)
+        assert home.waiting.total == len(home.waiting.rows)
+        return [r.id for r in home.waiting.rows]
+
+    assert waiting_for(BOB) == [request_id]  # the manager's step is open
+    assert waiting_for(CAROL) == []  # the owners are not asked yet
+    decide(world, request_id, BOB)
+    assert waiting_for(BOB) == []  # his step has passed
+    assert waiting_for(CAROL) == waiting_for(DAVE) == [request_id]
+    decide(world, request_id, CAROL)
+    assert waiting_for(CAROL) == []  # she approved; the step waits for one more owner
+    assert waiting_for(DAVE) == [request_id]
