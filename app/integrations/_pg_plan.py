@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Final
@@ -187,6 +187,51 @@ def role_statements(
     ]
 
 
+HELD_QUERY: Final = """
+SELECT g
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) AS x(g, kind, s, t, p)
+GROUP BY g
+HAVING bool_and(CASE
+  WHEN to_regclass(format('%%I.%%I', s, t)) IS NULL THEN false
+  WHEN kind = 'table' THEN has_table_privilege(g, to_regclass(format('%%I.%%I', s, t)), p)
+  ELSE has_sequence_privilege(g, to_regclass(format('%%I.%%I', s, t)), p)
+END)
+"""
+"""Which single-table groups already hold every privilege they stand for, on the table and on
+the sequences it owns: one row in per (group, object, privilege), a group name out when all of
+its rows are held. An object that does not exist (any more) is never held."""
+
+
+def held_query_params(
+    groups: Sequence[Group], *, sequences: Mapping[TableName, set[TableName]]
+) -> tuple[list[str], list[str], list[str], list[str], list[str]] | None:
+    """The arrays :data:`HELD_QUERY` takes for the single-table groups among ``groups``;
+    ``None`` when there are none (schema-wide groups are always granted again: a table may have
+    been added to the schema since)."""
+    names: list[str] = []
+    kinds: list[str] = []
+    schemas: list[str] = []
+    tables: list[str] = []
+    privileges: list[str] = []
+
+    def add(group: Group, kind: str, target: TableName, wanted: Iterable[str]) -> None:
+        for privilege in wanted:
+            names.append(group.name)
+            kinds.append(kind)
+            schemas.append(target[0])
+            tables.append(target[1])
+            privileges.append(privilege)
+
+    for group in groups:
+        table = group.table_name
+        if table is None:
+            continue
+        add(group, "table", table, TABLE_PRIVILEGES[group.permission])
+        for sequence in sorted(sequences.get(table, set())):
+            add(group, "sequence", sequence, SEQUENCE_PRIVILEGES.get(group.permission, ()))
+    return (names, kinds, schemas, tables, privileges) if names else None
+
+
 def grant_statements(
     *,
     account: str,
@@ -194,19 +239,24 @@ def grant_statements(
     plan: GrantPlan,
     sequences: Mapping[TableName, set[TableName]],
     version_num: int = 0,
+    held: Collection[str] = (),
 ) -> list[sql.Composed]:
     """What a grant applies once its group roles exist (:func:`create_group`): each group's
     privileges (again, see :func:`group_privileges`), the login made a member of them, and the
     privileges that let the holder create objects, granted to the login itself.
 
-    ``sequences``: single table -> the sequences it owns (``serial`` columns).
+    ``sequences``: single table -> the sequences it owns (``serial`` columns). ``held``: the
+    groups that hold their privileges already (:data:`HELD_QUERY`), granted nothing again, so
+    a popular table's catalog row is not rewritten at every grant.
     """
     groups = groups_of(plan, database=database)
-    statements: list[sql.Composed] = []
+    statements = shared_privileges([g for g in groups if g.name not in held], database=database)
     for group in groups:
+        if group.name in held:
+            continue
         table = group.table_name
         owned = sequences.get(table, set()) if table is not None else set()
-        statements += group_privileges(group, sequences=owned)
+        statements += group_privileges(group, sequences=owned, shared=False)
     statements.append(membership(account, [g.name for g in groups], version_num=version_num))
     statements += direct_statements(account=account, plan=plan)
     return statements
@@ -302,19 +352,51 @@ def create_group(group: Group) -> list[sql.Composed]:
     ]
 
 
-def group_privileges(group: Group, *, sequences: Iterable[TableName]) -> list[sql.Composed]:
+def shared_privileges(groups: Sequence[Group], *, database: str) -> list[sql.Composed]:
+    """CONNECT and each schema's USAGE for all of ``groups`` at once: one statement per catalog
+    row rather than one per group (a 400-table grant would otherwise rewrite the database's row
+    400 times)."""
+    if not groups:
+        return []
+    statements = [
+        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+            sql.Identifier(database), sql.SQL(", ").join(sql.Identifier(g.name) for g in groups)
+        )
+    ]
+    by_schema: dict[str, list[str]] = {}
+    for group in groups:
+        by_schema.setdefault(group.schema, []).append(group.name)
+    for schema, names in sorted(by_schema.items()):
+        statements.append(
+            sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+                sql.Identifier(schema), sql.SQL(", ").join(sql.Identifier(n) for n in names)
+            )
+        )
+    return statements
+
+
+def group_privileges(
+    group: Group, *, sequences: Iterable[TableName], shared: bool = True
+) -> list[sql.Composed]:
     """Everything today's grant gives for this object but CREATE: none of it lets the holder
     create an object, so a member acting as the group (``SET ROLE``) cannot leave one behind.
     Applied at every grant (a no-op when held): tables added to a schema since are covered too.
-    No grant option: a member acting as the group cannot pass any of it on."""
+    No grant option: a member acting as the group cannot pass any of it on. ``shared=False``
+    leaves out CONNECT and USAGE, which :func:`shared_privileges` grants to many at once."""
     role = sql.Identifier(group.name)
     schema = sql.Identifier(group.schema)
     privileges = _privilege_list(TABLE_PRIVILEGES[group.permission])
     sequence_privileges = SEQUENCE_PRIVILEGES.get(group.permission)
-    statements = [
-        sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(sql.Identifier(group.database), role),
-        sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role),
-    ]
+    statements = (
+        [
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(group.database), role
+            ),
+            sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(schema, role),
+        ]
+        if shared
+        else []
+    )
     if group.table is None:
         statements.append(
             sql.SQL("GRANT {} ON ALL TABLES IN SCHEMA {} TO {}").format(privileges, schema, role)

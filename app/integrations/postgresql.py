@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import shlex
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -340,6 +340,7 @@ class PostgresIntegration(Identity):
             verifier = conn.pgconn.encrypt_password(
                 password.encode(), account.encode(), None
             ).decode()
+            owned = self._owned_sequences(conn, grant_plan)
             statements = [_lock_privileges()]
             statements += plan.role_statements(
                 account=account,
@@ -353,8 +354,9 @@ class PostgresIntegration(Identity):
                 account=account,
                 database=self._connection.database,
                 plan=grant_plan,
-                sequences=self._owned_sequences(conn, grant_plan),
+                sequences=owned,
                 version_num=session.version_num,
+                held=self._held(conn, groups, sequences=owned),
             )
             try:
                 # One simple query: the server runs it as one transaction, all of it or nothing.
@@ -764,6 +766,18 @@ class PostgresIntegration(Identity):
     @staticmethod
     def _dependent_databases(conn: Conn, oid: int) -> list[str]:
         return [name for (name,) in conn.execute(_DEPENDENT_DATABASES, (oid,)).fetchall()]
+
+    @staticmethod
+    def _held(
+        conn: Conn,
+        groups: Sequence[plan.Group],
+        *,
+        sequences: Mapping[plan.TableName, set[plan.TableName]],
+    ) -> set[str]:
+        params = plan.held_query_params(groups, sequences=sequences)
+        if params is None:
+            return set()
+        return {str(name) for (name,) in conn.execute(plan.HELD_QUERY, params).fetchall()}
 
     @classmethod
     def _owned_sequences(

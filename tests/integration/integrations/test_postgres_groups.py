@@ -409,3 +409,50 @@ def test_a_non_superuser_admin_login_resets_a_group_and_stays_no_member_of_it(
         assert pg_group_members(pg_cluster, group) == []
     finally:
         drop_pg_admin_login(pg_cluster, admin)
+
+
+def test_a_group_that_holds_its_privileges_is_granted_nothing_again_but_a_recreated_table_is(
+    pg: PostgresIntegration, pg_cluster: PgCluster, fresh_table: str, accounts: list[str]
+) -> None:
+    first, second, third = accounts
+    item = GrantItem(fresh_table, "read_write")
+    pg.grant(account=first, items=[item], until=in_one_hour())
+    group = group_of(fresh_table, "read_write")
+
+    def acl() -> str:
+        with pg_cluster.connect() as conn:
+            row = conn.execute(
+                "SELECT relacl::text FROM pg_class WHERE oid = %s::regclass", (fresh_table,)
+            ).fetchone()
+        assert row is not None
+        return str(row[0])
+
+    before = acl()
+    with pg_cluster.connect() as conn:
+        xmin = conn.execute(
+            "SELECT xmin::text FROM pg_class WHERE oid = %s::regclass", (fresh_table,)
+        ).fetchone()
+    pg.grant(account=second, items=[item], until=in_one_hour())
+    with pg_cluster.connect() as conn:
+        # The table's catalog row was not written again: a popular table's ACL is left alone.
+        assert (
+            conn.execute(
+                "SELECT xmin::text FROM pg_class WHERE oid = %s::regclass", (fresh_table,)
+            ).fetchone()
+            == xmin
+        )
+    assert acl() == before
+
+    # The table is dropped and made anew: its group holds nothing on it, so the next grant
+    # gives the privileges again, and the credentials work.
+    _, _, name = fresh_table.partition(".")
+    with pg_cluster.connect() as conn:
+        conn.execute(
+            sql.SQL("DROP TABLE sales.{t}; CREATE TABLE sales.{t} (id serial, v text)").format(
+                t=sql.Identifier(name)
+            )
+        )
+    details = pg.grant(account=third, items=[item], until=in_one_hour())
+    with pg_login(details, pg_cluster) as conn:
+        conn.execute(sql.SQL("INSERT INTO sales.{} (v) VALUES ('x')").format(sql.Identifier(name)))
+    assert group in pg_table_grantees(pg_cluster, fresh_table)
