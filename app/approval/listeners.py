@@ -118,23 +118,32 @@ class DecisionListeners:
         self._open_reason_modal(ack, body, client, approve=True)
 
     def on_approve_reason(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+        decided = self._decide_with_reason(ack, body, approve=True, field=ActionId.APPROVE_REASON)
+        if decided is not None:
+            clicker, request_id, outcome = decided
+            client.chat_postEphemeral(
+                channel=clicker, user=clicker, text=_answer(outcome, _approved(outcome, request_id))
+            )
+
+    def _decide_with_reason(
+        self, ack: Ack, body: dict[str, Any], *, approve: bool, field: ActionId
+    ) -> tuple[UserId, str, Outcome] | None:
+        """The approve or deny modal's submission decided, then acked; ``None`` for a modal
+        whose metadata is not the bot's (acked, nothing decided)."""
         submitted = Submission.from_body(body)
         meta = RequestButton.parse(submitted.view.private_metadata)
-        clicker = submitted.user
         if meta is None:
             ack()
-            return
+            return None
         outcome = self._decisions.decide(
             request_id=RequestId(meta.r),
             flow_claim=meta.f,
-            clicker=clicker,
-            approve=True,
-            reason=submitted.view.text(ActionId.APPROVE_REASON),
+            clicker=submitted.user,
+            approve=approve,
+            reason=submitted.view.text(field),
         )
         ack()
-        client.chat_postEphemeral(
-            channel=clicker, user=clicker, text=_answer(outcome, _approved(outcome, meta.r))
-        )
+        return submitted.user, meta.r, outcome
 
     def on_deny(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         self._open_reason_modal(ack, body, client, approve=False)
@@ -162,21 +171,9 @@ class DecisionListeners:
         )
 
     def on_deny_reason(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:
-        submitted = Submission.from_body(body)
-        meta = RequestButton.parse(submitted.view.private_metadata)
-        clicker = submitted.user
-        if meta is None:
-            ack()
-            return
-        outcome = self._decisions.decide(
-            request_id=RequestId(meta.r),
-            flow_claim=meta.f,
-            clicker=clicker,
-            approve=False,
-            reason=submitted.view.text(ActionId.DENY_REASON),
-        )
-        ack()
-        if not isinstance(outcome, Done):
+        decided = self._decide_with_reason(ack, body, approve=False, field=ActionId.DENY_REASON)
+        if decided is not None and not isinstance(decided[2], Done):
+            clicker, _, outcome = decided
             client.chat_postEphemeral(channel=clicker, user=clicker, text=_answer(outcome, ""))
 
     def on_cancel(self, ack: Ack, body: dict[str, Any], client: WebClient) -> None:

@@ -129,10 +129,12 @@ def involving_page(session: Session, *, user: UserId, number: int, size: int) ->
         ).all()
     else:
         rows = session.execute(_OWN_PAGE, {"user": user, "size": size, "skip": skip}).all()
-    return Page(rows=_headlines(session, rows), number=number, size=size, total=total)
+    return Page(rows=headlines_of(session, rows), number=number, size=size, total=total)
 
 
-def _headlines(session: Session, rows: Sequence[Any]) -> tuple[Headline, ...]:
+def headlines_of(session: Session, rows: Sequence[Any]) -> tuple[Headline, ...]:
+    """Each row (a request row or a row of its columns) as a Home headline, with the
+    integrations it touches read in one query."""
     integrations: dict[str, list[str]] = {}
     if rows:
         for request_id, integration in session.execute(

@@ -20,7 +20,7 @@ from domain.break_glass import Trigger
 from domain.ids import RequestId, UserId
 from domain.lifecycle import AccessRequest, Status, StatusChange
 from domain.objects import AccessObject
-from domain.summary import Headline, IntegrationPart, Page, RequestSummary
+from domain.summary import IntegrationPart, Page, RequestSummary
 from store.models import (
     ApprovalRow,
     DecisionRow,
@@ -31,7 +31,12 @@ from store.models import (
     StatusChangeRow,
 )
 from store.repositories.bulk import insert_rows
-from store.repositories.headlines import involving_page, waiting_count, waiting_on
+from store.repositories.headlines import (
+    headlines_of,
+    involving_page,
+    waiting_count,
+    waiting_on,
+)
 from store.repositories.parts_cache import Parts, PartsCache, PartsKey
 from store.repositories.unchanged import UNCHANGED, Unchanged, given_or
 
@@ -923,32 +928,7 @@ class RequestRepository:
             .limit(size)
             .offset(number * size)
         ).all()
-        integrations: dict[str, list[str]] = {}
-        if rows:
-            for request_id, integration in self._session.execute(
-                select(RequestObjectRow.request_id, RequestObjectRow.integration)
-                .where(RequestObjectRow.request_id.in_([r.id for r in rows]))
-                .distinct()
-            ):
-                integrations.setdefault(request_id, []).append(integration)
-        headlines = tuple(
-            Headline(
-                id=RequestId(r.id),
-                requester=UserId(r.requester_id),
-                requester_name=r.requester_name,
-                flow=r.flow,
-                bundle=r.bundle,
-                status=Status(r.status),
-                created_at=r.created_at,
-                object_count=r.object_count,
-                integrations=tuple(sorted(integrations.get(r.id, []))),
-                expires_at=r.expires_at,
-                ended_at=r.ended_at,
-                trigger=Trigger(r.trigger),
-                grantee=UserId(r.grantee_id) if r.grantee_id else None,
-            )
-            for r in rows
-        )
+        headlines = headlines_of(self._session, rows)
         return Page(rows=headlines, number=number, size=size, total=total)
 
     def involving_page(self, *, user: UserId, number: int, size: int) -> Page:
