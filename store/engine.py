@@ -3,17 +3,26 @@
 SQLite serves a threaded app from one process: WAL so readers never wait for the writer, a busy
 timeout instead of "database is locked", ``BEGIN IMMEDIATE`` for write transactions so two writers
 queue at the start instead of deadlocking on lock upgrade, and foreign keys switched on.
-PostgreSQL needs nothing special beyond the psycopg 3 driver.
+PostgreSQL: the psycopg 3 driver, and a connection checked with a ping only when it comes back
+to work after sitting idle in the pool (:data:`PING_AFTER_IDLE_SECONDS`), as PgBouncer's
+``server_check_delay`` does: a ping on every checkout cost a round trip per transaction, and a
+click runs several.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, Final
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
 SQLITE_BUSY_TIMEOUT_MS: Final = 30_000
+PING_AFTER_IDLE_SECONDS: Final = 5.0
+"""A pooled PostgreSQL connection idle longer than this is pinged before it is handed out (the
+server may have closed it meanwhile); one used more recently is trusted, and if the server
+dropped it all the same, that transaction fails as any lost connection would and the pool
+replaces the connection."""
 WRITE: Final = "jit_write"
 """Execution option asking for a write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
 
@@ -30,13 +39,32 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    return create_engine(
+    engine = create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
         connect_args={"connect_timeout": 10},
     )
+    _ping_after_idle(engine)
+    return engine
+
+
+def _ping_after_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            raise exc.DisconnectionError(str(error)) from error
+        if not alive:
+            raise exc.DisconnectionError("the connection did not answer a ping")
 
 
 def _sqlite_engine(url: URL) -> Engine:

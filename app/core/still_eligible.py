@@ -193,17 +193,16 @@ class StillEligible:
     def stale_bundle_objects(self, request_id: RequestId) -> list[AccessObject]:
         """Objects of a bundle request that its bundle no longer holds (never granted stale)."""
         with self._store.read() as uow:
-            request = uow.requests.get(request_id)
-            if request is None or request.bundle is None:
-                return []
-            bundle = uow.catalog.bundle(request.bundle)
-            # The version first: an unchanged bundle (nearly always) needs no objects read.
-            if bundle is not None and bundle.version == uow.requests.bundle_version(request_id):
+            versions = uow.requests.bundle_versions(request_id)
+            # The versions first: an unchanged bundle (nearly always) needs no objects read.
+            if versions is None or (
+                versions.current is not None and versions.current == versions.requested
+            ):
                 return []
             objects = uow.requests.objects(request_id)
-            if bundle is None:
+            if versions.key is None:
                 return objects
-            return uow.catalog.contains_all(bundle_key=bundle.key, objects=objects)
+            return uow.catalog.contains_all(bundle_key=versions.key, objects=objects)
 
     # -- just before granting ---------------------------------------------------------------------
 

@@ -52,6 +52,8 @@ SHARE_SECONDS: Final = 5.0
 """A round's share of one channel is what its pace sends in about this long (``PER_CHANNEL``
 at Slack's one a second; more where ``CHANNEL_RATE`` allows more, up to a whole round), so a
 faster pace means fewer rounds and fewer writes, not the same share more often."""
+GATHER_SECONDS: Final = 0.01
+"""How long a woken relay waits for more channels to finish before its next round."""
 MAX_BACKOFF: Final = timedelta(minutes=5)
 PERMANENT_ERRORS: Final = frozenset(
     {
@@ -137,7 +139,10 @@ class OutboxRelay:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="relay-send")
         self._lock = threading.Lock()
         self._in_flight: set[str] = set()
-        """Channels whose claimed messages are being sent; the next claim skips them."""
+        """Channels whose claimed messages are being sent or not yet recorded; the next claim
+        skips them."""
+        self._finished: list[_Result] = []
+        """Sent (or failed) messages waiting for the next round to record them."""
         self._paces: dict[str, _Pace] = {}
         self._dm_channels: dict[str, str] = {}
         self.sent = 0
@@ -156,6 +161,7 @@ class OutboxRelay:
         if self._thread is not None:
             self._thread.join(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._record_finished()
 
     @property
     def alive(self) -> bool:
@@ -173,6 +179,7 @@ class OutboxRelay:
         self._stop.set()
         # A send stuck in a Slack call is not waited for: its round's lease hands it on.
         self._pool.shutdown(wait=drained, cancel_futures=True)
+        self._record_finished()
         return drained
 
     def wake(self) -> None:
@@ -188,72 +195,108 @@ class OutboxRelay:
                 claimed = self.relay_once()
             except Exception:
                 _log.exception("outbox relay round failed; retrying")
-                claimed = False
-            if claimed:
+                claimed = 0
+            # A round short of a full batch took everything due on the free channels; the rest
+            # waits for a channel to finish (which wakes us). A drain goes on while anything
+            # is claimed: a sent message may free the next one of its key.
+            if claimed >= BATCH or (claimed and self._draining.is_set()):
                 continue
             if self._draining.is_set() and not sending_before:
                 return
-            self._wake.wait(timeout=0.5)
+            if self._wake.wait(timeout=0.5) and not self._draining.is_set():
+                # Let the other channels finishing about now (and rows queued with them) join
+                # this round: one transaction for them all instead of one each.
+                self._stop.wait(GATHER_SECONDS)
             self._wake.clear()
 
     # -- one round ------------------------------------------------------------------------------
 
-    def relay_once(self) -> bool:
-        """Claim what is due on the channels not being sent to now and start sending it;
-        ``True`` if anything was claimed (there may be more).
+    def relay_once(self) -> int:
+        """Record what the last sends achieved, claim what is due on the channels not being
+        sent to now, and start sending it; how many messages it claimed.
 
-        Each channel's share is sent and recorded on its own, so a channel with a backlog
-        (paced at about one message a second) never holds back a message to another channel:
-        the next round claims for the others while it is still sending."""
+        Each channel's share is sent on its own, so a channel with a backlog (paced at about
+        one message a second) never holds back a message to another channel: the next round
+        claims for the others while it is still sending. Recording and claiming share one
+        transaction per round, however many channels finished since the last."""
         now_mono = self._monotonic()
         with self._lock:
-            busy = set(self._in_flight)
+            finished, self._finished = self._finished, []
+            recorded = {r.message.channel for r in finished}
+            busy = self._in_flight - recorded
         held = sorted(busy | {c for c, p in self._paces.items() if p.held_until > now_mono})
-        with self._store.write() as uow:
-            claimed = uow.outbox.claim(
-                owner=self._owner,
-                now=self._clock.now(),
-                lease=self._lease,
-                limit=BATCH,
-                per_channel=self._share,
-                held_channels=held,
-            )
-        if not claimed:
-            return False
+        try:
+            with self._store.write() as uow:
+                stranded = self._record(uow, finished)
+                claimed = uow.outbox.claim(
+                    owner=self._owner,
+                    now=self._clock.now(),
+                    lease=self._lease,
+                    limit=BATCH,
+                    per_channel=self._share,
+                    held_channels=held,
+                )
+                updates = [m.ref for m in claimed if m.kind == UPDATE and m.ref]
+                posted = uow.outbox.posted_many(updates)
+        except BaseException:
+            with self._lock:  # recorded by a later round; the lease keeps them ours meanwhile
+                self._finished[:0] = finished
+            raise
+        if stranded:
+            self._on_stranded()
         by_channel: dict[str, list[OutboxMessage]] = {}
         for message in claimed:
             by_channel.setdefault(message.channel, []).append(message)
+        with self._lock:
+            self._in_flight -= recorded
+            self._in_flight |= by_channel.keys()
         for channel, messages in by_channel.items():
-            with self._lock:
-                self._in_flight.add(channel)
-            self._pool.submit(self._send_and_record, channel, messages)
-        return True
+            self._pool.submit(self._send_share, channel, messages, posted)
+        return len(claimed)
+
+    def _record_finished(self) -> None:
+        """Record the sends that no round will (the relay is stopping)."""
+        with self._lock:
+            finished, self._finished = self._finished, []
+        if not finished:
+            return
+        try:
+            with self._store.write() as uow:
+                stranded = self._record(uow, finished)
+        except Exception:
+            _log.exception("recording the last sends failed; their leases hand them on")
+            return
+        if stranded:
+            self._on_stranded()
 
     def _sending(self) -> bool:
+        """Some channel's share is still being sent (not merely waiting to be recorded)."""
         with self._lock:
-            return bool(self._in_flight)
+            return bool(self._in_flight - {r.message.channel for r in self._finished})
 
-    def _send_and_record(self, channel: str, messages: list[OutboxMessage]) -> None:
+    def _send_share(
+        self, channel: str, messages: list[OutboxMessage], posted: dict[str, PostedMessage]
+    ) -> None:
+        """``posted``: where the originals of the round's update messages landed."""
         try:
-            # One transaction records the channel's share: a relay that dies in between
-            # resends at most these messages (delivery is at least once).
-            results = self._send_channel(messages)
-            self._record(results)
-            if any(r.outcome == Delivery.DEAD and r.message.sealed is not None for r in results):
-                self._on_stranded()
+            results = self._send_channel(messages, posted)
         except Exception:
             _log.exception("sending to a channel failed; its messages are claimed again")
-        finally:
-            with self._lock:
+            results = []
+        with self._lock:
+            self._finished += results
+            if not results:
                 self._in_flight.discard(channel)
-            self._wake.set()
+        self._wake.set()
 
-    def _send_channel(self, messages: list[OutboxMessage]) -> list[_Result]:
+    def _send_channel(
+        self, messages: list[OutboxMessage], originals: dict[str, PostedMessage]
+    ) -> list[_Result]:
         results: list[_Result] = []
         for index, message in enumerate(messages):
             self._await_token(message.channel)
             with request_context(_request_of(message)):
-                outcome, not_before, error, posted = self._deliver(message)
+                outcome, not_before, error, posted = self._deliver(message, originals)
             results.append(_Result(message, outcome, not_before, error, posted))
             if outcome == Delivery.RETRY:
                 # Later messages of this channel wait their turn.
@@ -261,48 +304,50 @@ class OutboxRelay:
                 break
         return results
 
-    def _record(self, results: list[_Result]) -> None:
+    def _record(self, uow: UnitOfWork, results: list[_Result]) -> bool:
+        """What the sends achieved, in ``uow``; ``True`` if credentials were stranded. A relay
+        that dies before it commits resends at most these messages (delivery is at least
+        once)."""
         now = self._clock.now()
-        with self._store.write() as uow:
-            sent: list[int] = []
-            for result in results:
-                message = result.message
-                if result.outcome == Delivery.SENT:
-                    if result.posted is not None and message.ref:
-                        # Where it landed, with its delivery: later updates find it.
-                        uow.outbox.remember_post(
-                            ref=message.ref,
-                            channel=result.posted.channel,
-                            ts=result.posted.ts,
-                            at=now,
-                        )
-                    sent.append(message.id)
-                elif result.outcome == Delivery.DEAD:
-                    with request_context(_request_of(message)):
-                        _log.error(
-                            "giving up on a Slack message",
-                            extra={
-                                "outbox_id": message.id,
-                                "error": result.error,
-                                "channel": message.channel,
-                            },
-                        )
-                    if message.sealed is not None:
-                        self._strand(uow, message, error=result.error or "", at=now)
-                    else:
-                        uow.outbox.give_up(
-                            message_id=message.id, owner=self._owner, error=result.error or ""
-                        )
-                else:
-                    uow.outbox.retry_later(
-                        message_id=message.id,
-                        owner=self._owner,
-                        not_before=result.not_before or now,
-                        error=result.error or "deferred",
+        sent: list[int] = []
+        posts: dict[str, PostedMessage] = {}
+        stranded = False
+        for result in results:
+            message = result.message
+            if result.outcome == Delivery.SENT:
+                if result.posted is not None and message.ref:
+                    # Where it landed, with its delivery: later updates find it.
+                    posts[message.ref] = result.posted
+                sent.append(message.id)
+            elif result.outcome == Delivery.DEAD:
+                with request_context(_request_of(message)):
+                    _log.error(
+                        "giving up on a Slack message",
+                        extra={
+                            "outbox_id": message.id,
+                            "error": result.error,
+                            "channel": message.channel,
+                        },
                     )
-            # The share's deliveries in one statement (a mass expiry sends thousands).
-            uow.outbox.mark_sent_many(message_ids=sent, owner=self._owner, at=now)
-            self.sent += len(sent)
+                if message.sealed is not None:
+                    self._strand(uow, message, error=result.error or "", at=now)
+                    stranded = True
+                else:
+                    uow.outbox.give_up(
+                        message_id=message.id, owner=self._owner, error=result.error or ""
+                    )
+            else:
+                uow.outbox.retry_later(
+                    message_id=message.id,
+                    owner=self._owner,
+                    not_before=result.not_before or now,
+                    error=result.error or "deferred",
+                )
+        uow.outbox.remember_posts(posts=posts, at=now)
+        # The round's deliveries in one statement (a mass expiry sends thousands).
+        uow.outbox.mark_sent_many(message_ids=sent, owner=self._owner, at=now)
+        self.sent += len(sent)
+        return stranded
 
     def _strand(self, uow: UnitOfWork, message: OutboxMessage, *, error: str, at: datetime) -> None:
         """Credentials that cannot be delivered: recorded durably, for the granting worker."""
@@ -344,14 +389,14 @@ class OutboxRelay:
     # -- one message ------------------------------------------------------------------------------
 
     def _deliver(
-        self, message: OutboxMessage
+        self, message: OutboxMessage, originals: dict[str, PostedMessage]
     ) -> tuple[str, datetime | None, str | None, PostedMessage | None]:
         try:
             payload = self._payload(message)
         except SealError:
             return Delivery.DEAD, None, "sealed payload cannot be opened", None
         try:
-            posted = self._call(message, payload)
+            posted = self._call(message, payload, originals)
         except SlackApiError as error:
             return (*self._classify(message, error), None)
         except Exception as error:  # network errors, timeouts
@@ -363,14 +408,15 @@ class OutboxRelay:
             return self._sealer.open(message.sealed)
         return dict(message.payload or {})
 
-    def _call(self, message: OutboxMessage, payload: dict[str, Any]) -> PostedMessage | None:
+    def _call(
+        self, message: OutboxMessage, payload: dict[str, Any], originals: dict[str, PostedMessage]
+    ) -> PostedMessage | None:
         if message.kind == POST:
             response = self._client.chat_postMessage(channel=message.channel, **payload)
             return PostedMessage(channel=str(response["channel"]), ts=str(response["ts"]))
         if message.kind == UPDATE:
             assert message.ref is not None
-            with self._store.read() as uow:
-                posted = uow.outbox.posted(message.ref)
+            posted = originals.get(message.ref)
             if posted is not None:  # else the original was given up: nothing to update
                 self._client.chat_update(channel=posted.channel, ts=posted.ts, **payload)
             return None

@@ -7,12 +7,12 @@ is replaced by any other instance once the lease lapses.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import and_, delete, exists, func, select, update
+from sqlalchemy import and_, bindparam, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -40,6 +40,20 @@ class OutboxMessage:
     sealed: bytes | None
     ref: str | None
     attempts: int
+
+    @classmethod
+    def of(cls, row: Any) -> OutboxMessage:
+        """From an outbox row, or a result row with the same columns."""
+        return cls(
+            id=row.id,
+            ordering_key=row.ordering_key,
+            channel=row.channel,
+            kind=row.kind,
+            payload=row.payload,
+            sealed=row.sealed,
+            ref=row.ref,
+            attempts=row.attempts,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,71 +164,20 @@ class OutboxRepository:
         held_channels: Sequence[str] = (),
     ) -> list[OutboxMessage]:
         """Lease up to ``limit`` due messages, oldest first, at most ``per_channel`` of each
-        channel (so one channel's backlog never fills a round), none of ``held_channels``."""
-        earlier = aliased(OutboxRow)
-        due = (
-            OutboxRow.status == PENDING,
-            OutboxRow.next_attempt_at <= now,
-            (OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now),
-        )
-        first_of_its_key = ~exists().where(
-            and_(
-                earlier.ordering_key == OutboxRow.ordering_key,
-                earlier.status == PENDING,
-                earlier.id < OutboxRow.id,
-            )
-        )
-        held = (OutboxRow.channel.not_in(held_channels),) if held_channels else ()
-        if per_channel is None:
-            query = (
-                select(OutboxRow)
-                .where(*due, first_of_its_key, *held)
-                .order_by(OutboxRow.id)
-                .limit(limit)
-            )
-        else:
-            ranked = (
-                select(
-                    OutboxRow.id,
-                    func.row_number()
-                    .over(partition_by=OutboxRow.channel, order_by=OutboxRow.id)
-                    .label("rank"),
-                )
-                .where(*due, first_of_its_key, *held)
-                .subquery()
-            )
-            chosen = (
-                select(ranked.c.id)
-                .where(ranked.c.rank <= per_channel)
-                .order_by(ranked.c.id)
-                .limit(limit)
-            )
-            # The conditions again on the locked rows: another relay may have taken one since.
-            query = select(OutboxRow).where(OutboxRow.id.in_(chosen), *due).order_by(OutboxRow.id)
-        if self._session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True, of=OutboxRow)
-        rows = self._session.scalars(query).all()
-        if not rows:
-            return []
-        self._session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id.in_([r.id for r in rows]))
-            .values(lease_owner=owner, lease_until=now + lease, attempts=OutboxRow.attempts + 1)
-            .execution_options(synchronize_session=False)
-        )
-        return [
-            OutboxMessage(
-                id=r.id,
-                ordering_key=r.ordering_key,
-                channel=r.channel,
-                kind=r.kind,
-                payload=r.payload,
-                sealed=r.sealed,
-                ref=r.ref,
-                attempts=r.attempts + 1,
-            )
-            for r in rows
-        ]
+        channel (so one channel's backlog never fills a round), none of ``held_channels``; in
+        one statement, built once (a relay claims many times a second under load)."""
+        rows = self._session.execute(
+            _CLAIM,
+            {
+                "owner": owner,
+                "now": now,
+                "until": now + lease,
+                "limit": limit,
+                "per_channel": limit if per_channel is None else per_channel,
+                "held": list(held_channels),
+            },
+        ).all()
+        return sorted(map(OutboxMessage.of, rows), key=lambda m: m.id)
 
     def mark_sent(self, *, message_id: int, owner: str, at: datetime) -> bool:
         """Record delivery; ``False`` if our lease was lost (another relay took over)."""
@@ -354,17 +317,45 @@ class OutboxRepository:
 
     def remember_post(self, *, ref: str, channel: str, ts: str, at: datetime) -> None:
         """Insert or replace, in one statement (the relay records every post it makes)."""
+        self.remember_posts(posts={ref: PostedMessage(channel=channel, ts=ts)}, at=at)
+
+    def remember_posts(self, *, posts: Mapping[str, PostedMessage], at: datetime) -> None:
+        """:meth:`remember_post` for a relay round's posts (ref → where it landed), in one
+        statement."""
+        if not posts:
+            return
         dialect = self._session.get_bind().dialect.name
         insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        values = {"channel": channel, "ts": ts, "posted_at": at}
-        statement = insert(SlackMessageRow).values(ref=ref, **values)
+        statement = insert(SlackMessageRow).values(
+            [
+                {"ref": ref, "channel": p.channel, "ts": p.ts, "posted_at": at}
+                for ref, p in posts.items()
+            ]
+        )
         self._session.execute(
-            statement.on_conflict_do_update(index_elements=[SlackMessageRow.ref], set_=values)
+            statement.on_conflict_do_update(
+                index_elements=[SlackMessageRow.ref],
+                set_={
+                    "channel": statement.excluded.channel,
+                    "ts": statement.excluded.ts,
+                    "posted_at": statement.excluded.posted_at,
+                },
+            )
         )
 
     def posted(self, ref: str) -> PostedMessage | None:
-        row = self._session.get(SlackMessageRow, ref)
-        return PostedMessage(channel=row.channel, ts=row.ts) if row else None
+        return self.posted_many([ref]).get(ref)
+
+    def posted_many(self, refs: Sequence[str]) -> dict[str, PostedMessage]:
+        """Where the messages ``refs`` name landed (those never posted are left out)."""
+        if not refs:
+            return {}
+        rows = self._session.execute(
+            select(SlackMessageRow.ref, SlackMessageRow.channel, SlackMessageRow.ts).where(
+                SlackMessageRow.ref.in_(sorted(set(refs)))
+            )
+        )
+        return {ref: PostedMessage(channel=channel, ts=ts) for ref, channel, ts in rows}
 
     def posted_with_prefix(self, prefix: str) -> dict[str, PostedMessage]:
         rows = self._session.scalars(
@@ -377,3 +368,72 @@ class OutboxRepository:
             delete(OutboxRow).where(OutboxRow.status == SENT, OutboxRow.sent_at < before)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+def _claim_statement() -> Any:
+    """The relay's claim, with bound parameters only, so SQLAlchemy builds and keys it once.
+
+    Ranking a channel's due messages needs a window function, which ``FOR UPDATE`` refuses;
+    so the ranked ids are chosen first and the due conditions checked again on the locked
+    rows (another relay may have taken one since). ``SKIP LOCKED`` lets relays of several
+    instances claim side by side; SQLite, which writes one transaction at a time, has no
+    row locks and ignores it."""
+    earlier = aliased(OutboxRow)
+    now = bindparam("now", type_=OutboxRow.__table__.c.next_attempt_at.type)
+    due = (
+        OutboxRow.status == PENDING,
+        OutboxRow.next_attempt_at <= now,
+        (OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now),
+    )
+    first_of_its_key = ~exists().where(
+        and_(
+            earlier.ordering_key == OutboxRow.ordering_key,
+            earlier.status == PENDING,
+            earlier.id < OutboxRow.id,
+        )
+    )
+    ranked = (
+        select(
+            OutboxRow.id,
+            func.row_number()
+            .over(partition_by=OutboxRow.channel, order_by=OutboxRow.id)
+            .label("rank"),
+        )
+        .where(*due, first_of_its_key, OutboxRow.channel.not_in(bindparam("held", expanding=True)))
+        .subquery()
+    )
+    chosen = (
+        select(ranked.c.id)
+        .where(ranked.c.rank <= bindparam("per_channel"))
+        .order_by(ranked.c.id)
+        .limit(bindparam("limit"))
+    )
+    locked = (
+        select(OutboxRow.id)
+        .where(OutboxRow.id.in_(chosen), *due)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return (
+        update(OutboxRow)
+        .where(OutboxRow.id.in_(locked))
+        .values(
+            lease_owner=bindparam("owner"),
+            lease_until=bindparam("until", type_=OutboxRow.__table__.c.lease_until.type),
+            attempts=OutboxRow.attempts + 1,
+        )
+        .returning(
+            OutboxRow.id,
+            OutboxRow.ordering_key,
+            OutboxRow.channel,
+            OutboxRow.kind,
+            OutboxRow.payload,
+            OutboxRow.sealed,
+            OutboxRow.ref,
+            OutboxRow.attempts,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+_CLAIM: Final = _claim_statement()

@@ -23,6 +23,7 @@ from domain.objects import AccessObject
 from domain.summary import IntegrationPart, Page, RequestSummary
 from store.models import (
     ApprovalRow,
+    BundleRow,
     DecisionRow,
     DraftItemRow,
     RequestObjectRow,
@@ -222,6 +223,19 @@ def _progress_of(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class BundleVersions:
+    """What :meth:`RequestRepository.bundle_versions` reads."""
+
+    bundle: str
+    requested: int | None
+    """The bundle's version the request was made from."""
+    current: int | None
+    """The bundle's version now; ``None`` once the bundle is gone."""
+    key: int | None
+    """The bundle's key now (``None`` once it is gone)."""
+
+
 class RequestRepository:
     def __init__(self, session: Session, *, parts: PartsCache | None = None) -> None:
         self._session = session
@@ -356,10 +370,17 @@ class RequestRepository:
             id=UserId(row.requester_id), name=row.requester_name, email=row.requester_email
         )
 
-    def bundle_version(self, request_id: RequestId) -> int | None:
-        return self._session.scalar(
-            select(RequestRow.bundle_version).where(RequestRow.id == request_id)
-        )
+    def bundle_versions(self, request_id: RequestId) -> BundleVersions | None:
+        """A bundle request's bundle as it was asked for and as it is now, in one statement;
+        ``None`` for a request of plain objects (or no such request)."""
+        row = self._session.execute(
+            select(RequestRow.bundle, RequestRow.bundle_version, BundleRow.version, BundleRow.id)
+            .outerjoin(BundleRow, BundleRow.name == RequestRow.bundle)
+            .where(RequestRow.id == request_id, RequestRow.bundle.is_not(None))
+        ).first()
+        if row is None or row[0] is None:
+            return None
+        return BundleVersions(bundle=row[0], requested=row[1], current=row[2], key=row[3])
 
     def objects(self, request_id: RequestId) -> list[AccessObject]:
         rows = self._session.execute(

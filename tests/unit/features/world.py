@@ -393,19 +393,7 @@ class World:
         if channel is not None:
             query = query.where(OutboxRow.channel == channel)
         with self.store.read() as uow:
-            return [
-                OutboxMessage(
-                    id=r.id,
-                    ordering_key=r.ordering_key,
-                    channel=r.channel,
-                    kind=r.kind,
-                    payload=r.payload,
-                    sealed=r.sealed,
-                    ref=r.ref,
-                    attempts=r.attempts,
-                )
-                for r in uow.session.scalars(query)
-            ]
+            return [OutboxMessage.of(r) for r in uow.session.scalars(query)]
 
     def request_row(self, request_id: RequestId) -> dict[str, Any]:
         """The request's columns the services do not expose (leases, schedules)."""
