@@ -74,10 +74,8 @@ class Transitions:
             )
         elif change.to_status is Status.ACTIVE:
             columns = columns.or_else(RequestColumns(granted_at=change.at))
-        uow.requests.apply(change=change, request=request, columns=columns)
+        summary = uow.requests.apply(change=change, request=request, columns=columns)
         uow.audit.append(_status_event(request, change, audit))
-        summary = uow.requests.summary(request.id)
-        assert summary is not None
         self._notifier.status_changed(uow, summary=summary, change=change, progress=progress)
         return summary
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import and_, bindparam, delete, exists, func, select, update
+from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -93,6 +93,9 @@ class PostedMessage:
     ts: str
 
 
+_INSERT: Final = insert(cast(Table, OutboxRow.__table__))
+
+
 class OutboxRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -110,19 +113,22 @@ class OutboxRepository:
         sealed: bytes | None = None,
         ref: str | None = None,
     ) -> None:
-        self._session.add(
-            OutboxRow(
-                created_at=at,
-                ordering_key=ordering_key,
-                channel=channel,
-                kind=kind,
-                payload=payload,
-                sealed=sealed,
-                ref=ref,
-                status=PENDING,
-                attempts=0,
-                next_attempt_at=at,
-            )
+        # A Core insert of the table, not an ORM object: nothing reads the row back, and
+        # every status change queues several.
+        self._session.execute(
+            _INSERT,
+            {
+                "created_at": at,
+                "ordering_key": ordering_key,
+                "channel": channel,
+                "kind": kind,
+                "payload": payload,
+                "sealed": sealed,
+                "ref": ref,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": at,
+            },
         )
         self.added += 1
 
