@@ -52,11 +52,14 @@ class UnitOfWork:
         """A part of the transaction that can fail alone: on an exception its writes and the
         audit events it appended are undone, and the exception goes on."""
         mark = self.audit.mark
+        self.outbox.write_queued()
         try:
             with self.session.begin_nested():
                 yield
+                self.outbox.write_queued()
         except BaseException:
             self.audit.undo_since(mark)
+            self.outbox.drop_queued()
             raise
 
 
@@ -85,6 +88,7 @@ class Store:
             with session.begin():
                 uow = UnitOfWork(session, audit_keys=self.audit_keys, parts=self.parts)
                 yield uow
+                uow.outbox.write_queued()
                 # Last, so the audit chain's lock is held only from here to COMMIT.
                 uow.audit.write_pending()
             # Committed: what this transaction stored is now what everyone reads.

@@ -26,11 +26,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from app.core.approvers import ApproverResolver, Recorded, Scope, StepPlan
-from app.core.catalog import CatalogService
+from app.core.catalog import CatalogService, FreshFlow
 from app.core.notifier import Notifier
 from app.core.outcomes import AlreadyDecided, Done, NotAllowed, Outcome, refuse
 from app.core.ports import Directory
-from app.core.still_eligible import Ineligible, StillEligible, audit_refusal
+from app.core.still_eligible import (
+    Ineligible,
+    StillEligible,
+    audit_refusal,
+    stale_bundle_objects,
+)
 from app.core.transitions import Transitions
 from app.logs import for_request
 from blocks.decisions import MAX_APPROVE_REASON, MAX_DENY_REASON, already_voted, step_already_done
@@ -53,6 +58,7 @@ from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
 from domain.ids import RequestId, UserId
 from domain.lifecycle import AccessRequest, Status, StatusChange, TransitionError
+from domain.objects import AccessObject
 from domain.people import Person
 from domain.summary import RequestSummary
 from store.repositories.requests import AlreadyVoted, AskedApprover, ConcurrentChange
@@ -137,6 +143,8 @@ class DecisionService:
                 step=step,
                 progress=progress,
                 asked=uow.requests.approvers(request_id),
+                flow=self._catalog.fresh_flow(uow, loaded[0].flow),
+                stale=stale_bundle_objects(uow, request_id),
             )
 
     def check_approver(
@@ -188,7 +196,7 @@ class DecisionService:
             )
         if request.status is not Status.PENDING:
             return AlreadyDecided(summary)
-        record = self._catalog.flow(request.flow, fresh=True)
+        record = loaded.flow.record
         requester = self._requester(request, summary)
         step, asked = loaded.step, loaded.asked
         if record is None:
@@ -255,10 +263,10 @@ class DecisionService:
             return allowed
         assert loaded is not None
         if approve:
-            ended = self._deny_if_ineligible(loaded.request, clicker=clicker)
+            ended = self._deny_if_ineligible(loaded, clicker=clicker)
             if ended is not None:
                 return ended
-            stale = self.still_eligible.stale_bundle_objects(request_id)
+            stale = loaded.stale
             if stale:
                 sample = ", ".join(str(o) for o in stale[:3])
                 return self._refuse(
@@ -480,11 +488,11 @@ class DecisionService:
     def _name_of(clicker: UserId, asked: list[AskedApprover]) -> str:
         return next((a.name for a in asked if a.id == clicker), "")
 
-    def _deny_if_ineligible(self, request: AccessRequest, *, clicker: UserId) -> Outcome | None:
+    def _deny_if_ineligible(self, loaded: _Snapshot, *, clicker: UserId) -> Outcome | None:
         """Refuse the approval and deny the request if its requester may no longer have it."""
-        request_id = request.id
+        request_id = loaded.request.id
         try:
-            found = self.still_eligible.check(request)
+            found = self.still_eligible.check(loaded.request, read=loaded.flow)
         except Exception:  # the directory (Slack) did not answer: decide nothing, say so
             _log.exception("eligibility check failed", extra={"request": request_id})
             return self._refuse(
@@ -584,6 +592,10 @@ class _Snapshot:
     step: int
     progress: ApprovalProgress | None
     asked: list[AskedApprover]
+    flow: FreshFlow
+    """The request's flow as the catalog holds it now, read with the request."""
+    stale: list[AccessObject]
+    """Objects the request's bundle no longer holds (approving them is refused)."""
 
 
 def _recorded(uow: UnitOfWork, request_id: RequestId) -> Recorded:

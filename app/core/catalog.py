@@ -39,6 +39,14 @@ class Conflict:
         return policy_conflict(kind=self.kind, name=self.name)
 
 
+@dataclass(frozen=True, slots=True)
+class FreshFlow:
+    """A flow as the catalog holds it now (read with :meth:`CatalogService.fresh_flow`);
+    ``record`` is ``None`` when the flow is gone."""
+
+    record: FlowRecord | None
+
+
 RECHECK_SECONDS: Final = 0.5
 """How stale the cached catalog may be for the modal's clicks."""
 
@@ -81,14 +89,25 @@ class CatalogService:
         if not fresh and time.monotonic() - self._checked_at < RECHECK_SECONDS:
             return
         with self._store.read() as uow:
-            generation = uow.catalog.generation()
-            if generation != self._generation:
-                flows = uow.catalog.flows()
-                descriptions = uow.catalog.descriptions()
-                with self._lock:
-                    self._generation, self._flows = generation, flows
-                    self._descriptions, self._bundles = descriptions, {}
-        self._checked_at = time.monotonic()
+            self._refresh_in(uow)
+
+    def _refresh_in(self, uow: UnitOfWork) -> None:
+        checked_at = time.monotonic()
+        generation = uow.catalog.generation()
+        if generation != self._generation:
+            flows = uow.catalog.flows()
+            descriptions = uow.catalog.descriptions()
+            with self._lock:
+                self._generation, self._flows = generation, flows
+                self._descriptions, self._bundles = descriptions, {}
+        self._checked_at = checked_at
+
+    def fresh_flow(self, uow: UnitOfWork, name: str) -> FreshFlow:
+        """``flow(name, fresh=True)`` read in the caller's transaction: a click that reads the
+        request anyway learns the catalog's generation with it, not in a transaction of its
+        own."""
+        self._refresh_in(uow)
+        return FreshFlow(next((f for f in self._flows if f.flow.name == name), None))
 
     def invalidate(self) -> None:
         """Look at the database again on the next read (this instance just changed it)."""

@@ -25,7 +25,7 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from app.core.catalog import CatalogService
+from app.core.catalog import CatalogService, FreshFlow
 from app.core.oncall.service import OnCall, OnCallAnswer, Presence
 from app.core.ports import Directory
 from app.core.transitions import Transitions
@@ -83,9 +83,10 @@ class StillEligible:
 
     # -- checks -----------------------------------------------------------------------------------
 
-    def check(self, request: AccessRequest) -> Ineligible | None:
-        """Why ``request`` may no longer be granted, or ``None`` if it still may."""
-        record = self._catalog.flow(request.flow, fresh=True)
+    def check(self, request: AccessRequest, *, read: FreshFlow | None = None) -> Ineligible | None:
+        """Why ``request`` may no longer be granted, or ``None`` if it still may. ``read``: the
+        request's flow, read fresh by the caller already (else it is read now)."""
+        record = (read or FreshFlow(self._catalog.flow(request.flow, fresh=True))).record
         if record is None:
             return Ineligible(reason=flow_gone(request.flow), detail="flow no longer exists")
         flow = record.flow
@@ -193,16 +194,7 @@ class StillEligible:
     def stale_bundle_objects(self, request_id: RequestId) -> list[AccessObject]:
         """Objects of a bundle request that its bundle no longer holds (never granted stale)."""
         with self._store.read() as uow:
-            versions = uow.requests.bundle_versions(request_id)
-            # The versions first: an unchanged bundle (nearly always) needs no objects read.
-            if versions is None or (
-                versions.current is not None and versions.current == versions.requested
-            ):
-                return []
-            objects = uow.requests.objects(request_id)
-            if versions.key is None:
-                return objects
-            return uow.catalog.contains_all(bundle_key=versions.key, objects=objects)
+            return stale_bundle_objects(uow, request_id)
 
     # -- just before granting ---------------------------------------------------------------------
 
@@ -211,20 +203,21 @@ class StillEligible:
 
         ``None`` when provisioning may go on: the request is eligible, or not ``approved`` (a
         retried ``granting`` is finished or rolled back by the provisioning service itself)."""
+        # The request, its flow and its bundle in one read.
         with self._store.read() as uow:
             request = uow.requests.get(request_id)
-        if request is None or request.status is not Status.APPROVED:
-            return None
-        found = self.check(request)
-        if found is None:
-            stale = self.stale_bundle_objects(request_id)
-            if stale:
-                found = Ineligible(
-                    reason=bundle_changed_after_approval(
-                        bundle=request.bundle, gone=len(stale), example=str(stale[0])
-                    ),
-                    detail=f"bundle changed; {len(stale)} objects no longer in it",
-                )
+            if request is None or request.status is not Status.APPROVED:
+                return None
+            flow = self._catalog.fresh_flow(uow, request.flow)
+            stale = stale_bundle_objects(uow, request_id)
+        found = self.check(request, read=flow)
+        if found is None and stale:
+            found = Ineligible(
+                reason=bundle_changed_after_approval(
+                    bundle=request.bundle, gone=len(stale), example=str(stale[0])
+                ),
+                detail=f"bundle changed; {len(stale)} objects no longer in it",
+            )
         now = self._clock.now()
         if found is None:
             ends_at = self._shift_end(request)
@@ -290,3 +283,17 @@ def audit_refusal(
             data={"refused": found.detail, "reason": found.reason, "at": when},
         )
     )
+
+
+def stale_bundle_objects(uow: UnitOfWork, request_id: RequestId) -> list[AccessObject]:
+    """:meth:`StillEligible.stale_bundle_objects` in the caller's transaction."""
+    versions = uow.requests.bundle_versions(request_id)
+    # The versions first: an unchanged bundle (nearly always) needs no objects read.
+    if versions is None:
+        return []
+    if versions.current is not None and versions.current == versions.requested:
+        return []
+    objects = uow.requests.objects(request_id)
+    if versions.key is None:
+        return objects
+    return uow.catalog.contains_all(bundle_key=versions.key, objects=objects)

@@ -101,6 +101,20 @@ class OutboxRepository:
         self._session = session
         self.added = 0
         """Rows queued in this transaction (the store wakes the relay after commit)."""
+        self._queued: list[dict[str, Any]] = []
+        """Rows :meth:`add` took and :meth:`write_queued` has not written yet."""
+
+    def write_queued(self) -> None:
+        """Write what :meth:`add` took, in one statement: a status change queues a message to
+        every person and channel it concerns. The store calls it before commit; every read of
+        the outbox here calls it first, so this transaction sees its own rows."""
+        if self._queued:
+            queued, self._queued = self._queued, []
+            self._session.execute(_INSERT, queued)
+
+    def drop_queued(self) -> None:
+        """Forget what :meth:`add` took since the last write (a savepoint rolled back)."""
+        self._queued = []
 
     def add(
         self,
@@ -113,10 +127,7 @@ class OutboxRepository:
         sealed: bytes | None = None,
         ref: str | None = None,
     ) -> None:
-        # A Core insert of the table, not an ORM object: nothing reads the row back, and
-        # every status change queues several.
-        self._session.execute(
-            _INSERT,
+        self._queued.append(
             {
                 "created_at": at,
                 "ordering_key": ordering_key,
@@ -128,7 +139,7 @@ class OutboxRepository:
                 "status": PENDING,
                 "attempts": 0,
                 "next_attempt_at": at,
-            },
+            }
         )
         self.added += 1
 
@@ -137,6 +148,7 @@ class OutboxRepository:
         added before (ids keep the order of each key)."""
         if not messages:
             return
+        self.write_queued()
         self._session.flush()
         insert_rows(
             self._session,
@@ -172,6 +184,7 @@ class OutboxRepository:
         """Lease up to ``limit`` due messages, oldest first, at most ``per_channel`` of each
         channel (so one channel's backlog never fills a round), none of ``held_channels``; in
         one statement, built once (a relay claims many times a second under load)."""
+        self.write_queued()
         rows = self._session.execute(
             _CLAIM,
             {
@@ -240,6 +253,7 @@ class OutboxRepository:
     ) -> list[StrandedMessage]:
         """Stranded messages whose request this call claimed (the request's own lease, the one
         granting and ending take, so nothing else works on the request meanwhile)."""
+        self.write_queued()
         found = self._stranded(limit=limit)
         wanted = sorted({m.request_id for m in found if m.request_id is not None})
         existing = set(
@@ -299,6 +313,7 @@ class OutboxRepository:
 
     def retired_count(self, *, ref: str) -> int:
         """How many messages with ``ref`` were stranded and dealt with before."""
+        self.write_queued()
         return int(
             self._session.scalar(
                 select(func.count())
@@ -309,11 +324,13 @@ class OutboxRepository:
         )
 
     def next_due(self) -> datetime | None:
+        self.write_queued()
         return self._session.scalar(
             select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.status == PENDING)
         )
 
     def pending_count(self) -> int:
+        self.write_queued()
         return int(
             self._session.scalar(
                 select(func.count()).select_from(OutboxRow).where(OutboxRow.status == PENDING)
@@ -370,6 +387,7 @@ class OutboxRepository:
         return {r.ref: PostedMessage(channel=r.channel, ts=r.ts) for r in rows}
 
     def purge_sent(self, *, before: datetime) -> int:
+        self.write_queued()
         result = self._session.execute(
             delete(OutboxRow).where(OutboxRow.status == SENT, OutboxRow.sent_at < before)
         )
