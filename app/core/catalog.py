@@ -132,11 +132,22 @@ class CatalogService:
         if cached is not None:
             return cached
         with self._store.read() as uow:
-            bundle = uow.catalog.bundle(name)
-            if bundle is None:
-                return None
-            shares = tuple(uow.catalog.shares(bundle.key))
-        entry = (bundle, shares)
+            return self._load_bundle(uow, name)
+
+    def fresh_bundle(
+        self, uow: UnitOfWork, name: str
+    ) -> tuple[Bundle, tuple[IntegrationShare, ...]] | None:
+        """``bundle(name, fresh=True)`` read in the caller's transaction."""
+        self._refresh_in(uow)
+        return self._bundles.get(name) or self._load_bundle(uow, name)
+
+    def _load_bundle(
+        self, uow: UnitOfWork, name: str
+    ) -> tuple[Bundle, tuple[IntegrationShare, ...]] | None:
+        bundle = uow.catalog.bundle(name)
+        if bundle is None:
+            return None
+        entry = (bundle, tuple(uow.catalog.shares(bundle.key)))
         with self._lock:
             self._bundles[name] = entry
         return entry

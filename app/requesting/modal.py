@@ -187,12 +187,10 @@ class RequestModalService:
     def _problem(self, integration: str) -> str | None:
         return self._health.problem(integration) if self._health is not None else None
 
-    def unavailable(self, draft_key: str) -> str | None:
-        """Why the selection of ``draft_key`` may not be submitted now, or ``None``: it holds
-        objects of an integration whose admin login has not passed its check. (Every other
-        rule is the submission's.)"""
-        with self._store.read() as uow:
-            counts = uow.drafts.counts(draft_key)
+    def unavailable(self, counts: Mapping[str, int]) -> str | None:
+        """Why a selection (``counts``: its objects per integration) may not be submitted now,
+        or ``None``: it holds objects of an integration whose admin login has not passed its
+        check. (Every other rule is the submission's.)"""
         blocked = self._unavailable(name for name, count in counts.items() if count)
         if not blocked:
             return None

@@ -8,7 +8,7 @@ lets exactly one in; the other is answered with the request the first one made."
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -162,14 +162,15 @@ class SubmissionService:
         notifier: Notifier,
         transitions: Transitions,
         clock: Clock,
-        unavailable: Callable[[str], str | None] = lambda draft_key: None,
+        unavailable: Callable[[Mapping[str, int]], str | None] = lambda counts: None,
         on_approved: Callable[[], None] = lambda: None,
         limit: int = MAX_OBJECTS_PER_REQUEST,
         on_call: OnCall | None = None,
         alarm: BreakGlassAlarm | None = None,
     ) -> None:
-        """``unavailable``: why a draft's selection may not be submitted now (objects of an
-        integration whose admin login has not passed its check), from the request modal.
+        """``unavailable``: why a draft's selection (its objects per integration) may not be
+        submitted now (objects of an integration whose admin login has not passed its check),
+        from the request modal.
         ``alarm``: the break-glass feature's; without one, break-glass is refused."""
         self._store = store
         self._catalog = catalog
@@ -190,15 +191,15 @@ class SubmissionService:
         with self._store.read() as uow:
             earlier = uow.requests.by_form(draft_key)
             draft = uow.drafts.get(draft_key)
-            count = uow.drafts.count(draft_key) if draft else 0
-            touched = tuple(sorted(uow.drafts.counts(draft_key))) if draft else ()
+            counts = uow.drafts.counts(draft_key) if draft else {}
             # Bundle selections are checked in SQL; single objects need their flows matched.
             items = uow.drafts.items(draft_key) if draft and draft.mode is Mode.INTEGRATIONS else []
         if earlier is not None:
             return self._made_by_form(draft_key, user)
         if draft is None or draft.user_id != user:
             return Refused({Field.OBJECTS: SUBMITTED_FORM_EXPIRED})
-        if (blocked := self._unavailable(draft_key)) is not None:
+        count, touched = sum(counts.values()), tuple(sorted(counts))
+        if (blocked := self._unavailable(counts)) is not None:
             self._audit_refusal(user=user, draft=draft, errors={Field.OBJECTS: blocked})
             return Refused({Field.OBJECTS: blocked})
         # The modal may have shown a catalog half a second old; the submission may not use it.
@@ -389,7 +390,7 @@ class SubmissionService:
                 if header is not None
                 else (0, [])
             )
-        found = self._catalog.bundle(draft.bundle, fresh=True) if header is not None else None
+            found = self._catalog.fresh_bundle(uow, draft.bundle) if header is not None else None
         bundle = found[0] if found else None
         if bundle is None:
             errors[Field.BUNDLE] = BUNDLE_GONE
