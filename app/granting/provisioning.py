@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from app.core.leases import work_through_claims
-from app.core.notifier import Notifier
+from app.core.notifier import READ, Notifier, Progress
 from app.core.removal_alerts import RemovalAlerts
 from app.core.retry import with_retries
 from app.core.still_eligible import StillEligible
@@ -99,13 +99,16 @@ class ProvisioningService:
         if (ended := self._still_eligible.fail_if_ineligible(request_id)) is not None:
             return ended
         started = self._clock.now()
+        # Read once for both status messages: approvals are final once a request is approved.
+        progress: Progress = READ
         with self._store.write() as uow:
             request = uow.requests.get(request_id)
             if request is None:
                 return Status.FAILED
             if request.status is Status.APPROVED:
                 request, change = request.start_granting(at=started)
-                self._transitions.record(uow, request=request, change=change)
+                progress = uow.requests.progress(request_id)
+                self._transitions.record(uow, request=request, change=change, progress=progress)
             elif request.status is not Status.GRANTING:
                 uow.grants.release(request_id=request_id, owner=self.owner)
                 return request.status
@@ -131,7 +134,9 @@ class ProvisioningService:
                     problem=str(error),
                     uncertain=isinstance(error, GrantUncertain),
                 )
-        return self._activate(request_id=request_id, account=account, granted=granted)
+        return self._activate(
+            request_id=request_id, account=account, granted=granted, progress=progress
+        )
 
     def _grant(
         self, integration: Integration, account: str, items: list[GrantItem], until: datetime
@@ -144,7 +149,12 @@ class ProvisioningService:
         return details
 
     def _activate(
-        self, *, request_id: RequestId, account: str, granted: dict[str, AccessDetails]
+        self,
+        *,
+        request_id: RequestId,
+        account: str,
+        granted: dict[str, AccessDetails],
+        progress: Progress,
     ) -> Status:
         now = self._clock.now()
         try:
@@ -177,6 +187,7 @@ class ProvisioningService:
                     request=active,
                     change=change,
                     columns=RequestColumns(lease_owner=None, lease_until=None),
+                    progress=progress,
                 )
                 for integration, details in granted.items():
                     self._notifier.credentials(

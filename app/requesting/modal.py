@@ -656,7 +656,7 @@ class RequestModalService:
                         ),
                     )
                     uow.drafts.update(draft.key, at=self._clock.now(), changes=changes)
-                    return self.render(draft_key=draft_key, user=user)
+                    return self._render_in(uow, draft_key, user)
                 open_shares = [share]
                 prospective = sum(current.values()) - current.get(integration, 0) + share.count
                 scope = integration_scope(integration=integration, count=share.count)
@@ -673,7 +673,8 @@ class RequestModalService:
                         draft.key, bundle_key=bundle.key, integration=each.integration
                     )
             uow.drafts.update(draft.key, at=self._clock.now(), changes=changes)
-        return self.render(draft_key=draft_key, user=user)
+            # The view from the same transaction: the click's change and its view in one go.
+            return self._render_in(uow, draft_key, user)
 
     def _current_bundle(
         self, draft: Draft, user: UserId
