@@ -288,6 +288,26 @@ def _count(store: Store, status: Status) -> int:
         return uow.requests.count(statuses=[status])
 
 
+def _await_expiries(store: Store, *, count: int) -> None:
+    """Until all ``count`` requests have expired: as long as more keep expiring (a long run
+    may still be granting a backlog when the last click lands), failing only once none has
+    for :data:`FINISH_TIMEOUT`."""
+    expired = _count(store, Status.EXPIRED)
+    while expired < count:
+        before = expired
+
+        def moved(before: int = before) -> int:
+            now = _count(store, Status.EXPIRED)
+            return now if now > before or now >= count else 0
+
+        expired = poll(
+            moved,
+            what=f"another expiry ({before} of {count} requests had expired)",
+            timeout=FINISH_TIMEOUT,
+            interval=FINISH_POLL_SECONDS,
+        )
+
+
 def _texts(message: Message) -> str:
     return message.text + " " + " ".join(texts_of(message.blocks))
 
@@ -432,12 +452,7 @@ def run_story(ctx: Context, *, count: int) -> ScaleRun:
                     driver_before = own_cpu()
                     started = datetime.now(UTC)
                     _drive(sim, count=count, progress=progress)
-                    poll(
-                        lambda: _count(store, Status.EXPIRED) >= count,
-                        what=f"{count} requests expiring",
-                        timeout=FINISH_TIMEOUT,
-                        interval=FINISH_POLL_SECONDS,
-                    )
+                    _await_expiries(store, count=count)
                     finished = datetime.now(UTC)
                     drain_outbox(store, timeout=FINISH_TIMEOUT, interval=FINISH_POLL_SECONDS)
                     app_cpu.stop()

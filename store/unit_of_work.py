@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Final
 
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, event, inspect
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from domain.audit import AuditKeys
 from store.engine import WRITE
+from store.models import OutboxRow
 from store.repositories.audit import AuditRepository
 from store.repositories.catalog import CatalogRepository
 from store.repositories.drafts import DraftRepository
@@ -40,6 +42,7 @@ class UnitOfWork:
         self.audit = AuditRepository(session, keys=audit_keys)
         self.grants = GrantRepository(session)
         self.outbox = OutboxRepository(session)
+        session.info[_OUTBOX] = self.outbox
         self.catalog = CatalogRepository(session)
         self.drafts = DraftRepository(session)
         self.meta = MetaRepository(session)
@@ -63,6 +66,16 @@ class UnitOfWork:
             raise
 
 
+_OUTBOX: Final = "jit_outbox"
+_OUTBOX_MAPPER: Final = inspect(OutboxRow)
+
+
+def _write_queued_before_outbox_reads(state: ORMExecuteState) -> None:
+    outbox = state.session.info.get(_OUTBOX)
+    if outbox is not None and _OUTBOX_MAPPER in state.all_mappers:
+        outbox.write_queued()
+
+
 class Store:
     """The database, as the services see it."""
 
@@ -73,6 +86,9 @@ class Store:
         self._writer = sessionmaker(
             bind=engine.execution_options(**{WRITE: True}), expire_on_commit=False
         )
+        # A write transaction's own queued messages are visible to its reads of the outbox,
+        # as the ORM's autoflush makes its other writes visible (OutboxRepository.add).
+        event.listen(self._writer, "do_orm_execute", _write_queued_before_outbox_reads)
         self._on_outbox: list[Callable[[], None]] = []
         self.parts = PartsCache()
         """Requests' summary parts, which never change once stored (shared by every unit of

@@ -24,9 +24,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 
@@ -251,8 +252,23 @@ class OutboxRelay:
             self._in_flight -= recorded
             self._in_flight |= by_channel.keys()
         for channel, messages in by_channel.items():
-            self._pool.submit(self._send_share, channel, messages, posted)
+            try:
+                share = self._pool.submit(self._send_share, channel, messages, posted)
+            except RuntimeError:  # stopping: the pool takes no more
+                self._hand_back(messages)
+            else:
+                share.add_done_callback(partial(self._hand_back_if_cancelled, messages))
         return len(claimed)
+
+    def _hand_back_if_cancelled(self, messages: list[OutboxMessage], share: Future[None]) -> None:
+        if share.cancelled():
+            self._hand_back(messages)
+
+    def _hand_back(self, messages: list[OutboxMessage]) -> None:
+        """Claimed but never sent (the relay stopped first): recorded as deferred, so their
+        lease ends with this relay and the next one sends them at once."""
+        with self._lock:
+            self._finished += [_Result(m, Delivery.DEFERRED) for m in messages]
 
     def _record_finished(self) -> None:
         """Record the sends that no round will (the relay is stopping)."""
@@ -287,6 +303,9 @@ class OutboxRelay:
             self._finished += results
             if not results:
                 self._in_flight.discard(channel)
+        if self._stop.is_set():
+            # No round comes any more (a drain may have returned before this share ended).
+            self._record_finished()
         self._wake.set()
 
     def _send_channel(

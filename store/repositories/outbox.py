@@ -106,8 +106,8 @@ class OutboxRepository:
 
     def write_queued(self) -> None:
         """Write what :meth:`add` took, in one statement: a status change queues a message to
-        every person and channel it concerns. The store calls it before commit; every read of
-        the outbox here calls it first, so this transaction sees its own rows."""
+        every person and channel it concerns. The store calls it before commit and before any
+        statement of the transaction on the outbox, so the transaction sees its own rows."""
         if self._queued:
             queued, self._queued = self._queued, []
             self._session.execute(_INSERT, queued)
@@ -184,7 +184,6 @@ class OutboxRepository:
         """Lease up to ``limit`` due messages, oldest first, at most ``per_channel`` of each
         channel (so one channel's backlog never fills a round), none of ``held_channels``; in
         one statement, built once (a relay claims many times a second under load)."""
-        self.write_queued()
         rows = self._session.execute(
             _CLAIM,
             {
@@ -253,7 +252,6 @@ class OutboxRepository:
     ) -> list[StrandedMessage]:
         """Stranded messages whose request this call claimed (the request's own lease, the one
         granting and ending take, so nothing else works on the request meanwhile)."""
-        self.write_queued()
         found = self._stranded(limit=limit)
         wanted = sorted({m.request_id for m in found if m.request_id is not None})
         existing = set(
@@ -313,7 +311,6 @@ class OutboxRepository:
 
     def retired_count(self, *, ref: str) -> int:
         """How many messages with ``ref`` were stranded and dealt with before."""
-        self.write_queued()
         return int(
             self._session.scalar(
                 select(func.count())
@@ -324,13 +321,11 @@ class OutboxRepository:
         )
 
     def next_due(self) -> datetime | None:
-        self.write_queued()
         return self._session.scalar(
             select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.status == PENDING)
         )
 
     def pending_count(self) -> int:
-        self.write_queued()
         return int(
             self._session.scalar(
                 select(func.count()).select_from(OutboxRow).where(OutboxRow.status == PENDING)
@@ -387,7 +382,6 @@ class OutboxRepository:
         return {r.ref: PostedMessage(channel=r.channel, ts=r.ts) for r in rows}
 
     def purge_sent(self, *, before: datetime) -> int:
-        self.write_queued()
         result = self._session.execute(
             delete(OutboxRow).where(OutboxRow.status == SENT, OutboxRow.sent_at < before)
         )

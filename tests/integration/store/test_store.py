@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text, update
+from sqlalchemy import inspect, select, text, update
 
 from domain.audit import AuditEvent, AuditKind
 from domain.ids import RequestId, UserId, new_request_id
@@ -16,7 +16,7 @@ from domain.lifecycle import AccessRequest, Status
 from domain.objects import AccessObject
 from store.engine import make_engine
 from store.migrate import current_revision, head_revision, upgrade
-from store.models import AuditEventRow, Base
+from store.models import AuditEventRow, Base, OutboxRow
 from store.repositories.audit import verify_chain
 from store.repositories.requests import ConcurrentChange, RequesterSnapshot
 from store.schema_filters import include_name
@@ -191,6 +191,23 @@ def test_outbox_messages_of_one_key_are_claimed_strictly_in_order(store: Store) 
     assert seen == [0, 1, 2]
     with store.read() as uow:
         assert uow.outbox.pending_count() == 0
+
+
+def test_a_transaction_sees_the_messages_it_queued_and_a_savepoint_undoes_its_own(
+    store: Store,
+) -> None:
+    with store.write() as uow:
+        uow.outbox.add(at=T0, ordering_key="k", channel="C1", kind="post", payload={"n": 1})
+        # Read with the ORM, as a test or a report would: the queued row is written first.
+        seen = uow.session.scalars(select(OutboxRow.payload)).all()
+        assert seen == [{"n": 1}]
+        with pytest.raises(RuntimeError), uow.savepoint():
+            uow.outbox.add(at=T0, ordering_key="k", channel="C1", kind="post", payload={"n": 2})
+            raise RuntimeError("undo")
+        uow.outbox.add(at=T0, ordering_key="k", channel="C1", kind="post", payload={"n": 3})
+    with store.read() as uow:
+        kept = uow.session.scalars(select(OutboxRow.payload).order_by(OutboxRow.id)).all()
+    assert kept == [{"n": 1}, {"n": 3}]
 
 
 def test_a_claimed_message_is_not_claimed_again_until_its_lease_lapses(store: Store) -> None:
