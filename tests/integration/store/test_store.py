@@ -201,9 +201,14 @@ def test_a_transaction_sees_the_messages_it_queued_and_a_savepoint_undoes_its_ow
         # Read with the ORM, as a test or a report would: the queued row is written first.
         seen = uow.session.scalars(select(OutboxRow.payload)).all()
         assert seen == [{"n": 1}]
-        with pytest.raises(RuntimeError), uow.savepoint():
-            uow.outbox.add(at=T0, ordering_key="k", channel="C1", kind="post", payload={"n": 2})
-            raise RuntimeError("undo")
+
+        def queue_then_fail() -> None:
+            with uow.savepoint():
+                uow.outbox.add(at=T0, ordering_key="k", channel="C1", kind="post", payload={"n": 2})
+                raise RuntimeError("undo")
+
+        with pytest.raises(RuntimeError):
+            queue_then_fail()
         uow.outbox.add(at=T0, ordering_key="k", channel="C1", kind="post", payload={"n": 3})
     with store.read() as uow:
         kept = uow.session.scalars(select(OutboxRow.payload).order_by(OutboxRow.id)).all()
