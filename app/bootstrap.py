@@ -84,6 +84,7 @@ from app.slack.commands import CommandRouter
 from app.slack.directory import SlackDirectory
 from app.slack.failures import AckingHandler, GuardedApp, acknowledge_failure
 from app.slack.relay import OutboxRelay
+from app.slack.shared_client import share_client
 from app.webhooks.sending import RequestWebhooks, subscriptions_from
 from app.workers import Trigger
 from domain.clock import Clock, SystemClock
@@ -329,7 +330,9 @@ def build_application(
     store = Store(engine=make_engine(settings.database_url), audit_keys=audit_keys)
 
     bot_token = settings.slack_bot_token.get_secret_value()
-    client = make_web_client(token=bot_token, base_url=settings.slack_api_url)
+    # Kept alive too: a click's views.update and an eligibility check's user-group lookup
+    # would otherwise each open a connection (against Slack, a TLS session) of their own.
+    client = make_web_client(token=bot_token, base_url=settings.slack_api_url, keep_alive=True)
     relay_client = make_web_client(
         token=bot_token, base_url=settings.slack_api_url, retries=False, keep_alive=True
     )
@@ -614,6 +617,7 @@ def build_application(
         ),
     )
     bolt.error(acknowledge_failure)
+    share_client(bolt, client)
     commands = CommandRouter()
     commands.register(bolt)
     requesting = RequestModalListeners(

@@ -28,8 +28,9 @@ def make_web_client(
     """A client that retries 429 (after ``Retry-After``), 5xx and dropped connections.
 
     The relay that sends queued messages uses ``retries=False``: it schedules its own retries in
-    the database instead of sleeping in a thread, and must not stall other channels; and
-    ``keep_alive``: one call per message, over one open connection per sending thread.
+    the database instead of sleeping in a thread, and must not stall other channels.
+    ``keep_alive``: calls over one open connection per thread (the relay's sending threads and
+    the listeners' alike) instead of a new one per call.
     """
     kind = KeepAliveWebClient if keep_alive else WebClient
     client = kind(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, logger=_quiet)

@@ -247,7 +247,8 @@ class RequestRepository:
         """Parts computed in this transaction, for :class:`PartsCache` once it is committed."""
 
     def exists(self, request_id: RequestId) -> bool:
-        return self._session.get(RequestRow, request_id) is not None
+        found = self._session.scalar(select(RequestRow.id).where(RequestRow.id == request_id))
+        return found is not None
 
     def add(
         self,
