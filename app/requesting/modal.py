@@ -68,7 +68,6 @@ from domain.ids import RequestId, UserId
 from domain.objects import MAX_OBJECTS_PER_REQUEST, AccessObject
 from domain.people import Person
 from domain.policy import AccessFlow
-from store.repositories.draft_reads import read_draft
 from store.repositories.drafts import DraftChanges
 from store.repositories.favorites import Favorite
 from store.repositories.unchanged import UNCHANGED
@@ -587,7 +586,7 @@ class RequestModalService:
         # The draft is read, changed and rendered in one transaction: a pick is one round of
         # statements, not three.
         with self._store.write() as uow:
-            draft = read_draft(uow.session, draft_key)
+            draft = uow.drafts.get(draft_key)
             if draft is None or draft.user_id != user:
                 raise DraftNotFound(FORM_EXPIRED)
             if found is None:

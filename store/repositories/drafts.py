@@ -6,9 +6,9 @@ import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import delete, exists, func, insert, literal, select, update
+from sqlalchemy import Table, bindparam, delete, exists, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -49,6 +49,11 @@ def _seconds(duration: timedelta | Unchanged | None) -> int | Unchanged | None:
     if isinstance(duration, Unchanged):
         return duration
     return int(duration.total_seconds()) if duration else None
+
+
+_DRAFTS: Final = cast(Table, DraftRow.__table__)
+_DRAFT_ITEMS: Final = cast(Table, DraftItemRow.__table__)
+_DRAFT: Final = select(_DRAFTS).where(_DRAFTS.c.key == bindparam("key"))
 
 
 def _given(changes: DraftChanges) -> dict[Any, object]:
@@ -102,13 +107,22 @@ class DraftRepository:
         return _to_domain(row)
 
     def get(self, key: str) -> Draft | None:
-        row = self._session.get(DraftRow, key)
-        return _to_domain(row) if row else None
+        # A plain row read: ``session.get`` would keep the row among the session's objects,
+        # which the table-level UPDATE of :meth:`update` then leaves as they were.
+        row = self._session.execute(_DRAFT, {"key": key}).first()
+        # The row's columns carry the model's attribute names, which is all _to_domain reads.
+        return _to_domain(cast(Any, row)) if row is not None else None
 
     def update(self, key: str, *, at: datetime, changes: DraftChanges = NO_CHANGES) -> None:
         """Write ``changes`` and mark the draft as used at ``at``."""
         values = {DraftRow.updated_at: at, **_given(changes)}
-        self._session.execute(update(DraftRow).where(DraftRow.key == key).values(values))
+        # On the table, not the model: the ORM's UPDATE would first look for the draft among
+        # the session's objects to patch it, and every modal click writes its draft.
+        self._session.execute(
+            update(_DRAFTS)
+            .where(_DRAFTS.c.key == key)
+            .values({column.key: value for column, value in values.items()})
+        )
 
     # -- the selection --------------------------------------------------------------------------
 
@@ -213,9 +227,10 @@ class DraftRepository:
         return count, [AccessObject(*r) for r in sample]
 
     def remove(self, key: str, *, integration: str | None = None) -> None:
-        statement = delete(DraftItemRow).where(DraftItemRow.draft_key == key)
+        items = _DRAFT_ITEMS.c
+        statement = delete(_DRAFT_ITEMS).where(items.draft_key == key)
         if integration is not None:
-            statement = statement.where(DraftItemRow.integration == integration)
+            statement = statement.where(items.integration == integration)
         self._session.execute(statement)
 
     def find(self, key: str, *, words: Sequence[str], limit: int) -> list[tuple[int, AccessObject]]:
