@@ -54,7 +54,7 @@ SHARE_SECONDS: Final = 5.0
 at Slack's one a second; more where ``CHANNEL_RATE`` allows more, up to a whole round), so a
 faster pace means fewer rounds and fewer writes, not the same share more often."""
 GATHER_SECONDS: Final = 0.01
-"""How long a woken relay waits for more channels to finish before its next round."""
+"""How long a relay woken by a share that ended waits for more to end before its next round."""
 MAX_BACKOFF: Final = timedelta(minutes=5)
 PERMANENT_ERRORS: Final = frozenset(
     {
@@ -134,6 +134,7 @@ class OutboxRelay:
         self._report_writer = report_writer
         self._owner = f"relay-{uuid.uuid4().hex[:12]}"
         self._wake = threading.Event()
+        self._share_ended = threading.Event()
         self._stop = threading.Event()
         self._draining = threading.Event()
         self._thread: threading.Thread | None = None
@@ -204,10 +205,13 @@ class OutboxRelay:
                 continue
             if self._draining.is_set() and not sending_before:
                 return
-            if self._wake.wait(timeout=0.5) and not self._draining.is_set():
-                # Let the other channels finishing about now (and rows queued with them) join
-                # this round: one transaction for them all instead of one each.
+            self._wake.wait(timeout=0.5)
+            if self._share_ended.is_set() and not self._draining.is_set():
+                # Woken by a share that ended: let the other channels ending about now join
+                # this round, one transaction for them all instead of one each. A new message
+                # (the store's wake) is claimed at once.
                 self._stop.wait(GATHER_SECONDS)
+            self._share_ended.clear()
             self._wake.clear()
 
     # -- one round ------------------------------------------------------------------------------
@@ -306,6 +310,7 @@ class OutboxRelay:
         if self._stop.is_set():
             # No round comes any more (a drain may have returned before this share ended).
             self._record_finished()
+        self._share_ended.set()
         self._wake.set()
 
     def _send_channel(
