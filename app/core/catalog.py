@@ -91,23 +91,29 @@ class CatalogService:
         with self._store.read() as uow:
             self._refresh_in(uow)
 
-    def _refresh_in(self, uow: UnitOfWork) -> None:
+    def _refresh_in(self, uow: UnitOfWork) -> list[FlowRecord]:
+        """The flows as of ``uow`` (kept for the next readers too)."""
         checked_at = time.monotonic()
         generation = uow.catalog.generation()
-        if generation != self._generation:
-            flows = uow.catalog.flows()
-            descriptions = uow.catalog.descriptions()
-            with self._lock:
-                self._generation, self._flows = generation, flows
-                self._descriptions, self._bundles = descriptions, {}
-        self._checked_at = checked_at
+        with self._lock:
+            if generation == self._generation:
+                self._checked_at = checked_at
+                return self._flows
+        flows = uow.catalog.flows()
+        descriptions = uow.catalog.descriptions()
+        with self._lock:
+            self._generation, self._flows = generation, flows
+            self._descriptions, self._bundles = descriptions, {}
+            self._checked_at = checked_at
+        return flows
 
     def fresh_flow(self, uow: UnitOfWork, name: str) -> FreshFlow:
         """``flow(name, fresh=True)`` read in the caller's transaction: a click that reads the
         request anyway learns the catalog's generation with it, not in a transaction of its
-        own."""
-        self._refresh_in(uow)
-        return FreshFlow(next((f for f in self._flows if f.flow.name == name), None))
+        own. The flow is the one of the generation this transaction saw, even if another
+        thread refreshes the cache meanwhile."""
+        flows = self._refresh_in(uow)
+        return FreshFlow(next((f for f in flows if f.flow.name == name), None))
 
     def invalidate(self) -> None:
         """Look at the database again on the next read (this instance just changed it)."""

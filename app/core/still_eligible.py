@@ -191,11 +191,6 @@ class StillEligible:
         )
         return answer.ends_at if answer.on else None
 
-    def stale_bundle_objects(self, request_id: RequestId) -> list[AccessObject]:
-        """Objects of a bundle request that its bundle no longer holds (never granted stale)."""
-        with self._store.read() as uow:
-            return stale_bundle_objects(uow, request_id)
-
     # -- just before granting ---------------------------------------------------------------------
 
     def fail_if_ineligible(self, request_id: RequestId) -> Status | None:
@@ -286,7 +281,8 @@ def audit_refusal(
 
 
 def stale_bundle_objects(uow: UnitOfWork, request_id: RequestId) -> list[AccessObject]:
-    """:meth:`StillEligible.stale_bundle_objects` in the caller's transaction."""
+    """Objects of a bundle request that its bundle no longer holds (never granted stale), read
+    in the caller's transaction."""
     versions = uow.requests.bundle_versions(request_id)
     # The versions first: an unchanged bundle (nearly always) needs no objects read.
     if versions is None:
