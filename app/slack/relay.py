@@ -262,6 +262,8 @@ class OutboxRelay:
                 self._hand_back(messages)
             else:
                 share.add_done_callback(partial(self._hand_back_if_cancelled, messages))
+        if self._stop.is_set():  # a round that outlived stop(): nothing else records it
+            self._record_finished()
         return len(claimed)
 
     def _hand_back_if_cancelled(self, messages: list[OutboxMessage], share: Future[None]) -> None:
