@@ -94,6 +94,10 @@ class RequestRow(Base):
     grantee_id: Mapped[str | None] = mapped_column(String(32))
     grantee_name: Mapped[str | None] = mapped_column(String(200))
     grantee_email: Mapped[str | None] = mapped_column(String(320))
+    # The summary's parts (per integration: counts, permissions, first resources), computed
+    # once at submission: a request's objects never change (docs/architecture.md, "Lifecycle").
+    # NULL for requests stored before migration 0016: computed from their objects instead.
+    parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
 
     __table_args__ = (
         # Home and history list one person's requests, newest first, a page at a time.

@@ -24,7 +24,6 @@ from store.repositories.favorites import FavoriteRepository
 from store.repositories.grants import GrantRepository
 from store.repositories.meta import MetaRepository
 from store.repositories.outbox import OutboxRepository
-from store.repositories.parts_cache import PartsCache
 from store.repositories.removals import RemovalProblemRepository
 from store.repositories.requests import RequestRepository
 
@@ -35,10 +34,9 @@ class UnitOfWork:
         session: Session,
         *,
         audit_keys: AuditKeys | None = None,
-        parts: PartsCache | None = None,
     ) -> None:
         self.session = session
-        self.requests = RequestRepository(session, parts=parts)
+        self.requests = RequestRepository(session)
         self.audit = AuditRepository(session, keys=audit_keys)
         self.grants = GrantRepository(session)
         self.outbox = OutboxRepository(session)
@@ -90,9 +88,6 @@ class Store:
         # as the ORM's autoflush makes its other writes visible (OutboxRepository.add).
         event.listen(self._writer, "do_orm_execute", _write_queued_before_outbox_reads)
         self._on_outbox: list[Callable[[], None]] = []
-        self.parts = PartsCache()
-        """Requests' summary parts, which never change once stored (shared by every unit of
-        work of this store)."""
 
     def on_outbox_commit(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` after any transaction that queued a Slack message commits."""
@@ -102,13 +97,11 @@ class Store:
     def write(self) -> Iterator[UnitOfWork]:
         with self._writer() as session:
             with session.begin():
-                uow = UnitOfWork(session, audit_keys=self.audit_keys, parts=self.parts)
+                uow = UnitOfWork(session, audit_keys=self.audit_keys)
                 yield uow
                 uow.outbox.write_queued()
                 # Last, so the audit chain's lock is held only from here to COMMIT.
                 uow.audit.write_pending()
-            # Committed: what this transaction stored is now what everyone reads.
-            self.parts.put_all(uow.requests.parts_read)
             if uow.outbox.added:
                 for callback in self._on_outbox:
                     callback()
@@ -116,11 +109,10 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[UnitOfWork]:
         with self._reader() as session, session.begin():
-            uow = UnitOfWork(session, audit_keys=self.audit_keys, parts=self.parts)
+            uow = UnitOfWork(session, audit_keys=self.audit_keys)
             yield uow
             # Read sessions never write: end with a rollback, which is also cheaper.
             session.rollback()
-        self.parts.put_all(uow.requests.parts_read)
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -11,7 +11,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, func, insert, literal, or_, select, text, update
+from sqlalchemy import (
+    Row,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    text,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -38,7 +52,6 @@ from store.repositories.headlines import (
     waiting_count,
     waiting_on,
 )
-from store.repositories.parts_cache import Parts, PartsCache, PartsKey
 from store.repositories.unchanged import UNCHANGED, Unchanged, given_or
 
 
@@ -137,7 +150,12 @@ def _given(columns: RequestColumns) -> dict[Any, object]:
     return {column: value for column, value in pairs if value is not UNCHANGED}
 
 
-def _to_domain(row: RequestRow) -> AccessRequest:
+RequestFields = RequestRow | Row[Any]
+"""A request's columns, as a mapped row or a Core row of the same table."""
+Parts = tuple[IntegrationPart, ...]
+
+
+def _to_domain(row: RequestFields) -> AccessRequest:
     return AccessRequest(
         id=RequestId(row.id),
         requester=UserId(row.requester_id),
@@ -159,7 +177,7 @@ def _to_domain(row: RequestRow) -> AccessRequest:
     )
 
 
-def _summary_of(row: RequestRow, *, parts: tuple[IntegrationPart, ...]) -> RequestSummary:
+def _summary_of(row: RequestFields, *, parts: Parts) -> RequestSummary:
     return RequestSummary(
         id=RequestId(row.id),
         requester=UserId(row.requester_id),
@@ -186,7 +204,33 @@ def _summary_of(row: RequestRow, *, parts: tuple[IntegrationPart, ...]) -> Reque
     )
 
 
-def _decision(row: DecisionRow) -> Decision:
+def _stored_parts(parts: Parts) -> list[dict[str, Any]]:
+    return [
+        {
+            "integration": p.integration,
+            "resources": list(p.resources),
+            "permissions": list(p.permissions),
+            "count": p.count,
+            "resource_count": p.resource_count,
+        }
+        for p in parts
+    ]
+
+
+def _parts_from(stored: Sequence[dict[str, Any]]) -> Parts:
+    return tuple(
+        IntegrationPart(
+            integration=p["integration"],
+            resources=tuple(p["resources"]),
+            permissions=tuple(p["permissions"]),
+            count=int(p["count"]),
+            resource_count=int(p["resource_count"]),
+        )
+        for p in stored
+    )
+
+
+def _decision(row: DecisionRow | Row[Any]) -> Decision:
     return Decision(
         request_id=RequestId(row.request_id),
         step=row.step,
@@ -198,32 +242,118 @@ def _decision(row: DecisionRow) -> Decision:
     )
 
 
-def _progress_of(
-    steps: Sequence[RequestStepRow], *, decisions: Sequence[Decision], current: int
-) -> ApprovalProgress:
+def _progress_from(rows: Sequence[Row[Any]]) -> ApprovalProgress:
+    """One request's progress from its rows of :data:`_PROGRESS`."""
+    steps: dict[int, Row[Any]] = {}
     approvals: dict[int, list[StepApproval]] = {}
-    for decision in decisions:
-        if decision.approved:
-            approvals.setdefault(decision.step, []).append(
-                StepApproval(approver=decision.approver, reason=decision.reason)
+    for row in rows:
+        steps.setdefault(row.step, row)
+        if row.approver_id is not None:
+            approvals.setdefault(row.step, []).append(
+                StepApproval(approver=UserId(row.approver_id), reason=row.reason)
             )
     return ApprovalProgress(
         steps=tuple(
             StepProgress(
-                index=s.step,
-                quorum=s.quorum,
-                needed=s.needed,
-                approvals=tuple(approvals.get(s.step, ())),
-                started=s.started_at is not None,
-                done=s.completed_at is not None,
+                index=index,
+                quorum=step.quorum,
+                needed=step.needed,
+                approvals=tuple(approvals.get(index, ())),
+                started=step.started_at is not None,
+                done=step.completed_at is not None,
             )
-            for s in steps
+            for index, step in steps.items()
         ),
-        current=current,
+        current=int(rows[0].current_step or 0),
     )
 
 
 _INSERT_STATUS_CHANGE: Final = insert(cast(Table, StatusChangeRow.__table__))
+_REQUESTS: Final = cast(Table, RequestRow.__table__)
+_INSERT_REQUEST: Final = insert(_REQUESTS)
+_READ_REQUEST: Final = select(_REQUESTS).where(_REQUESTS.c.id == bindparam("id"))
+"""A request's row, read with a statement built once: the hot paths read it in every
+transaction, and the ORM's per-statement work was a good part of a click's CPU."""
+_STEPS: Final = cast(Table, RequestStepRow.__table__)
+_DECISIONS: Final = cast(Table, DecisionRow.__table__)
+_APPROVALS: Final = cast(Table, ApprovalRow.__table__)
+_INSERT_STEP: Final = insert(_STEPS)
+_INSERT_DECISION: Final = insert(_DECISIONS)
+_INSERT_APPROVAL: Final = insert(_APPROVALS)
+_PROGRESS: Final[Select[Any]] = (
+    select(
+        _STEPS.c.request_id,
+        _STEPS.c.step,
+        _STEPS.c.quorum,
+        _STEPS.c.needed,
+        _STEPS.c.started_at,
+        _STEPS.c.completed_at,
+        _REQUESTS.c.current_step,
+        _DECISIONS.c.approver_id,
+        _DECISIONS.c.reason,
+    )
+    .join(_REQUESTS, _REQUESTS.c.id == _STEPS.c.request_id)
+    .outerjoin(
+        _DECISIONS,
+        and_(
+            _DECISIONS.c.request_id == _STEPS.c.request_id,
+            _DECISIONS.c.step == _STEPS.c.step,
+            _DECISIONS.c.approved == true(),
+        ),
+    )
+    .order_by(_STEPS.c.request_id, _STEPS.c.step, _DECISIONS.c.id)
+)
+"""Every step of requests with the request's current step and the approvals given in it: one
+row per step and approval (a step without one comes once, with no approver)."""
+_PROGRESS_OF_ONE: Final[Select[Any]] = _PROGRESS.where(_STEPS.c.request_id == bindparam("id"))
+_PROGRESS_OF_MANY: Final[Select[Any]] = _PROGRESS.where(
+    _STEPS.c.request_id.in_(bindparam("ids", expanding=True))
+)
+_DECISIONS_OF: Final = (
+    select(_DECISIONS).where(_DECISIONS.c.request_id == bindparam("id")).order_by(_DECISIONS.c.id)
+)
+_APPROVERS_OF: Final = (
+    select(_APPROVALS).where(_APPROVALS.c.request_id == bindparam("id")).order_by(_APPROVALS.c.id)
+)
+_APPROVERS_OF_STEP: Final = (
+    select(_APPROVALS)
+    .where(_APPROVALS.c.request_id == bindparam("id"), _APPROVALS.c.step == bindparam("step"))
+    .order_by(_APPROVALS.c.id)
+)
+_BUNDLE_VERSIONS: Final = (
+    select(_REQUESTS.c.bundle, _REQUESTS.c.bundle_version, BundleRow.version, BundleRow.id)
+    .outerjoin(BundleRow, BundleRow.name == _REQUESTS.c.bundle)
+    .where(_REQUESTS.c.id == bindparam("id"), _REQUESTS.c.bundle.is_not(None))
+)
+_HOLD_STEP: Final = (
+    update(_REQUESTS)
+    .where(
+        _REQUESTS.c.id == bindparam("the_request"),
+        _REQUESTS.c.status == Status.PENDING.value,
+        _REQUESTS.c.current_step == bindparam("the_step"),
+    )
+    .values(current_step=_REQUESTS.c.current_step)
+)
+_COUNT_APPROVAL: Final = (
+    update(_STEPS)
+    .where(
+        _STEPS.c.request_id == bindparam("the_request"),
+        _STEPS.c.step == bindparam("the_step"),
+        _STEPS.c.completed_at.is_(None),
+    )
+    .values(approvals=_STEPS.c.approvals + 1)
+    .returning(_STEPS.c.approvals, _STEPS.c.needed)
+)
+_COMPLETE_STEP: Final = (
+    update(_STEPS)
+    .where(
+        _STEPS.c.request_id == bindparam("the_request"),
+        _STEPS.c.step == bindparam("the_step"),
+        _STEPS.c.completed_at.is_(None),
+        _STEPS.c.approvals >= _STEPS.c.needed,
+    )
+    .values(completed_at=bindparam("at"))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,11 +370,8 @@ class BundleVersions:
 
 
 class RequestRepository:
-    def __init__(self, session: Session, *, parts: PartsCache | None = None) -> None:
+    def __init__(self, session: Session) -> None:
         self._session = session
-        self._cache = parts
-        self.parts_read: dict[PartsKey, Parts] = {}
-        """Parts computed in this transaction, for :class:`PartsCache` once it is committed."""
 
     def exists(self, request_id: RequestId) -> bool:
         found = self._session.scalar(select(RequestRow.id).where(RequestRow.id == request_id))
@@ -271,35 +398,38 @@ class RequestRepository:
         ``grantee``: the teammate the access is for (``request.grantee``), as Slack knows them."""
         if from_draft is None and not objects:
             raise EmptyRequest(f"{request.id} has no objects")
-        self._session.add(
-            RequestRow(
-                id=request.id,
-                requester_id=request.requester,
-                requester_name=requester.name,
-                requester_email=requester.email,
-                grantee_id=request.grantee,
-                grantee_name=grantee.name if grantee and request.grantee else None,
-                grantee_email=grantee.email if grantee and request.grantee else None,
-                flow=request.flow,
-                bundle=request.bundle,
-                bundle_version=bundle_version,
-                form_key=from_draft,
-                automatic=request.automatic,
-                trigger=request.trigger.value,
-                duration_seconds=int(request.duration.total_seconds()),
-                justification=request.justification,
-                object_count=len(objects),  # a draft's copy is counted below
-                status=request.status.value,
-                created_at=request.created_at,
-                last_change_at=request.last_change_at,
-                last_actor=request.last_actor,
-                timeout_at=timeout_at,
-                next_reminder_at=next_reminder_at,
-                reminders_sent=0,
-            )
-        )
         try:
-            self._session.flush()
+            # A Core insert: nothing reads the row back as an object (see _READ_REQUEST).
+            self._session.execute(
+                _INSERT_REQUEST,
+                {
+                    "id": request.id,
+                    "requester_id": request.requester,
+                    "requester_name": requester.name,
+                    "requester_email": requester.email,
+                    "grantee_id": request.grantee,
+                    "grantee_name": grantee.name if grantee and request.grantee else None,
+                    "grantee_email": grantee.email if grantee and request.grantee else None,
+                    "flow": request.flow,
+                    "bundle": request.bundle,
+                    "bundle_version": bundle_version,
+                    "form_key": from_draft,
+                    "automatic": request.automatic,
+                    "trigger": request.trigger.value,
+                    "duration_seconds": int(request.duration.total_seconds()),
+                    "justification": request.justification,
+                    "object_count": 0,  # counted below, from what was stored
+                    "status": request.status.value,
+                    "created_at": request.created_at,
+                    "last_change_at": request.last_change_at,
+                    "last_actor": request.last_actor,
+                    "timeout_at": timeout_at,
+                    "next_reminder_at": next_reminder_at,
+                    "reminders_sent": 0,
+                    "current_step": 0,
+                    "extensions": 0,
+                },
+            )
         except IntegrityError:
             if from_draft is not None:
                 raise AlreadySubmitted(from_draft) from None
@@ -319,22 +449,7 @@ class RequestRepository:
                     .order_by(DraftItemRow.id),
                 )
             )
-            # Counted from what was copied (rowcount is not reliable for INSERT ... SELECT).
-            count = int(
-                self._session.scalar(
-                    select(func.count()).where(RequestObjectRow.request_id == request.id)
-                )
-                or 0
-            )
-            if not count:
-                raise EmptyRequest(f"{request.id} has no objects: its form holds none")
-            self._session.execute(
-                update(RequestRow)
-                .where(RequestRow.id == request.id)
-                .values(object_count=count)
-                .execution_options(synchronize_session=False)
-            )
-        elif objects:
+        else:
             self._session.execute(
                 insert(RequestObjectRow),
                 [
@@ -347,14 +462,28 @@ class RequestRepository:
                     for o in objects
                 ],
             )
-        self._session.add(
-            StatusChangeRow(
-                request_id=request.id,
-                from_status=None,
-                to_status=request.status.value,
-                actor=request.requester,
-                at=request.created_at,
-            )
+        # The summary's parts, computed once from what was stored (rowcount is not reliable
+        # for INSERT ... SELECT) and kept on the row: a request's objects never change, and
+        # every later message and screen reads them from there.
+        parts = self._parts_many([request.id]).get(request.id, ())
+        if not parts:
+            raise EmptyRequest(f"{request.id} has no objects: its form holds none")
+        self._session.execute(
+            update(RequestRow)
+            .where(RequestRow.id == request.id)
+            .values(object_count=sum(p.count for p in parts), parts=_stored_parts(parts))
+            .execution_options(synchronize_session=False)
+        )
+        self._session.execute(
+            _INSERT_STATUS_CHANGE,
+            {
+                "request_id": request.id,
+                "from_status": None,
+                "to_status": request.status.value,
+                "actor": request.requester,
+                "at": request.created_at,
+                "reason": None,
+            },
         )
 
     def by_form(self, form_key: str) -> RequestId | None:
@@ -362,12 +491,15 @@ class RequestRepository:
         found = self._session.scalar(select(RequestRow.id).where(RequestRow.form_key == form_key))
         return RequestId(found) if found else None
 
+    def _row(self, request_id: RequestId) -> Row[Any] | None:
+        return self._session.execute(_READ_REQUEST, {"id": request_id}).first()
+
     def get(self, request_id: RequestId) -> AccessRequest | None:
-        row = self._session.get(RequestRow, request_id)
+        row = self._row(request_id)
         return _to_domain(row) if row else None
 
     def requester(self, request_id: RequestId) -> RequesterSnapshot | None:
-        row = self._session.get(RequestRow, request_id)
+        row = self._row(request_id)
         if row is None:
             return None
         return RequesterSnapshot(
@@ -377,11 +509,7 @@ class RequestRepository:
     def bundle_versions(self, request_id: RequestId) -> BundleVersions | None:
         """A bundle request's bundle as it was asked for and as it is now, in one statement;
         ``None`` for a request of plain objects (or no such request)."""
-        row = self._session.execute(
-            select(RequestRow.bundle, RequestRow.bundle_version, BundleRow.version, BundleRow.id)
-            .outerjoin(BundleRow, BundleRow.name == RequestRow.bundle)
-            .where(RequestRow.id == request_id, RequestRow.bundle.is_not(None))
-        ).first()
+        row = self._session.execute(_BUNDLE_VERSIONS, {"id": request_id}).first()
         if row is None or row[0] is None:
             return None
         return BundleVersions(bundle=row[0], requested=row[1], current=row[2], key=row[3])
@@ -432,14 +560,13 @@ class RequestRepository:
             RequestRow.expires_at: request.expires_at,
             **_given(columns),
         }
-        row = self._session.scalar(
-            update(RequestRow)
-            .where(RequestRow.id == change.request_id)
-            .where(RequestRow.status == change.from_status.value)
+        row = self._session.execute(
+            update(_REQUESTS)
+            .where(_REQUESTS.c.id == change.request_id)
+            .where(_REQUESTS.c.status == change.from_status.value)
             .values(values)
-            .returning(RequestRow)
-            .execution_options(synchronize_session=False, populate_existing=True)
-        )
+            .returning(*_REQUESTS.c)
+        ).first()
         if row is None:
             raise ConcurrentChange(change.request_id)
         # A Core insert of the table, not an ORM object: nothing reads the row back, and the
@@ -459,35 +586,31 @@ class RequestRepository:
 
     def with_summary(self, request_id: RequestId) -> tuple[AccessRequest, RequestSummary] | None:
         """:meth:`get` and :meth:`summary` from one read of the row."""
-        row = self._session.get(RequestRow, request_id)
+        row = self._row(request_id)
         if row is None:
             return None
         return _to_domain(row), _summary_of(row, parts=self._parts_of([row])[row.id])
 
     def summary(self, request_id: RequestId) -> RequestSummary | None:
-        row = self._session.get(RequestRow, request_id)
+        row = self._row(request_id)
         if row is None:
             return None
         return _summary_of(row, parts=self._parts_of([row])[row.id])
 
     def summaries(self, request_ids: Sequence[RequestId]) -> dict[RequestId, RequestSummary]:
-        """:meth:`summary` of a whole batch in four queries, however many requests it holds."""
+        """:meth:`summary` of a whole batch in one query, however many requests it holds."""
         if not request_ids:
             return {}
-        # Fresh rows: a set-wise UPDATE of this transaction leaves loaded objects as they were.
-        rows = self._session.scalars(
-            select(RequestRow)
-            .where(RequestRow.id.in_(request_ids))
-            .execution_options(populate_existing=True)
-        )
-        found = list(rows)
+        found = self._session.execute(
+            select(_REQUESTS).where(_REQUESTS.c.id.in_(request_ids))
+        ).all()
         parts = self._parts_of(found)
         return {RequestId(r.id): _summary_of(r, parts=parts[r.id]) for r in found}
 
     def get_many(self, request_ids: Sequence[RequestId]) -> dict[RequestId, AccessRequest]:
         if not request_ids:
             return {}
-        rows = self._session.scalars(select(RequestRow).where(RequestRow.id.in_(request_ids)))
+        rows = self._session.execute(select(_REQUESTS).where(_REQUESTS.c.id.in_(request_ids)))
         return {RequestId(r.id): _to_domain(r) for r in rows}
 
     def apply_many(
@@ -543,22 +666,14 @@ class RequestRepository:
         insert_rows(self._session, StatusChangeRow, history)
         return changed
 
-    def _parts_of(self, rows: Sequence[RequestRow]) -> dict[str, Parts]:
-        """Each request's parts: remembered ones from :class:`PartsCache` (a request's objects
-        never change once stored), the rest in three queries for all of them."""
-        found: dict[str, Parts] = {}
-        missing: dict[str, PartsKey] = {}
-        for row in rows:
-            key = (row.id, row.created_at)
-            known = self.parts_read.get(key) or (self._cache.get(key) if self._cache else None)
-            if known is not None:
-                found[row.id] = known
-            else:
-                missing[row.id] = key
+    def _parts_of(self, rows: Sequence[RequestFields]) -> dict[str, Parts]:
+        """Each request's parts as stored with it; requests stored before parts were (migration
+        0016) have theirs computed from their objects, in three queries for all of them."""
+        found = {row.id: _parts_from(row.parts) for row in rows if row.parts is not None}
+        missing = [RequestId(row.id) for row in rows if row.parts is None]
         if missing:
-            computed = self._parts_many([RequestId(i) for i in missing])
-            for request_id, key in missing.items():
-                found[request_id] = self.parts_read[key] = computed.get(request_id, ())
+            computed = self._parts_many(missing)
+            found.update({request_id: computed.get(request_id, ()) for request_id in missing})
         return found
 
     def _parts_many(
@@ -638,25 +753,31 @@ class RequestRepository:
     def add_approvers(
         self, *, request_id: RequestId, approvers: Sequence[AskedApprover], at: datetime
     ) -> None:
-        for approver in approvers:
-            self._session.add(
-                ApprovalRow(
-                    request_id=request_id,
-                    approver_id=approver.id,
-                    approver_name=approver.name,
-                    approver_email=approver.email,
-                    reasons=list(approver.reasons),
-                    asked_at=at,
-                    step=approver.step,
-                )
-            )
+        if not approvers:
+            return
+        self._session.execute(
+            _INSERT_APPROVAL,
+            [
+                {
+                    "request_id": request_id,
+                    "approver_id": approver.id,
+                    "approver_name": approver.name,
+                    "approver_email": approver.email,
+                    "reasons": list(approver.reasons),
+                    "asked_at": at,
+                    "step": approver.step,
+                }
+                for approver in approvers
+            ],
+        )
 
     def approvers(self, request_id: RequestId, *, step: int | None = None) -> list[AskedApprover]:
         """Everyone asked so far (every step begun), or only those of ``step``."""
-        query = select(ApprovalRow).where(ApprovalRow.request_id == request_id)
-        if step is not None:
-            query = query.where(ApprovalRow.step == step)
-        rows = self._session.scalars(query.order_by(ApprovalRow.id))
+        rows = (
+            self._session.execute(_APPROVERS_OF, {"id": request_id})
+            if step is None
+            else self._session.execute(_APPROVERS_OF_STEP, {"id": request_id, "step": step})
+        )
         return [
             AskedApprover(
                 id=UserId(r.approver_id),
@@ -674,17 +795,23 @@ class RequestRepository:
         self, *, request_id: RequestId, quorums: Sequence[str], first_needed: int, at: datetime
     ) -> None:
         """Every step of a new request, its quorum as the flow wrote it; the first one begins."""
-        for index, quorum in enumerate(quorums):
-            self._session.add(
-                RequestStepRow(
-                    request_id=request_id,
-                    step=index,
-                    quorum=quorum,
-                    needed=first_needed if index == 0 else 0,
-                    approvals=0,
-                    started_at=at if index == 0 else None,
-                )
-            )
+        if not quorums:
+            return
+        self._session.execute(
+            _INSERT_STEP,
+            [
+                {
+                    "request_id": request_id,
+                    "step": index,
+                    "quorum": quorum,
+                    "needed": first_needed if index == 0 else 0,
+                    "approvals": 0,
+                    "started_at": at if index == 0 else None,
+                    "completed_at": None,
+                }
+                for index, quorum in enumerate(quorums)
+            ],
+        )
 
     def current_step(self, request_id: RequestId) -> int:
         found = self._session.scalar(
@@ -698,16 +825,7 @@ class RequestRepository:
         The UPDATE changes nothing, but it takes the row's lock, so the decisions on one request
         (and its cancel, time-out, denial) run one after the other, each seeing the last one's
         result; raises :class:`ConcurrentChange` if the request moved on meanwhile."""
-        result = self._session.execute(
-            update(RequestRow)
-            .where(
-                RequestRow.id == request_id,
-                RequestRow.status == Status.PENDING.value,
-                RequestRow.current_step == step,
-            )
-            .values(current_step=RequestRow.current_step)
-            .execution_options(synchronize_session=False)
-        )
+        result = self._session.execute(_HOLD_STEP, {"the_request": request_id, "the_step": step})
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrentChange(request_id)
 
@@ -723,55 +841,35 @@ class RequestRepository:
         at: datetime,
     ) -> None:
         """One verdict; raises :class:`AlreadyVoted` when this person already gave one here."""
-        self._session.add(
-            DecisionRow(
-                request_id=request_id,
-                step=step,
-                approver_id=approver,
-                approver_name=approver_name,
-                approved=approved,
-                reason=reason,
-                at=at,
-            )
-        )
         try:
-            self._session.flush()
+            self._session.execute(
+                _INSERT_DECISION,
+                {
+                    "request_id": request_id,
+                    "step": step,
+                    "approver_id": approver,
+                    "approver_name": approver_name,
+                    "approved": approved,
+                    "reason": reason,
+                    "at": at,
+                },
+            )
         except IntegrityError:
             raise AlreadyVoted(f"{approver} already decided step {step} of {request_id}") from None
 
     def count_approval(self, *, request_id: RequestId, step: int) -> tuple[int, int]:
         """Count one approval in an open step; ``(approvals, needed)`` afterwards."""
-        result = self._session.execute(
-            update(RequestStepRow)
-            .where(
-                RequestStepRow.request_id == request_id,
-                RequestStepRow.step == step,
-                RequestStepRow.completed_at.is_(None),
-            )
-            .values(approvals=RequestStepRow.approvals + 1)
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            raise ConcurrentChange(request_id)
         row = self._session.execute(
-            select(RequestStepRow.approvals, RequestStepRow.needed).where(
-                RequestStepRow.request_id == request_id, RequestStepRow.step == step
-            )
-        ).one()
-        return int(row[0]), int(row[1])
+            _COUNT_APPROVAL, {"the_request": request_id, "the_step": step}
+        ).first()
+        if row is None:
+            raise ConcurrentChange(request_id)
+        return int(row.approvals), int(row.needed)
 
     def complete_step(self, *, request_id: RequestId, step: int, at: datetime) -> None:
         """End a step that reached its quorum: of racing approvals, exactly one UPDATE matches."""
         result = self._session.execute(
-            update(RequestStepRow)
-            .where(
-                RequestStepRow.request_id == request_id,
-                RequestStepRow.step == step,
-                RequestStepRow.completed_at.is_(None),
-                RequestStepRow.approvals >= RequestStepRow.needed,
-            )
-            .values(completed_at=at)
-            .execution_options(synchronize_session=False)
+            _COMPLETE_STEP, {"the_request": request_id, "the_step": step, "at": at}
         )
         if result.rowcount != 1:  # type: ignore[attr-defined]
             raise ConcurrentChange(request_id)
@@ -806,10 +904,7 @@ class RequestRepository:
         )
 
     def decisions(self, request_id: RequestId) -> list[Decision]:
-        rows = self._session.scalars(
-            select(DecisionRow).where(DecisionRow.request_id == request_id).order_by(DecisionRow.id)
-        )
-        return [_decision(r) for r in rows]
+        return [_decision(r) for r in self._session.execute(_DECISIONS_OF, {"id": request_id})]
 
     def decisions_of(self, request_ids: Sequence[RequestId]) -> dict[RequestId, list[Decision]]:
         """The decisions of many requests at once (reports)."""
@@ -827,49 +922,19 @@ class RequestRepository:
 
     def progress(self, request_id: RequestId) -> ApprovalProgress | None:
         """Every step of the request with the approvals counted in it; ``None`` for a request
-        without steps (automatic)."""
-        # The request's current step comes along with its steps: two queries, not three.
-        found = self._session.execute(
-            select(RequestStepRow, RequestRow.current_step)
-            .join(RequestRow, RequestRow.id == RequestStepRow.request_id)
-            .where(RequestStepRow.request_id == request_id)
-            .order_by(RequestStepRow.step)
-        ).all()
-        if not found:
-            return None
-        return _progress_of(
-            [row for row, _ in found],
-            decisions=self.decisions(request_id),
-            current=int(found[0][1] or 0),
-        )
+        without steps (automatic). One statement."""
+        rows = self._session.execute(_PROGRESS_OF_ONE, {"id": request_id}).all()
+        return _progress_from(rows) if rows else None
 
     def progress_many(self, request_ids: Sequence[RequestId]) -> dict[RequestId, ApprovalProgress]:
-        """:meth:`progress` of a whole batch in three queries (requests without steps are left
+        """:meth:`progress` of a whole batch in one statement (requests without steps are left
         out)."""
         if not request_ids:
             return {}
-        steps: dict[RequestId, list[RequestStepRow]] = {}
-        for row in self._session.scalars(
-            select(RequestStepRow)
-            .where(RequestStepRow.request_id.in_(list(request_ids)))
-            .order_by(RequestStepRow.request_id, RequestStepRow.step)
-        ):
-            steps.setdefault(RequestId(row.request_id), []).append(row)
-        if not steps:
-            return {}
-        decisions = self.decisions_of(list(steps))
-        current = {
-            RequestId(i): int(step or 0)
-            for i, step in self._session.execute(
-                select(RequestRow.id, RequestRow.current_step).where(RequestRow.id.in_(list(steps)))
-            )
-        }
-        return {
-            request_id: _progress_of(
-                rows, decisions=decisions.get(request_id, []), current=current.get(request_id, 0)
-            )
-            for request_id, rows in steps.items()
-        }
+        rows: dict[RequestId, list[Row[Any]]] = {}
+        for row in self._session.execute(_PROGRESS_OF_MANY, {"ids": list(request_ids)}):
+            rows.setdefault(RequestId(row.request_id), []).append(row)
+        return {request_id: _progress_from(mine) for request_id, mine in rows.items()}
 
     def history(self, request_id: RequestId) -> list[StatusChange]:
         rows = self._session.scalars(

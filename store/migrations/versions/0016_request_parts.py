@@ -1,0 +1,30 @@
+"""requests keep their summary parts, computed once at submission
+
+Revision ID: 0016
+Revises: 0015
+Create Date: 2026-12-02 17:00:00.000000
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0016"
+down_revision: str | None = "0015"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # No backfill: requests stored before this have their parts computed from their objects
+    # when read (store/repositories/requests.py, RequestRepository._parts_of).
+    with op.batch_alter_table("requests", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("parts", sa.JSON(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("requests", schema=None) as batch_op:
+        batch_op.drop_column("parts")
