@@ -67,10 +67,9 @@ def stored(store: Store) -> RequestId:
 
 def test_a_stored_requests_summary_reads_none_of_its_objects(store: Store) -> None:
     request_id = stored(store)
-    with object_queries(store) as seen:
-        with store.read() as uow:
-            summary = uow.requests.summary(request_id)
-            batch = uow.requests.summaries([request_id])
+    with object_queries(store) as seen, store.read() as uow:
+        summary = uow.requests.summary(request_id)
+        batch = uow.requests.summaries([request_id])
     assert summary is not None
     assert seen == []
     assert batch[request_id] == summary
@@ -92,8 +91,7 @@ def test_a_request_stored_before_parts_were_kept_is_summarised_from_its_objects(
         uow.session.execute(
             update(RequestRow).where(RequestRow.id == request_id).values(parts=None)
         )
-    with object_queries(store) as seen:
-        with store.read() as uow:
-            summary = uow.requests.summary(request_id)
+    with object_queries(store) as seen, store.read() as uow:
+        summary = uow.requests.summary(request_id)
     assert summary == expected
     assert len(seen) == 3  # counts, first resources, distinct resources
