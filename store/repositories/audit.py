@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from domain.audit import GENESIS, AuditEvent, AuditKeys, AuditKind, plain_link
@@ -23,6 +23,11 @@ from domain.ids import RequestId, UserId
 from store.models import AuditEventRow, MetaRow
 
 _CHAIN_LOCK: Final = 0x6A69_7461  # any constant; names the advisory lock of the chain
+_EVENTS: Final = cast(Table, AuditEventRow.__table__)
+# Built once: every status change runs them.
+_TAKE_CHAIN_LOCK: Final = text("SELECT pg_advisory_xact_lock(:k)")
+_LAST_HASH: Final = select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
+_INSERT_EVENTS: Final = insert(_EVENTS)
 KEYED_FROM: Final = "audit_keyed_from"
 """Meta key: rows with this ID or a higher one must be keyed (written by migration 0009)."""
 
@@ -89,12 +94,11 @@ class AuditRepository:
         if not pending:
             return
         if self._last_hash is None:
+            # Two statements: the end of the log must be read after the lock is held, with a
+            # snapshot taken then, not when a statement that waited for it began.
             if self._session.get_bind().dialect.name == "postgresql":
-                self._session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _CHAIN_LOCK})
-            prev = self._session.scalar(
-                select(AuditEventRow.hash).order_by(AuditEventRow.id.desc()).limit(1)
-            )
-            self._last_hash = prev or GENESIS
+                self._session.execute(_TAKE_CHAIN_LOCK, {"k": _CHAIN_LOCK})
+            self._last_hash = self._session.scalar(_LAST_HASH) or GENESIS
         key = self._keys.current if self._keys is not None else None
         rows: list[dict[str, Any]] = []
         prev_hash = self._last_hash
@@ -117,7 +121,7 @@ class AuditRepository:
                 }
             )
             prev_hash = digest
-        self._session.execute(insert(AuditEventRow), rows)
+        self._session.execute(_INSERT_EVENTS, rows)
         self._last_hash = prev_hash
         self._written = len(self._events)
 

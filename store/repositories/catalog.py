@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Final, cast
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Table, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from domain.catalog import (
@@ -34,6 +34,11 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
+_META: Final = cast(Table, MetaRow.__table__)
+_GENERATION: Final = select(_META.c.value).where(_META.c.key == GENERATION_KEY)
+"""Built once: every decision and grant reads it, to see a catalog another instance changed."""
+
+
 class CatalogRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -41,7 +46,7 @@ class CatalogRepository:
     # -- generation: any instance can tell cheaply that the catalog changed ---------------------
 
     def generation(self) -> int:
-        value = self._session.scalar(select(MetaRow.value).where(MetaRow.key == GENERATION_KEY))
+        value = self._session.scalar(_GENERATION)
         return int(value) if value else 0
 
     def bump_generation(self) -> None:

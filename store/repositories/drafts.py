@@ -8,7 +8,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, bindparam, delete, exists, func, insert, literal, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -54,6 +65,47 @@ def _seconds(duration: timedelta | Unchanged | None) -> int | Unchanged | None:
 _DRAFTS: Final = cast(Table, DraftRow.__table__)
 _DRAFT_ITEMS: Final = cast(Table, DraftItemRow.__table__)
 _DRAFT: Final = select(_DRAFTS).where(_DRAFTS.c.key == bindparam("key"))
+# Built once: each click of the request modal runs a few of them.
+_CREATE: Final = insert(_DRAFTS)
+_ITEM: Final = _DRAFT_ITEMS.c
+_OF_DRAFT: Final = _ITEM.draft_key == bindparam("key")
+_COUNTS: Final = (
+    select(_ITEM.integration, func.count()).where(_OF_DRAFT).group_by(_ITEM.integration)
+)
+_ITEMS: Final = (
+    select(_ITEM.integration, _ITEM.resource, _ITEM.permission).where(_OF_DRAFT).order_by(_ITEM.id)
+)
+_REMOVE: Final = delete(_DRAFT_ITEMS).where(_OF_DRAFT)
+_REMOVE_PART: Final = _REMOVE.where(_ITEM.integration == bindparam("integration"))
+_BUNDLE_OBJECT: Final = cast(Table, BundleObjectRow.__table__).c
+_OF_BUNDLE: Final = _BUNDLE_OBJECT.bundle_id == bindparam("bundle_key")
+_SAME_OBJECT: Final = and_(
+    _ITEM.integration == _BUNDLE_OBJECT.integration,
+    _ITEM.resource == _BUNDLE_OBJECT.resource,
+    _ITEM.permission == _BUNDLE_OBJECT.permission,
+)
+_NOT_SELECTED: Final = select(
+    bindparam("key", type_=String()),
+    _BUNDLE_OBJECT.integration,
+    _BUNDLE_OBJECT.resource,
+    _BUNDLE_OBJECT.permission,
+).where(_OF_BUNDLE, ~exists().where(_OF_DRAFT, _SAME_OBJECT))
+_ADD_BUNDLE: Final = insert(_DRAFT_ITEMS).from_select(
+    ["draft_key", "integration", "resource", "permission"], _NOT_SELECTED
+)
+_ADD_BUNDLE_PART: Final = insert(_DRAFT_ITEMS).from_select(
+    ["draft_key", "integration", "resource", "permission"],
+    _NOT_SELECTED.where(_BUNDLE_OBJECT.integration == bindparam("integration")),
+)
+_OUTSIDE: Final = (_OF_DRAFT, ~exists().where(_OF_BUNDLE, _SAME_OBJECT))
+"""A draft's selected objects that the bundle does not hold (an anti-join on its unique index)."""
+_OUTSIDE_COUNT: Final = select(func.count()).select_from(_DRAFT_ITEMS).where(*_OUTSIDE)
+_OUTSIDE_SAMPLE: Final = (
+    select(_ITEM.integration, _ITEM.resource, _ITEM.permission)
+    .where(*_OUTSIDE)
+    .order_by(_ITEM.id)
+    .limit(bindparam("limit"))
+)
 
 
 def _given(changes: DraftChanges) -> dict[Any, object]:
@@ -95,16 +147,18 @@ class DraftRepository:
         self._session = session
 
     def create(self, *, user_id: str, mode: Mode, at: datetime) -> Draft:
-        row = DraftRow(
-            key=secrets.token_urlsafe(16),
-            user_id=user_id,
-            mode=mode.value,
-            created_at=at,
-            updated_at=at,
+        draft = Draft(key=secrets.token_urlsafe(16), user_id=user_id, mode=mode)
+        self._session.execute(
+            _CREATE,
+            {
+                "key": draft.key,
+                "user_id": user_id,
+                "mode": mode.value,
+                "created_at": at,
+                "updated_at": at,
+            },
         )
-        self._session.add(row)
-        self._session.flush()
-        return _to_domain(row)
+        return draft
 
     def get(self, key: str) -> Draft | None:
         # A plain row read: ``session.get`` would keep the row among the session's objects,
@@ -132,20 +186,11 @@ class DraftRepository:
         )
 
     def counts(self, key: str) -> dict[str, int]:
-        rows = self._session.execute(
-            select(DraftItemRow.integration, func.count())
-            .where(DraftItemRow.draft_key == key)
-            .group_by(DraftItemRow.integration)
-        )
+        rows = self._session.execute(_COUNTS, {"key": key})
         return dict(rows.all())
 
     def items(self, key: str) -> list[AccessObject]:
-        rows = self._session.execute(
-            select(DraftItemRow.integration, DraftItemRow.resource, DraftItemRow.permission)
-            .where(DraftItemRow.draft_key == key)
-            .order_by(DraftItemRow.id)
-        )
-        return [AccessObject(*r) for r in rows]
+        return [AccessObject(*r) for r in self._session.execute(_ITEMS, {"key": key})]
 
     def recent(self, key: str, *, limit: int) -> list[AccessObject]:
         rows = self._session.execute(
@@ -185,53 +230,27 @@ class DraftRepository:
 
     def add_from_bundle(self, key: str, *, bundle_key: int, integration: str | None) -> None:
         """Select every object of a bundle (or of one of its integrations) in one statement."""
-        already_selected = exists().where(
-            DraftItemRow.draft_key == key,
-            DraftItemRow.integration == BundleObjectRow.integration,
-            DraftItemRow.resource == BundleObjectRow.resource,
-            DraftItemRow.permission == BundleObjectRow.permission,
-        )
-        rows = select(
-            literal(key),
-            BundleObjectRow.integration,
-            BundleObjectRow.resource,
-            BundleObjectRow.permission,
-        ).where(BundleObjectRow.bundle_id == bundle_key, ~already_selected)
-        if integration is not None:
-            rows = rows.where(BundleObjectRow.integration == integration)
-        self._session.execute(
-            insert(DraftItemRow).from_select(
-                ["draft_key", "integration", "resource", "permission"], rows
-            )
-        )
+        params = {"key": key, "bundle_key": bundle_key}
+        if integration is None:
+            self._session.execute(_ADD_BUNDLE, params)
+        else:
+            self._session.execute(_ADD_BUNDLE_PART, {**params, "integration": integration})
 
     def missing_from_bundle(
         self, key: str, *, bundle_key: int, limit: int
     ) -> tuple[int, list[AccessObject]]:
         """How many selected objects the bundle does not hold, and a few of them (one anti-join
         on the bundle's unique index, however big the bundle)."""
-        in_bundle = exists().where(
-            BundleObjectRow.bundle_id == bundle_key,
-            BundleObjectRow.integration == DraftItemRow.integration,
-            BundleObjectRow.resource == DraftItemRow.resource,
-            BundleObjectRow.permission == DraftItemRow.permission,
-        )
-        outside = (DraftItemRow.draft_key == key, ~in_bundle)
-        count = int(self._session.scalar(select(func.count()).where(*outside)) or 0)
-        sample = self._session.execute(
-            select(DraftItemRow.integration, DraftItemRow.resource, DraftItemRow.permission)
-            .where(*outside)
-            .order_by(DraftItemRow.id)
-            .limit(limit)
-        )
+        params = {"key": key, "bundle_key": bundle_key}
+        count = int(self._session.scalar(_OUTSIDE_COUNT, params) or 0)
+        sample = self._session.execute(_OUTSIDE_SAMPLE, {**params, "limit": limit})
         return count, [AccessObject(*r) for r in sample]
 
     def remove(self, key: str, *, integration: str | None = None) -> None:
-        items = _DRAFT_ITEMS.c
-        statement = delete(_DRAFT_ITEMS).where(items.draft_key == key)
-        if integration is not None:
-            statement = statement.where(items.integration == integration)
-        self._session.execute(statement)
+        if integration is None:
+            self._session.execute(_REMOVE, {"key": key})
+        else:
+            self._session.execute(_REMOVE_PART, {"key": key, "integration": integration})
 
     def find(self, key: str, *, words: Sequence[str], limit: int) -> list[tuple[int, AccessObject]]:
         """Selected objects whose ``integration:resource:permission`` holds every word (in any

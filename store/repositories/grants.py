@@ -7,13 +7,15 @@ rows), and a lease that lapses (the instance died) makes the request claimable a
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final, cast
 
-from sqlalchemy import Select, exists, or_, select, tuple_, update
+from sqlalchemy import Row, Select, Table, bindparam, exists, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from domain.ids import RequestId, UserId
@@ -56,6 +58,84 @@ class RevokeAsk:
     at: datetime
 
 
+_GRANTS: Final = cast(Table, GrantRow.__table__)
+_SET_ALWAYS: Final = ("account", "status", "error")
+_SET_ALSO: Final = {
+    "granted": ("granted_at", "revoked_at"),  # granted (again): no longer revoked
+    "revoked": ("revoked_at",),
+    "other": (),
+}
+
+
+def _changes(status: GrantStatus) -> str:
+    """Which columns besides the status a record of ``status`` sets (a key of _SET_ALSO)."""
+    if status is GrantStatus.GRANTED:
+        return "granted"
+    return "revoked" if status is GrantStatus.REVOKED else "other"
+
+
+def _record_statement(insert: Any, changes: str) -> Any:
+    """Insert a request's grant on an integration, or update the one there is: one statement,
+    built once per dialect and kind of change (a grant records one or two per integration)."""
+    statement = insert(_GRANTS)
+    return statement.on_conflict_do_update(
+        index_elements=[_GRANTS.c.request_id, _GRANTS.c.integration],
+        set_={name: statement.excluded[name] for name in (*_SET_ALWAYS, *_SET_ALSO[changes])},
+    )
+
+
+# Read as rows, not objects: grants are written with Core statements (_RECORD), which leave
+# objects the ORM loaded before as they were.
+_GRANTS_OF: Final = (
+    select(_GRANTS).where(_GRANTS.c.request_id == bindparam("id")).order_by(_GRANTS.c.id)
+)
+_LIVE_OF_MANY: Final = (
+    select(_GRANTS)
+    .where(_GRANTS.c.request_id.in_(bindparam("ids", expanding=True)))
+    .where(_GRANTS.c.status.in_(_LIVE))
+    .order_by(_GRANTS.c.request_id, _GRANTS.c.id)
+)
+_REQUESTS: Final = cast(Table, RequestRow.__table__)
+_REQUEST: Final = _REQUESTS.c
+_UNLEASED: Final = or_(_REQUEST.lease_until.is_(None), _REQUEST.lease_until < bindparam("now"))
+"""No instance works on the request, or the one that did let its lease lapse."""
+_CLAIM: Final = (
+    update(_REQUESTS)
+    .where(_REQUEST.id.in_(bindparam("ids", expanding=True)), _UNLEASED)
+    .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
+    .returning(_REQUEST.id)
+)
+
+
+def _per_dialect(candidates: Select[Any]) -> dict[str, Select[Any]]:
+    """A sweep's candidates, built once: PostgreSQL skips rows another instance has locked."""
+    limited = candidates.limit(bindparam("limit"))
+    return {"postgresql": limited.with_for_update(skip_locked=True), "sqlite": limited}
+
+
+_TO_PROVISION: Final = _per_dialect(
+    select(_REQUEST.id)
+    .where(_REQUEST.status.in_([Status.APPROVED.value, Status.GRANTING.value]), _UNLEASED)
+    .order_by(_REQUEST.last_change_at)
+)
+_TO_END: Final = _per_dialect(
+    select(_REQUEST.id)
+    .where(_REQUEST.status == Status.ACTIVE.value, _UNLEASED)
+    .where(or_(_REQUEST.expires_at <= bindparam("now"), _REQUEST.revoke_requested_at.is_not(None)))
+    .order_by(_REQUEST.expires_at)
+)
+_LEFTOVERS: Final = _per_dialect(
+    select(_REQUEST.id)
+    .where(_REQUEST.status.not_in(_AT_WORK), _UNLEASED)
+    .where(exists().where(_GRANTS.c.request_id == _REQUEST.id, _GRANTS.c.status.in_(_LIVE)))
+    .order_by(_REQUEST.last_change_at)
+)
+_RECORD: Final = {
+    dialect: {changes: _record_statement(insert, changes) for changes in _SET_ALSO}
+    for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
+}
+
+
 class GrantRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -72,36 +152,47 @@ class GrantRepository:
         at: datetime,
         error: str | None = None,
     ) -> None:
-        row = self._session.scalar(
-            select(GrantRow).where(
-                GrantRow.request_id == request_id, GrantRow.integration == integration
-            )
+        self._upsert(
+            status,
+            [
+                {
+                    "request_id": request_id,
+                    "integration": integration,
+                    "account": account,
+                    "status": status.value,
+                    "error": error,
+                    "granted_at": at if status is GrantStatus.GRANTED else None,
+                    "revoked_at": at if status is GrantStatus.REVOKED else None,
+                }
+            ],
         )
-        if row is None:
-            row = GrantRow(request_id=request_id, integration=integration, account=account)
-            self._session.add(row)
-        row.account = account
-        row.status = status.value
-        row.error = error
-        if status is GrantStatus.GRANTED:
-            row.granted_at, row.revoked_at = at, None
-        elif status is GrantStatus.REVOKED:
-            row.revoked_at = at
-        self._session.flush()
+
+    def _upsert(self, status: GrantStatus, rows: list[dict[str, object]]) -> None:
+        dialect = self._session.get_bind().dialect.name
+        self._session.execute(_RECORD[dialect][_changes(status)], rows)
 
     def expect(
         self, *, request_id: RequestId, integrations: Sequence[str], account: str, at: datetime
     ) -> None:
         """Written before any integration is called: if the bot dies during a grant, the row
         says "maybe granted", so the access is revoked rather than forgotten."""
-        for integration in integrations:
-            self.record(
-                request_id=request_id,
-                integration=integration,
-                account=account,
-                status=GrantStatus.UNCERTAIN,
-                at=at,
-            )
+        if not integrations:
+            return
+        self._upsert(
+            GrantStatus.UNCERTAIN,
+            [
+                {
+                    "request_id": request_id,
+                    "integration": integration,
+                    "account": account,
+                    "status": GrantStatus.UNCERTAIN.value,
+                    "error": None,
+                    "granted_at": None,
+                    "revoked_at": None,
+                }
+                for integration in integrations
+            ],
+        )
 
     def live(self, request_id: RequestId) -> list[Grant]:
         """Grants whose access may still exist on their server."""
@@ -112,11 +203,7 @@ class GrantRepository:
         found: dict[RequestId, list[Grant]] = {}
         if not request_ids:
             return found
-        rows = self._session.scalars(
-            select(GrantRow)
-            .where(GrantRow.request_id.in_(request_ids), GrantRow.status.in_(_LIVE))
-            .order_by(GrantRow.request_id, GrantRow.id)
-        )
+        rows = self._session.execute(_LIVE_OF_MANY, {"ids": list(request_ids)})
         for grant in map(_grant, rows):
             found.setdefault(grant.request_id, []).append(grant)
         return found
@@ -149,9 +236,7 @@ class GrantRepository:
         return {RequestId(r) for r in rows}
 
     def for_request(self, request_id: RequestId) -> list[Grant]:
-        rows = self._session.scalars(
-            select(GrantRow).where(GrantRow.request_id == request_id).order_by(GrantRow.id)
-        )
+        rows = self._session.execute(_GRANTS_OF, {"id": request_id})
         return [_grant(r) for r in rows]
 
     # -- claims -----------------------------------------------------------------------------------
@@ -162,46 +247,28 @@ class GrantRepository:
         if not candidates:
             return []
         result = self._session.execute(
-            update(RequestRow)
-            .where(RequestRow.id.in_(candidates))
-            .where(or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now))
-            .values(lease_owner=owner, lease_until=now + lease)
-            .returning(RequestRow.id)
-            .execution_options(synchronize_session=False)
+            _CLAIM, {"ids": list(candidates), "now": now, "owner": owner, "until": now + lease}
         )
         return [RequestId(r) for r in result.scalars()]
 
-    def _candidates(self, statement: Select[str], *, limit: int) -> list[RequestId]:
-        query = statement.limit(limit)
-        if self._session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return [RequestId(r) for r in self._session.scalars(query)]
+    def _candidates(
+        self, statements: Mapping[str, Select[Any]], **params: object
+    ) -> list[RequestId]:
+        dialect = self._session.get_bind().dialect.name
+        return [RequestId(r) for r in self._session.scalars(statements[dialect], params)]
 
     def claim_to_provision(
         self, *, owner: str, now: datetime, lease: timedelta, limit: int
     ) -> list[RequestId]:
         """Approved requests, and granting ones whose worker died (lease lapsed)."""
-        candidates = self._candidates(
-            select(RequestRow.id)
-            .where(RequestRow.status.in_([Status.APPROVED.value, Status.GRANTING.value]))
-            .where(or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now))
-            .order_by(RequestRow.last_change_at),
-            limit=limit,
-        )
+        candidates = self._candidates(_TO_PROVISION, now=now, limit=limit)
         return self._claim(candidates=candidates, owner=owner, now=now, lease=lease)
 
     def claim_to_end(
         self, *, owner: str, now: datetime, lease: timedelta, limit: int
     ) -> list[RequestId]:
         """Active requests that are due, or whose revoke someone asked for."""
-        candidates = self._candidates(
-            select(RequestRow.id)
-            .where(RequestRow.status == Status.ACTIVE.value)
-            .where(or_(RequestRow.expires_at <= now, RequestRow.revoke_requested_at.is_not(None)))
-            .where(or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now))
-            .order_by(RequestRow.expires_at),
-            limit=limit,
-        )
+        candidates = self._candidates(_TO_END, now=now, limit=limit)
         return self._claim(candidates=candidates, owner=owner, now=now, lease=lease)
 
     def claim_leftovers(
@@ -209,14 +276,7 @@ class GrantRepository:
     ) -> list[RequestId]:
         """Ended requests that still hold live grants: a rollback or an end whose revoke failed.
         A failed attempt keeps its lease, so the next try comes one lease later."""
-        candidates = self._candidates(
-            select(RequestRow.id)
-            .where(RequestRow.status.not_in(_AT_WORK))
-            .where(exists().where(GrantRow.request_id == RequestRow.id, GrantRow.status.in_(_LIVE)))
-            .where(or_(RequestRow.lease_until.is_(None), RequestRow.lease_until < now))
-            .order_by(RequestRow.last_change_at),
-            limit=limit,
-        )
+        candidates = self._candidates(_LEFTOVERS, now=now, limit=limit)
         return self._claim(candidates=candidates, owner=owner, now=now, lease=lease)
 
     def release(self, *, request_id: RequestId, owner: str) -> None:
@@ -303,7 +363,7 @@ class GrantRepository:
         )
 
 
-def _grant(row: GrantRow) -> Grant:
+def _grant(row: Row[Any]) -> Grant:
     return Grant(
         request_id=RequestId(row.request_id),
         integration=row.integration,

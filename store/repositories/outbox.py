@@ -93,7 +93,40 @@ class PostedMessage:
     ts: str
 
 
-_INSERT: Final = insert(cast(Table, OutboxRow.__table__))
+_OUTBOX: Final = cast(Table, OutboxRow.__table__)
+_POSTS: Final = cast(Table, SlackMessageRow.__table__)
+# Built once, like the claim: the relay runs them for every round.
+_INSERT: Final = insert(_OUTBOX)
+_MARK_SENT: Final = (
+    update(_OUTBOX)
+    .where(
+        _OUTBOX.c.id.in_(bindparam("ids", expanding=True)),
+        _OUTBOX.c.lease_owner == bindparam("owner"),
+    )
+    .values(status=SENT, sent_at=bindparam("at"), lease_until=None, sealed=None, last_error=None)
+)
+_POSTED: Final = select(_POSTS.c.ref, _POSTS.c.channel, _POSTS.c.ts).where(
+    _POSTS.c.ref.in_(bindparam("refs", expanding=True))
+)
+
+
+def _upsert_post(insert: Any) -> Any:
+    """Insert or replace where a message landed (PostgreSQL and SQLite spell it alike)."""
+    statement = insert(_POSTS)
+    return statement.on_conflict_do_update(
+        index_elements=[_POSTS.c.ref],
+        set_={
+            "channel": statement.excluded.channel,
+            "ts": statement.excluded.ts,
+            "posted_at": statement.excluded.posted_at,
+        },
+    )
+
+
+_REMEMBER_POSTS: Final = {
+    "postgresql": _upsert_post(postgresql_insert),
+    "sqlite": _upsert_post(sqlite_insert),
+}
 
 
 class OutboxRepository:
@@ -212,10 +245,7 @@ class OutboxRepository:
         if not message_ids:
             return 0
         result = self._session.execute(
-            update(OutboxRow)
-            .where(OutboxRow.id.in_(message_ids), OutboxRow.lease_owner == owner)
-            .values(status=SENT, sent_at=at, lease_until=None, sealed=None, last_error=None)
-            .execution_options(synchronize_session=False)
+            _MARK_SENT, {"ids": list(message_ids), "owner": owner, "at": at}
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
@@ -342,23 +372,12 @@ class OutboxRepository:
         statement."""
         if not posts:
             return
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(SlackMessageRow).values(
+        self._session.execute(
+            _REMEMBER_POSTS[self._session.get_bind().dialect.name],
             [
                 {"ref": ref, "channel": p.channel, "ts": p.ts, "posted_at": at}
                 for ref, p in posts.items()
-            ]
-        )
-        self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[SlackMessageRow.ref],
-                set_={
-                    "channel": statement.excluded.channel,
-                    "ts": statement.excluded.ts,
-                    "posted_at": statement.excluded.posted_at,
-                },
-            )
+            ],
         )
 
     def posted(self, ref: str) -> PostedMessage | None:
@@ -368,11 +387,7 @@ class OutboxRepository:
         """Where the messages ``refs`` name landed (those never posted are left out)."""
         if not refs:
             return {}
-        rows = self._session.execute(
-            select(SlackMessageRow.ref, SlackMessageRow.channel, SlackMessageRow.ts).where(
-                SlackMessageRow.ref.in_(sorted(set(refs)))
-            )
-        )
+        rows = self._session.execute(_POSTED, {"refs": sorted(set(refs))})
         return {ref: PostedMessage(channel=channel, ts=ts) for ref, channel, ts in rows}
 
     def posted_with_prefix(self, prefix: str) -> dict[str, PostedMessage]:

@@ -274,6 +274,48 @@ _INSERT_REQUEST: Final = insert(_REQUESTS)
 _READ_REQUEST: Final = select(_REQUESTS).where(_REQUESTS.c.id == bindparam("id"))
 """A request's row, read with a statement built once: the hot paths read it in every
 transaction, and the ORM's per-statement work was a good part of a click's CPU."""
+_OBJECTS: Final = cast(Table, RequestObjectRow.__table__).c
+_OF_THESE: Final = _OBJECTS.request_id.in_(bindparam("ids", expanding=True))
+# A summary's parts, per request and integration: the counts and permissions, the first
+# resources (numbered in SQL), and how many distinct resources in all.
+_PART_COUNTS: Final = (
+    select(_OBJECTS.request_id, _OBJECTS.integration, _OBJECTS.permission, func.count())
+    .where(_OF_THESE)
+    .group_by(_OBJECTS.request_id, _OBJECTS.integration, _OBJECTS.permission)
+)
+_NUMBERED: Final = (
+    select(
+        _OBJECTS.request_id,
+        _OBJECTS.integration,
+        _OBJECTS.resource,
+        func.row_number()
+        .over(partition_by=(_OBJECTS.request_id, _OBJECTS.integration), order_by=_OBJECTS.id)
+        .label("n"),
+    )
+    .where(_OF_THESE)
+    .subquery()
+)
+_PART_FIRST: Final = (
+    select(_NUMBERED.c.request_id, _NUMBERED.c.integration, _NUMBERED.c.resource)
+    .where(_NUMBERED.c.n <= RESOURCES_SHOWN)
+    .order_by(_NUMBERED.c.request_id, _NUMBERED.c.integration, _NUMBERED.c.n)
+)
+_PART_DISTINCT: Final = (
+    select(_OBJECTS.request_id, _OBJECTS.integration, func.count(_OBJECTS.resource.distinct()))
+    .where(_OF_THESE)
+    .group_by(_OBJECTS.request_id, _OBJECTS.integration)
+)
+_EXISTS: Final = select(_REQUESTS.c.id).where(_REQUESTS.c.id == bindparam("id"))
+_BY_FORM: Final = select(_REQUESTS.c.id).where(_REQUESTS.c.form_key == bindparam("form_key"))
+_LAST_DURATION: Final = (
+    select(_REQUESTS.c.duration_seconds)
+    .where(
+        _REQUESTS.c.requester_id == bindparam("requester"),
+        _REQUESTS.c.flow == bindparam("flow"),
+    )
+    .order_by(_REQUESTS.c.created_at.desc(), _REQUESTS.c.id.desc())
+    .limit(1)
+)
 _STEPS: Final = cast(Table, RequestStepRow.__table__)
 _DECISIONS: Final = cast(Table, DecisionRow.__table__)
 _APPROVALS: Final = cast(Table, ApprovalRow.__table__)
@@ -374,8 +416,7 @@ class RequestRepository:
         self._session = session
 
     def exists(self, request_id: RequestId) -> bool:
-        found = self._session.scalar(select(RequestRow.id).where(RequestRow.id == request_id))
-        return found is not None
+        return self._session.scalar(_EXISTS, {"id": request_id}) is not None
 
     def add(
         self,
@@ -488,7 +529,7 @@ class RequestRepository:
 
     def by_form(self, form_key: str) -> RequestId | None:
         """The request that the form with this draft key made, if it made one."""
-        found = self._session.scalar(select(RequestRow.id).where(RequestRow.form_key == form_key))
+        found = self._session.scalar(_BY_FORM, {"form_key": form_key})
         return RequestId(found) if found else None
 
     def _row(self, request_id: RequestId) -> Row[Any] | None:
@@ -681,42 +722,10 @@ class RequestRepository:
     ) -> dict[str, tuple[IntegrationPart, ...]]:
         """Per request and integration: counts and permissions in SQL, and only the first
         resources, so a 1,000-object request is summarised without loading its objects."""
-        of_these = RequestObjectRow.request_id.in_(request_ids)
-        counts = self._session.execute(
-            select(
-                RequestObjectRow.request_id,
-                RequestObjectRow.integration,
-                RequestObjectRow.permission,
-                func.count(),
-            )
-            .where(of_these)
-            .group_by(
-                RequestObjectRow.request_id,
-                RequestObjectRow.integration,
-                RequestObjectRow.permission,
-            )
-        ).all()
-        numbered = (
-            select(
-                RequestObjectRow.request_id,
-                RequestObjectRow.integration,
-                RequestObjectRow.resource,
-                func.row_number()
-                .over(
-                    partition_by=(RequestObjectRow.request_id, RequestObjectRow.integration),
-                    order_by=RequestObjectRow.id,
-                )
-                .label("n"),
-            )
-            .where(of_these)
-            .subquery()
-        )
+        ids = {"ids": list(request_ids)}
+        counts = self._session.execute(_PART_COUNTS, ids).all()
         shown: dict[tuple[str, str], dict[str, None]] = {}
-        for request_id, integration, resource in self._session.execute(
-            select(numbered.c.request_id, numbered.c.integration, numbered.c.resource)
-            .where(numbered.c.n <= RESOURCES_SHOWN)
-            .order_by(numbered.c.request_id, numbered.c.integration, numbered.c.n)
-        ):
+        for request_id, integration, resource in self._session.execute(_PART_FIRST, ids):
             shown.setdefault((request_id, integration), {})[resource] = None
         totals: dict[str, dict[str, int]] = {}
         permissions: dict[tuple[str, str], set[str]] = {}
@@ -726,15 +735,7 @@ class RequestRepository:
             permissions.setdefault((request_id, integration), set()).add(permission)
         distinct = {
             (request_id, integration): count
-            for request_id, integration, count in self._session.execute(
-                select(
-                    RequestObjectRow.request_id,
-                    RequestObjectRow.integration,
-                    func.count(RequestObjectRow.resource.distinct()),
-                )
-                .where(of_these)
-                .group_by(RequestObjectRow.request_id, RequestObjectRow.integration)
-            )
+            for request_id, integration, count in self._session.execute(_PART_DISTINCT, ids)
         }
         return {
             request_id: tuple(
@@ -1045,12 +1046,7 @@ class RequestRepository:
     def last_duration(self, *, requester: UserId, flow: str) -> timedelta | None:
         """The duration ``requester`` chose in their latest request through ``flow`` (the modal
         preselects it)."""
-        seconds = self._session.scalar(
-            select(RequestRow.duration_seconds)
-            .where(RequestRow.requester_id == requester, RequestRow.flow == flow)
-            .order_by(RequestRow.created_at.desc(), RequestRow.id.desc())
-            .limit(1)
-        )
+        seconds = self._session.scalar(_LAST_DURATION, {"requester": requester, "flow": flow})
         return timedelta(seconds=seconds) if seconds else None
 
     def recent_for(self, requester: UserId, *, limit: int) -> list[RequestId]:
