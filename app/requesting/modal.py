@@ -416,7 +416,7 @@ class RequestModalService:
         if selection.total or draft.bundle is not None or draft.integration is not None:
             return Starts()
         user = UserId(draft.user_id)
-        recent = uow.requests.page(number=0, size=STARTS_SHOWN, requester=user).rows
+        recent = uow.requests.latest_made_by(user, limit=STARTS_SHOWN)
         favorites = uow.favorites.of(user, limit=STARTS_SHOWN)
         return Starts(
             recent=tuple(RecentStart(r.id, r.bundle, r.object_count) for r in recent),

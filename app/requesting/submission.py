@@ -610,7 +610,7 @@ class SubmissionService:
                 trigger=Trigger.BREAK_GLASS if glass else Trigger.NORMAL,
                 grantee=grantee.id if grantee else None,
             )
-            uow.requests.add(
+            summary = uow.requests.add(
                 request=request,
                 requester=RequesterSnapshot(
                     id=requester.id, name=requester.name, email=requester.email
@@ -647,8 +647,6 @@ class SubmissionService:
                     },
                 )
             )
-            summary = uow.requests.summary(request_id)
-            assert summary is not None
             self._notifier.status_changed(uow, summary=summary, change=submission_change(request))
             final = request
             if glass is not None and self._alarm is not None:

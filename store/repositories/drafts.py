@@ -243,6 +243,8 @@ class DraftRepository:
         on the bundle's unique index, however big the bundle)."""
         params = {"key": key, "bundle_key": bundle_key}
         count = int(self._session.scalar(_OUTSIDE_COUNT, params) or 0)
+        if not count:
+            return 0, []  # the usual answer: no second query for an empty sample
         sample = self._session.execute(_OUTSIDE_SAMPLE, {**params, "limit": limit})
         return count, [AccessObject(*r) for r in sample]
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, Final, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Row, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from domain.ids import RequestId, UserId
@@ -46,7 +47,17 @@ class NewFavorite:
     at: datetime
 
 
-def _to_domain(row: FavoriteRow) -> Favorite:
+_FAVORITES: Final = cast(Table, FavoriteRow.__table__)
+_OF_USER: Final = (
+    select(_FAVORITES)
+    .where(_FAVORITES.c.user_id == bindparam("user_id"))
+    .order_by(_FAVORITES.c.created_at.desc(), _FAVORITES.c.id.desc())
+    .limit(bindparam("limit"))
+)
+"""Built once: every request modal that opens empty lists them."""
+
+
+def _to_domain(row: FavoriteRow | Row[Any]) -> Favorite:
     return Favorite(
         id=row.id,
         user_id=UserId(row.user_id),
@@ -98,12 +109,7 @@ class FavoriteRepository:
 
     def of(self, user_id: UserId, *, limit: int) -> list[Favorite]:
         """``user_id``'s favorites, newest first."""
-        rows = self._session.scalars(
-            select(FavoriteRow)
-            .where(FavoriteRow.user_id == user_id)
-            .order_by(FavoriteRow.created_at.desc(), FavoriteRow.id.desc())
-            .limit(limit)
-        )
+        rows = self._session.execute(_OF_USER, {"user_id": user_id, "limit": limit})
         return [_to_domain(r) for r in rows]
 
     def count(self, user_id: UserId) -> int:

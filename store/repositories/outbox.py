@@ -15,7 +15,7 @@ from typing import Any, Final, cast
 from sqlalchemy import Table, and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from domain.ids import REQUEST_ID_PREFIX, RequestId, parse_request_id
 from store.models import OutboxRow, RequestRow, SlackMessageRow
@@ -217,6 +217,7 @@ class OutboxRepository:
         """Lease up to ``limit`` due messages, oldest first, at most ``per_channel`` of each
         channel (so one channel's backlog never fills a round), none of ``held_channels``; in
         one statement, built once (a relay claims many times a second under load)."""
+        self.write_queued()  # a Core statement: the store's hook sees ORM ones only
         rows = self._session.execute(
             _CLAIM,
             {
@@ -411,28 +412,27 @@ def _claim_statement() -> Any:
     rows (another relay may have taken one since). ``SKIP LOCKED`` lets relays of several
     instances claim side by side; SQLite, which writes one transaction at a time, has no
     row locks and ignores it."""
-    earlier = aliased(OutboxRow)
-    now = bindparam("now", type_=OutboxRow.__table__.c.next_attempt_at.type)
+    row = _OUTBOX.c
+    earlier = _OUTBOX.alias("earlier").c
+    now = bindparam("now", type_=row.next_attempt_at.type)
     due = (
-        OutboxRow.status == PENDING,
-        OutboxRow.next_attempt_at <= now,
-        (OutboxRow.lease_until.is_(None)) | (OutboxRow.lease_until < now),
+        row.status == PENDING,
+        row.next_attempt_at <= now,
+        (row.lease_until.is_(None)) | (row.lease_until < now),
     )
     first_of_its_key = ~exists().where(
         and_(
-            earlier.ordering_key == OutboxRow.ordering_key,
+            earlier.ordering_key == row.ordering_key,
             earlier.status == PENDING,
-            earlier.id < OutboxRow.id,
+            earlier.id < row.id,
         )
     )
     ranked = (
         select(
-            OutboxRow.id,
-            func.row_number()
-            .over(partition_by=OutboxRow.channel, order_by=OutboxRow.id)
-            .label("rank"),
+            row.id,
+            func.row_number().over(partition_by=row.channel, order_by=row.id).label("rank"),
         )
-        .where(*due, first_of_its_key, OutboxRow.channel.not_in(bindparam("held", expanding=True)))
+        .where(*due, first_of_its_key, row.channel.not_in(bindparam("held", expanding=True)))
         .subquery()
     )
     chosen = (
@@ -442,30 +442,27 @@ def _claim_statement() -> Any:
         .limit(bindparam("limit"))
     )
     locked = (
-        select(OutboxRow.id)
-        .where(OutboxRow.id.in_(chosen), *due)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
+        select(row.id).where(row.id.in_(chosen), *due).with_for_update(skip_locked=True)
+    ).scalar_subquery()
+    # On the table, not the model: an ORM statement is keyed again on every execution.
     return (
-        update(OutboxRow)
-        .where(OutboxRow.id.in_(locked))
+        update(_OUTBOX)
+        .where(row.id.in_(locked))
         .values(
             lease_owner=bindparam("owner"),
-            lease_until=bindparam("until", type_=OutboxRow.__table__.c.lease_until.type),
-            attempts=OutboxRow.attempts + 1,
+            lease_until=bindparam("until", type_=row.lease_until.type),
+            attempts=row.attempts + 1,
         )
         .returning(
-            OutboxRow.id,
-            OutboxRow.ordering_key,
-            OutboxRow.channel,
-            OutboxRow.kind,
-            OutboxRow.payload,
-            OutboxRow.sealed,
-            OutboxRow.ref,
-            OutboxRow.attempts,
+            row.id,
+            row.ordering_key,
+            row.channel,
+            row.kind,
+            row.payload,
+            row.sealed,
+            row.ref,
+            row.attempts,
         )
-        .execution_options(synchronize_session=False)
     )
 
 

@@ -305,6 +305,17 @@ _PART_DISTINCT: Final = (
     .where(_OF_THESE)
     .group_by(_OBJECTS.request_id, _OBJECTS.integration)
 )
+_OBJECTS_OF: Final = (
+    select(_OBJECTS.integration, _OBJECTS.resource, _OBJECTS.permission)
+    .where(_OBJECTS.request_id == bindparam("id"))
+    .order_by(_OBJECTS.id)
+)
+_LATEST_MADE_BY: Final = (
+    select(_REQUESTS.c.id, _REQUESTS.c.bundle, _REQUESTS.c.object_count)
+    .where(_REQUESTS.c.requester_id == bindparam("requester"))
+    .order_by(_REQUESTS.c.created_at.desc(), _REQUESTS.c.id.desc())
+    .limit(bindparam("limit"))
+)
 _EXISTS: Final = select(_REQUESTS.c.id).where(_REQUESTS.c.id == bindparam("id"))
 _BY_FORM: Final = select(_REQUESTS.c.id).where(_REQUESTS.c.form_key == bindparam("form_key"))
 _LAST_DURATION: Final = (
@@ -399,6 +410,15 @@ _COMPLETE_STEP: Final = (
 
 
 @dataclass(frozen=True, slots=True)
+class MadeRecently:
+    """One of a person's latest requests, as :meth:`RequestRepository.latest_made_by` reads it."""
+
+    id: RequestId
+    bundle: str | None
+    object_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class BundleVersions:
     """What :meth:`RequestRepository.bundle_versions` reads."""
 
@@ -429,14 +449,15 @@ class RequestRepository:
         bundle_version: int | None = None,
         timeout_at: datetime | None = None,
         next_reminder_at: datetime | None = None,
-    ) -> None:
+    ) -> RequestSummary:
         """Store a new request with its objects, copied from the draft ``from_draft`` (whose
         key becomes the request's form key) or given as ``objects``.
 
         Raises :class:`AlreadySubmitted` if the draft already made a request (a concurrent
         submission may have done so a moment ago) and :class:`EmptyRequest` when there is
         nothing to copy; the caller's transaction must then end without committing.
-        ``grantee``: the teammate the access is for (``request.grantee``), as Slack knows them."""
+        ``grantee``: the teammate the access is for (``request.grantee``), as Slack knows them.
+        Returns the request's summary as stored (its first messages need no read of it)."""
         if from_draft is None and not objects:
             raise EmptyRequest(f"{request.id} has no objects")
         try:
@@ -526,6 +547,25 @@ class RequestRepository:
                 "reason": None,
             },
         )
+        grantee_known = grantee if grantee and request.grantee else None
+        return RequestSummary(
+            id=request.id,
+            requester=request.requester,
+            requester_name=requester.name,
+            requester_email=requester.email,
+            flow=request.flow,
+            bundle=request.bundle,
+            status=request.status,
+            duration=timedelta(seconds=int(request.duration.total_seconds())),
+            justification=request.justification,
+            created_at=request.created_at,
+            parts=parts,
+            automatic=request.automatic,
+            trigger=request.trigger,
+            grantee=request.grantee,
+            grantee_name=grantee_known.name if grantee_known else None,
+            grantee_email=grantee_known.email if grantee_known else None,
+        )
 
     def by_form(self, form_key: str) -> RequestId | None:
         """The request that the form with this draft key made, if it made one."""
@@ -556,13 +596,7 @@ class RequestRepository:
         return BundleVersions(bundle=row[0], requested=row[1], current=row[2], key=row[3])
 
     def objects(self, request_id: RequestId) -> list[AccessObject]:
-        rows = self._session.execute(
-            select(
-                RequestObjectRow.integration, RequestObjectRow.resource, RequestObjectRow.permission
-            )
-            .where(RequestObjectRow.request_id == request_id)
-            .order_by(RequestObjectRow.id)
-        )
+        rows = self._session.execute(_OBJECTS_OF, {"id": request_id})
         return [AccessObject(*row) for row in rows]
 
     def shorten(self, request_id: RequestId, *, duration: timedelta) -> None:
@@ -1048,6 +1082,11 @@ class RequestRepository:
         preselects it)."""
         seconds = self._session.scalar(_LAST_DURATION, {"requester": requester, "flow": flow})
         return timedelta(seconds=seconds) if seconds else None
+
+    def latest_made_by(self, requester: UserId, *, limit: int) -> list[MadeRecently]:
+        """``requester``'s newest requests, what the modal offers to start again from."""
+        rows = self._session.execute(_LATEST_MADE_BY, {"requester": requester, "limit": limit})
+        return [MadeRecently(RequestId(r.id), r.bundle, r.object_count) for r in rows]
 
     def recent_for(self, requester: UserId, *, limit: int) -> list[RequestId]:
         rows = self._session.scalars(
