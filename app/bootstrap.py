@@ -625,11 +625,8 @@ def build_application(
     )
     # Home's rows offer what other features do; each feature lends its own answer.
     revoking = RevokeListeners(revocation=revocation)
-    revoking.register(bolt, commands=commands)
-    AcknowledgeListeners(acknowledging=services.acknowledging).register(bolt)
     deciding = DecisionListeners(decisions=decisions, objects=services.objects)
     extending = ExtensionListeners(extensions=extensions)
-    extending.register(bolt, commands=commands)
     home_listeners = HomeListeners(
         home=services.home,
         revoke=revoking.revoke_for,
@@ -639,9 +636,15 @@ def build_application(
         open_favorite=requesting.open_favorite,
         extend=extending.extend_for,
     )
-    home_listeners.register(bolt, commands=commands)
+    # Most traffic first: Bolt tries the listeners in the order they were registered, and
+    # builds every matcher's arguments on the way, so the request modal's and the approvers'
+    # payloads should not walk past fifty others.
     requesting.register(bolt, commands=commands, refresh_home=home_listeners.publish)
     deciding.register(bolt, refresh_home=home_listeners.publish)
+    revoking.register(bolt, commands=commands)
+    AcknowledgeListeners(acknowledging=services.acknowledging).register(bolt)
+    extending.register(bolt, commands=commands)
+    home_listeners.register(bolt, commands=commands)
     AdminListeners(admin=admin_console, refresh_home=home_listeners.publish).register(bolt)
     ReportListeners(reports=ReportRequests(store=store, admins=admins, clock=clock)).register(
         commands=commands
