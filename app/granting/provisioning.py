@@ -35,7 +35,7 @@ from blocks.reasons import granting_failed, not_configured
 from domain.audit import AuditEvent, AuditKind
 from domain.clock import Clock
 from domain.ids import RequestId, account_name
-from domain.lifecycle import Status, TransitionError
+from domain.lifecycle import AccessRequest, Status, TransitionError
 from domain.objects import AccessObject
 from store.repositories.grants import GrantStatus
 from store.repositories.requests import ConcurrentChange, RequestColumns
@@ -134,9 +134,7 @@ class ProvisioningService:
                     problem=str(error),
                     uncertain=isinstance(error, GrantUncertain),
                 )
-        return self._activate(
-            request_id=request_id, account=account, granted=granted, progress=progress
-        )
+        return self._activate(request=request, account=account, granted=granted, progress=progress)
 
     def _grant(
         self, integration: Integration, account: str, items: list[GrantItem], until: datetime
@@ -151,16 +149,17 @@ class ProvisioningService:
     def _activate(
         self,
         *,
-        request_id: RequestId,
+        request: AccessRequest,
         account: str,
         granted: dict[str, AccessDetails],
         progress: Progress,
     ) -> Status:
+        """``request`` as this worker left it, granting: its lease keeps everyone else away,
+        and the status change's compare-and-swap would refuse a row that moved all the same."""
         now = self._clock.now()
+        request_id = request.id
         try:
             with self._store.write() as uow:
-                request = uow.requests.get(request_id)
-                assert request is not None
                 active, change = request.activate(at=now)
                 for integration in granted:
                     uow.grants.record(

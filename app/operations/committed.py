@@ -21,6 +21,7 @@ from app.operations.metrics import Metrics
 from domain.audit import AuditKind
 from domain.lifecycle import Status
 from store.models import AuditEventRow, RequestRow
+from store.repositories.requests import NEW_VALUE
 
 _PENDING: Final = "jit_metrics_pending"
 _MARKS: Final = "jit_metrics_savepoints"
@@ -56,7 +57,8 @@ def count_committed(engine: Engine, *, metrics: Metrics) -> None:
             rows = list(multiparams) or [params]
             pending(conn).extend(c for row in rows if (c := _audit_count(row, metrics)))
         elif isinstance(statement, Update) and _table(statement) == _REQUESTS:
-            count = _end_count(statement, metrics) or _batch_end_count(conn, statement, metrics)
+            values = _set_values(statement, params)
+            count = _end_count(values, metrics) or _batch_end_count(conn, values, metrics)
             if count is not None:
                 pending(conn).append(count)
 
@@ -111,11 +113,19 @@ def _audit_count(row: Mapping[str, Any], metrics: Metrics) -> Count | None:
     return None
 
 
-def _batch_end_count(conn: Connection, statement: Update, metrics: Metrics) -> Count | None:
+def _set_values(statement: Update, params: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What an UPDATE of requests sets: the parameters of a status change built once
+    (``RequestRepository.apply``), else the values built into the statement."""
+    if NEW_VALUE + "status" in params:
+        return {k.removeprefix(NEW_VALUE): v for k, v in params.items() if k.startswith(NEW_VALUE)}
+    built: Mapping[str, Any] = statement.compile().params
+    return built
+
+
+def _batch_end_count(conn: Connection, values: Mapping[str, Any], metrics: Metrics) -> Count | None:
     """A batch of expiries (``RequestRepository.apply_many``): one UPDATE sets ``status`` and
     ``ended_at`` for a list of requests and leaves each one's ``expires_at`` as it was, so the
     lateness is read back from the rows it ended, in the same transaction."""
-    values = statement.compile().params
     ended_at = values.get("ended_at")
     if values.get("status") != Status.EXPIRED.value or not isinstance(ended_at, datetime):
         return None
@@ -144,10 +154,9 @@ def _batch_end_count(conn: Connection, statement: Update, metrics: Metrics) -> C
     return observe
 
 
-def _end_count(statement: Update, metrics: Metrics) -> Count | None:
+def _end_count(values: Mapping[str, Any], metrics: Metrics) -> Count | None:
     """An expiry is the one update that sets ``status`` to expired: it also writes the
     request's ``expires_at`` and ``ended_at`` (``RequestRepository.apply``)."""
-    values = statement.compile().params
     if values.get("status") != Status.EXPIRED.value:
         return None
     expires_at, ended_at = values.get("expires_at"), values.get("ended_at")

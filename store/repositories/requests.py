@@ -6,6 +6,7 @@ the change started from, so when two approvers click at once exactly one UPDATE 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -15,6 +16,7 @@ from sqlalchemy import (
     Row,
     Select,
     Table,
+    Update,
     and_,
     bindparam,
     func,
@@ -140,14 +142,51 @@ NO_COLUMNS: Final = RequestColumns()
 
 def _given(columns: RequestColumns) -> dict[Any, object]:
     """The columns given, keyed by the model's attributes."""
-    pairs: tuple[tuple[Any, object], ...] = (
-        (RequestRow.granted_at, columns.granted_at),
-        (RequestRow.ended_at, columns.ended_at),
-        (RequestRow.lease_owner, columns.lease_owner),
-        (RequestRow.lease_until, columns.lease_until),
-        (RequestRow.next_reminder_at, columns.next_reminder_at),
+    return {getattr(RequestRow, name): value for name, value in _given_by_name(columns).items()}
+
+
+def _given_by_name(columns: RequestColumns) -> dict[str, object]:
+    """The columns given, keyed by their names."""
+    pairs: tuple[tuple[str, object], ...] = (
+        ("granted_at", columns.granted_at),
+        ("ended_at", columns.ended_at),
+        ("lease_owner", columns.lease_owner),
+        ("lease_until", columns.lease_until),
+        ("next_reminder_at", columns.next_reminder_at),
     )
-    return {column: value for column, value in pairs if value is not UNCHANGED}
+    return {name: value for name, value in pairs if value is not UNCHANGED}
+
+
+_CHANGED_BY_EVERY_STATUS_CHANGE: Final = (
+    "status",
+    "last_actor",
+    "last_change_at",
+    "reason",
+    "decided_by",
+    "decided_at",
+    "expires_at",
+)
+
+
+NEW_VALUE: Final = "new_"
+"""How :meth:`RequestRepository.apply` names the parameter of each column it sets
+(``new_status``, ...): the operations metrics read an expiry's times from them."""
+
+
+@functools.cache
+def _apply_statement(given: frozenset[str]) -> Update:
+    """:meth:`RequestRepository.apply`'s compare-and-swap, built once per set of extra columns
+    (a handful: each caller gives the same ones every time)."""
+    names = (*_CHANGED_BY_EVERY_STATUS_CHANGE, *sorted(given))
+    return (
+        update(_REQUESTS)
+        .where(
+            _REQUESTS.c.id == bindparam("the_request"),
+            _REQUESTS.c.status == bindparam("old_status"),
+        )
+        .values({name: bindparam(NEW_VALUE + name, type_=_REQUESTS.c[name].type) for name in names})
+        .returning(*_REQUESTS.c)
+    )
 
 
 RequestFields = RequestRow | Row[Any]
@@ -625,22 +664,24 @@ class RequestRepository:
         """
         if change.from_status is None:
             raise ValueError("a submission is added, not applied")
-        values: dict[Any, object] = {
-            RequestRow.status: change.to_status.value,
-            RequestRow.last_actor: change.actor,
-            RequestRow.last_change_at: change.at,
-            RequestRow.reason: change.reason,
-            RequestRow.decided_by: request.decided_by,
-            RequestRow.decided_at: request.decided_at,
-            RequestRow.expires_at: request.expires_at,
-            **_given(columns),
+        given = _given_by_name(columns)
+        values: dict[str, object] = {
+            "status": change.to_status.value,
+            "last_actor": change.actor,
+            "last_change_at": change.at,
+            "reason": change.reason,
+            "decided_by": request.decided_by,
+            "decided_at": request.decided_at,
+            "expires_at": request.expires_at,
+            **given,
         }
         row = self._session.execute(
-            update(_REQUESTS)
-            .where(_REQUESTS.c.id == change.request_id)
-            .where(_REQUESTS.c.status == change.from_status.value)
-            .values(values)
-            .returning(*_REQUESTS.c)
+            _apply_statement(frozenset(given)),
+            {
+                "the_request": change.request_id,
+                "old_status": change.from_status.value,
+                **{NEW_VALUE + name: value for name, value in values.items()},
+            },
         ).first()
         if row is None:
             raise ConcurrentChange(change.request_id)
