@@ -133,7 +133,12 @@ class GrantRow(Base):
     revoked_at: Mapped[datetime | None]
     error: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (UniqueConstraint("request_id", "integration"),)
+    __table_args__ = (
+        UniqueConstraint("request_id", "integration"),
+        # The leftover sweep looks for live grants of ended requests: few among all grants
+        # ever made, found through this index instead of a scan that grows with history.
+        Index("ix_grants_status", "status"),
+    )
 
 
 class ExtensionRow(Base):

@@ -1,4 +1,4 @@
-"""requests keep their summary parts, computed once at submission
+"""requests keep their summary parts, computed once at submission; grants indexed by status
 
 Revision ID: 0016
 Revises: 0015
@@ -23,8 +23,10 @@ def upgrade() -> None:
     # when read (store/repositories/requests.py, RequestRepository._parts_of).
     with op.batch_alter_table("requests", schema=None) as batch_op:
         batch_op.add_column(sa.Column("parts", sa.JSON(), nullable=True))
+    op.create_index("ix_grants_status", "grants", ["status"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_grants_status", table_name="grants")
     with op.batch_alter_table("requests", schema=None) as batch_op:
         batch_op.drop_column("parts")
