@@ -97,7 +97,7 @@ class RequestRow(Base):
     # The summary's parts (per integration: counts, permissions, first resources), computed
     # once at submission: a request's objects never change (docs/architecture.md, "Lifecycle").
     # NULL for requests stored before migration 0016: computed from their objects instead.
-    parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    parts: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, deferred=True)
 
     __table_args__ = (
         # Home and history list one person's requests, newest first, a page at a time.
