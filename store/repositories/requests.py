@@ -426,24 +426,21 @@ _HOLD_STEP: Final = (
     )
     .values(current_step=_REQUESTS.c.current_step)
 )
+_OPEN_STEP: Final = (
+    _STEPS.c.request_id == bindparam("the_request"),
+    _STEPS.c.step == bindparam("the_step"),
+    _STEPS.c.completed_at.is_(None),
+)
+"""The step ``the_step`` of ``the_request``, while it has not reached its quorum."""
 _COUNT_APPROVAL: Final = (
     update(_STEPS)
-    .where(
-        _STEPS.c.request_id == bindparam("the_request"),
-        _STEPS.c.step == bindparam("the_step"),
-        _STEPS.c.completed_at.is_(None),
-    )
+    .where(*_OPEN_STEP)
     .values(approvals=_STEPS.c.approvals + 1)
     .returning(_STEPS.c.approvals, _STEPS.c.needed)
 )
 _COMPLETE_STEP: Final = (
     update(_STEPS)
-    .where(
-        _STEPS.c.request_id == bindparam("the_request"),
-        _STEPS.c.step == bindparam("the_step"),
-        _STEPS.c.completed_at.is_(None),
-        _STEPS.c.approvals >= _STEPS.c.needed,
-    )
+    .where(*_OPEN_STEP, _STEPS.c.approvals >= _STEPS.c.needed)
     .values(completed_at=bindparam("at"))
 )
 

@@ -95,3 +95,11 @@ def test_a_request_stored_before_parts_were_kept_is_summarised_from_its_objects(
         summary = uow.requests.summary(request_id)
     assert summary == expected
     assert len(seen) == 3  # counts, first resources, distinct resources
+
+
+def test_the_summary_a_new_request_is_stored_with_is_the_one_read_back(store: Store) -> None:
+    request_id = new_request_id()
+    with store.write() as uow:
+        made = uow.requests.add(request=a_request(request_id), requester=ALICE, objects=objects())
+    with store.read() as uow:
+        assert uow.requests.summary(request_id) == made
