@@ -21,13 +21,14 @@ from sqlalchemy.orm import Session
 from domain.audit import GENESIS, AuditEvent, AuditKeys, AuditKind, plain_link
 from domain.ids import RequestId, UserId
 from store.models import AuditEventRow, MetaRow
+from store.statements import Prepared
 
 _CHAIN_LOCK: Final = 0x6A69_7461  # any constant; names the advisory lock of the chain
 _EVENTS: Final = cast(Table, AuditEventRow.__table__)
 # Built once: every status change runs them.
-_TAKE_CHAIN_LOCK: Final = text("SELECT pg_advisory_xact_lock(:k)")
-_LAST_HASH: Final = select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
-_INSERT_EVENTS: Final = insert(_EVENTS)
+_TAKE_CHAIN_LOCK: Final = Prepared(text("SELECT pg_advisory_xact_lock(:k)"))
+_LAST_HASH: Final = Prepared(select(_EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1))
+_INSERT_EVENTS: Final = Prepared(insert(_EVENTS))
 KEYED_FROM: Final = "audit_keyed_from"
 """Meta key: rows with this ID or a higher one must be keyed (written by migration 0009)."""
 
@@ -97,8 +98,8 @@ class AuditRepository:
             # Two statements: the end of the log must be read after the lock is held, with a
             # snapshot taken then, not when a statement that waited for it began.
             if self._session.get_bind().dialect.name == "postgresql":
-                self._session.execute(_TAKE_CHAIN_LOCK, {"k": _CHAIN_LOCK})
-            self._last_hash = self._session.scalar(_LAST_HASH) or GENESIS
+                _TAKE_CHAIN_LOCK.run(self._session, {"k": _CHAIN_LOCK})
+            self._last_hash = _LAST_HASH.scalar(self._session) or GENESIS
         key = self._keys.current if self._keys is not None else None
         rows: list[dict[str, Any]] = []
         prev_hash = self._last_hash
@@ -121,7 +122,7 @@ class AuditRepository:
                 }
             )
             prev_hash = digest
-        self._session.execute(_INSERT_EVENTS, rows)
+        _INSERT_EVENTS.many(self._session, rows)
         self._last_hash = prev_hash
         self._written = len(self._events)
 

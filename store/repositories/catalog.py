@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import Table, delete, func, insert, select, text
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from domain.catalog import (
@@ -20,6 +20,7 @@ from domain.catalog import (
 from domain.objects import AccessObject
 from domain.policy import AccessFlow
 from store.models import BundleObjectRow, BundleRow, FlowRow, MetaRow, ResourceRow
+from store.statements import Prepared
 
 GENERATION_KEY = "catalog_generation"
 _INSERT_BATCH = 5_000
@@ -35,8 +36,11 @@ def _escape_like(text: str) -> str:
 
 
 _META: Final = cast(Table, MetaRow.__table__)
-_GENERATION: Final = select(_META.c.value).where(_META.c.key == GENERATION_KEY)
+_GENERATION: Final = Prepared(select(_META.c.value).where(_META.c.key == GENERATION_KEY))
 """Built once: every decision and grant reads it, to see a catalog another instance changed."""
+_BUNDLE_HEADER: Final = Prepared(
+    select(BundleRow.id, BundleRow.version).where(BundleRow.name == bindparam("name"))
+)
 
 
 class CatalogRepository:
@@ -46,7 +50,7 @@ class CatalogRepository:
     # -- generation: any instance can tell cheaply that the catalog changed ---------------------
 
     def generation(self) -> int:
-        value = self._session.scalar(_GENERATION)
+        value = _GENERATION.scalar(self._session)
         return int(value) if value else 0
 
     def bump_generation(self) -> None:
@@ -92,9 +96,7 @@ class CatalogRepository:
 
     def bundle_header(self, name: str) -> tuple[int, int] | None:
         """``(key, version)`` of a bundle: a cheap check that a cached count is still right."""
-        row = self._session.execute(
-            select(BundleRow.id, BundleRow.version).where(BundleRow.name == name)
-        ).first()
+        row = _BUNDLE_HEADER.first(self._session, {"name": name})
         return (row[0], row[1]) if row else None
 
     def bundle_spec(self, name: str) -> dict[str, Any] | None:

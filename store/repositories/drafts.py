@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from domain.drafts import Draft, Mode
 from domain.objects import AccessObject
 from store.models import BundleObjectRow, DraftItemRow, DraftRow
 from store.repositories.unchanged import UNCHANGED, Unchanged
+from store.statements import Prepared
 
 _BATCH = 5_000
 
@@ -64,19 +66,20 @@ def _seconds(duration: timedelta | Unchanged | None) -> int | Unchanged | None:
 
 _DRAFTS: Final = cast(Table, DraftRow.__table__)
 _DRAFT_ITEMS: Final = cast(Table, DraftItemRow.__table__)
-_DRAFT: Final = select(_DRAFTS).where(_DRAFTS.c.key == bindparam("key"))
+_DRAFT: Final = Prepared(select(_DRAFTS).where(_DRAFTS.c.key == bindparam("key")))
 # Built once: each click of the request modal runs a few of them.
-_CREATE: Final = insert(_DRAFTS)
+_CREATE: Final = Prepared(insert(_DRAFTS))
 _ITEM: Final = _DRAFT_ITEMS.c
 _OF_DRAFT: Final = _ITEM.draft_key == bindparam("key")
-_COUNTS: Final = (
+_COUNTS: Final = Prepared(
     select(_ITEM.integration, func.count()).where(_OF_DRAFT).group_by(_ITEM.integration)
 )
-_ITEMS: Final = (
+_ITEMS: Final = Prepared(
     select(_ITEM.integration, _ITEM.resource, _ITEM.permission).where(_OF_DRAFT).order_by(_ITEM.id)
 )
 _REMOVE: Final = delete(_DRAFT_ITEMS).where(_OF_DRAFT)
-_REMOVE_PART: Final = _REMOVE.where(_ITEM.integration == bindparam("integration"))
+_REMOVE_ALL: Final = Prepared(_REMOVE)
+_REMOVE_PART: Final = Prepared(_REMOVE.where(_ITEM.integration == bindparam("integration")))
 _BUNDLE_OBJECT: Final = cast(Table, BundleObjectRow.__table__).c
 _OF_BUNDLE: Final = _BUNDLE_OBJECT.bundle_id == bindparam("bundle_key")
 _SAME_OBJECT: Final = and_(
@@ -90,17 +93,21 @@ _NOT_SELECTED: Final = select(
     _BUNDLE_OBJECT.resource,
     _BUNDLE_OBJECT.permission,
 ).where(_OF_BUNDLE, ~exists().where(_OF_DRAFT, _SAME_OBJECT))
-_ADD_BUNDLE: Final = insert(_DRAFT_ITEMS).from_select(
-    ["draft_key", "integration", "resource", "permission"], _NOT_SELECTED
+_ADD_BUNDLE: Final = Prepared(
+    insert(_DRAFT_ITEMS).from_select(
+        ["draft_key", "integration", "resource", "permission"], _NOT_SELECTED
+    )
 )
-_ADD_BUNDLE_PART: Final = insert(_DRAFT_ITEMS).from_select(
-    ["draft_key", "integration", "resource", "permission"],
-    _NOT_SELECTED.where(_BUNDLE_OBJECT.integration == bindparam("integration")),
+_ADD_BUNDLE_PART: Final = Prepared(
+    insert(_DRAFT_ITEMS).from_select(
+        ["draft_key", "integration", "resource", "permission"],
+        _NOT_SELECTED.where(_BUNDLE_OBJECT.integration == bindparam("integration")),
+    )
 )
 _OUTSIDE: Final = (_OF_DRAFT, ~exists().where(_OF_BUNDLE, _SAME_OBJECT))
 """A draft's selected objects that the bundle does not hold (an anti-join on its unique index)."""
-_OUTSIDE_COUNT: Final = select(func.count()).select_from(_DRAFT_ITEMS).where(*_OUTSIDE)
-_OUTSIDE_SAMPLE: Final = (
+_OUTSIDE_COUNT: Final = Prepared(select(func.count()).select_from(_DRAFT_ITEMS).where(*_OUTSIDE))
+_OUTSIDE_SAMPLE: Final = Prepared(
     select(_ITEM.integration, _ITEM.resource, _ITEM.permission)
     .where(*_OUTSIDE)
     .order_by(_ITEM.id)
@@ -142,14 +149,28 @@ def _to_domain(row: DraftRow) -> Draft:
     )
 
 
+_NEW: Final = "new_"
+
+
+@functools.cache
+def _update_statement(columns: frozenset[str]) -> Prepared:
+    """:meth:`DraftRepository.update`, built once per set of columns written (a modal's few
+    kinds of click)."""
+    return Prepared(
+        update(_DRAFTS)
+        .where(_DRAFTS.c.key == bindparam("the_key"))
+        .values({c: bindparam(_NEW + c, type_=_DRAFTS.c[c].type) for c in sorted(columns)})
+    )
+
+
 class DraftRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
 
     def create(self, *, user_id: str, mode: Mode, at: datetime) -> Draft:
         draft = Draft(key=secrets.token_urlsafe(16), user_id=user_id, mode=mode)
-        self._session.execute(
-            _CREATE,
+        _CREATE.run(
+            self._session,
             {
                 "key": draft.key,
                 "user_id": user_id,
@@ -163,19 +184,17 @@ class DraftRepository:
     def get(self, key: str) -> Draft | None:
         # A plain row read: ``session.get`` would keep the row among the session's objects,
         # which the table-level UPDATE of :meth:`update` then leaves as they were.
-        row = self._session.execute(_DRAFT, {"key": key}).first()
+        row = _DRAFT.first(self._session, {"key": key})
         # The row's columns carry the model's attribute names, which is all _to_domain reads.
         return _to_domain(cast(Any, row)) if row is not None else None
 
     def update(self, key: str, *, at: datetime, changes: DraftChanges = NO_CHANGES) -> None:
         """Write ``changes`` and mark the draft as used at ``at``."""
-        values = {DraftRow.updated_at: at, **_given(changes)}
+        values = {DraftRow.updated_at.key: at, **{c.key: v for c, v in _given(changes).items()}}
         # On the table, not the model: the ORM's UPDATE would first look for the draft among
         # the session's objects to patch it, and every modal click writes its draft.
-        self._session.execute(
-            update(_DRAFTS)
-            .where(_DRAFTS.c.key == key)
-            .values({column.key: value for column, value in values.items()})
+        _update_statement(frozenset(values)).run(
+            self._session, {"the_key": key, **{_NEW + name: v for name, v in values.items()}}
         )
 
     # -- the selection --------------------------------------------------------------------------
@@ -186,11 +205,10 @@ class DraftRepository:
         )
 
     def counts(self, key: str) -> dict[str, int]:
-        rows = self._session.execute(_COUNTS, {"key": key})
-        return dict(rows.all())
+        return dict(_COUNTS.all(self._session, {"key": key}))
 
     def items(self, key: str) -> list[AccessObject]:
-        return [AccessObject(*r) for r in self._session.execute(_ITEMS, {"key": key})]
+        return [AccessObject(*r) for r in _ITEMS.all(self._session, {"key": key})]
 
     def recent(self, key: str, *, limit: int) -> list[AccessObject]:
         rows = self._session.execute(
@@ -232,9 +250,9 @@ class DraftRepository:
         """Select every object of a bundle (or of one of its integrations) in one statement."""
         params = {"key": key, "bundle_key": bundle_key}
         if integration is None:
-            self._session.execute(_ADD_BUNDLE, params)
+            _ADD_BUNDLE.run(self._session, params)
         else:
-            self._session.execute(_ADD_BUNDLE_PART, {**params, "integration": integration})
+            _ADD_BUNDLE_PART.run(self._session, {**params, "integration": integration})
 
     def missing_from_bundle(
         self, key: str, *, bundle_key: int, limit: int
@@ -242,17 +260,17 @@ class DraftRepository:
         """How many selected objects the bundle does not hold, and a few of them (one anti-join
         on the bundle's unique index, however big the bundle)."""
         params = {"key": key, "bundle_key": bundle_key}
-        count = int(self._session.scalar(_OUTSIDE_COUNT, params) or 0)
+        count = int(_OUTSIDE_COUNT.scalar(self._session, params) or 0)
         if not count:
             return 0, []  # the usual answer: no second query for an empty sample
-        sample = self._session.execute(_OUTSIDE_SAMPLE, {**params, "limit": limit})
+        sample = _OUTSIDE_SAMPLE.all(self._session, {**params, "limit": limit})
         return count, [AccessObject(*r) for r in sample]
 
     def remove(self, key: str, *, integration: str | None = None) -> None:
         if integration is None:
-            self._session.execute(_REMOVE, {"key": key})
+            _REMOVE_ALL.run(self._session, {"key": key})
         else:
-            self._session.execute(_REMOVE_PART, {"key": key, "integration": integration})
+            _REMOVE_PART.run(self._session, {"key": key, "integration": integration})
 
     def find(self, key: str, *, words: Sequence[str], limit: int) -> list[tuple[int, AccessObject]]:
         """Selected objects whose ``integration:resource:permission`` holds every word (in any

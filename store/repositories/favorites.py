@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from domain.ids import RequestId, UserId
 from domain.objects import AccessObject
 from store.models import FavoriteObjectRow, FavoriteRow
+from store.statements import Prepared
 
 _BATCH = 1_000
 
@@ -48,7 +49,7 @@ class NewFavorite:
 
 
 _FAVORITES: Final = cast(Table, FavoriteRow.__table__)
-_OF_USER: Final = (
+_OF_USER: Final = Prepared(
     select(_FAVORITES)
     .where(_FAVORITES.c.user_id == bindparam("user_id"))
     .order_by(_FAVORITES.c.created_at.desc(), _FAVORITES.c.id.desc())
@@ -109,7 +110,7 @@ class FavoriteRepository:
 
     def of(self, user_id: UserId, *, limit: int) -> list[Favorite]:
         """``user_id``'s favorites, newest first."""
-        rows = self._session.execute(_OF_USER, {"user_id": user_id, "limit": limit})
+        rows = _OF_USER.all(self._session, {"user_id": user_id, "limit": limit})
         return [_to_domain(r) for r in rows]
 
     def count(self, user_id: UserId) -> int:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from domain.ids import RequestId, UserId
 from domain.lifecycle import Status
 from store.models import GrantRow, RequestRow
+from store.statements import Prepared
 
 
 class GrantStatus(StrEnum):
@@ -86,10 +87,10 @@ def _record_statement(insert: Any, changes: str) -> Any:
 
 # Read as rows, not objects: grants are written with Core statements (_RECORD), which leave
 # objects the ORM loaded before as they were.
-_GRANTS_OF: Final = (
+_GRANTS_OF: Final = Prepared(
     select(_GRANTS).where(_GRANTS.c.request_id == bindparam("id")).order_by(_GRANTS.c.id)
 )
-_LIVE_OF_MANY: Final = (
+_LIVE_OF_MANY: Final = Prepared(
     select(_GRANTS)
     .where(_GRANTS.c.request_id.in_(bindparam("ids", expanding=True)))
     .where(_GRANTS.c.status.in_(_LIVE))
@@ -99,7 +100,7 @@ _REQUESTS: Final = cast(Table, RequestRow.__table__)
 _REQUEST: Final = _REQUESTS.c
 _UNLEASED: Final = or_(_REQUEST.lease_until.is_(None), _REQUEST.lease_until < bindparam("now"))
 """No instance works on the request, or the one that did let its lease lapse."""
-_CLAIM: Final = (
+_CLAIM: Final = Prepared(
     update(_REQUESTS)
     .where(_REQUEST.id.in_(bindparam("ids", expanding=True)), _UNLEASED)
     .values(lease_owner=bindparam("owner"), lease_until=bindparam("until"))
@@ -107,10 +108,13 @@ _CLAIM: Final = (
 )
 
 
-def _per_dialect(candidates: Select[Any]) -> dict[str, Select[Any]]:
+def _per_dialect(candidates: Select[Any]) -> dict[str, Prepared]:
     """A sweep's candidates, built once: PostgreSQL skips rows another instance has locked."""
     limited = candidates.limit(bindparam("limit"))
-    return {"postgresql": limited.with_for_update(skip_locked=True), "sqlite": limited}
+    return {
+        "postgresql": Prepared(limited.with_for_update(skip_locked=True)),
+        "sqlite": Prepared(limited),
+    }
 
 
 _TO_PROVISION: Final = _per_dialect(
@@ -131,7 +135,7 @@ _LEFTOVERS: Final = _per_dialect(
     .order_by(_REQUEST.last_change_at)
 )
 _RECORD: Final = {
-    dialect: {changes: _record_statement(insert, changes) for changes in _SET_ALSO}
+    dialect: {changes: Prepared(_record_statement(insert, changes)) for changes in _SET_ALSO}
     for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
 }
 
@@ -169,7 +173,7 @@ class GrantRepository:
 
     def _upsert(self, status: GrantStatus, rows: list[dict[str, object]]) -> None:
         dialect = self._session.get_bind().dialect.name
-        self._session.execute(_RECORD[dialect][_changes(status)], rows)
+        _RECORD[dialect][_changes(status)].many(self._session, rows)
 
     def expect(
         self, *, request_id: RequestId, integrations: Sequence[str], account: str, at: datetime
@@ -203,7 +207,7 @@ class GrantRepository:
         found: dict[RequestId, list[Grant]] = {}
         if not request_ids:
             return found
-        rows = self._session.execute(_LIVE_OF_MANY, {"ids": list(request_ids)})
+        rows = _LIVE_OF_MANY.all(self._session, {"ids": list(request_ids)})
         for grant in map(_grant, rows):
             found.setdefault(grant.request_id, []).append(grant)
         return found
@@ -236,7 +240,7 @@ class GrantRepository:
         return {RequestId(r) for r in rows}
 
     def for_request(self, request_id: RequestId) -> list[Grant]:
-        rows = self._session.execute(_GRANTS_OF, {"id": request_id})
+        rows = _GRANTS_OF.all(self._session, {"id": request_id})
         return [_grant(r) for r in rows]
 
     # -- claims -----------------------------------------------------------------------------------
@@ -246,16 +250,15 @@ class GrantRepository:
     ) -> list[RequestId]:
         if not candidates:
             return []
-        result = self._session.execute(
-            _CLAIM, {"ids": list(candidates), "now": now, "owner": owner, "until": now + lease}
+        claimed = _CLAIM.scalars(
+            self._session,
+            {"ids": list(candidates), "now": now, "owner": owner, "until": now + lease},
         )
-        return [RequestId(r) for r in result.scalars()]
+        return [RequestId(r) for r in claimed]
 
-    def _candidates(
-        self, statements: Mapping[str, Select[Any]], **params: object
-    ) -> list[RequestId]:
+    def _candidates(self, statements: Mapping[str, Prepared], **params: object) -> list[RequestId]:
         dialect = self._session.get_bind().dialect.name
-        return [RequestId(r) for r in self._session.scalars(statements[dialect], params)]
+        return [RequestId(r) for r in statements[dialect].scalars(self._session, params)]
 
     def claim_to_provision(
         self, *, owner: str, now: datetime, lease: timedelta, limit: int

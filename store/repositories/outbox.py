@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from domain.ids import REQUEST_ID_PREFIX, RequestId, parse_request_id
 from store.models import OutboxRow, RequestRow, SlackMessageRow
 from store.repositories.bulk import insert_rows
+from store.statements import Prepared
 
 PENDING = "pending"
 SENT = "sent"
@@ -96,8 +97,8 @@ class PostedMessage:
 _OUTBOX: Final = cast(Table, OutboxRow.__table__)
 _POSTS: Final = cast(Table, SlackMessageRow.__table__)
 # Built once, like the claim: the relay runs them for every round.
-_INSERT: Final = insert(_OUTBOX)
-_MARK_SENT: Final = (
+_INSERT: Final = Prepared(insert(_OUTBOX))
+_MARK_SENT: Final = Prepared(
     update(_OUTBOX)
     .where(
         _OUTBOX.c.id.in_(bindparam("ids", expanding=True)),
@@ -105,8 +106,10 @@ _MARK_SENT: Final = (
     )
     .values(status=SENT, sent_at=bindparam("at"), lease_until=None, sealed=None, last_error=None)
 )
-_POSTED: Final = select(_POSTS.c.ref, _POSTS.c.channel, _POSTS.c.ts).where(
-    _POSTS.c.ref.in_(bindparam("refs", expanding=True))
+_POSTED: Final = Prepared(
+    select(_POSTS.c.ref, _POSTS.c.channel, _POSTS.c.ts).where(
+        _POSTS.c.ref.in_(bindparam("refs", expanding=True))
+    )
 )
 
 
@@ -124,8 +127,8 @@ def _upsert_post(insert: Any) -> Any:
 
 
 _REMEMBER_POSTS: Final = {
-    "postgresql": _upsert_post(postgresql_insert),
-    "sqlite": _upsert_post(sqlite_insert),
+    "postgresql": Prepared(_upsert_post(postgresql_insert)),
+    "sqlite": Prepared(_upsert_post(sqlite_insert)),
 }
 
 
@@ -143,7 +146,7 @@ class OutboxRepository:
         statement of the transaction on the outbox, so the transaction sees its own rows."""
         if self._queued:
             queued, self._queued = self._queued, []
-            self._session.execute(_INSERT, queued)
+            _INSERT.many(self._session, queued)
 
     def drop_queued(self) -> None:
         """Forget what :meth:`add` took since the last write (a savepoint rolled back)."""
@@ -218,8 +221,8 @@ class OutboxRepository:
         channel (so one channel's backlog never fills a round), none of ``held_channels``; in
         one statement, built once (a relay claims many times a second under load)."""
         self.write_queued()  # a Core statement: the store's hook sees ORM ones only
-        rows = self._session.execute(
-            _CLAIM,
+        rows = _CLAIM.all(
+            self._session,
             {
                 "owner": owner,
                 "now": now,
@@ -228,7 +231,7 @@ class OutboxRepository:
                 "per_channel": limit if per_channel is None else per_channel,
                 "held": list(held_channels),
             },
-        ).all()
+        )
         return sorted(map(OutboxMessage.of, rows), key=lambda m: m.id)
 
     def mark_sent(self, *, message_id: int, owner: str, at: datetime) -> bool:
@@ -245,10 +248,7 @@ class OutboxRepository:
         """:meth:`mark_sent` for a channel's share, in one UPDATE; how many were still ours."""
         if not message_ids:
             return 0
-        result = self._session.execute(
-            _MARK_SENT, {"ids": list(message_ids), "owner": owner, "at": at}
-        )
-        return int(result.rowcount)  # type: ignore[attr-defined]
+        return _MARK_SENT.run(self._session, {"ids": list(message_ids), "owner": owner, "at": at})
 
     def retry_later(self, *, message_id: int, owner: str, not_before: datetime, error: str) -> None:
         self._session.execute(
@@ -373,8 +373,8 @@ class OutboxRepository:
         statement."""
         if not posts:
             return
-        self._session.execute(
-            _REMEMBER_POSTS[self._session.get_bind().dialect.name],
+        _REMEMBER_POSTS[self._session.get_bind().dialect.name].many(
+            self._session,
             [
                 {"ref": ref, "channel": p.channel, "ts": p.ts, "posted_at": at}
                 for ref, p in posts.items()
@@ -388,7 +388,7 @@ class OutboxRepository:
         """Where the messages ``refs`` name landed (those never posted are left out)."""
         if not refs:
             return {}
-        rows = self._session.execute(_POSTED, {"refs": sorted(set(refs))})
+        rows = _POSTED.all(self._session, {"refs": sorted(set(refs))})
         return {ref: PostedMessage(channel=channel, ts=ts) for ref, channel, ts in rows}
 
     def posted_with_prefix(self, prefix: str) -> dict[str, PostedMessage]:
@@ -466,4 +466,4 @@ def _claim_statement() -> Any:
     )
 
 
-_CLAIM: Final = _claim_statement()
+_CLAIM: Final = Prepared(_claim_statement())

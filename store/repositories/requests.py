@@ -16,7 +16,6 @@ from sqlalchemy import (
     Row,
     Select,
     Table,
-    Update,
     and_,
     bindparam,
     func,
@@ -55,6 +54,7 @@ from store.repositories.headlines import (
     waiting_on,
 )
 from store.repositories.unchanged import UNCHANGED, Unchanged, given_or
+from store.statements import Prepared
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +174,11 @@ NEW_VALUE: Final = "new_"
 
 
 @functools.cache
-def _apply_statement(given: frozenset[str]) -> Update:
+def _apply_statement(given: frozenset[str]) -> Prepared:
     """:meth:`RequestRepository.apply`'s compare-and-swap, built once per set of extra columns
     (a handful: each caller gives the same ones every time)."""
     names = (*_CHANGED_BY_EVERY_STATUS_CHANGE, *sorted(given))
-    return (
+    return Prepared(
         update(_REQUESTS)
         .where(
             _REQUESTS.c.id == bindparam("the_request"),
@@ -307,10 +307,10 @@ def _progress_from(rows: Sequence[Row[Any]]) -> ApprovalProgress:
     )
 
 
-_INSERT_STATUS_CHANGE: Final = insert(cast(Table, StatusChangeRow.__table__))
+_INSERT_STATUS_CHANGE: Final = Prepared(insert(cast(Table, StatusChangeRow.__table__)))
 _REQUESTS: Final = cast(Table, RequestRow.__table__)
-_INSERT_REQUEST: Final = insert(_REQUESTS)
-_READ_REQUEST: Final = select(_REQUESTS).where(_REQUESTS.c.id == bindparam("id"))
+_INSERT_REQUEST: Final = Prepared(insert(_REQUESTS))
+_READ_REQUEST: Final = Prepared(select(_REQUESTS).where(_REQUESTS.c.id == bindparam("id")))
 """A request's row, read with a statement built once: the hot paths read it in every
 transaction, and the ORM's per-statement work was a good part of a click's CPU."""
 _OBJECTS: Final = cast(Table, RequestObjectRow.__table__).c
@@ -344,20 +344,22 @@ _PART_DISTINCT: Final = (
     .where(_OF_THESE)
     .group_by(_OBJECTS.request_id, _OBJECTS.integration)
 )
-_OBJECTS_OF: Final = (
+_OBJECTS_OF: Final = Prepared(
     select(_OBJECTS.integration, _OBJECTS.resource, _OBJECTS.permission)
     .where(_OBJECTS.request_id == bindparam("id"))
     .order_by(_OBJECTS.id)
 )
-_LATEST_MADE_BY: Final = (
+_LATEST_MADE_BY: Final = Prepared(
     select(_REQUESTS.c.id, _REQUESTS.c.bundle, _REQUESTS.c.object_count)
     .where(_REQUESTS.c.requester_id == bindparam("requester"))
     .order_by(_REQUESTS.c.created_at.desc(), _REQUESTS.c.id.desc())
     .limit(bindparam("limit"))
 )
-_EXISTS: Final = select(_REQUESTS.c.id).where(_REQUESTS.c.id == bindparam("id"))
-_BY_FORM: Final = select(_REQUESTS.c.id).where(_REQUESTS.c.form_key == bindparam("form_key"))
-_LAST_DURATION: Final = (
+_EXISTS: Final = Prepared(select(_REQUESTS.c.id).where(_REQUESTS.c.id == bindparam("id")))
+_BY_FORM: Final = Prepared(
+    select(_REQUESTS.c.id).where(_REQUESTS.c.form_key == bindparam("form_key"))
+)
+_LAST_DURATION: Final = Prepared(
     select(_REQUESTS.c.duration_seconds)
     .where(
         _REQUESTS.c.requester_id == bindparam("requester"),
@@ -369,9 +371,9 @@ _LAST_DURATION: Final = (
 _STEPS: Final = cast(Table, RequestStepRow.__table__)
 _DECISIONS: Final = cast(Table, DecisionRow.__table__)
 _APPROVALS: Final = cast(Table, ApprovalRow.__table__)
-_INSERT_STEP: Final = insert(_STEPS)
-_INSERT_DECISION: Final = insert(_DECISIONS)
-_INSERT_APPROVAL: Final = insert(_APPROVALS)
+_INSERT_STEP: Final = Prepared(insert(_STEPS))
+_INSERT_DECISION: Final = Prepared(insert(_DECISIONS))
+_INSERT_APPROVAL: Final = Prepared(insert(_APPROVALS))
 _PROGRESS: Final[Select[Any]] = (
     select(
         _STEPS.c.request_id,
@@ -397,27 +399,27 @@ _PROGRESS: Final[Select[Any]] = (
 )
 """Every step of requests with the request's current step and the approvals given in it: one
 row per step and approval (a step without one comes once, with no approver)."""
-_PROGRESS_OF_ONE: Final[Select[Any]] = _PROGRESS.where(_STEPS.c.request_id == bindparam("id"))
+_PROGRESS_OF_ONE: Final = Prepared(_PROGRESS.where(_STEPS.c.request_id == bindparam("id")))
 _PROGRESS_OF_MANY: Final[Select[Any]] = _PROGRESS.where(
     _STEPS.c.request_id.in_(bindparam("ids", expanding=True))
 )
-_DECISIONS_OF: Final = (
+_DECISIONS_OF: Final = Prepared(
     select(_DECISIONS).where(_DECISIONS.c.request_id == bindparam("id")).order_by(_DECISIONS.c.id)
 )
-_APPROVERS_OF: Final = (
+_APPROVERS_OF: Final = Prepared(
     select(_APPROVALS).where(_APPROVALS.c.request_id == bindparam("id")).order_by(_APPROVALS.c.id)
 )
-_APPROVERS_OF_STEP: Final = (
+_APPROVERS_OF_STEP: Final = Prepared(
     select(_APPROVALS)
     .where(_APPROVALS.c.request_id == bindparam("id"), _APPROVALS.c.step == bindparam("step"))
     .order_by(_APPROVALS.c.id)
 )
-_BUNDLE_VERSIONS: Final = (
+_BUNDLE_VERSIONS: Final = Prepared(
     select(_REQUESTS.c.bundle, _REQUESTS.c.bundle_version, BundleRow.version, BundleRow.id)
     .outerjoin(BundleRow, BundleRow.name == _REQUESTS.c.bundle)
     .where(_REQUESTS.c.id == bindparam("id"), _REQUESTS.c.bundle.is_not(None))
 )
-_HOLD_STEP: Final = (
+_HOLD_STEP: Final = Prepared(
     update(_REQUESTS)
     .where(
         _REQUESTS.c.id == bindparam("the_request"),
@@ -432,13 +434,13 @@ _OPEN_STEP: Final = (
     _STEPS.c.completed_at.is_(None),
 )
 """The step ``the_step`` of ``the_request``, while it has not reached its quorum."""
-_COUNT_APPROVAL: Final = (
+_COUNT_APPROVAL: Final = Prepared(
     update(_STEPS)
     .where(*_OPEN_STEP)
     .values(approvals=_STEPS.c.approvals + 1)
     .returning(_STEPS.c.approvals, _STEPS.c.needed)
 )
-_COMPLETE_STEP: Final = (
+_COMPLETE_STEP: Final = Prepared(
     update(_STEPS)
     .where(*_OPEN_STEP, _STEPS.c.approvals >= _STEPS.c.needed)
     .values(completed_at=bindparam("at"))
@@ -472,7 +474,7 @@ class RequestRepository:
         self._session = session
 
     def exists(self, request_id: RequestId) -> bool:
-        return self._session.scalar(_EXISTS, {"id": request_id}) is not None
+        return _EXISTS.scalar(self._session, {"id": request_id}) is not None
 
     def add(
         self,
@@ -498,8 +500,8 @@ class RequestRepository:
             raise EmptyRequest(f"{request.id} has no objects")
         try:
             # A Core insert: nothing reads the row back as an object (see _READ_REQUEST).
-            self._session.execute(
-                _INSERT_REQUEST,
+            _INSERT_REQUEST.run(
+                self._session,
                 {
                     "id": request.id,
                     "requester_id": request.requester,
@@ -572,8 +574,8 @@ class RequestRepository:
             .values(object_count=sum(p.count for p in parts), parts=_stored_parts(parts))
             .execution_options(synchronize_session=False)
         )
-        self._session.execute(
-            _INSERT_STATUS_CHANGE,
+        _INSERT_STATUS_CHANGE.run(
+            self._session,
             {
                 "request_id": request.id,
                 "from_status": None,
@@ -605,11 +607,11 @@ class RequestRepository:
 
     def by_form(self, form_key: str) -> RequestId | None:
         """The request that the form with this draft key made, if it made one."""
-        found = self._session.scalar(_BY_FORM, {"form_key": form_key})
+        found = _BY_FORM.scalar(self._session, {"form_key": form_key})
         return RequestId(found) if found else None
 
     def _row(self, request_id: RequestId) -> Row[Any] | None:
-        return self._session.execute(_READ_REQUEST, {"id": request_id}).first()
+        return _READ_REQUEST.first(self._session, {"id": request_id})
 
     def get(self, request_id: RequestId) -> AccessRequest | None:
         row = self._row(request_id)
@@ -626,13 +628,13 @@ class RequestRepository:
     def bundle_versions(self, request_id: RequestId) -> BundleVersions | None:
         """A bundle request's bundle as it was asked for and as it is now, in one statement;
         ``None`` for a request of plain objects (or no such request)."""
-        row = self._session.execute(_BUNDLE_VERSIONS, {"id": request_id}).first()
+        row = _BUNDLE_VERSIONS.first(self._session, {"id": request_id})
         if row is None or row[0] is None:
             return None
         return BundleVersions(bundle=row[0], requested=row[1], current=row[2], key=row[3])
 
     def objects(self, request_id: RequestId) -> list[AccessObject]:
-        rows = self._session.execute(_OBJECTS_OF, {"id": request_id})
+        rows = _OBJECTS_OF.all(self._session, {"id": request_id})
         return [AccessObject(*row) for row in rows]
 
     def shorten(self, request_id: RequestId, *, duration: timedelta) -> None:
@@ -672,20 +674,20 @@ class RequestRepository:
             "expires_at": request.expires_at,
             **given,
         }
-        row = self._session.execute(
-            _apply_statement(frozenset(given)),
+        row = _apply_statement(frozenset(given)).first(
+            self._session,
             {
                 "the_request": change.request_id,
                 "old_status": change.from_status.value,
                 **{NEW_VALUE + name: value for name, value in values.items()},
             },
-        ).first()
+        )
         if row is None:
             raise ConcurrentChange(change.request_id)
         # A Core insert of the table, not an ORM object: nothing reads the row back, and the
         # ORM's flush was a good part of a click's CPU.
-        self._session.execute(
-            _INSERT_STATUS_CHANGE,
+        _INSERT_STATUS_CHANGE.run(
+            self._session,
             {
                 "request_id": change.request_id,
                 "from_status": change.from_status.value if change.from_status else None,
@@ -828,8 +830,8 @@ class RequestRepository:
     ) -> None:
         if not approvers:
             return
-        self._session.execute(
-            _INSERT_APPROVAL,
+        _INSERT_APPROVAL.many(
+            self._session,
             [
                 {
                     "request_id": request_id,
@@ -847,9 +849,9 @@ class RequestRepository:
     def approvers(self, request_id: RequestId, *, step: int | None = None) -> list[AskedApprover]:
         """Everyone asked so far (every step begun), or only those of ``step``."""
         rows = (
-            self._session.execute(_APPROVERS_OF, {"id": request_id})
+            _APPROVERS_OF.all(self._session, {"id": request_id})
             if step is None
-            else self._session.execute(_APPROVERS_OF_STEP, {"id": request_id, "step": step})
+            else _APPROVERS_OF_STEP.all(self._session, {"id": request_id, "step": step})
         )
         return [
             AskedApprover(
@@ -870,8 +872,8 @@ class RequestRepository:
         """Every step of a new request, its quorum as the flow wrote it; the first one begins."""
         if not quorums:
             return
-        self._session.execute(
-            _INSERT_STEP,
+        _INSERT_STEP.many(
+            self._session,
             [
                 {
                     "request_id": request_id,
@@ -898,8 +900,7 @@ class RequestRepository:
         The UPDATE changes nothing, but it takes the row's lock, so the decisions on one request
         (and its cancel, time-out, denial) run one after the other, each seeing the last one's
         result; raises :class:`ConcurrentChange` if the request moved on meanwhile."""
-        result = self._session.execute(_HOLD_STEP, {"the_request": request_id, "the_step": step})
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if _HOLD_STEP.run(self._session, {"the_request": request_id, "the_step": step}) != 1:
             raise ConcurrentChange(request_id)
 
     def record_decision(
@@ -915,8 +916,8 @@ class RequestRepository:
     ) -> None:
         """One verdict; raises :class:`AlreadyVoted` when this person already gave one here."""
         try:
-            self._session.execute(
-                _INSERT_DECISION,
+            _INSERT_DECISION.run(
+                self._session,
                 {
                     "request_id": request_id,
                     "step": step,
@@ -932,19 +933,17 @@ class RequestRepository:
 
     def count_approval(self, *, request_id: RequestId, step: int) -> tuple[int, int]:
         """Count one approval in an open step; ``(approvals, needed)`` afterwards."""
-        row = self._session.execute(
-            _COUNT_APPROVAL, {"the_request": request_id, "the_step": step}
-        ).first()
+        row = _COUNT_APPROVAL.first(self._session, {"the_request": request_id, "the_step": step})
         if row is None:
             raise ConcurrentChange(request_id)
         return int(row.approvals), int(row.needed)
 
     def complete_step(self, *, request_id: RequestId, step: int, at: datetime) -> None:
         """End a step that reached its quorum: of racing approvals, exactly one UPDATE matches."""
-        result = self._session.execute(
-            _COMPLETE_STEP, {"the_request": request_id, "the_step": step, "at": at}
+        matched = _COMPLETE_STEP.run(
+            self._session, {"the_request": request_id, "the_step": step, "at": at}
         )
-        if result.rowcount != 1:  # type: ignore[attr-defined]
+        if matched != 1:
             raise ConcurrentChange(request_id)
 
     def start_step(
@@ -977,7 +976,7 @@ class RequestRepository:
         )
 
     def decisions(self, request_id: RequestId) -> list[Decision]:
-        return [_decision(r) for r in self._session.execute(_DECISIONS_OF, {"id": request_id})]
+        return [_decision(r) for r in _DECISIONS_OF.all(self._session, {"id": request_id})]
 
     def decisions_of(self, request_ids: Sequence[RequestId]) -> dict[RequestId, list[Decision]]:
         """The decisions of many requests at once (reports)."""
@@ -996,7 +995,7 @@ class RequestRepository:
     def progress(self, request_id: RequestId) -> ApprovalProgress | None:
         """Every step of the request with the approvals counted in it; ``None`` for a request
         without steps (automatic). One statement."""
-        rows = self._session.execute(_PROGRESS_OF_ONE, {"id": request_id}).all()
+        rows = _PROGRESS_OF_ONE.all(self._session, {"id": request_id})
         return _progress_from(rows) if rows else None
 
     def progress_many(self, request_ids: Sequence[RequestId]) -> dict[RequestId, ApprovalProgress]:
@@ -1118,12 +1117,12 @@ class RequestRepository:
     def last_duration(self, *, requester: UserId, flow: str) -> timedelta | None:
         """The duration ``requester`` chose in their latest request through ``flow`` (the modal
         preselects it)."""
-        seconds = self._session.scalar(_LAST_DURATION, {"requester": requester, "flow": flow})
+        seconds = _LAST_DURATION.scalar(self._session, {"requester": requester, "flow": flow})
         return timedelta(seconds=seconds) if seconds else None
 
     def latest_made_by(self, requester: UserId, *, limit: int) -> list[MadeRecently]:
         """``requester``'s newest requests, what the modal offers to start again from."""
-        rows = self._session.execute(_LATEST_MADE_BY, {"requester": requester, "limit": limit})
+        rows = _LATEST_MADE_BY.all(self._session, {"requester": requester, "limit": limit})
         return [MadeRecently(RequestId(r.id), r.bundle, r.object_count) for r in rows]
 
     def recent_for(self, requester: UserId, *, limit: int) -> list[RequestId]:

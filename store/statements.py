@@ -1,0 +1,267 @@
+"""Hot statements run straight on the driver's cursor, inside the session's transaction.
+
+SQLAlchemy spends about 200 µs of CPU around every statement it executes, even a Core statement
+built once: it looks the compiled form up in its cache, builds an execution context and a result.
+The driver alone needs about 80 µs. On the request story's hundred statements per request that
+difference was a fifth of the app's CPU (docs/architecture.md, "Statements on the hot path").
+
+A :class:`Prepared` statement compiles once per dialect (and, for INSERT and UPDATE, per set of
+parameter names), keeps SQLAlchemy's bind and result processors, and then runs each call on
+the cursor of the connection the session already holds, so it joins the session's transaction
+and its SQLite ``BEGIN IMMEDIATE``. What it keeps from SQLAlchemy's own execution:
+
+- the session's pending ORM objects are flushed first, as autoflush would;
+- driver errors become SQLAlchemy's (``IntegrityError``, ``OperationalError``…), and a lost
+  connection is invalidated;
+- ``before_cursor_execute`` listeners still see every statement (the statement counters of the
+  tests and of the benchmarks).
+
+Lists bound to ``IN`` are expanded by SQLAlchemy's own code, as its execution would. A
+statement whose compiled form needs more of SQLAlchemy at run time (defaults computed in Python,
+literal-execute parameters, parameter names it escapes) simply runs through ``session.execute``.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, NoReturn
+
+from sqlalchemy import exc
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.selectable import Select
+
+Params = Mapping[str, Any]
+Statement = Select[*tuple[Any, ...]] | UpdateBase | TextClause
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...]
+    """The parameters in the order the driver takes them (positional dialects)."""
+    positional: bool
+    bind: tuple[tuple[str, Callable[[Any], Any]], ...]
+    compiled: SQLCompiler
+    row: Callable[[Iterable[Any]], Any] | None
+    """Builds a row (a named tuple) from the driver's, its result processors applied."""
+
+    expanding: bool
+    """Some parameter is a list rendered as one placeholder per element (``IN``)."""
+
+    def bound(self, params: Params) -> tuple[str, Any]:
+        """The SQL and the driver's parameters for one execution."""
+        values = self.compiled.construct_params(params)  # refuses a parameter left out
+        if self.expanding:
+            # SQLAlchemy's own expansion (what its execution context does for these).
+            state = self.compiled._process_parameters_for_postcompile(values)
+            expanded = dict(state.parameters)
+            # The statement's own processors, then those of the lists' elements.
+            for name, processor in (*self.bind, *state.processors.items()):
+                if name in expanded:
+                    expanded[name] = processor(expanded[name])
+            if self.positional:
+                return state.statement, tuple(expanded[n] for n in state.positiontup or ())
+            return state.statement, expanded
+        for name, process in self.bind:
+            values[name] = process(values[name])
+        if self.positional:
+            return self.sql, tuple(values[name] for name in self.names)
+        return self.sql, values
+
+
+_NEEDS_SQLALCHEMY: Final = None
+"""Cached in place of a compiled form: this statement runs through ``session.execute``."""
+
+
+class Prepared:
+    """A Core statement built once and run on the driver's cursor (see the module's docstring).
+
+    ``first``, ``all`` and ``scalar`` return named tuples (attribute and index access, like
+    SQLAlchemy's rows); ``run`` returns the number of rows matched; ``many`` executes once per
+    parameter set."""
+
+    __slots__ = ("_dml", "_forms", "statement")
+
+    def __init__(self, statement: Statement) -> None:
+        self.statement = statement
+        self._forms: dict[tuple[str, frozenset[str] | None], _Compiled | None] = {}
+        self._dml = isinstance(statement, UpdateBase)
+
+    def first(self, session: Session, params: Params | None = None) -> Any | None:
+        rows = self._fetch(session, params or {}, one=True)
+        return rows[0] if rows else None
+
+    def all(self, session: Session, params: Params | None = None) -> list[Any]:
+        return self._fetch(session, params or {}, one=False)
+
+    def scalar(self, session: Session, params: Params | None = None) -> Any:
+        row = self.first(session, params)
+        return None if row is None else row[0]
+
+    def scalars(self, session: Session, params: Params | None = None) -> list[Any]:
+        return [row[0] for row in self._fetch(session, params or {}, one=False)]
+
+    def run(self, session: Session, params: Params | None = None) -> int:
+        """Execute; the number of rows the statement matched."""
+        given = params or {}
+        connection, form = self._prepare(session, given)
+        if form is None:
+            return int(session.execute(self.statement, given).rowcount)  # type: ignore[attr-defined]  # a CursorResult
+        cursor = self._execute(connection, form, given)
+        try:
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def many(self, session: Session, rows: Sequence[Params]) -> None:
+        """Execute once per parameter set (the driver pipelines them)."""
+        if not rows:
+            return
+        connection, form = self._prepare(session, rows[0])
+        if form is None:
+            session.execute(self.statement, list(rows))
+            return
+        if form.expanding:  # one SQL per execution; executemany wants one for all
+            session.execute(self.statement, list(rows))
+            return
+        values = [form.bound(row)[1] for row in rows]
+        self._before(connection, form.sql, values, multiparams=rows, params={})
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(form.sql, values)
+        except connection.dialect.loaded_dbapi.Error as error:
+            _raise(connection, form.sql, values, error)
+        finally:
+            cursor.close()
+        self._after(connection, multiparams=rows, params={})
+
+    def _fetch(self, session: Session, params: Params, *, one: bool) -> list[Any]:
+        connection, form = self._prepare(session, params)
+        if form is None:
+            result = session.execute(self.statement, params)
+            return [result.first()] if one else list(result.all())
+        cursor = self._execute(connection, form, params)
+        try:
+            fetched = [cursor.fetchone()] if one else cursor.fetchall()
+        finally:
+            cursor.close()
+        make = form.row
+        assert make is not None, "a statement that returns no rows was asked for rows"
+        return [make(row) for row in fetched if row is not None]
+
+    def _prepare(self, session: Session, params: Params) -> tuple[Connection, _Compiled | None]:
+        if session.autoflush:
+            session.flush()
+        connection = session.connection()
+        dialect = connection.dialect
+        key = (dialect.name, frozenset(params) if self._dml else None)
+        try:
+            form = self._forms[key]
+        except KeyError:
+            form = self._forms[key] = _compile(self.statement, dialect, key[1])
+        return connection, form
+
+    def _execute(self, connection: Connection, form: _Compiled, params: Params) -> Any:
+        sql, values = form.bound(params)
+        self._before(connection, sql, values, multiparams=(), params=params)
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, values)
+        except connection.dialect.loaded_dbapi.Error as error:
+            cursor.close()
+            _raise(connection, sql, values, error)
+        self._after(connection, multiparams=(), params=params)
+        return cursor
+
+    # Listeners see what SQLAlchemy would show them: the statement and the caller's parameters
+    # at the execute level, the SQL and the driver's parameters at the cursor level.
+
+    def _before(
+        self,
+        connection: Connection,
+        sql: str,
+        values: Any,
+        *,
+        multiparams: Sequence[Params],
+        params: Params,
+    ) -> None:
+        dispatch = connection.dispatch
+        if dispatch.before_execute:
+            options = connection.get_execution_options()
+            for listener in dispatch.before_execute:
+                listener(connection, self.statement, list(multiparams), params, options)
+        if dispatch.before_cursor_execute:
+            many = bool(multiparams)
+            for listener in dispatch.before_cursor_execute:
+                listener(connection, None, sql, values, None, many)
+
+    def _after(
+        self, connection: Connection, *, multiparams: Sequence[Params], params: Params
+    ) -> None:
+        dispatch = connection.dispatch
+        if dispatch.after_execute:
+            options = connection.get_execution_options()
+            for listener in dispatch.after_execute:
+                listener(connection, self.statement, list(multiparams), params, options, None)
+
+
+def _compile(
+    statement: Statement, dialect: Dialect, keys: frozenset[str] | None
+) -> _Compiled | None:
+    compiled = statement.compile(
+        dialect=dialect, column_keys=sorted(keys) if keys is not None else None
+    )
+    assert isinstance(compiled, SQLCompiler)
+    if (
+        compiled.literal_execute_params
+        or compiled.insert_prefetch
+        or compiled.update_prefetch
+        or getattr(compiled, "_numeric_binds", False)
+        or compiled.escaped_bind_names  # names such as "created.at", bound under other names
+    ):
+        return _NEEDS_SQLALCHEMY
+    processors = [(name, p) for name, p in compiled._bind_processors.items() if callable(p)]
+    if len(processors) != len(compiled._bind_processors):
+        return _NEEDS_SQLALCHEMY  # a tuple's processors, one per element
+    columns = compiled._result_columns
+    return _Compiled(
+        sql=compiled.string,
+        names=tuple(compiled.positiontup or ()),
+        positional=bool(compiled.positional),
+        bind=tuple(processors),
+        compiled=compiled,
+        expanding=bool(compiled.post_compile_params),
+        row=_row_maker(columns, dialect) if columns else None,
+    )
+
+
+def _row_maker(columns: Sequence[Any], dialect: Dialect) -> Callable[[Iterable[Any]], Any]:
+    shape = namedtuple("Row", [column.keyname for column in columns], rename=True)  # type: ignore[misc]
+    processors = [column.type._cached_result_processor(dialect, None) for column in columns]
+    make = shape._make
+    if not any(processors):
+        return make
+    steps = tuple((index, process) for index, process in enumerate(processors) if process)
+
+    def processed(row: Iterable[Any]) -> Any:
+        values = list(row)
+        for index, process in steps:
+            values[index] = process(values[index])
+        return make(values)
+
+    return processed
+
+
+def _raise(connection: Connection, sql: str, values: Any, error: Any) -> NoReturn:
+    dialect = connection.dialect
+    if dialect.is_disconnect(error, connection.connection.dbapi_connection, None):
+        connection.invalidate(error)
+    raise exc.DBAPIError.instance(
+        sql, values, error, dialect.loaded_dbapi.Error, dialect=dialect
+    ) from error
