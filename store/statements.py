@@ -2,8 +2,9 @@
 
 SQLAlchemy spends about 200 µs of CPU around every statement it executes, even a Core statement
 built once: it looks the compiled form up in its cache, builds an execution context and a result.
-The driver alone needs about 80 µs. On the request story's hundred statements per request that
-difference was a fifth of the app's CPU (docs/architecture.md, "Statements on the hot path").
+The driver alone needs about 80 µs. Over the request story's hundred statements per request,
+running them here took about a tenth off the app's CPU (docs/architecture.md, "Statements on
+the hot path").
 
 A :class:`Prepared` statement compiles once per dialect (and, for INSERT and UPDATE, per set of
 parameter names), keeps SQLAlchemy's bind and result processors, and then runs each call on
@@ -13,8 +14,8 @@ and its SQLite ``BEGIN IMMEDIATE``. What it keeps from SQLAlchemy's own executio
 - the session's pending ORM objects are flushed first, as autoflush would;
 - driver errors become SQLAlchemy's (``IntegrityError``, ``OperationalError``…), and a lost
   connection is invalidated;
-- ``before_cursor_execute`` listeners still see every statement (the statement counters of the
-  tests and of the benchmarks).
+- the engine's ``before_execute``, ``before_cursor_execute`` and ``after_execute`` listeners
+  still see every statement (the operations metrics, the statement counters of the tests).
 
 Lists bound to ``IN`` are expanded by SQLAlchemy's own code, as its execution would. A
 statement whose compiled form needs more of SQLAlchemy at run time (defaults computed in Python,
