@@ -24,16 +24,17 @@ literal-execute parameters, parameter names it escapes) simply runs through ``se
 
 from __future__ import annotations
 
+import re
 from collections import namedtuple
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.dml import UpdateBase
+from sqlalchemy.sql.dml import Insert, UpdateBase
 from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.sql.selectable import Select
 
@@ -54,6 +55,11 @@ class _Compiled:
 
     expanding: bool
     """Some parameter is a list rendered as one placeholder per element (``IN``)."""
+    rows_template: tuple[str, str] | None = None
+    """A plain INSERT's SQL up to its ``VALUES`` and its one row of placeholders: ``many``
+    writes several rows per statement with them (see :func:`_rows_template`)."""
+    _multi: dict[int, str] = field(default_factory=dict)
+    """The SQL for so many rows, built once per number of rows."""
 
     def bound(self, params: Params) -> tuple[str, Any]:
         """The SQL and the driver's parameters for one execution."""
@@ -75,6 +81,27 @@ class _Compiled:
             return self.sql, tuple(values[name] for name in self.names)
         return self.sql, values
 
+    def rows_sql(self, count: int) -> str:
+        """The INSERT of ``count`` rows; a named dialect's row ``i`` binds ``name__i``."""
+        try:
+            return self._multi[count]
+        except KeyError:
+            pass
+        assert self.rows_template is not None
+        head, row = self.rows_template
+        if self.positional:
+            rows = [row] * count
+        else:
+            rows = [_NAMED.sub(rf"%(\1__{i})s", row) for i in range(count)]
+        sql = self._multi[count] = f"{head}{', '.join(rows)}"
+        return sql
+
+
+_NAMED: Final = re.compile(r"%\((\w+)\)s")
+"""A placeholder of the ``pyformat`` style (psycopg's), its name captured."""
+ROW_PARAMETERS: Final = 2_000
+"""At most so many parameters in one multi-row INSERT: far inside every driver's and server's
+limit (SQLite's is 32,766), and a thousand audit events still take only a handful."""
 
 _NEEDS_SQLALCHEMY: Final = None
 """Cached in place of a compiled form: this statement runs through ``session.execute``."""
@@ -121,7 +148,8 @@ class Prepared:
             cursor.close()
 
     def many(self, session: Session, rows: Sequence[Params]) -> None:
-        """Execute once per parameter set (the driver pipelines them)."""
+        """Execute once per parameter set: a plain INSERT as multi-row INSERTs, anything else
+        through the driver's ``executemany`` (which pipelines them)."""
         if not rows:
             return
         connection, form = self._prepare(session, rows[0])
@@ -132,12 +160,41 @@ class Prepared:
             session.execute(self.statement, list(rows))
             return
         values = [form.bound(row)[1] for row in rows]
+        if form.rows_template is not None:
+            self._insert_rows(connection, form, rows, values)
+            return
         self._before(connection, form.sql, values, multiparams=rows, params={})
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(form.sql, values)
         except connection.dialect.loaded_dbapi.Error as error:
             _raise(connection, form.sql, values, error)
+        finally:
+            cursor.close()
+        self._after(connection, multiparams=rows, params={})
+
+    def _insert_rows(
+        self, connection: Connection, form: _Compiled, rows: Sequence[Params], values: list[Any]
+    ) -> None:
+        """A few hundred rows per statement: for the handful a transaction usually writes, one
+        statement costs the driver and the server a third of a pipeline of single-row ones."""
+        per_statement = max(1, ROW_PARAMETERS // max(1, len(form.names) or len(values[0])))
+        self._before_execute(connection, multiparams=rows, params={})
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            for start in range(0, len(values), per_statement):
+                chunk = values[start : start + per_statement]
+                sql = form.rows_sql(len(chunk))
+                bound: Any
+                if form.positional:
+                    bound = tuple(value for row in chunk for value in row)
+                else:
+                    bound = {f"{k}__{i}": v for i, row in enumerate(chunk) for k, v in row.items()}
+                self._before_cursor(connection, sql, bound, many=False)
+                try:
+                    cursor.execute(sql, bound)
+                except connection.dialect.loaded_dbapi.Error as error:
+                    _raise(connection, sql, bound, error)
         finally:
             cursor.close()
         self._after(connection, multiparams=rows, params={})
@@ -192,15 +249,22 @@ class Prepared:
         multiparams: Sequence[Params],
         params: Params,
     ) -> None:
+        self._before_execute(connection, multiparams=multiparams, params=params)
+        self._before_cursor(connection, sql, values, many=bool(multiparams))
+
+    def _before_execute(
+        self, connection: Connection, *, multiparams: Sequence[Params], params: Params
+    ) -> None:
         dispatch = connection.dispatch
         if dispatch.before_execute:
             options = connection.get_execution_options()
             for listener in dispatch.before_execute:
                 listener(connection, self.statement, list(multiparams), params, options)
-        if dispatch.before_cursor_execute:
-            many = bool(multiparams)
-            for listener in dispatch.before_cursor_execute:
-                listener(connection, None, sql, values, None, many)
+
+    @staticmethod
+    def _before_cursor(connection: Connection, sql: str, values: Any, *, many: bool) -> None:
+        for listener in connection.dispatch.before_cursor_execute:
+            listener(connection, None, sql, values, None, many)
 
     def _after(
         self, connection: Connection, *, multiparams: Sequence[Params], params: Params
@@ -232,6 +296,7 @@ def _compile(
         return _NEEDS_SQLALCHEMY  # a tuple's processors, one per element
     columns = compiled._result_columns
     return _Compiled(
+        rows_template=_rows_template(statement, compiled, keys),
         sql=compiled.string,
         names=tuple(compiled.positiontup or ()),
         positional=bool(compiled.positional),
@@ -240,6 +305,34 @@ def _compile(
         expanding=bool(compiled.post_compile_params),
         row=_row_maker(columns, dialect) if columns else None,
     )
+
+
+def _rows_template(
+    statement: Statement, single: SQLCompiler, keys: frozenset[str] | None
+) -> tuple[str, str] | None:
+    """For a plain INSERT of one row of parameters, its SQL split before the row.
+
+    Only a plain one: the SQL then ends with that row, and SQLAlchemy itself batches such
+    statements into multi-row INSERTs. An upsert (``ON CONFLICT``) could meet its own key twice
+    in one statement, which PostgreSQL refuses, so it stays one execution per row."""
+    if not (
+        isinstance(statement, Insert)
+        and statement.select is None
+        and statement._post_values_clause is None
+        and not statement._returning
+        and not statement._multi_values
+    ):
+        return None
+    # Compiled as for executemany, so without the RETURNING of the new key a single row gets.
+    compiled = statement.compile(
+        dialect=single.dialect, column_keys=sorted(keys or ()), for_executemany=True
+    )
+    if tuple(compiled.positiontup or ()) != tuple(single.positiontup or ()):
+        return None  # rows must bind as the single row does
+    head, values, row = compiled.string.rpartition(" VALUES ")
+    if not values or not row.startswith("(") or not row.endswith(")"):
+        return None
+    return f"{head}{values}", row
 
 
 def _row_maker(columns: Sequence[Any], dialect: Dialect) -> Callable[[Iterable[Any]], Any]:

@@ -12,6 +12,8 @@ from typing import Any, cast
 
 import pytest
 from sqlalchemy import Table, bindparam, event, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -20,7 +22,13 @@ from sqlalchemy.sql import Select
 from app.operations.committed import count_committed
 from app.operations.metrics import Metrics
 from domain.audit import AuditKind
-from store.models import AuditEventRow, DecisionRow, RequestRow, StatusChangeRow
+from store.models import (
+    AuditEventRow,
+    DecisionRow,
+    RequestRow,
+    SlackMessageRow,
+    StatusChangeRow,
+)
 from store.statements import Prepared
 from store.unit_of_work import Store, UnitOfWork
 
@@ -494,6 +502,79 @@ def test_many_inserts_every_parameter_set(store: Store) -> None:
     assert all(r["at"].tzinfo is UTC for r in rows)
 
 
+def status_changes(count: int) -> list[dict[str, Any]]:
+    return [
+        {
+            "request_id": "R1",
+            "from_status": None,
+            "to_status": f"s{i}",
+            "actor": None,
+            "at": T0,
+            "reason": f"step {i}",
+        }
+        for i in range(count)
+    ]
+
+
+def test_many_writes_a_plain_insert_as_one_statement_and_the_rows_keep_their_order(
+    store: Store,
+) -> None:
+    stored_with_sqlalchemy(store, "R1")
+    with listening(store) as heard, store.write() as uow:
+        INSERT_STATUS_CHANGE.many(uow.session, status_changes(7))
+    assert [call.executemany for call in heard.cursor] == [False]
+    # The keys are handed out in the rows' order: the audit chain reads its last link by key.
+    by_key = select(STATUS_CHANGES.c.reason).order_by(STATUS_CHANGES.c.id)
+    with store.read() as uow:
+        assert list(uow.session.scalars(by_key)) == [f"step {i}" for i in range(7)]
+
+
+def test_many_splits_rows_beyond_the_parameter_limit_into_several_statements(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored_with_sqlalchemy(store, "R1")
+    monkeypatch.setattr("store.statements.ROW_PARAMETERS", 12)  # two rows of six columns
+    with listening(store) as heard, store.write() as uow:
+        INSERT_STATUS_CHANGE.many(uow.session, status_changes(5))
+    assert len(heard.cursor) == 3
+    by_key = select(STATUS_CHANGES.c.reason).order_by(STATUS_CHANGES.c.id)
+    with store.read() as uow:
+        assert list(uow.session.scalars(by_key)) == [f"step {i}" for i in range(5)]
+
+
+def test_a_duplicate_among_many_rows_fails_the_whole_statement_as_integrity_error(
+    store: Store,
+) -> None:
+    stored_with_sqlalchemy(store, "R1")
+    rows = [decision_values("R1", approver_id="U_A"), decision_values("R1", approver_id="U_A")]
+    with pytest.raises(IntegrityError), store.write() as uow:
+        INSERT_DECISION.many(uow.session, rows)
+    with store.read() as uow:
+        assert uow.session.scalars(select(DECISIONS.c.id)).all() == []
+
+
+def test_an_upsert_runs_once_per_row_so_a_key_met_twice_is_updated_not_refused(
+    store: Store,
+) -> None:
+    posts = cast(Table, SlackMessageRow.__table__)
+    statement = (
+        postgresql_insert(posts)
+        if store.engine.dialect.name == "postgresql"
+        else (sqlite_insert(posts))
+    )
+    upsert = Prepared(
+        statement.on_conflict_do_update(
+            index_elements=[posts.c.ref], set_={"ts": statement.excluded.ts}
+        )
+    )
+    rows = [{"ref": "m1", "channel": "C1", "ts": ts, "posted_at": T0} for ts in ("1.0", "2.0")]
+    with listening(store) as heard, store.write() as uow:
+        upsert.many(uow.session, rows)
+    assert [call.executemany for call in heard.cursor] == [True]
+    with store.read() as uow:
+        assert uow.session.scalars(select(posts.c.ts)).all() == ["2.0"]
+
+
 # -- the engine's listeners ---------------------------------------------------------------------
 
 
@@ -513,8 +594,13 @@ def test_a_before_cursor_execute_listener_on_the_engine_sees_the_prepared_sql(
     )
     assert read.executemany is False
     assert inserted.sql.startswith("INSERT INTO approval_decisions")
-    assert inserted.executemany is True
-    assert len(inserted.parameters) == 3
+    assert inserted.executemany is False  # one statement for the three rows
+    bound = (
+        inserted.parameters.values()
+        if isinstance(inserted.parameters, dict)
+        else inserted.parameters
+    )
+    assert {"U_0", "U_1", "U_2"} <= set(bound)
 
 
 def test_an_after_execute_listener_receives_the_core_statement_and_the_callers_parameters(
