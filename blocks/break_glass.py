@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from blocks import limits
+from blocks import kit, limits
 from blocks.ids import ActionId, BlockId
 from blocks.messages import STATUS_EMOJI, everything, parts_blocks, what
 from blocks.payloads import RequestButton
@@ -165,7 +165,7 @@ def break_glass_alarm(*, summary: RequestSummary) -> dict[str, Any]:
         )
     if buttons:
         blocks.append(ActionsBlock(block_id="break_glass_actions", elements=buttons))
-    built = [b.to_dict() for b in blocks]
+    built = [kit.as_dict(b) for b in blocks]
     text = f"BREAK GLASS: {summary.requester_name} took access without approval ({summary.id})"
     return {"text": clip(text, limits.MESSAGE_TEXT), "blocks": built}
 

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
-from blocks import limits
+from blocks import kit, limits
 from blocks.ids import ActionId, BlockId, CallbackId, scoped
 from blocks.payloads import PageButton, RequestButton
 from blocks.text import clip, date_token, escape, mention, plural
@@ -55,7 +55,7 @@ def approve_modal(*, request_id: str, flow: str) -> dict[str, Any]:
             )
         ],
     )
-    return view.to_dict()
+    return kit.as_dict(view)
 
 
 def deny_modal(*, request_id: str, flow: str) -> dict[str, Any]:
@@ -80,7 +80,7 @@ def deny_modal(*, request_id: str, flow: str) -> dict[str, Any]:
             )
         ],
     )
-    return view.to_dict()
+    return kit.as_dict(view)
 
 
 REVOKE_USAGE: Final = "Usage: `/apono revoke AR-XXXXXX` (the request ID from its messages)."
@@ -203,7 +203,7 @@ def object_list_modal(
         close=PlainTextObject(text="Close"),
         blocks=blocks,
     )
-    return view.to_dict()
+    return kit.as_dict(view)
 
 
 def step_already_done(*, request_id: str, step: int, steps: int) -> str:

@@ -306,13 +306,15 @@ def history_modal(page: Page) -> dict[str, Any]:
         if page.total
         else [kit.section(text=_mrkdwn("You have not requested anything yet."))]
     )
-    return View(
-        type="modal",
-        callback_id=CallbackId.HISTORY,
-        title=PlainTextObject(text="Your requests"),
-        close=PlainTextObject(text="Close"),
-        blocks=blocks,
-    ).to_dict()
+    return kit.as_dict(
+        View(
+            type="modal",
+            callback_id=CallbackId.HISTORY,
+            title=PlainTextObject(text="Your requests"),
+            close=PlainTextObject(text="Close"),
+            blocks=blocks,
+        )
+    )
 
 
 TIMELINE_STEPS: Final = {
@@ -444,10 +446,12 @@ def details_modal(
             ],
         )
     )
-    return View(
-        type="modal",
-        callback_id=CallbackId.HOME_DETAIL,
-        title=PlainTextObject(text=clip(f"Request {summary.id}", limits.VIEW_TITLE)),
-        close=PlainTextObject(text="Close"),
-        blocks=blocks,
-    ).to_dict()
+    return kit.as_dict(
+        View(
+            type="modal",
+            callback_id=CallbackId.HOME_DETAIL,
+            title=PlainTextObject(text=clip(f"Request {summary.id}", limits.VIEW_TITLE)),
+            close=PlainTextObject(text="Close"),
+            blocks=blocks,
+        )
+    )

@@ -11,9 +11,10 @@ views built with them do not change; the length limits stay where they are, in t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
-from slack_sdk.models.blocks import Block
+from slack_sdk.models.basic_objects import EMPTY_ALLOWED_TYPE_AND_PROPERTY_LIST, JsonObject
+from slack_sdk.models.blocks import Option, PlainTextObject
 
 JSON = dict[str, Any]
 
@@ -79,6 +80,62 @@ def overflow(*, action_id: str, options: Sequence[JSON]) -> JSON:
     return {"type": "overflow", "action_id": action_id, "options": list(options)}
 
 
-def as_dict(block: Block | JSON) -> JSON:
-    """A block built either way, as the dict Slack receives."""
-    return block if isinstance(block, dict) else block.to_dict()
+def as_dict(block: JsonObject | JSON) -> JSON:
+    """A block (or view, or element) built either way, as the dict Slack receives.
+
+    A model is read as its ``to_dict()`` reads it, but once: ``to_dict()`` validates every
+    element again at each level and copies each level's lists again, which made it most of the
+    cost of rendering a modal. The texts are clipped by the builders, and the tests pass every
+    view through the SDK's own parser and validators (tests/unit/blocks/test_kit.py)."""
+    return block if isinstance(block, dict) else _dump(block)
+
+
+_GENERIC_TO_DICT: Final = JsonObject.to_dict
+_EMPTY_ALLOWED: Final = frozenset(
+    (allowed["type"], allowed["property"]) for allowed in EMPTY_ALLOWED_TYPE_AND_PROPERTY_LIST
+)
+_KEYS: dict[type[JsonObject], list[str]] = {}
+"""Each model class's attributes in ``to_dict()``'s order (they depend on the class only)."""
+
+
+def _dump(model: JsonObject) -> JSON:
+    kind = type(model)
+    if kind is Option:
+        return _option_dict(model)  # type: ignore[arg-type]
+    if kind.to_dict is not _GENERIC_TO_DICT:  # a shape of its own (option groups, confirms…)
+        return {key: _value(value) for key, value in model.to_dict().items()}
+    keys = _KEYS.get(kind)
+    if keys is None:
+        keys = _KEYS[kind] = sorted(model.attributes)
+    model_type = getattr(model, "type", None)
+    found: JSON = {}
+    for key in keys:
+        value = model.get_object_attribute(key)
+        if value is None:
+            continue
+        if (model_type, key) not in _EMPTY_ALLOWED and hasattr(value, "__len__") and not value:
+            continue
+        found[key] = _value(value)
+    return found
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_value(item) for item in value]
+    if isinstance(value, JsonObject):
+        return _dump(value)
+    to_dict = getattr(value, "to_dict", None)
+    if callable(to_dict):
+        return {key: _value(item) for key, item in to_dict().items()}
+    return value
+
+
+def _option_dict(option: Option) -> JSON:
+    """``Option.to_dict()`` in a block (the only place the app puts options)."""
+    text = option._text or PlainTextObject.from_str(option.label or "")
+    found: JSON = {"text": _dump(text), "value": option.value}
+    if option._block_description:
+        found["description"] = _dump(option._block_description)
+    if option.url:
+        found["url"] = option.url
+    return found

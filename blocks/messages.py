@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from blocks import limits
+from blocks import kit, limits
 from blocks.ids import ActionId
 from blocks.payloads import RequestButton
 from blocks.text import clip, date_token, escape, mention, plural
@@ -59,7 +59,7 @@ def _context(text: str) -> ContextBlock:
 def _message(text: str, blocks: Sequence[Block | dict[str, Any]]) -> Message:
     # Slack refuses a whole message (invalid_blocks) for one block with nothing in it; the
     # builders do not make such blocks, and this keeps one slip from silencing a message.
-    built = [b if isinstance(b, dict) else b.to_dict() for b in blocks]
+    built = [kit.as_dict(b) for b in blocks]
     return {"text": clip(text, limits.MESSAGE_TEXT), "blocks": [b for b in built if not _empty(b)]}
 
 

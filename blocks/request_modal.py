@@ -647,7 +647,7 @@ def request_modal(model: RequestModal) -> dict[str, Any]:
         "submit": kit.plain("Request", emoji=True),
         "close": kit.plain("Cancel", emoji=True),
         "private_metadata": ModalMetadata(d=model.draft_key).encode(),
-        "blocks": [block.to_dict() for block in blocks],
+        "blocks": [kit.as_dict(block) for block in blocks],
     }
 
 
@@ -707,12 +707,12 @@ def request_submitted(
             )
         ],
     )
-    return view.to_dict()
+    return kit.as_dict(view)
 
 
 def bundle_suggestions(bundles: Sequence[BundleChoice]) -> list[dict[str, Any]]:
     return [
-        _option(text=b.name, value=b.name, description=b.summary or None).to_dict()
+        kit.as_dict(_option(text=b.name, value=b.name, description=b.summary or None))
         for b in bundles[: limits.SUGGESTIONS]
     ]
 
@@ -729,14 +729,14 @@ def object_suggestions(objects: Sequence[CatalogObject]) -> list[dict[str, Any]]
             )
         )
     return [
-        OptionGroup(label=_plain(shorten(name, limits.GROUP_LABEL)), options=options).to_dict()
+        kit.as_dict(OptionGroup(label=_plain(shorten(name, limits.GROUP_LABEL)), options=options))
         for name, options in groups.items()
     ]
 
 
 def resource_suggestions(resources: Sequence[str]) -> list[dict[str, Any]]:
     return [
-        _option(text=r, value=r).to_dict()
+        kit.as_dict(_option(text=r, value=r))
         for r in resources[: limits.SUGGESTIONS]
         if len(r) <= limits.OPTION_VALUE
     ]

@@ -7,7 +7,7 @@ from typing import Any, Final
 from slack_sdk.models.blocks import MarkdownTextObject, PlainTextObject, SectionBlock
 from slack_sdk.models.views import View
 
-from blocks import limits
+from blocks import kit, limits
 from blocks.text import clip
 
 INVALID_FORM: Final = "Invalid form."
@@ -28,13 +28,13 @@ def notice_modal(*, title: str, text: str) -> dict[str, Any]:
         close=PlainTextObject(text="Close"),
         blocks=[SectionBlock(text=MarkdownTextObject(text=clip(text, limits.SECTION_TEXT)))],
     )
-    return view.to_dict()
+    return kit.as_dict(view)
 
 
 def text_message(text: str) -> dict[str, Any]:
     return {
         "text": clip(text, limits.MESSAGE_TEXT),
         "blocks": [
-            SectionBlock(text=MarkdownTextObject(text=clip(text, limits.SECTION_TEXT))).to_dict()
+            kit.as_dict(SectionBlock(text=MarkdownTextObject(text=clip(text, limits.SECTION_TEXT))))
         ],
     }

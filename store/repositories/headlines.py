@@ -28,6 +28,7 @@ from domain.ids import RequestId, UserId
 from domain.lifecycle import Status
 from domain.summary import Headline, Page
 from store.models import ApprovalRow, DecisionRow, RequestObjectRow, RequestRow
+from store.statements import Prepared
 
 _COLUMNS = (
     RequestRow.id,
@@ -50,14 +51,16 @@ _ORDER = (RequestRow.created_at.desc(), RequestRow.id.desc())
 _OWN = RequestRow.requester_id == _USER
 _FOR_ME = RequestRow.grantee_id == _USER
 _FOR_ME_ONLY = (_FOR_ME, RequestRow.requester_id != _USER)
-# Built once: a page is read on every Home click, and building the statements cost more than
-# running them.
-_COUNTS = select(
-    select(func.count()).where(_OWN).scalar_subquery(),
-    select(func.count()).where(_FOR_ME).scalar_subquery(),
+# Built once and run on the driver's cursor: a page is read on every Home click, and building
+# and executing the statements through SQLAlchemy cost more than running them.
+_COUNTS = Prepared(
+    select(
+        select(func.count()).where(_OWN).scalar_subquery(),
+        select(func.count()).where(_FOR_ME).scalar_subquery(),
+    )
 )
-_FOR_ME_COUNT = select(func.count()).where(*_FOR_ME_ONLY)
-_OWN_PAGE = (
+_FOR_ME_COUNT = Prepared(select(func.count()).where(*_FOR_ME_ONLY))
+_OWN_PAGE = Prepared(
     select(*_COLUMNS)
     .where(_OWN)
     .order_by(*_ORDER)
@@ -69,13 +72,13 @@ _HALVES = [
     for where in [(_OWN,), _FOR_ME_ONLY]
 ]
 _MERGED = union_all(*(select(half) for half in _HALVES)).subquery()
-_BOTH_PAGE = (
+_BOTH_PAGE = Prepared(
     select(_MERGED)
     .order_by(_MERGED.c.created_at.desc(), _MERGED.c.id.desc())
     .limit(bindparam("size"))
     .offset(bindparam("skip"))
 )
-_INTEGRATIONS = (
+_INTEGRATIONS = Prepared(
     select(RequestObjectRow.request_id, RequestObjectRow.integration)
     .where(RequestObjectRow.request_id.in_(bindparam("ids", expanding=True)))
     .distinct()
@@ -101,34 +104,35 @@ def waiting_on(user: Any) -> ColumnElement[bool]:
     return and_(asked, RequestRow.status == Status.PENDING.value, asked_now, ~decided)
 
 
-_WAITING_COUNT = select(func.count()).select_from(RequestRow).where(waiting_on(_USER))
+_WAITING_COUNT = Prepared(select(func.count()).select_from(RequestRow).where(waiting_on(_USER)))
 
 
 def waiting_count(session: Session, *, user: UserId) -> int:
     """How many of ``page(waiting_for=user)``'s rows there are: pending, ``user`` asked."""
-    return int(session.scalar(_WAITING_COUNT, {"user": user}) or 0)
+    return int(_WAITING_COUNT.scalar(session, {"user": user}) or 0)
 
 
 def involving_page(session: Session, *, user: UserId, number: int, size: int) -> Page:
     """Newest first: the requests ``user`` made and those made for them by a teammate."""
-    mine, made_for_me = session.execute(_COUNTS, {"user": user}).one()
+    counts = _COUNTS.first(session, {"user": user})
+    mine, made_for_me = counts if counts is not None else (0, 0)
     if made_for_me:
         # The app never makes one their own teammate, but what is stored decides: such a row
         # is left out of this half. Counted only here: the grantee index alone counts without
         # reading the table, and SQLite's statistics of a mostly empty column send this count
         # to a full scan.
-        made_for_me = session.scalar(_FOR_ME_COUNT, {"user": user})
+        made_for_me = _FOR_ME_COUNT.scalar(session, {"user": user})
     total = int(mine or 0) + int(made_for_me or 0)
     if total <= number * size:
         return Page(rows=(), number=number, size=size, total=total)
     skip = number * size
     if made_for_me:
         # Each half needs no more than the rows up to the end of the page asked for.
-        rows = session.execute(
-            _BOTH_PAGE, {"user": user, "reach": skip + size, "size": size, "skip": skip}
-        ).all()
+        rows = _BOTH_PAGE.all(
+            session, {"user": user, "reach": skip + size, "size": size, "skip": skip}
+        )
     else:
-        rows = session.execute(_OWN_PAGE, {"user": user, "size": size, "skip": skip}).all()
+        rows = _OWN_PAGE.all(session, {"user": user, "size": size, "skip": skip})
     return Page(rows=headlines_of(session, rows), number=number, size=size, total=total)
 
 
@@ -137,9 +141,7 @@ def headlines_of(session: Session, rows: Sequence[Any]) -> tuple[Headline, ...]:
     integrations it touches read in one query."""
     integrations: dict[str, list[str]] = {}
     if rows:
-        for request_id, integration in session.execute(
-            _INTEGRATIONS, {"ids": [r.id for r in rows]}
-        ):
+        for request_id, integration in _INTEGRATIONS.all(session, {"ids": [r.id for r in rows]}):
             integrations.setdefault(request_id, []).append(integration)
     return tuple(
         Headline(

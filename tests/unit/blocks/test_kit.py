@@ -10,11 +10,15 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DividerBlock,
     HeaderBlock,
+    InputBlock,
     MarkdownTextObject,
     Option,
+    OptionGroup,
     OverflowMenuElement,
+    PlainTextInputElement,
     PlainTextObject,
     SectionBlock,
+    StaticSelectElement,
 )
 from slack_sdk.models.views import View
 
@@ -126,3 +130,29 @@ def test_the_request_modal_passes_slack_sdks_parser_and_validators_unchanged() -
     )
     view = request_modal(model)
     assert View(**view).to_dict() == view
+
+
+def test_as_dict_reads_a_model_as_to_dict_does_for_each_kind_the_app_renders() -> None:
+    select = StaticSelectElement(
+        action_id="s",
+        placeholder="Pick",
+        options=[Option(text=PlainTextObject(text="One"), value="1", description="first")],
+        initial_option=Option(text=PlainTextObject(text="One"), value="1"),
+    )
+    models = [
+        InputBlock(block_id="i", label="L", element=select, dispatch_action=True, hint="h"),
+        InputBlock(
+            label="J",
+            element=PlainTextInputElement(action_id="j", multiline=True, max_length=10),
+            optional=True,
+        ),
+        SectionBlock(
+            text=MarkdownTextObject(text="t"), accessory=ButtonElement(text="B", action_id="b")
+        ),
+        ActionsBlock(elements=[]),  # no elements: left out, as to_dict leaves it out
+        OptionGroup(label="g", options=[Option(value="v", label="V")]),
+        Option(value="only a label", label="Only a label"),
+        View(type="modal", title="T", blocks=[DividerBlock(), HeaderBlock(text="H")]),
+    ]
+    for model in models:
+        assert kit.as_dict(model) == model.to_dict()
