@@ -55,9 +55,9 @@ class _Compiled:
 
     expanding: bool
     """Some parameter is a list rendered as one placeholder per element (``IN``)."""
-    rows_template: tuple[str, str] | None = None
-    """A plain INSERT's SQL up to its ``VALUES`` and its one row of placeholders: ``many``
-    writes several rows per statement with them (see :func:`_rows_template`)."""
+    rows_template: tuple[str, str, str] | None = None
+    """An INSERT's SQL around its one row of placeholders: ``many`` writes several rows per
+    statement with them (see :func:`_rows_template`)."""
     _multi: dict[int, str] = field(default_factory=dict)
     """The SQL for so many rows, built once per number of rows."""
 
@@ -88,17 +88,19 @@ class _Compiled:
         except KeyError:
             pass
         assert self.rows_template is not None
-        head, row = self.rows_template
+        head, row, tail = self.rows_template
         if self.positional:
             rows = [row] * count
         else:
             rows = [_NAMED.sub(rf"%(\1__{i})s", row) for i in range(count)]
-        sql = self._multi[count] = f"{head}{', '.join(rows)}"
+        sql = self._multi[count] = f"{head}{', '.join(rows)}{tail}"
         return sql
 
 
 _NAMED: Final = re.compile(r"%\((\w+)\)s")
 """A placeholder of the ``pyformat`` style (psycopg's), its name captured."""
+_POSITIONAL: Final = {"qmark": "?", "format": "%s"}
+"""The placeholder of each positional style (SQLite's, MySQL drivers')."""
 ROW_PARAMETERS: Final = 2_000
 """At most so many parameters in one multi-row INSERT: far inside every driver's and server's
 limit (SQLite's is 32,766), and a thousand audit events still take only a handful."""
@@ -114,12 +116,15 @@ class Prepared:
     SQLAlchemy's rows); ``run`` returns the number of rows matched; ``many`` executes once per
     parameter set."""
 
-    __slots__ = ("_dml", "_forms", "statement")
+    __slots__ = ("_distinct_keys", "_dml", "_forms", "statement")
 
-    def __init__(self, statement: Statement) -> None:
+    def __init__(self, statement: Statement, *, distinct_keys: bool = False) -> None:
+        """``distinct_keys``: an upsert whose callers never pass two rows with the same
+        conflict key to one ``many``, so that its rows may go in one statement too."""
         self.statement = statement
         self._forms: dict[tuple[str, frozenset[str] | None], _Compiled | None] = {}
         self._dml = isinstance(statement, UpdateBase)
+        self._distinct_keys = distinct_keys
 
     def first(self, session: Session, params: Params | None = None) -> Any | None:
         rows = self._fetch(session, params or {}, one=True)
@@ -222,7 +227,9 @@ class Prepared:
         try:
             form = self._forms[key]
         except KeyError:
-            form = self._forms[key] = _compile(self.statement, dialect, key[1])
+            form = self._forms[key] = _compile(
+                self.statement, dialect, key[1], distinct_keys=self._distinct_keys
+            )
         return connection, form
 
     def _execute(self, connection: Connection, form: _Compiled, params: Params) -> Any:
@@ -277,7 +284,7 @@ class Prepared:
 
 
 def _compile(
-    statement: Statement, dialect: Dialect, keys: frozenset[str] | None
+    statement: Statement, dialect: Dialect, keys: frozenset[str] | None, *, distinct_keys: bool
 ) -> _Compiled | None:
     compiled = statement.compile(
         dialect=dialect, column_keys=sorted(keys) if keys is not None else None
@@ -296,7 +303,7 @@ def _compile(
         return _NEEDS_SQLALCHEMY  # a tuple's processors, one per element
     columns = compiled._result_columns
     return _Compiled(
-        rows_template=_rows_template(statement, compiled, keys),
+        rows_template=_rows_template(statement, compiled, keys, distinct_keys=distinct_keys),
         sql=compiled.string,
         names=tuple(compiled.positiontup or ()),
         positional=bool(compiled.positional),
@@ -308,17 +315,18 @@ def _compile(
 
 
 def _rows_template(
-    statement: Statement, single: SQLCompiler, keys: frozenset[str] | None
-) -> tuple[str, str] | None:
-    """For a plain INSERT of one row of parameters, its SQL split before the row.
+    statement: Statement, single: SQLCompiler, keys: frozenset[str] | None, *, distinct_keys: bool
+) -> tuple[str, str, str] | None:
+    """An INSERT of one row of parameters, split around that row: what precedes it, the row,
+    what follows it (an upsert's ``ON CONFLICT``).
 
-    Only a plain one: the SQL then ends with that row, and SQLAlchemy itself batches such
-    statements into multi-row INSERTs. An upsert (``ON CONFLICT``) could meet its own key twice
-    in one statement, which PostgreSQL refuses, so it stays one execution per row."""
+    A plain INSERT, as SQLAlchemy itself batches into multi-row INSERTs; an upsert only when
+    its callers promise distinct keys: one statement meeting its own key twice is refused by
+    PostgreSQL ("cannot affect row a second time"), where one execution per row is not."""
     if not (
         isinstance(statement, Insert)
         and statement.select is None
-        and statement._post_values_clause is None
+        and (statement._post_values_clause is None or distinct_keys)
         and not statement._returning
         and not statement._multi_values
     ):
@@ -329,10 +337,32 @@ def _rows_template(
     )
     if tuple(compiled.positiontup or ()) != tuple(single.positiontup or ()):
         return None  # rows must bind as the single row does
-    head, values, row = compiled.string.rpartition(" VALUES ")
-    if not values or not row.startswith("(") or not row.endswith(")"):
+    head, values, rest = compiled.string.partition(" VALUES (")
+    if not values:
         return None
-    return f"{head}{values}", row
+    end = _closing_parenthesis(rest)
+    if end is None:
+        return None
+    row, tail = f"({rest[:end]})", rest[end + 1 :]
+    if _binds_in(tail, compiled):
+        return None  # a bind outside the row would have to be bound once per statement
+    return f"{head} VALUES ", row, tail
+
+
+def _closing_parenthesis(text: str) -> int | None:
+    """Where the parenthesis open before ``text`` closes (a row's binds nest some)."""
+    depth = 1
+    for index, char in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(char, 0)
+        if depth == 0:
+            return index
+    return None
+
+
+def _binds_in(sql: str, compiled: SQLCompiler) -> bool:
+    if not compiled.positional:
+        return _NAMED.search(sql) is not None
+    return _POSITIONAL.get(compiled.dialect.paramstyle, "?") in sql
 
 
 def _row_maker(columns: Sequence[Any], dialect: Dialect) -> Callable[[Iterable[Any]], Any]:

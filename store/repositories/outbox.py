@@ -127,8 +127,8 @@ def _upsert_post(insert: Any) -> Any:
 
 
 _REMEMBER_POSTS: Final = {
-    "postgresql": Prepared(_upsert_post(postgresql_insert)),
-    "sqlite": Prepared(_upsert_post(sqlite_insert)),
+    "postgresql": Prepared(_upsert_post(postgresql_insert), distinct_keys=True),
+    "sqlite": Prepared(_upsert_post(sqlite_insert), distinct_keys=True),
 }
 
 

@@ -575,6 +575,30 @@ def test_an_upsert_runs_once_per_row_so_a_key_met_twice_is_updated_not_refused(
         assert uow.session.scalars(select(posts.c.ts)).all() == ["2.0"]
 
 
+def test_an_upsert_promised_distinct_keys_writes_its_rows_in_one_statement(store: Store) -> None:
+    posts = cast(Table, SlackMessageRow.__table__)
+    statement = (
+        postgresql_insert(posts)
+        if store.engine.dialect.name == "postgresql"
+        else sqlite_insert(posts)
+    )
+    upsert = Prepared(
+        statement.on_conflict_do_update(
+            index_elements=[posts.c.ref], set_={"ts": statement.excluded.ts}
+        ),
+        distinct_keys=True,
+    )
+    with store.write() as uow:
+        upsert.many(uow.session, [{"ref": "m1", "channel": "C1", "ts": "1.0", "posted_at": T0}])
+    rows = [{"ref": ref, "channel": "C1", "ts": "2.0", "posted_at": T0} for ref in ("m1", "m2")]
+    with listening(store) as heard, store.write() as uow:
+        upsert.many(uow.session, rows)
+    assert [call.executemany for call in heard.cursor] == [False]
+    with store.read() as uow:
+        stored = uow.session.execute(select(posts.c.ref, posts.c.ts).order_by(posts.c.ref))
+        assert [tuple(row) for row in stored] == [("m1", "2.0"), ("m2", "2.0")]
+
+
 # -- the engine's listeners ---------------------------------------------------------------------
 
 
