@@ -62,16 +62,30 @@ def _top(sim: Simulator, user: str) -> View | None:
     return sim.top_view(user)
 
 
+def _version(sim: Simulator, user: str) -> tuple[str, str] | None:
+    """What the waits compare, read on every recorded call: the modal itself is copied only
+    once it changed."""
+    return sim.top_view_version(user)
+
+
+def _changed_top(sim: Simulator, user: str) -> View:
+    view = _top(sim, user)
+    if view is None:
+        raise BenchError(f"{user}'s modal closed")
+    return view
+
+
 def open_modal(sim: Simulator, *, user: str) -> View:
     """``/apono`` → the new modal on screen."""
-    before = _top(sim, user)
+    before = _version(sim, user)
     sim.slash_command(user)
 
-    def opened() -> View | None:
-        view = _top(sim, user)
-        return view if view is not None and (before is None or view.id != before.id) else None
+    def opened() -> bool:
+        now = _version(sim, user)
+        return now is not None and (before is None or now[0] != before[0])
 
-    return await_sim(sim, opened, what=f"a modal for {user}")
+    await_sim(sim, opened, what=f"a modal for {user}")
+    return _changed_top(sim, user)
 
 
 def _changed(sim: Simulator, *, user: str, view: View, act: Callable[[], Ack | None]) -> View:
@@ -79,11 +93,12 @@ def _changed(sim: Simulator, *, user: str, view: View, act: Callable[[], Ack | N
     if act() is None:
         raise BenchError("the element sent no block_actions")
 
-    def updated() -> View | None:
-        now = _top(sim, user)
-        return now if now is not None and now.id == view.id and now.hash != view.hash else None
+    def updated() -> bool:
+        now = _version(sim, user)
+        return now is not None and now[0] == view.id and now[1] != view.hash
 
-    return await_sim(sim, updated, what=f"an update of {user}'s modal")
+    await_sim(sim, updated, what=f"an update of {user}'s modal")
+    return _changed_top(sim, user)
 
 
 def pick_bundle(sim: Simulator, *, user: str, view: View, bundle: str) -> View:

@@ -189,6 +189,13 @@ class Simulator(UserActions, ModalActions):
         stack = self.open_views(user_id)
         return stack[-1] if stack else None
 
+    def top_view_version(self, user_id: str) -> tuple[str, str] | None:
+        """The ID and hash of the modal on the user's screen, without copying it: for a wait
+        that looks on every recorded call until the modal changes."""
+        with self._state.lock:
+            stack = self._state.views.stack(user_id)
+            return (stack[-1].id, stack[-1].hash) if stack else None
+
     def home(self, user_id: str) -> View | None:
         with self._state.lock:
             record = self._state.views.home(user_id)

@@ -183,3 +183,16 @@ def test_views_publish_keeps_one_home_tab_per_user(sim: Simulator, web: WebClien
     assert home_view.blocks[0]["text"]["text"] == "v2"
     assert sim.home(BOB) is None
     assert error_of(lambda: web.views_publish(user_id="U404", view=home)) == "user_not_found"
+
+
+def test_the_top_views_version_is_its_id_and_hash_and_follows_each_update(
+    sim: Simulator, web: WebClient
+) -> None:
+    assert sim.top_view_version(ALICE) is None
+    opened = web.views_open(trigger_id=sim.issue_trigger_id(ALICE), view=form())["view"]
+    assert sim.top_view_version(ALICE) == (opened["id"], opened["hash"])
+    updated = web.views_update(view_id=opened["id"], hash=opened["hash"], view=form())["view"]
+    assert sim.top_view_version(ALICE) == (opened["id"], updated["hash"])
+    pushed = web.views_push(trigger_id=sim.issue_trigger_id(ALICE), view=form())["view"]
+    assert sim.top_view_version(ALICE) == (pushed["id"], pushed["hash"])
+    assert sim.top_view_version(BOB) is None
