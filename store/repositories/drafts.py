@@ -163,6 +163,15 @@ def _update_statement(columns: frozenset[str]) -> Prepared:
     )
 
 
+_RECENT: Final = Prepared(
+    select(DraftItemRow.integration, DraftItemRow.resource, DraftItemRow.permission)
+    .where(DraftItemRow.draft_key == bindparam("key"))
+    .order_by(DraftItemRow.id.desc())
+    .limit(bindparam("limit"))
+)
+"""The last objects picked: read on every render of the request modal."""
+
+
 class DraftRepository:
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -211,12 +220,7 @@ class DraftRepository:
         return [AccessObject(*r) for r in _ITEMS.all(self._session, {"key": key})]
 
     def recent(self, key: str, *, limit: int) -> list[AccessObject]:
-        rows = self._session.execute(
-            select(DraftItemRow.integration, DraftItemRow.resource, DraftItemRow.permission)
-            .where(DraftItemRow.draft_key == key)
-            .order_by(DraftItemRow.id.desc())
-            .limit(limit)
-        )
+        rows = _RECENT.all(self._session, {"key": key, "limit": limit})
         return [AccessObject(*r) for r in rows]
 
     def contains(self, key: str, obj: AccessObject) -> bool:

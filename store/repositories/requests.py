@@ -20,7 +20,6 @@ from sqlalchemy import (
     bindparam,
     func,
     insert,
-    literal,
     or_,
     select,
     text,
@@ -317,7 +316,7 @@ _OBJECTS: Final = cast(Table, RequestObjectRow.__table__).c
 _OF_THESE: Final = _OBJECTS.request_id.in_(bindparam("ids", expanding=True))
 # A summary's parts, per request and integration: the counts and permissions, the first
 # resources (numbered in SQL), and how many distinct resources in all.
-_PART_COUNTS: Final = (
+_PART_COUNTS: Final = Prepared(
     select(_OBJECTS.request_id, _OBJECTS.integration, _OBJECTS.permission, func.count())
     .where(_OF_THESE)
     .group_by(_OBJECTS.request_id, _OBJECTS.integration, _OBJECTS.permission)
@@ -334,15 +333,36 @@ _NUMBERED: Final = (
     .where(_OF_THESE)
     .subquery()
 )
-_PART_FIRST: Final = (
+_PART_FIRST: Final = Prepared(
     select(_NUMBERED.c.request_id, _NUMBERED.c.integration, _NUMBERED.c.resource)
     .where(_NUMBERED.c.n <= RESOURCES_SHOWN)
     .order_by(_NUMBERED.c.request_id, _NUMBERED.c.integration, _NUMBERED.c.n)
 )
-_PART_DISTINCT: Final = (
+_PART_DISTINCT: Final = Prepared(
     select(_OBJECTS.request_id, _OBJECTS.integration, func.count(_OBJECTS.resource.distinct()))
     .where(_OF_THESE)
     .group_by(_OBJECTS.request_id, _OBJECTS.integration)
+)
+_COPY_DRAFT_OBJECTS: Final = Prepared(
+    insert(cast(Table, RequestObjectRow.__table__)).from_select(
+        ["request_id", "integration", "resource", "permission"],
+        select(
+            bindparam("request", type_=_OBJECTS.request_id.type),
+            DraftItemRow.integration,
+            DraftItemRow.resource,
+            DraftItemRow.permission,
+        )
+        .where(DraftItemRow.draft_key == bindparam("draft"))
+        .order_by(DraftItemRow.id),
+    )
+)
+_SET_PARTS: Final = Prepared(
+    update(_REQUESTS)
+    .where(_REQUESTS.c.id == bindparam("request"))
+    .values(
+        object_count=bindparam("new_count"),
+        parts=bindparam("new_parts", type_=_REQUESTS.c.parts.type),
+    )
 )
 _OBJECTS_OF: Final = Prepared(
     select(_OBJECTS.integration, _OBJECTS.resource, _OBJECTS.permission)
@@ -536,19 +556,7 @@ class RequestRepository:
             raise
         if from_draft is not None:
             # Copied inside the database: a 1,000-object request never round-trips to Python.
-            self._session.execute(
-                insert(RequestObjectRow).from_select(
-                    ["request_id", "integration", "resource", "permission"],
-                    select(
-                        literal(request.id),
-                        DraftItemRow.integration,
-                        DraftItemRow.resource,
-                        DraftItemRow.permission,
-                    )
-                    .where(DraftItemRow.draft_key == from_draft)
-                    .order_by(DraftItemRow.id),
-                )
-            )
+            _COPY_DRAFT_OBJECTS.run(self._session, {"request": request.id, "draft": from_draft})
         else:
             self._session.execute(
                 insert(RequestObjectRow),
@@ -568,11 +576,13 @@ class RequestRepository:
         parts = self._parts_many([request.id]).get(request.id, ())
         if not parts:
             raise EmptyRequest(f"{request.id} has no objects: its form holds none")
-        self._session.execute(
-            update(RequestRow)
-            .where(RequestRow.id == request.id)
-            .values(object_count=sum(p.count for p in parts), parts=_stored_parts(parts))
-            .execution_options(synchronize_session=False)
+        _SET_PARTS.run(
+            self._session,
+            {
+                "request": request.id,
+                "new_count": sum(p.count for p in parts),
+                "new_parts": _stored_parts(parts),
+            },
         )
         _INSERT_STATUS_CHANGE.run(
             self._session,
@@ -797,9 +807,9 @@ class RequestRepository:
         """Per request and integration: counts and permissions in SQL, and only the first
         resources, so a 1,000-object request is summarised without loading its objects."""
         ids = {"ids": list(request_ids)}
-        counts = self._session.execute(_PART_COUNTS, ids).all()
+        counts = _PART_COUNTS.all(self._session, ids)
         shown: dict[tuple[str, str], dict[str, None]] = {}
-        for request_id, integration, resource in self._session.execute(_PART_FIRST, ids):
+        for request_id, integration, resource in _PART_FIRST.all(self._session, ids):
             shown.setdefault((request_id, integration), {})[resource] = None
         totals: dict[str, dict[str, int]] = {}
         permissions: dict[tuple[str, str], set[str]] = {}
@@ -809,7 +819,7 @@ class RequestRepository:
             permissions.setdefault((request_id, integration), set()).add(permission)
         distinct = {
             (request_id, integration): count
-            for request_id, integration, count in self._session.execute(_PART_DISTINCT, ids)
+            for request_id, integration, count in _PART_DISTINCT.all(self._session, ids)
         }
         return {
             request_id: tuple(
