@@ -61,6 +61,18 @@ class _Compiled:
     _multi: dict[int, str] = field(default_factory=dict)
     """The SQL for so many rows, built once per number of rows."""
 
+    @property
+    def rows_at_once(self) -> int | None:
+        """The most rows ``many`` writes as one multi-row INSERT (None: any number, in
+        statements of at most :data:`ROW_PARAMETERS` parameters)."""
+        if self.rows_template is None:
+            return 0
+        if self.positional:
+            return None
+        head, row, tail = self.rows_template
+        widest = len(_NAMED.sub(r"%(\1__9999)s", row)) + 2  # a row's SQL and its ", "
+        return max(0, (NAMED_SQL_KEPT - len(head) - len(tail)) // widest)
+
     def bound(self, params: Params) -> tuple[str, Any]:
         """The SQL and the driver's parameters for one execution."""
         values = self.compiled.construct_params(params)  # refuses a parameter left out
@@ -104,6 +116,11 @@ _POSITIONAL: Final = {"qmark": "?", "format": "%s"}
 ROW_PARAMETERS: Final = 2_000
 """At most so many parameters in one multi-row INSERT: far inside every driver's and server's
 limit (SQLite's is 32,766), and a thousand audit events still take only a handful."""
+NAMED_SQL_KEPT: Final = 4_096
+"""psycopg parses a statement's named placeholders once and keeps the result only for SQL up to
+this long (``psycopg._queries.MAX_CACHED_STATEMENT_LENGTH``); a longer one is parsed again at
+every execution, which for a sweep's batches cost more than the multi-row INSERT saved. So on
+PostgreSQL only as many rows as fit go in one statement, and a larger batch is pipelined."""
 
 _NEEDS_SQLALCHEMY: Final = None
 """Cached in place of a compiled form: this statement runs through ``session.execute``."""
@@ -165,7 +182,8 @@ class Prepared:
             session.execute(self.statement, list(rows))
             return
         values = [form.bound(row)[1] for row in rows]
-        if form.rows_template is not None:
+        at_once = form.rows_at_once
+        if at_once is None or len(rows) <= at_once:
             self._insert_rows(connection, form, rows, values)
             return
         self._before(connection, form.sql, values, multiparams=rows, params={})

@@ -542,6 +542,22 @@ def test_many_splits_rows_beyond_the_parameter_limit_into_several_statements(
         assert list(uow.session.scalars(by_key)) == [f"step {i}" for i in range(5)]
 
 
+def test_a_batch_whose_sql_psycopg_would_parse_again_each_time_is_pipelined_on_postgresql(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored_with_sqlalchemy(store, "R1")
+    monkeypatch.setattr("store.statements.NAMED_SQL_KEPT", 900)  # room for a few rows only
+    with listening(store) as heard, store.write() as uow:
+        INSERT_STATUS_CHANGE.many(uow.session, status_changes(2))
+        INSERT_STATUS_CHANGE.many(uow.session, status_changes(40))
+    pipelined = store.engine.dialect.name == "postgresql"
+    assert [call.executemany for call in heard.cursor] == [False, pipelined]
+    by_key = select(STATUS_CHANGES.c.reason).order_by(STATUS_CHANGES.c.id)
+    with store.read() as uow:
+        reasons = list(uow.session.scalars(by_key))
+    assert reasons == [f"step {i}" for i in (*range(2), *range(40))]
+
+
 def test_a_duplicate_among_many_rows_fails_the_whole_statement_as_integrity_error(
     store: Store,
 ) -> None:
