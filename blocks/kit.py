@@ -5,7 +5,9 @@
 These builders return exactly what ``slack_sdk.models`` would (tests/unit/blocks/test_kit.py
 checks each against it, and checks whole views through its parser and validators), so the
 views built with them do not change; the length limits stay where they are, in the callers'
-``clip``/``shorten``. Everything else keeps building with ``slack_sdk.models``.
+``clip``/``shorten``. Everything else keeps building with ``slack_sdk.models``, and
+:func:`as_dict` reads those models into the same JSON without ``to_dict()``'s repeated walks
+(docs/architecture.md, "Views on the hot path").
 """
 
 from __future__ import annotations
@@ -85,8 +87,8 @@ def as_dict(block: JsonObject | JSON) -> JSON:
 
     A model is read as its ``to_dict()`` reads it, but once: ``to_dict()`` validates every
     element again at each level and copies each level's lists again, which made it most of the
-    cost of rendering a modal. The texts are clipped by the builders, and the tests pass every
-    view through the SDK's own parser and validators (tests/unit/blocks/test_kit.py)."""
+    cost of rendering a modal. The texts are clipped by the builders, and every view a unit
+    test renders is checked against ``to_dict()`` and its validators (tests/unit/conftest.py)."""
     return block if isinstance(block, dict) else _dump(block)
 
 

@@ -130,8 +130,8 @@ class Prepared:
     """A Core statement built once and run on the driver's cursor (see the module's docstring).
 
     ``first``, ``all`` and ``scalar`` return named tuples (attribute and index access, like
-    SQLAlchemy's rows); ``run`` returns the number of rows matched; ``many`` executes once per
-    parameter set."""
+    SQLAlchemy's rows); ``run`` returns the number of rows matched; ``many`` writes many
+    parameter sets (an INSERT's as multi-row INSERTs where it can)."""
 
     __slots__ = ("_distinct_keys", "_dml", "_forms", "statement")
 
@@ -199,8 +199,9 @@ class Prepared:
     def _insert_rows(
         self, connection: Connection, form: _Compiled, rows: Sequence[Params], values: list[Any]
     ) -> None:
-        """A few hundred rows per statement: for the handful a transaction usually writes, one
-        statement costs the driver and the server a third of a pipeline of single-row ones."""
+        """The rows in as few statements as :data:`ROW_PARAMETERS` allows: for the handful a
+        transaction usually writes, one statement costs the driver and the server a third of
+        a pipeline of single-row ones."""
         per_statement = max(1, ROW_PARAMETERS // max(1, len(form.names) or len(values[0])))
         self._before_execute(connection, multiparams=rows, params={})
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
