@@ -516,6 +516,13 @@ def status_changes(count: int) -> list[dict[str, Any]]:
     ]
 
 
+def reasons_in_key_order(store: Store) -> list[str]:
+    """The stored status changes' reasons, by key: the audit chain reads its last link so."""
+    by_key = select(STATUS_CHANGES.c.reason).order_by(STATUS_CHANGES.c.id)
+    with store.read() as uow:
+        return list(uow.session.scalars(by_key))
+
+
 def test_many_writes_a_plain_insert_as_one_statement_and_the_rows_keep_their_order(
     store: Store,
 ) -> None:
@@ -523,10 +530,7 @@ def test_many_writes_a_plain_insert_as_one_statement_and_the_rows_keep_their_ord
     with listening(store) as heard, store.write() as uow:
         INSERT_STATUS_CHANGE.many(uow.session, status_changes(7))
     assert [call.executemany for call in heard.cursor] == [False]
-    # The keys are handed out in the rows' order: the audit chain reads its last link by key.
-    by_key = select(STATUS_CHANGES.c.reason).order_by(STATUS_CHANGES.c.id)
-    with store.read() as uow:
-        assert list(uow.session.scalars(by_key)) == [f"step {i}" for i in range(7)]
+    assert reasons_in_key_order(store) == [f"step {i}" for i in range(7)]
 
 
 def test_many_splits_rows_beyond_the_parameter_limit_into_several_statements(
@@ -537,9 +541,7 @@ def test_many_splits_rows_beyond_the_parameter_limit_into_several_statements(
     with listening(store) as heard, store.write() as uow:
         INSERT_STATUS_CHANGE.many(uow.session, status_changes(5))
     assert len(heard.cursor) == 3
-    by_key = select(STATUS_CHANGES.c.reason).order_by(STATUS_CHANGES.c.id)
-    with store.read() as uow:
-        assert list(uow.session.scalars(by_key)) == [f"step {i}" for i in range(5)]
+    assert reasons_in_key_order(store) == [f"step {i}" for i in range(5)]
 
 
 def test_a_batch_whose_sql_psycopg_would_parse_again_each_time_is_pipelined_on_postgresql(
@@ -552,10 +554,7 @@ def test_a_batch_whose_sql_psycopg_would_parse_again_each_time_is_pipelined_on_p
         INSERT_STATUS_CHANGE.many(uow.session, status_changes(40))
     pipelined = store.engine.dialect.name == "postgresql"
     assert [call.executemany for call in heard.cursor] == [False, pipelined]
-    by_key = select(STATUS_CHANGES.c.reason).order_by(STATUS_CHANGES.c.id)
-    with store.read() as uow:
-        reasons = list(uow.session.scalars(by_key))
-    assert reasons == [f"step {i}" for i in (*range(2), *range(40))]
+    assert reasons_in_key_order(store) == [f"step {i}" for i in (*range(2), *range(40))]
 
 
 def test_a_duplicate_among_many_rows_fails_the_whole_statement_as_integrity_error(
