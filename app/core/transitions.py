@@ -87,24 +87,23 @@ class Transitions:
         before: Mapping[RequestId, Sequence[AuditEvent]] | None = None,
     ) -> dict[RequestId, RequestSummary]:
         """:meth:`record` for a batch of ends, set-wise (docs/architecture.md, "Durable time"):
-        one conditional UPDATE, the history and audit rows and the messages in one INSERT each,
-        the summaries in four queries. Requests that changed meanwhile are left out, without
-        spoiling the rest; ``before``: each request's events that come right before its own
-        (its grants confirmed gone). ``changes``: each request as it was, with its end.
+        one conditional UPDATE (whose returned rows are the summaries), the history and audit
+        rows and the messages in one INSERT each. Requests that changed meanwhile are left out,
+        without spoiling the rest; ``before``: each request's events that come right before
+        its own (its grants confirmed gone). ``changes``: each request as it was, with its end.
         Returns the summaries of those that changed."""
         if not all(change.to_status.terminal for _, change in changes):
             raise ValueError("record_ends records ends only")
-        ended = uow.requests.apply_many(
+        summaries = uow.requests.apply_many(
             changes=[change for _, change in changes],
             columns=RequestColumns(lease_owner=None, lease_until=None),
         )
-        done = [(r, change) for r, change in changes if change.request_id in ended]
+        done = [(r, change) for r, change in changes if change.request_id in summaries]
         events: list[AuditEvent] = []
         for request, change in done:
             events += (before or {}).get(change.request_id, ())
             events.append(_status_event(request, change))
         uow.audit.extend(events)
-        summaries = uow.requests.summaries([change.request_id for _, change in done])
         self._notifier.statuses_changed(
             uow, changes=[(summaries[change.request_id], change) for _, change in done]
         )

@@ -58,7 +58,9 @@ def count_committed(engine: Engine, *, metrics: Metrics) -> None:
             pending(conn).extend(c for row in rows if (c := _audit_count(row, metrics)))
         elif isinstance(statement, Update) and _table(statement) == _REQUESTS:
             values = _set_values(statement, params)
-            count = _end_count(values, metrics) or _batch_end_count(conn, values, metrics)
+            count = _end_count(values, metrics) or _batch_end_count(
+                conn, values, ids=params.get("ids"), metrics=metrics
+            )
             if count is not None:
                 pending(conn).append(count)
 
@@ -122,15 +124,16 @@ def _set_values(statement: Update, params: Mapping[str, Any]) -> Mapping[str, An
     return built
 
 
-def _batch_end_count(conn: Connection, values: Mapping[str, Any], metrics: Metrics) -> Count | None:
+def _batch_end_count(
+    conn: Connection, values: Mapping[str, Any], *, ids: object, metrics: Metrics
+) -> Count | None:
     """A batch of expiries (``RequestRepository.apply_many``): one UPDATE sets ``status`` and
-    ``ended_at`` for a list of requests and leaves each one's ``expires_at`` as it was, so the
-    lateness is read back from the rows it ended, in the same transaction."""
+    ``ended_at`` for the list of requests ``ids`` and leaves each one's ``expires_at`` as it
+    was, so the lateness is read back from the rows it ended, in the same transaction."""
     ended_at = values.get("ended_at")
     if values.get("status") != Status.EXPIRED.value or not isinstance(ended_at, datetime):
         return None
-    ids = next((v for v in values.values() if isinstance(v, list | tuple) and v), None)
-    if ids is None:
+    if not isinstance(ids, list | tuple) or not ids:
         return None
     rows = conn.execute(
         select(RequestRow.expires_at).where(

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, cast
 
-from sqlalchemy import Row, Select, Table, bindparam, exists, or_, select, tuple_, update
+from sqlalchemy import Row, Select, Table, bindparam, exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -134,6 +134,19 @@ _LEFTOVERS: Final = _per_dialect(
     .where(exists().where(_GRANTS.c.request_id == _REQUEST.id, _GRANTS.c.status.in_(_LIVE)))
     .order_by(_REQUEST.last_change_at)
 )
+_REVOKED_ON: Final = Prepared(
+    update(_GRANTS)
+    .where(
+        _GRANTS.c.integration == bindparam("on_integration"),
+        _GRANTS.c.request_id.in_(bindparam("ids", expanding=True)),
+    )
+    .values(status=GrantStatus.REVOKED.value, error=None, revoked_at=bindparam("at"))
+)
+_REVOKE_ASKS: Final = Prepared(
+    select(_REQUEST.id, _REQUEST.revoke_requested_by, _REQUEST.revoke_requested_at).where(
+        _REQUEST.id.in_(bindparam("ids", expanding=True)), _REQUEST.revoke_requested_at.is_not(None)
+    )
+)
 _RECORD: Final = {
     dialect: {changes: Prepared(_record_statement(insert, changes)) for changes in _SET_ALSO}
     for dialect, insert in (("postgresql", postgresql_insert), ("sqlite", sqlite_insert))
@@ -213,16 +226,15 @@ class GrantRepository:
         return found
 
     def mark_revoked(self, grants: Iterable[Grant], *, at: datetime) -> None:
-        """Each of ``grants`` confirmed gone, in one UPDATE (the set-wise :meth:`record`)."""
-        keys = [(g.request_id, g.integration) for g in grants]
-        if not keys:
-            return
-        self._session.execute(
-            update(GrantRow)
-            .where(tuple_(GrantRow.request_id, GrantRow.integration).in_(keys))
-            .values(status=GrantStatus.REVOKED.value, error=None, revoked_at=at)
-            .execution_options(synchronize_session=False)
-        )
+        """Each of ``grants`` confirmed gone: one UPDATE per integration (the set-wise
+        :meth:`record`), since a request holds at most one grant on each."""
+        by_integration: dict[str, list[RequestId]] = {}
+        for grant in grants:
+            by_integration.setdefault(grant.integration, []).append(grant.request_id)
+        for integration, request_ids in by_integration.items():
+            _REVOKED_ON.run(
+                self._session, {"on_integration": integration, "ids": request_ids, "at": at}
+            )
 
     def protected(self, *, integration: str, request_ids: Sequence[RequestId]) -> set[RequestId]:
         """Of ``request_ids``, those whose account on ``integration`` must stay: the request is
@@ -336,11 +348,7 @@ class GrantRepository:
         """:meth:`revoke_ask` of a whole batch in one query (only those that were asked)."""
         if not request_ids:
             return {}
-        rows = self._session.execute(
-            select(
-                RequestRow.id, RequestRow.revoke_requested_by, RequestRow.revoke_requested_at
-            ).where(RequestRow.id.in_(request_ids), RequestRow.revoke_requested_at.is_not(None))
-        )
+        rows = _REVOKE_ASKS.all(self._session, {"ids": request_ids})
         return {
             RequestId(i): RevokeAsk(by=UserId(by), at=at)
             for i, by, at in rows

@@ -5,12 +5,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Final, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, bindparam, delete, select
 from sqlalchemy.orm import Session
 
 from domain.ids import RequestId
 from store.models import RemovalProblemRow
+from store.statements import Prepared
+
+_PROBLEMS: Final = cast(Table, RemovalProblemRow.__table__).c
+_PROBLEMS_OF: Final = Prepared(
+    select(_PROBLEMS.request_id, _PROBLEMS.problem).where(
+        _PROBLEMS.request_id.in_(bindparam("ids", expanding=True))
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +57,7 @@ class RemovalProblemRepository:
         """What failed, for each of ``request_ids`` that has a problem (lists, Home)."""
         if not request_ids:
             return {}
-        rows = self._session.execute(
-            select(RemovalProblemRow.request_id, RemovalProblemRow.problem).where(
-                RemovalProblemRow.request_id.in_(request_ids)
-            )
-        )
+        rows = _PROBLEMS_OF.all(self._session, {"ids": request_ids})
         return {RequestId(request_id): problem for request_id, problem in rows}
 
     def failed(self, *, request_id: RequestId, problem: str, at: datetime) -> RemovalProblem:

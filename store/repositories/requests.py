@@ -188,6 +188,21 @@ def _apply_statement(given: frozenset[str]) -> Prepared:
     )
 
 
+@functools.cache
+def _apply_many_statement(names: frozenset[str]) -> Prepared:
+    """:meth:`RequestRepository.apply_many`'s conditional UPDATE of a list of requests, built
+    once per set of columns it sets; it returns the changed rows whole, for their summaries."""
+    return Prepared(
+        update(_REQUESTS)
+        .where(
+            _REQUESTS.c.id.in_(bindparam("ids", expanding=True)),
+            _REQUESTS.c.status == bindparam("old_status"),
+        )
+        .values({name: bindparam(NEW_VALUE + name, type_=_REQUESTS.c[name].type) for name in names})
+        .returning(*_REQUESTS.c)
+    )
+
+
 RequestFields = RequestRow | Row[Any]
 """A request's columns, as a mapped row or a Core row of the same table."""
 Parts = tuple[IntegrationPart, ...]
@@ -312,6 +327,9 @@ _INSERT_REQUEST: Final = Prepared(insert(_REQUESTS))
 _READ_REQUEST: Final = Prepared(select(_REQUESTS).where(_REQUESTS.c.id == bindparam("id")))
 """A request's row, read with a statement built once: the hot paths read it in every
 transaction, and the ORM's per-statement work was a good part of a click's CPU."""
+_AMONG_THESE: Final = Prepared(
+    select(_REQUESTS).where(_REQUESTS.c.id.in_(bindparam("ids", expanding=True)))
+)
 _OBJECTS: Final = cast(Table, RequestObjectRow.__table__).c
 _OF_THESE: Final = _OBJECTS.request_id.in_(bindparam("ids", expanding=True))
 # A summary's parts, per request and integration: the counts and permissions, the first
@@ -420,8 +438,8 @@ _PROGRESS: Final[Select[Any]] = (
 """Every step of requests with the request's current step and the approvals given in it: one
 row per step and approval (a step without one comes once, with no approver)."""
 _PROGRESS_OF_ONE: Final = Prepared(_PROGRESS.where(_STEPS.c.request_id == bindparam("id")))
-_PROGRESS_OF_MANY: Final[Select[Any]] = _PROGRESS.where(
-    _STEPS.c.request_id.in_(bindparam("ids", expanding=True))
+_PROGRESS_OF_MANY: Final = Prepared(
+    _PROGRESS.where(_STEPS.c.request_id.in_(bindparam("ids", expanding=True)))
 )
 _DECISIONS_OF: Final = Prepared(
     select(_DECISIONS).where(_DECISIONS.c.request_id == bindparam("id")).order_by(_DECISIONS.c.id)
@@ -726,16 +744,14 @@ class RequestRepository:
         """:meth:`summary` of a whole batch in one query, however many requests it holds."""
         if not request_ids:
             return {}
-        found = self._session.execute(
-            select(_REQUESTS).where(_REQUESTS.c.id.in_(request_ids))
-        ).all()
+        found = _AMONG_THESE.all(self._session, {"ids": request_ids})
         parts = self._parts_of(found)
         return {RequestId(r.id): _summary_of(r, parts=parts[r.id]) for r in found}
 
     def get_many(self, request_ids: Sequence[RequestId]) -> dict[RequestId, AccessRequest]:
         if not request_ids:
             return {}
-        rows = self._session.execute(select(_REQUESTS).where(_REQUESTS.c.id.in_(request_ids)))
+        rows = _AMONG_THESE.all(self._session, {"ids": request_ids})
         return {RequestId(r.id): _to_domain(r) for r in rows}
 
     def apply_many(
@@ -743,39 +759,40 @@ class RequestRepository:
         *,
         changes: Sequence[StatusChange],
         columns: RequestColumns = NO_COLUMNS,
-    ) -> set[RequestId]:
+    ) -> dict[RequestId, RequestSummary]:
         """:meth:`apply` for a batch: one conditional UPDATE per distinct change (an expiry
         sweep makes one), each matching only rows that still have the old status; returns the
-        requests that changed, whose status history rows are then inserted in one statement.
-        Those that changed meanwhile are left out (no :class:`ConcurrentChange`). Only the
-        columns a plain status change sets are written (``decided_*`` and ``expires_at`` stay),
-        and ``ended_at`` (the change's time) for an end, unless ``columns`` gives it."""
+        summaries of the requests that changed (from the rows the UPDATE returns: nothing is
+        read again), whose status history rows are then inserted in one statement. Those that
+        changed meanwhile are left out (no :class:`ConcurrentChange`). Only the columns a plain
+        status change sets are written (``decided_*`` and ``expires_at`` stay), and
+        ``ended_at`` (the change's time) for an end, unless ``columns`` gives it."""
         groups: dict[tuple[Any, ...], list[StatusChange]] = {}
         for change in changes:
             if change.from_status is None:
                 raise ValueError("a submission is added, not applied")
             key = (change.from_status, change.to_status, change.actor, change.at, change.reason)
             groups.setdefault(key, []).append(change)
-        changed: set[RequestId] = set()
+        given = _given_by_name(columns)
+        rows: list[Row[Any]] = []
         for (before, after, actor, at, reason), members in groups.items():
-            result = self._session.execute(
-                update(RequestRow)
-                .where(RequestRow.id.in_([c.request_id for c in members]))
-                .where(RequestRow.status == before.value)
-                .values(
-                    {
-                        RequestRow.status: after.value,
-                        RequestRow.last_actor: actor,
-                        RequestRow.last_change_at: at,
-                        RequestRow.reason: reason,
-                        **({RequestRow.ended_at: at} if after.terminal else {}),
-                        **_given(columns),
-                    }
-                )
-                .returning(RequestRow.id)
-                .execution_options(synchronize_session=False)
+            values = {
+                "status": after.value,
+                "last_actor": actor,
+                "last_change_at": at,
+                "reason": reason,
+                **({"ended_at": at} if after.terminal else {}),
+                **given,
+            }
+            rows += _apply_many_statement(frozenset(values)).all(
+                self._session,
+                {
+                    "ids": [c.request_id for c in members],
+                    "old_status": before.value,
+                    **{NEW_VALUE + name: value for name, value in values.items()},
+                },
             )
-            changed.update(RequestId(r) for r in result.scalars())
+        changed = {RequestId(r.id) for r in rows}
         history = [
             {
                 "request_id": c.request_id,
@@ -789,7 +806,8 @@ class RequestRepository:
             if c.request_id in changed
         ]
         insert_rows(self._session, StatusChangeRow, history)
-        return changed
+        parts = self._parts_of(rows)
+        return {RequestId(r.id): _summary_of(r, parts=parts[r.id]) for r in rows}
 
     def _parts_of(self, rows: Sequence[RequestFields]) -> dict[str, Parts]:
         """Each request's parts as stored with it; requests stored before parts were (migration
@@ -1014,7 +1032,7 @@ class RequestRepository:
         if not request_ids:
             return {}
         rows: dict[RequestId, list[Row[Any]]] = {}
-        for row in self._session.execute(_PROGRESS_OF_MANY, {"ids": list(request_ids)}):
+        for row in _PROGRESS_OF_MANY.all(self._session, {"ids": request_ids}):
             rows.setdefault(RequestId(row.request_id), []).append(row)
         return {request_id: _progress_from(mine) for request_id, mine in rows.items()}
 

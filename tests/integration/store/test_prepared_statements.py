@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, bindparam, event, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, event, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -735,6 +735,69 @@ def test_an_update_of_an_expanding_in_list_counts_the_rows_it_matched(store: Sto
         ("R2", None, None),
         ("R3", "i-1", until),
     ]
+
+
+def test_not_in_and_lists_of_datetimes_select_what_session_execute_selects(store: Store) -> None:
+    stored_with_sqlalchemy(store, "R1", "R2", "R3")
+    with store.write() as uow:
+        uow.session.execute(
+            update(REQUESTS).where(REQUESTS.c.id == "R3").values(created_at=T0 + timedelta(days=1))
+        )
+    outside = select(REQUESTS.c.id).where(
+        REQUESTS.c.id.not_in(bindparam("ids", expanding=True)),
+        REQUESTS.c.created_at.in_(bindparam("at", expanding=True)),
+    )
+    with store.read() as uow:
+        for ids, at in (
+            (("R1",), (T0,)),
+            ((), (T0,)),
+            (("R1",), ()),
+            ((), (T0, T0 + timedelta(days=1))),
+        ):
+            given = {"ids": ids, "at": at}  # tuples, as callers pass them too
+            assert sorted(Prepared(outside).scalars(uow.session, given)) == sorted(
+                uow.session.scalars(outside, {"ids": list(ids), "at": list(at)})
+            )
+
+
+def test_a_value_longer_than_its_column_matches_nothing_rather_than_its_prefix(
+    store: Store,
+) -> None:
+    """An id column is VARCHAR(16): were the list cast to VARCHAR(16)[], the server would cut
+    each element to 16 characters and find the row of that prefix."""
+    stored_with_sqlalchemy(store, "R1234567890ABCDE")
+    with store.read() as uow:
+        assert REQUESTS_AMONG.all(uow.session, {"ids": ["R1234567890ABCDEF"]}) == []
+
+
+def test_an_in_list_is_one_array_on_postgresql_and_one_placeholder_per_element_on_sqlite(
+    store: Store,
+) -> None:
+    stored_with_sqlalchemy(store, "R1", "R2")
+    with listening(store) as heard, store.read() as uow:
+        REQUESTS_AMONG.all(uow.session, {"ids": ["R1"]})
+        REQUESTS_AMONG.all(uow.session, {"ids": [f"R{i}" for i in range(500)]})
+    one, five_hundred = heard.cursor
+    if store.engine.dialect.name == "postgresql":
+        assert one.sql == five_hundred.sql  # psycopg parses it once
+        assert "= ANY (" in one.sql
+        assert one.parameters == {"ids": ["R1"]}
+    else:
+        assert five_hundred.sql.count("?") == 500
+
+
+def test_a_tuple_in_list_on_postgresql_is_still_expanded_and_selects_the_pairs_given(
+    store: Store,
+) -> None:
+    stored_with_sqlalchemy(store, "R1", "R2")
+    pairs = select(REQUESTS.c.id).where(
+        tuple_(REQUESTS.c.id, REQUESTS.c.status).in_(bindparam("pairs", expanding=True))
+    )
+    with store.read() as uow:
+        found = Prepared(pairs).scalars(
+            uow.session, {"pairs": [("R1", "pending"), ("R2", "active")]}
+        )
+    assert found == ["R1"]
 
 
 def test_an_insert_that_leaves_columns_to_python_defaults_falls_back_and_gets_them(
