@@ -66,9 +66,11 @@ def app_instances(
     audit_channel: str | None = None,
     ledger: LedgerSpec | None = None,
     sweeps: bool = True,
+    channel_rate: float | None = CHANNEL_RATE,
 ) -> Iterator[list[int]]:
     """Start ``count`` instances one after another; each is connected before the next starts.
-    Yields their process IDs (for :mod:`bench.cpu`)."""
+    Yields their process IDs (for :mod:`bench.cpu`). ``channel_rate``: the relay's messages
+    per second per channel (``None``: the app's default, Slack's pace)."""
     # Migrated once here: instances starting together would race on the same migration.
     engine = make_engine(database_url)
     try:
@@ -83,6 +85,7 @@ def app_instances(
         "audit_channel": audit_channel,
         "policy": policy.model_dump(mode="json"),
         "sweeps": sweeps,
+        "channel_rate": channel_rate,
         "ledger": None
         if ledger is None
         else {"url": ledger.url, "key": ledger.key, "real": ledger.real},
@@ -127,7 +130,7 @@ def _start(config: JSON) -> Callable[[], None]:
         settings=settings,
         policy=policy,
         integrations=_integrations(config, policy),
-        channel_rate=CHANNEL_RATE,
+        channel_rate=config["channel_rate"],
     )
     app.start(sweeps=bool(config["sweeps"]))
     return lambda: app.stop(wait_for_socket=False)
