@@ -21,9 +21,10 @@ from sqlalchemy.engine import make_url
 from bench.pgdb import ADMIN_URL
 
 CLOCK_TICKS: Final = os.sysconf("SC_CLK_TCK")
-SAMPLE_SECONDS: Final = 0.25
+SAMPLE_SECONDS: Final = 1.0
 """How often the backends are read: a backend that ends between two reads loses at most this
-long of its CPU (the app's pools keep theirs open, so few end during a run)."""
+long of its CPU (the app's pools keep theirs open, so few end during a run). Each read is a
+query and a look at every backend's ``/proc`` entry, the driver's CPU: not more often."""
 
 
 def process_cpu(pid: int) -> float | None:

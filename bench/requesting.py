@@ -17,7 +17,7 @@ from typing import Final, TypeVar
 from bench.simcalls import BenchError
 from blocks.ids import ActionId
 from domain.ids import RequestId
-from slacksim import Ack, Simulator, View
+from slacksim import Ack, ApiCall, Simulator, View
 
 T = TypeVar("T")
 
@@ -48,12 +48,22 @@ def poll(
         time.sleep(interval)
 
 
+def _view_call(call: ApiCall) -> bool:
+    return call.method.startswith("views.")
+
+
 def await_sim(
-    sim: Simulator, condition: Callable[[], T | None], *, what: str, timeout: float = STEP_TIMEOUT
+    sim: Simulator,
+    condition: Callable[[], T | None],
+    *,
+    what: str,
+    timeout: float = STEP_TIMEOUT,
+    wake_on: Callable[[ApiCall], bool] | None = None,
 ) -> T:
-    """Like :func:`poll` for a condition on the simulator's state: woken by each recorded call."""
+    """Like :func:`poll` for a condition on the simulator's state: woken by each recorded call
+    (each for which ``wake_on`` holds, when given)."""
     try:
-        return sim.wait_for(condition, timeout=timeout, interval=RECHECK_SECONDS)
+        return sim.wait_for(condition, timeout=timeout, interval=RECHECK_SECONDS, wake_on=wake_on)
     except TimeoutError:
         raise BenchError(f"{what} did not happen within {timeout:g} s") from None
 
@@ -84,7 +94,7 @@ def open_modal(sim: Simulator, *, user: str) -> View:
         now = _version(sim, user)
         return now is not None and (before is None or now[0] != before[0])
 
-    await_sim(sim, opened, what=f"a modal for {user}")
+    await_sim(sim, opened, what=f"a modal for {user}", wake_on=_view_call)
     return _changed_top(sim, user)
 
 
@@ -97,7 +107,7 @@ def _changed(sim: Simulator, *, user: str, view: View, act: Callable[[], Ack | N
         now = _version(sim, user)
         return now is not None and now[0] == view.id and now[1] != view.hash
 
-    await_sim(sim, updated, what=f"an update of {user}'s modal")
+    await_sim(sim, updated, what=f"an update of {user}'s modal", wake_on=_view_call)
     return _changed_top(sim, user)
 
 

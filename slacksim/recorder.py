@@ -8,8 +8,8 @@ call at once and cost nothing while nothing happens.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from .limits import Problem
 from .models import ApiCall, LimitViolation
@@ -20,6 +20,18 @@ class TranscriptEntry:
     at: float
     headline: str
     details: tuple[str, ...] = ()
+
+
+@dataclass(eq=False, slots=True)
+class _CallWaiter:
+    """A wait woken only by the calls it is about (:meth:`Recorder.wait_for_matching_call`)."""
+
+    wake_on: Callable[[ApiCall], bool]
+    woken: threading.Event = field(default_factory=threading.Event)
+
+
+def _any_call(_call: ApiCall) -> bool:
+    return True
 
 
 class CallFeed:
@@ -51,11 +63,15 @@ class Recorder:
         """Calls dropped by :meth:`clear`: a call's position counts them, so it never moves."""
         self._changes = 0
         """Records of any kind so far (calls, violations, transcript lines); never reset."""
+        self._call_waiters: list[_CallWaiter] = []
 
     def record_call(self, call: ApiCall) -> None:
         with self._changed:
             self._calls.append(call)
             self._touch()
+            for waiter in self._call_waiters:
+                if waiter.wake_on(call):
+                    waiter.woken.set()
 
     def _touch(self) -> None:
         # Called with the lock held.
@@ -90,11 +106,35 @@ class Recorder:
     def wait_for_calls(self, *, position: int, timeout: float) -> int:
         """Block until a call is recorded at or after ``position``, or ``timeout`` passed;
         the position after the last call recorded so far."""
-        with self._changed:
-            self._changed.wait_for(
-                lambda: self._forgotten + len(self._calls) > position, timeout=max(timeout, 0.0)
-            )
+        return self.wait_for_matching_call(position=position, wake_on=_any_call, timeout=timeout)
+
+    @property
+    def position(self) -> int:
+        """The position of the next call to be recorded (see :meth:`calls_after`)."""
+        with self._lock:
             return self._forgotten + len(self._calls)
+
+    def wait_for_matching_call(
+        self, *, position: int, wake_on: Callable[[ApiCall], bool], timeout: float
+    ) -> int:
+        """Block until a call for which ``wake_on`` holds is recorded at or after ``position``
+        (at once if one was), or ``timeout`` passed; the position after the last call so far.
+
+        Only such calls wake it: with many threads waiting, each for its own user's modal, a
+        wake-up of every waiter on every record was most of a benchmark driver's CPU.
+        ``wake_on`` runs in the recording thread with the recorder's lock held: a look at the
+        call, nothing more."""
+        with self._lock:
+            if any(wake_on(c) for c in self._calls[max(position - self._forgotten, 0) :]):
+                return self._forgotten + len(self._calls)
+            waiter = _CallWaiter(wake_on)
+            self._call_waiters.append(waiter)
+        try:
+            waiter.woken.wait(max(timeout, 0.0))
+        finally:
+            with self._lock:
+                self._call_waiters.remove(waiter)
+        return self.position
 
     @property
     def calls(self) -> list[ApiCall]:

@@ -229,16 +229,24 @@ class Simulator(UserActions, ModalActions):
         self._recorder.clear()
 
     def wait_for(
-        self, predicate: Callable[[], T | None], *, timeout: float = 5.0, interval: float = 0.005
+        self,
+        predicate: Callable[[], T | None],
+        *,
+        timeout: float = 5.0,
+        interval: float = 0.005,
+        wake_on: Callable[[ApiCall], bool] | None = None,
     ) -> T:
         """Until predicate() is truthy, return its value; raise TimeoutError otherwise.
 
         The predicate is tried again as soon as the simulator records anything (a Web API call,
         a violation, a transcript line), and at least every ``interval`` seconds for changes it
         cannot see (the app's database, say): a wait on simulator state alone can pass a long
-        ``interval`` and cost nothing while nothing happens."""
+        ``interval`` and cost nothing while nothing happens. ``wake_on``: only the Web API
+        calls that can make the predicate true (say, ``views.*`` for a wait on a modal) try
+        it again, not every record; it runs in the thread that records the call."""
         deadline = time.monotonic() + timeout
         seen = self._recorder.changes
+        position = self._recorder.position
         while True:
             result = predicate()
             if result:
@@ -246,7 +254,12 @@ class Simulator(UserActions, ModalActions):
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError(f"condition not met within {timeout}s")
-            seen = self._recorder.wait_for_change(seen=seen, timeout=min(interval, left))
+            if wake_on is None:
+                seen = self._recorder.wait_for_change(seen=seen, timeout=min(interval, left))
+            else:
+                position = self._recorder.wait_for_matching_call(
+                    position=position, wake_on=wake_on, timeout=min(interval, left)
+                )
 
     def wait_for_call(
         self,

@@ -109,3 +109,77 @@ def test_a_call_feed_keeps_its_place_when_the_records_are_cleared(
     web.chat_postMessage(channel=AUDIT, text="after clearing")
 
     assert [c.args["text"] for c in feed.take(timeout=1.0)] == ["after clearing"]
+
+
+def test_a_wait_with_wake_on_is_woken_by_a_matching_call_before_its_interval(
+    sim: Simulator, web: WebClient
+) -> None:
+    thread = post_soon(web, channel=ALICE, text="hello")
+    started = time.monotonic()
+
+    messages = sim.wait_for(
+        lambda: sim.messages(ALICE),
+        timeout=LONG,
+        interval=LONG,
+        wake_on=lambda call: call.args.get("channel") == ALICE,
+    )
+
+    thread.join()
+    assert [m.text for m in messages] == ["hello"]
+    assert time.monotonic() - started < LONG / 10
+
+
+def test_a_wait_with_wake_on_sleeps_through_calls_it_is_not_about(
+    sim: Simulator, web: WebClient
+) -> None:
+    tried: list[float] = []
+
+    def nothing_yet() -> bool:
+        tried.append(time.monotonic())
+        return False
+
+    def post_elsewhere() -> None:
+        for n in range(5):
+            web.chat_postMessage(channel=AUDIT, text=f"not for alice {n}")
+
+    thread = threading.Thread(target=post_elsewhere)
+    thread.start()
+    with pytest.raises(TimeoutError):
+        sim.wait_for(
+            nothing_yet,
+            timeout=1.0,
+            interval=LONG,
+            wake_on=lambda call: call.args.get("channel") == ALICE,
+        )
+    thread.join()
+
+    # Tried when the wait began and once more at its deadline: the five calls woke it for none.
+    assert len(tried) == 2
+    assert tried[1] - tried[0] >= 0.9
+
+
+def test_a_wait_with_wake_on_returns_at_once_for_a_matching_call_made_while_it_looked(
+    sim: Simulator, web: WebClient
+) -> None:
+    """The call lands after the predicate was tried and before the wait sleeps: it must not be
+    missed until the interval."""
+    looked = 0
+
+    def first_look_posts() -> list[object]:
+        nonlocal looked
+        looked += 1
+        if looked == 1:
+            web.chat_postMessage(channel=ALICE, text="while looking")
+            return []
+        return list(sim.messages(ALICE))
+
+    started = time.monotonic()
+    found = sim.wait_for(
+        first_look_posts,
+        timeout=LONG,
+        interval=LONG,
+        wake_on=lambda call: call.args.get("channel") == ALICE,
+    )
+
+    assert len(found) == 1
+    assert time.monotonic() - started < LONG / 10
