@@ -85,3 +85,14 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     upgrade(engine)
     yield Store(engine=engine)
     engine.dispose()
+
+
+@pytest.fixture
+def pg_store(pg_database_url: str) -> Iterator[Store]:
+    """An empty PostgreSQL database, migrated, for what only PostgreSQL shows (row locks,
+    VACUUM)."""
+    _reset_postgres(pg_database_url)
+    engine = make_engine(pg_database_url)
+    upgrade(engine)
+    yield Store(engine=engine)
+    engine.dispose()

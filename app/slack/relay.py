@@ -53,6 +53,9 @@ SHARE_SECONDS: Final = 5.0
 """A round's share of one channel is what its pace sends in about this long (``PER_CHANNEL``
 at Slack's one a second; more where ``CHANNEL_RATE`` allows more, up to a whole round), so a
 faster pace means fewer rounds and fewer writes, not the same share more often."""
+TIDY_EVERY: Final = 500
+"""Sent messages between two tidyings of the outbox's indexes (``Store.tidy_outbox``): a claim
+then reads at most about so many dead entries."""
 GATHER_SECONDS: Final = 0.01
 """How long a relay woken by a share that ended waits for more to end before its next round."""
 MAX_BACKOFF: Final = timedelta(minutes=5)
@@ -148,6 +151,8 @@ class OutboxRelay:
         self._paces: dict[str, _Pace] = {}
         self._dm_channels: dict[str, str] = {}
         self.sent = 0
+        self._tidied_at = 0
+        """``sent`` when the outbox was last tidied."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -249,6 +254,8 @@ class OutboxRelay:
             raise
         if stranded:
             self._on_stranded()
+        if self.sent - self._tidied_at >= TIDY_EVERY:
+            self._tidy()
         by_channel: dict[str, list[OutboxMessage]] = {}
         for message in claimed:
             by_channel.setdefault(message.channel, []).append(message)
@@ -275,6 +282,13 @@ class OutboxRelay:
         lease ends with this relay and the next one sends them at once."""
         with self._lock:
             self._finished += [_Result(m, Delivery.DEFERRED) for m in messages]
+
+    def _tidy(self) -> None:
+        self._tidied_at = self.sent
+        try:
+            self._store.tidy_outbox()
+        except Exception:  # a slower claim, not a lost message: never stop the relay for it
+            _log.warning("tidying the outbox failed", exc_info=True)
 
     def _record_finished(self) -> None:
         """Record the sends that no round will (the relay is stopping)."""

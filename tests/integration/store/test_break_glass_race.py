@@ -5,7 +5,6 @@ exactly two are let through and the other three are refused, and the refusals ar
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -15,11 +14,8 @@ from app.requesting.modal import FormInput
 from app.requesting.submission import Field, Refused, Submitted
 from domain.audit import AuditKind
 from domain.break_glass import Trigger
-from store.engine import make_engine
-from store.migrate import upgrade
 from store.models import RequestRow
 from store.unit_of_work import Store
-from tests.conftest import _reset_postgres
 from tests.unit.features.test_break_glass import GLASS_POLICY, GlassWorld
 from tests.unit.features.world import ALICE
 
@@ -28,15 +24,6 @@ pytestmark = pytest.mark.integration
 ROUNDS = 5
 AT_ONCE = 5
 LIMIT = 2  # the daily limit of oncall-db in GLASS_POLICY
-
-
-@pytest.fixture
-def pg_store(pg_database_url: str) -> Iterator[Store]:
-    _reset_postgres(pg_database_url)
-    engine = make_engine(pg_database_url)
-    upgrade(engine)
-    yield Store(engine=engine)
-    engine.dispose()
 
 
 def all_at_once(world: GlassWorld, forms: list[str]) -> list[Submitted | Refused]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -34,11 +33,8 @@ from domain.policy import (
     ObjectSpec,
     Policy,
 )
-from store.engine import make_engine
-from store.migrate import upgrade
 from store.repositories.requests import AskedApprover, RequesterSnapshot
 from store.unit_of_work import Store
-from tests.conftest import _reset_postgres
 from tests.fakes import MemoryDirectory
 
 pytestmark = pytest.mark.integration
@@ -78,15 +74,6 @@ POLICY = Policy(
     ],
     access_flows=[FLOW],
 )
-
-
-@pytest.fixture
-def pg_store(pg_database_url: str) -> Iterator[Store]:
-    _reset_postgres(pg_database_url)
-    engine = make_engine(pg_database_url)
-    upgrade(engine)
-    yield Store(engine=engine)
-    engine.dispose()
 
 
 def decisions_service(store: Store) -> DecisionService:
