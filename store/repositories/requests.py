@@ -139,11 +139,6 @@ class RequestColumns:
 NO_COLUMNS: Final = RequestColumns()
 
 
-def _given(columns: RequestColumns) -> dict[Any, object]:
-    """The columns given, keyed by the model's attributes."""
-    return {getattr(RequestRow, name): value for name, value in _given_by_name(columns).items()}
-
-
 def _given_by_name(columns: RequestColumns) -> dict[str, object]:
     """The columns given, keyed by their names."""
     pairs: tuple[tuple[str, object], ...] = (
