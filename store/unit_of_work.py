@@ -80,7 +80,14 @@ class Store:
     def __init__(self, *, engine: Engine, audit_keys: AuditKeys | None = None) -> None:
         self.engine = engine
         self.audit_keys = audit_keys
-        self._reader = sessionmaker(bind=engine, expire_on_commit=False)
+        # READ ONLY on PostgreSQL (psycopg says so in the BEGIN itself): a read that tried to
+        # write would fail rather than be committed.
+        self._reader = sessionmaker(
+            bind=engine.execution_options(postgresql_readonly=True)
+            if engine.dialect.name == "postgresql"
+            else engine,
+            expire_on_commit=False,
+        )
         self._writer = sessionmaker(
             bind=engine.execution_options(**{WRITE: True}), expire_on_commit=False
         )
@@ -111,8 +118,9 @@ class Store:
         with self._reader() as session, session.begin():
             uow = UnitOfWork(session, audit_keys=self.audit_keys)
             yield uow
-            # Read sessions never write: end with a rollback, which is also cheaper.
-            session.rollback()
+            # Not a rollback: psycopg forgets every statement it prepared on a connection when
+            # a transaction there rolls back, and reads are most transactions.
+            session.commit()
 
     def tidy_outbox(self) -> None:
         """Clear the outbox's indexes of the rows sent since the last time (PostgreSQL; a no-op
