@@ -25,6 +25,7 @@ from slack_bolt import Ack, App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
 from slack_bolt.error import BoltUnhandledRequestError
 from slack_bolt.listener_matcher import ListenerMatcher
+from slack_bolt.listener_matcher.builtins import BuiltinListenerMatcher
 from slack_bolt.middleware import Middleware
 from slack_bolt.request import BoltRequest
 from slack_bolt.response import BoltResponse
@@ -118,8 +119,30 @@ def _guarded(listener: Callable[..., Any]) -> Callable[..., Any]:
     return run
 
 
+class _BodyMatcher(ListenerMatcher):
+    """Bolt's own matcher of a listener's action ID, callback ID, command or event type,
+    asked with the payload alone.
+
+    Bolt tries every registered listener in turn until one matches, and its matcher builds the
+    whole set of listener arguments (client, context, say, respond, ...) before each try, only
+    to pass the body: with this bot's ~80 listeners that was 5% of its CPU per request."""
+
+    def __init__(self, builtin: BuiltinListenerMatcher) -> None:
+        self._matches = builtin.func
+
+    def matches(self, req: BoltRequest, resp: BoltResponse) -> bool:
+        return bool(self._matches(body=req.body))
+
+
+def _cheap(matcher: ListenerMatcher) -> ListenerMatcher:
+    if isinstance(matcher, BuiltinListenerMatcher) and matcher.arg_names == ["body"]:
+        return _BodyMatcher(matcher)
+    return matcher
+
+
 class GuardedApp(App):
-    """Bolt's app, except that a listener failing after its ``ack()`` keeps that ack.
+    """Bolt's app, except that a listener failing after its ``ack()`` keeps that ack, and that
+    finding the listener for a payload costs little (:class:`_BodyMatcher`).
 
     Bolt (1.x) answers a listener that raised after acking by setting its ack to none, so the
     envelope waits for the 3 s ack timeout and is then acked late, as unhandled. Every listener
@@ -137,7 +160,7 @@ class GuardedApp(App):
     ) -> Callable[..., BoltResponse | None] | None:
         return super()._register_listener(
             [_guarded(f) for f in functions],
-            primary_matcher,
+            _cheap(primary_matcher),
             matchers,
             middleware,
             auto_acknowledgement,
