@@ -3,7 +3,8 @@
 SQLite serves a threaded app from one process: WAL so readers never wait for the writer, a busy
 timeout instead of "database is locked", ``BEGIN IMMEDIATE`` for write transactions so two writers
 queue at the start instead of deadlocking on lock upgrade, and foreign keys switched on.
-PostgreSQL: the psycopg 3 driver, and a connection checked with a ping only when it comes back
+PostgreSQL: the psycopg 3 driver, preparing the statements it runs more than once
+(:data:`PREPARE_THRESHOLD`), and a connection checked with a ping only when it comes back
 to work after sitting idle in the pool (:data:`PING_AFTER_IDLE_SECONDS`), as PgBouncer's
 ``server_check_delay`` does: a ping on every checkout cost a round trip per transaction, and a
 click runs several.
@@ -23,6 +24,13 @@ PING_AFTER_IDLE_SECONDS: Final = 5.0
 server may have closed it meanwhile); one used more recently is trusted, and if the server
 dropped it all the same, that transaction fails as any lost connection would and the pool
 replaces the connection."""
+PREPARE_THRESHOLD: Final = 1
+"""psycopg prepares a statement on a connection the second time it runs there (its default: the
+sixth). The bot runs about a hundred distinct statements over up to twenty pooled connections
+per instance, so with the default most runs were parsed and planned anew by the server."""
+PREPARED_MAX: Final = 200
+"""Statements psycopg keeps prepared per connection (its default, 100, is about all of the bot's;
+past it, each new one costs a DEALLOCATE of the oldest)."""
 WRITE: Final = "jit_write"
 """Execution option asking for a write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
 
@@ -43,10 +51,17 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,
-        connect_args={"connect_timeout": 10},
+        connect_args={"connect_timeout": 10, "prepare_threshold": PREPARE_THRESHOLD},
     )
     _ping_after_idle(engine)
+    _keep_prepared(engine)
     return engine
+
+
+def _keep_prepared(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.prepared_max = PREPARED_MAX
 
 
 def _ping_after_idle(engine: Engine) -> None:

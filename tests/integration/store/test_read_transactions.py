@@ -12,11 +12,9 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
+from store.engine import PREPARE_THRESHOLD
 from store.models import RequestRow
 from store.unit_of_work import Store
-
-RUNS_BEFORE_PREPARED = 5
-"""psycopg prepares a statement on its fifth run on a connection (``prepare_threshold``)."""
 
 
 def prepared_on_the_connection(store: Store) -> int:
@@ -25,7 +23,7 @@ def prepared_on_the_connection(store: Store) -> int:
 
 
 def test_a_statement_run_in_reads_gets_prepared_and_stays_prepared(pg_store: Store) -> None:
-    for _ in range(RUNS_BEFORE_PREPARED + 1):
+    for _ in range(PREPARE_THRESHOLD + 1):
         with pg_store.read() as uow:
             uow.session.scalar(select(RequestRow.id).where(RequestRow.id == "AR-NOBODY"))
 
