@@ -286,35 +286,96 @@ class DecisionService:
         ahead = self._next_step(request, summary, progress, asked, approve=approve, clicker=clicker)
         try:
             with self._store.write() as uow:
-                uow.requests.hold_step(request_id=request_id, step=step)
-                locked = uow.requests.get(request_id)  # as the lock found it
-                assert locked is not None
-                request = locked
-                if progress is None:
-                    # Made without steps (before they existed, or written by hand): one step,
-                    # quorum any, as its flow then meant.
-                    uow.requests.add_steps(
+                # The other approver's click may have won since the snapshot: then nothing is
+                # written, and the transaction ends in COMMIT, as a ROLLBACK would make psycopg
+                # forget every statement it prepared on the connection.
+                held = uow.requests.hold_step(request_id=request_id, step=step)
+                if held:
+                    locked = uow.requests.get(request_id)  # as the lock found it
+                    assert locked is not None
+                    request = locked
+                    if progress is None:
+                        # Made without steps (before they existed, or written by hand): one step,
+                        # quorum any, as its flow then meant.
+                        uow.requests.add_steps(
+                            request_id=request_id,
+                            quorums=["any"],
+                            first_needed=1,
+                            at=request.created_at,
+                        )
+                    uow.requests.record_decision(
                         request_id=request_id,
-                        quorums=["any"],
-                        first_needed=1,
-                        at=request.created_at,
+                        step=step,
+                        approver=clicker,
+                        approver_name=self._name_of(clicker, asked),
+                        approved=approve,
+                        reason=reason,
+                        at=now,
                     )
-                uow.requests.record_decision(
-                    request_id=request_id,
-                    step=step,
-                    approver=clicker,
-                    approver_name=self._name_of(clicker, asked),
-                    approved=approve,
-                    reason=reason,
-                    at=now,
-                )
-                steps = progress.total if progress is not None else 1
-                where = {"step": step + 1, "steps": steps}
-                if not approve:
-                    updated, change = request.deny(by=clicker, at=now, reason=reason)
+                    steps = progress.total if progress is not None else 1
+                    where = {"step": step + 1, "steps": steps}
+                    if not approve:
+                        updated, change = request.deny(by=clicker, at=now, reason=reason)
+                        after = uow.requests.progress(request_id)  # read once for every message
+                        summary = self._transitions.record(
+                            uow, request=updated, change=change, audit=where, progress=after
+                        )
+                        self._notifier.decision_made(
+                            uow,
+                            summary=summary,
+                            approvers=uow.requests.approvers(request_id),
+                            at=now,
+                            progress=after,
+                        )
+                        return Done(summary)
+                    count, needed = uow.requests.count_approval(request_id=request_id, step=step)
+                    if count < needed or step + 1 < steps:
+                        if count >= needed:
+                            uow.requests.complete_step(request_id=request_id, step=step, at=now)
+                            upcoming = ahead or self._plan_next(request, summary, step + 1, uow)
+                            if upcoming is None or not upcoming.possible:
+                                return self._fail_unreachable(
+                                    uow, request=request, step=step + 1, steps=steps, at=now
+                                )
+                            self._start(uow, request=request, plan=upcoming, at=now)
+                        uow.audit.append(
+                            AuditEvent(
+                                kind=AuditKind.APPROVAL_RECORDED,
+                                at=now,
+                                actor=clicker,
+                                request_id=request_id,
+                                data={
+                                    **where,
+                                    "approvals": count,
+                                    "needed": needed,
+                                    "reason": reason,
+                                },
+                            )
+                        )
+                        current = uow.requests.summary(request_id)
+                        assert current is not None
+                        everyone = uow.requests.approvers(request_id)
+                        self._notifier.approval_counted(
+                            uow,
+                            summary=current,
+                            actor=clicker,
+                            step=step,
+                            reason=reason,
+                            asked_before=[a for a in everyone if a.step <= step],
+                            asked_now=[a for a in everyone if a.step > step],
+                            at=now,
+                        )
+                        return Done(current, progress=uow.requests.progress(request_id))
+                    uow.requests.complete_step(request_id=request_id, step=step, at=now)
+                    updated, change = request.approve(by=clicker, at=now)
+                    updated, change = _with_reason(updated, change, reason)
                     after = uow.requests.progress(request_id)  # read once for every message
                     summary = self._transitions.record(
-                        uow, request=updated, change=change, audit=where, progress=after
+                        uow,
+                        request=updated,
+                        change=change,
+                        audit={**where, "approvals": count},
+                        progress=after,
                     )
                     self._notifier.decision_made(
                         uow,
@@ -323,58 +384,6 @@ class DecisionService:
                         at=now,
                         progress=after,
                     )
-                    return Done(summary)
-                count, needed = uow.requests.count_approval(request_id=request_id, step=step)
-                if count < needed or step + 1 < steps:
-                    if count >= needed:
-                        uow.requests.complete_step(request_id=request_id, step=step, at=now)
-                        upcoming = ahead or self._plan_next(request, summary, step + 1, uow)
-                        if upcoming is None or not upcoming.possible:
-                            return self._fail_unreachable(
-                                uow, request=request, step=step + 1, steps=steps, at=now
-                            )
-                        self._start(uow, request=request, plan=upcoming, at=now)
-                    uow.audit.append(
-                        AuditEvent(
-                            kind=AuditKind.APPROVAL_RECORDED,
-                            at=now,
-                            actor=clicker,
-                            request_id=request_id,
-                            data={**where, "approvals": count, "needed": needed, "reason": reason},
-                        )
-                    )
-                    current = uow.requests.summary(request_id)
-                    assert current is not None
-                    everyone = uow.requests.approvers(request_id)
-                    self._notifier.approval_counted(
-                        uow,
-                        summary=current,
-                        actor=clicker,
-                        step=step,
-                        reason=reason,
-                        asked_before=[a for a in everyone if a.step <= step],
-                        asked_now=[a for a in everyone if a.step > step],
-                        at=now,
-                    )
-                    return Done(current, progress=uow.requests.progress(request_id))
-                uow.requests.complete_step(request_id=request_id, step=step, at=now)
-                updated, change = request.approve(by=clicker, at=now)
-                updated, change = _with_reason(updated, change, reason)
-                after = uow.requests.progress(request_id)  # read once for every message
-                summary = self._transitions.record(
-                    uow,
-                    request=updated,
-                    change=change,
-                    audit={**where, "approvals": count},
-                    progress=after,
-                )
-                self._notifier.decision_made(
-                    uow,
-                    summary=summary,
-                    approvers=uow.requests.approvers(request_id),
-                    at=now,
-                    progress=after,
-                )
         except AlreadyVoted:
             return self._refuse(
                 kind=AuditKind.DECISION_REFUSED,
@@ -384,6 +393,8 @@ class DecisionService:
                 detail=f"already decided in step {step + 1}",
             )
         except (TransitionError, ConcurrentChange):
+            return self._already(request_id)
+        if not held:
             return self._already(request_id)
         self.on_approved()
         return Done(summary)

@@ -917,14 +917,14 @@ class RequestRepository:
         )
         return int(found or 0)
 
-    def hold_step(self, *, request_id: RequestId, step: int) -> None:
-        """Lock the request for one decision while it is pending in ``step``.
+    def hold_step(self, *, request_id: RequestId, step: int) -> bool:
+        """Lock the request for one decision while it is pending in ``step``; ``False`` (and
+        nothing locked or written) if the request moved on meanwhile.
 
         The UPDATE changes nothing, but it takes the row's lock, so the decisions on one request
         (and its cancel, time-out, denial) run one after the other, each seeing the last one's
-        result; raises :class:`ConcurrentChange` if the request moved on meanwhile."""
-        if _HOLD_STEP.run(self._session, {"the_request": request_id, "the_step": step}) != 1:
-            raise ConcurrentChange(request_id)
+        result."""
+        return _HOLD_STEP.run(self._session, {"the_request": request_id, "the_step": step}) == 1
 
     def record_decision(
         self,

@@ -9,6 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from sqlalchemy import event
 
 from app.approval.decisions import DecisionService
 from app.core.approvers import ApproverResolver
@@ -206,3 +207,20 @@ def test_one_approver_clicking_twice_at_once_is_counted_once(pg_store: Store) ->
         with pg_store.read() as uow:
             assert len(uow.requests.decisions(request_id)) == 1
             assert uow.requests.get(request_id).status is Status.PENDING  # type: ignore[union-attr]
+
+
+def test_a_click_that_lost_the_race_ends_its_transaction_without_a_rollback(
+    pg_store: Store,
+) -> None:
+    """A ROLLBACK makes psycopg forget every statement it prepared on the connection, and in
+    a busy workspace most requests have a second click that loses."""
+    rolled_back: list[object] = []
+    event.listen(pg_store.engine, "rollback", rolled_back.append)
+    service = decisions_service(pg_store)
+    for round_ in range(10):
+        request_id = pending_request(pg_store)
+        outcomes, errors = race(service, request_id, clickers=[p.id for p in APPROVERS])
+
+        assert errors == [], round_
+        assert sorted(kind(o) for o in outcomes) == ["already", "approved", "counted"], round_
+    assert rolled_back == []
