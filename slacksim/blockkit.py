@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from . import jsonio
 
 JSON = dict[str, Any]
 
 
 def clone(obj: Any) -> Any:
-    """A deep copy of JSON data; twice as fast as copy.deepcopy, which matters per API call."""
-    return json.loads(json.dumps(obj))
+    """A deep copy of JSON data; many times as fast as copy.deepcopy, which matters per call."""
+    return jsonio.clone(obj)
 
 
 # Element type -> key of its value in state.values and in block_actions entries.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 import socket
@@ -17,6 +16,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
+from . import jsonio
 from .models import Ack, AckTimeoutError, NoConnectionError
 
 JSON = dict[str, Any]
@@ -127,7 +127,7 @@ class SocketModeServer:
             self.connections_opened += 1
             count = len(self._connections)
         try:
-            connection.send(json.dumps(self._hello(count)))
+            connection.send(jsonio.dumps(self._hello(count)))
             with self._lock:
                 self._changed.notify_all()
             for raw in ws:
@@ -154,7 +154,7 @@ class SocketModeServer:
     def _on_message(self, connection: _Connection, raw: str | bytes) -> None:
         received_at = time.perf_counter()
         try:
-            message = json.loads(raw)
+            message = jsonio.loads(raw)
         except ValueError:
             return
         if not isinstance(message, dict):
@@ -220,7 +220,7 @@ class SocketModeServer:
                     "reason": "refresh_requested",
                     "debug_info": {"host": "applink-slacksim"},
                 }
-                connection.send(json.dumps(disconnect))
+                connection.send(jsonio.dumps(disconnect))
             connection.ws.close(code=1001, reason="slacksim dropped the connection")
         except Exception:  # noqa: S110 - the socket may already be gone; closing is best effort
             pass
@@ -242,7 +242,7 @@ class SocketModeServer:
         """Deliver to one connection (round-robin, like Slack) and wait for the ack."""
         deadline = time.monotonic() + timeout
         envelope_id = str(envelope["envelope_id"])
-        text = json.dumps(envelope)
+        text = jsonio.dumps(envelope)
         pending = _Pending()
         with self._lock:
             self._pending[envelope_id] = pending
@@ -278,7 +278,7 @@ class SocketModeServer:
         """Send a non-envelope message (e.g. `disconnect`) to every connection."""
         with self._lock:
             connections = list(self._connections.values())
-        text = json.dumps(message)
+        text = jsonio.dumps(message)
         for connection in connections:
             connection.send(text)
         return len(connections)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from .. import jsonio
 from ..blockkit import texts_of
 from ..limits import Problem
 from ..state import ApiError, SlackState
@@ -53,7 +54,7 @@ def as_json(value: Any, *, name: str) -> Any:
     """Form-encoded clients send structured arguments (view, blocks, files) as JSON strings."""
     if isinstance(value, str):
         try:
-            return json.loads(value)
+            return jsonio.loads(value)
         except json.JSONDecodeError as e:
             raise ApiError(f"invalid_{name}") from e
     return value
