@@ -34,12 +34,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, NoReturn
 
-from sqlalchemy import exc
+from sqlalchemy import Table, bindparam, exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.dml import Insert, UpdateBase
-from sqlalchemy.sql.elements import TextClause
+from sqlalchemy.sql.elements import BindParameter, TextClause
 from sqlalchemy.sql.selectable import Select
 
 Params = Mapping[str, Any]
@@ -308,6 +308,13 @@ class Prepared:
             options = connection.get_execution_options()
             for listener in dispatch.after_execute:
                 listener(connection, self.statement, list(multiparams), params, options, None)
+
+
+def new_values(table: Table, names: Iterable[str], *, prefix: str) -> dict[str, BindParameter[Any]]:
+    """An UPDATE's SET clause for the columns ``names``, each bound to ``prefix + name`` with the
+    column's own type (so its bind processor applies); the prefix keeps these parameters apart
+    from the WHERE clause's."""
+    return {name: bindparam(prefix + name, type_=table.c[name].type) for name in names}
 
 
 def _compile(

@@ -29,7 +29,7 @@ from domain.drafts import Draft, Mode
 from domain.objects import AccessObject
 from store.models import BundleObjectRow, DraftItemRow, DraftRow
 from store.repositories.unchanged import UNCHANGED, Unchanged
-from store.statements import Prepared
+from store.statements import Prepared, new_values
 
 _BATCH = 5_000
 
@@ -159,7 +159,7 @@ def _update_statement(columns: frozenset[str]) -> Prepared:
     return Prepared(
         update(_DRAFTS)
         .where(_DRAFTS.c.key == bindparam("the_key"))
-        .values({c: bindparam(_NEW + c, type_=_DRAFTS.c[c].type) for c in sorted(columns)})
+        .values(new_values(_DRAFTS, sorted(columns), prefix=_NEW))
     )
 
 

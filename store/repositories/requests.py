@@ -53,7 +53,7 @@ from store.repositories.headlines import (
     waiting_on,
 )
 from store.repositories.unchanged import UNCHANGED, Unchanged, given_or
-from store.statements import Prepared
+from store.statements import Prepared, new_values
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +178,7 @@ def _apply_statement(given: frozenset[str]) -> Prepared:
             _REQUESTS.c.id == bindparam("the_request"),
             _REQUESTS.c.status == bindparam("old_status"),
         )
-        .values({name: bindparam(NEW_VALUE + name, type_=_REQUESTS.c[name].type) for name in names})
+        .values(new_values(_REQUESTS, names, prefix=NEW_VALUE))
         .returning(*_REQUESTS.c)
     )
 
@@ -193,7 +193,7 @@ def _apply_many_statement(names: frozenset[str]) -> Prepared:
             _REQUESTS.c.id.in_(bindparam("ids", expanding=True)),
             _REQUESTS.c.status == bindparam("old_status"),
         )
-        .values({name: bindparam(NEW_VALUE + name, type_=_REQUESTS.c[name].type) for name in names})
+        .values(new_values(_REQUESTS, names, prefix=NEW_VALUE))
         .returning(*_REQUESTS.c)
     )
 
