@@ -439,6 +439,9 @@ def test_switching_modes_keeps_what_the_user_typed(bot: Bot) -> None:
 
 
 def test_integrations_mode_requests_plain_objects_through_their_flow(bot: Bot) -> None:
+    # Every trigger fires once at start-up: the fake integration's discovery, landing after what
+    # this test records, would replace it (it did once).
+    bot.sim.wait_for(lambda: bot.app.triggers["discover"].runs >= 1, timeout=10)
     bot.app.services.catalog.record_discovery(
         integration="prod-postgres",
         resources=[("sales.orders", "table"), ("sales.refunds", "table"), ("hr.people", "table")],
