@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 import slack_bolt.listener_matcher.builtins as bolt_matchers
 from slack_bolt import Ack, BoltRequest
-from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.kwargs_injection import build_required_kwargs
-from slack_sdk import WebClient
 
 from app.slack.failures import GuardedApp
+from tests.unit.app.offline_bolt import offline_bolt
 
 LISTENERS = 50
 
@@ -31,14 +30,7 @@ def block_action(action_id: str) -> BoltRequest:
 
 
 def app_with_many_listeners(ran: list[str]) -> GuardedApp:
-    bolt = GuardedApp(
-        authorize=lambda **_: AuthorizeResult(
-            enterprise_id=None, team_id="T0SIM", bot_token="xoxb-test", bot_user_id="U0BOT"
-        ),
-        client=WebClient(base_url="http://127.0.0.1:9/api/"),
-        request_verification_enabled=False,
-        process_before_response=True,
-    )
+    bolt = offline_bolt(GuardedApp)
     bolt.view("a_view")(lambda ack: ack())
     bolt.command("/apono")(lambda ack: ack())
     for index in range(LISTENERS):

@@ -6,12 +6,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from slack_bolt import Ack, App, BoltRequest
-from slack_bolt.authorization import AuthorizeResult
 from slack_sdk import WebClient
 
 from app.slack.client import make_web_client
 from app.slack.keepalive import KeepAliveWebClient
 from app.slack.shared_client import share_client
+from tests.unit.app.offline_bolt import offline_bolt
 
 
 def command_request() -> BoltRequest:
@@ -29,15 +29,7 @@ def command_request() -> BoltRequest:
 
 
 def clients_seen(*, shared: WebClient | None) -> list[Any]:
-    bolt = App(
-        # Who the bot is, given rather than asked of Slack (auth.test) on the first request.
-        authorize=lambda **_: AuthorizeResult(
-            enterprise_id=None, team_id="T0SIM", bot_token="xoxb-test", bot_user_id="U0BOT"
-        ),
-        client=WebClient(base_url="http://127.0.0.1:9/api/"),
-        request_verification_enabled=False,
-        process_before_response=True,
-    )
+    bolt = offline_bolt(App)
     if shared is not None:
         share_client(bolt, shared)
     seen: list[Any] = []
